@@ -1,0 +1,36 @@
+// Streaming aggregation of client updates. Updates are added as they arrive; the cohort's
+// result is produced at the round's end. Implementations hold O(parameters) state when the rule
+// allows it, never every update.
+//
+// Pure computation: no I/O, no torch, no transport. Not thread-safe; the round serializes calls.
+#ifndef TAILOR_AGGREGATION_AGGREGATOR_H_
+#define TAILOR_AGGREGATION_AGGREGATOR_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "core/parameter_set.h"
+
+namespace tailor {
+
+class StreamingAggregator {
+ public:
+  virtual ~StreamingAggregator() = default;
+
+  // Starts a new round over updates with the schema of `schema` (values ignored).
+  virtual absl::Status Begin(const ParameterSet& schema) = 0;
+  // Adds one update with aggregation weight `weight` (> 0, finite). On error the aggregate is
+  // unchanged, as if the update had never been offered.
+  virtual absl::Status Add(const ParameterSet& update, double weight) = 0;
+  // The aggregate. FAILED_PRECONDITION when no update was added.
+  virtual absl::StatusOr<ParameterSet> Finalize() = 0;
+  virtual int64_t num_updates() const = 0;
+};
+
+// `name`: "weighted_mean". INVALID_ARGUMENT for an unknown name.
+absl::StatusOr<std::unique_ptr<StreamingAggregator>> CreateAggregator(const std::string& name);
+
+}  // namespace tailor
+
+#endif  // TAILOR_AGGREGATION_AGGREGATOR_H_

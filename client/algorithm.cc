@@ -1,0 +1,57 @@
+#include "client/algorithm.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace tailor {
+
+absl::StatusOr<TrainStats> ClientAlgorithm::TrainLocally(LocalTrainer& trainer,
+                                                         const LocalData& data,
+                                                         const TrainOptions& options,
+                                                         uint64_t seed) const {
+  // Default: plain local SGD on every parameter.
+  return trainer.Train(*data.pool, data.train, options, /*trainable=*/nullptr, seed);
+}
+
+namespace {
+
+// One class serves the methods that differ only in their split: FedAvg (McMahan et al. 2017,
+// nothing personal), FedPer (Arivazhagan et al. 2019, personal head, body and head trained
+// together) and Local-only (everything personal, no federation).
+class SplitOnlyAlgorithm : public ClientAlgorithm {
+ public:
+  SplitOnlyAlgorithm(std::string name, PersonalizationPolicy policy, bool federated)
+      : name_(std::move(name)), policy_(std::move(policy)), federated_(federated) {}
+  std::string name() const override { return name_; }
+  const PersonalizationPolicy& policy() const override { return policy_; }
+  bool federated() const override { return federated_; }
+
+ private:
+  std::string name_;
+  PersonalizationPolicy policy_;
+  bool federated_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<ClientAlgorithm>> CreateClientAlgorithm(
+    const std::string& name, const ModelSpec& model,
+    const std::vector<std::string>& personal_patterns) {
+  auto patterns_or = [&](std::vector<std::string> fallback) {
+    return PersonalizationPolicy(personal_patterns.empty() ? std::move(fallback)
+                                                           : personal_patterns);
+  };
+  if (name == "fedavg") {
+    return std::make_unique<SplitOnlyAlgorithm>(name, patterns_or({}), true);
+  }
+  if (name == "fedper") {
+    return std::make_unique<SplitOnlyAlgorithm>(name, patterns_or(model.head_patterns), true);
+  }
+  if (name == "local") {
+    return std::make_unique<SplitOnlyAlgorithm>(name, PersonalizationPolicy::AllPersonal(),
+                                                false);
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown algorithm '", name, "' (known: fedavg, fedper, local)"));
+}
+
+}  // namespace tailor

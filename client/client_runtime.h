@@ -1,0 +1,78 @@
+// ClientRuntime: one client's side of a round — the same code in a deployed daemon and in a
+// virtual client of the simulation. Given the global shared parameters it rebuilds the
+// client's model (shared + personal), trains it with the algorithm's hooks, keeps the new
+// personal part in the PersonalStore, and encodes only the shared delta for upload.
+#ifndef TAILOR_CLIENT_CLIENT_RUNTIME_H_
+#define TAILOR_CLIENT_CLIENT_RUNTIME_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "client/algorithm.h"
+#include "client/local_trainer.h"
+#include "client/personal_store.h"
+
+namespace tailor {
+
+// What the coordinator hands a client for one round.
+struct TrainTask {
+  int64_t round = 0;
+  // Global shared parameters of this round's model version. Shared, read-only.
+  std::shared_ptr<const ParameterSet> global_shared;
+  TrainOptions options;
+  // Per-round seed; the client mixes in its id for its own shuffling.
+  uint64_t seed = 0;
+};
+
+// What a client sends back.
+struct UpdateUpload {
+  int64_t client_id = 0;
+  int64_t round = 0;
+  // EncodeSharedUpdate(Δ shared): never contains a personal tensor.
+  std::string payload;
+  // Aggregation weight: the number of local training samples.
+  double weight = 0;
+  TrainStats stats;
+};
+
+struct EvalTask {
+  int64_t round = 0;
+  std::shared_ptr<const ParameterSet> global_shared;
+};
+
+struct EvalReport {
+  int64_t client_id = 0;
+  // The client's own model (global shared + its personal part) on its local test set.
+  EvalStats personalized;
+};
+
+struct ClientContext {
+  int64_t client_id = 0;
+  const ClientAlgorithm* algorithm = nullptr;
+  PersonalStore* store = nullptr;
+  LocalData data;
+  // The model's full parameter names in order, and the initial model (source of a client's
+  // personal part before its first round).
+  std::shared_ptr<const ParameterSet> initial_model;
+};
+
+class ClientRuntime {
+ public:
+  explicit ClientRuntime(ClientContext context) : ctx_(std::move(context)) {}
+
+  absl::StatusOr<UpdateUpload> Train(const TrainTask& task, LocalTrainer& trainer);
+  absl::StatusOr<EvalReport> Evaluate(const EvalTask& task, LocalTrainer& trainer);
+
+ private:
+  // Loads shared + personal into `trainer`; returns the personal part used.
+  absl::StatusOr<ParameterSet> LoadModel(const ParameterSet& global_shared,
+                                         LocalTrainer& trainer);
+
+  ClientContext ctx_;
+};
+
+}  // namespace tailor
+
+#endif  // TAILOR_CLIENT_CLIENT_RUNTIME_H_

@@ -1,0 +1,174 @@
+// The LibTorch implementation of LocalTrainer. c10::Error is caught here, at the torch edge,
+// and turned into absl::Status; nothing torch-typed escapes this file.
+#include <torch/torch.h>
+
+#include <cstring>
+#include <numeric>
+
+#include "absl/strings/str_cat.h"
+#include "client/local_trainer.h"
+#include "core/random.h"
+#include "models/torch_models.h"
+
+namespace tailor {
+namespace {
+
+absl::Status FromTorch(const c10::Error& e, absl::string_view where) {
+  return absl::InternalError(absl::StrCat(where, ": LibTorch error: ", e.what_without_backtrace()));
+}
+
+// Builds a normalized float batch [B, C, H, W] and label tensor from sample indices.
+void FillBatch(const ImageDataset& pool, absl::Span<const uint32_t> idx, at::Tensor* x,
+               at::Tensor* y) {
+  const int64_t b = static_cast<int64_t>(idx.size());
+  const size_t sample = pool.sample_bytes();
+  *x = torch::empty({b, pool.channels, pool.rows, pool.cols}, torch::kFloat32);
+  *y = torch::empty({b}, torch::kInt64);
+  float* xp = x->data_ptr<float>();
+  int64_t* yp = y->data_ptr<int64_t>();
+  for (int64_t i = 0; i < b; ++i) {
+    const uint8_t* src = pool.pixels.data() + static_cast<size_t>(idx[i]) * sample;
+    // ToTensor() then Normalize(0.5, 0.5): v / 255 * 2 - 1, as PFLlib's Fashion-MNIST loader.
+    for (size_t j = 0; j < sample; ++j) xp[i * sample + j] = src[j] * (2.0f / 255.0f) - 1.0f;
+    yp[i] = pool.labels[idx[i]];
+  }
+}
+
+class TorchTrainer : public LocalTrainer {
+ public:
+  explicit TorchTrainer(std::shared_ptr<TorchClassifier> model) : model_(std::move(model)) {}
+
+  absl::Status Load(const ParameterSet& params) override {
+    try {
+      torch::NoGradGuard no_grad;
+      auto named = model_->named_parameters(/*recurse=*/true);
+      auto buffers = model_->named_buffers(/*recurse=*/true);
+      for (const auto& e : params.entries()) {
+        at::Tensor* dst = named.find(e.name);
+        if (dst == nullptr) dst = buffers.find(e.name);
+        if (dst == nullptr) {
+          return absl::InvalidArgumentError(absl::StrCat("model has no parameter '", e.name, "'"));
+        }
+        if (e.tensor.dtype() != DType::kFloat32 ||
+            dst->sizes().vec() != e.tensor.shape()) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "parameter '", e.name, "' is ", e.tensor.Describe(), ", model expects float32",
+              c10::str(dst->sizes())));
+        }
+        std::memcpy(dst->data_ptr<float>(), e.tensor.data(), e.tensor.byte_size());
+      }
+      return absl::OkStatus();
+    } catch (const c10::Error& e) {
+      return FromTorch(e, "Load");
+    }
+  }
+
+  ParameterSet Snapshot() const override {
+    ParameterSet out;
+    auto copy = [&out](const std::string& name, const at::Tensor& t) {
+      at::Tensor c = t.detach().contiguous().to(torch::kFloat32);
+      Tensor dst(DType::kFloat32, c.sizes().vec());
+      std::memcpy(dst.data(), c.data_ptr<float>(), dst.byte_size());
+      (void)out.Add(name, std::move(dst));
+    };
+    for (const auto& p : model_->named_parameters(true)) copy(p.key(), p.value());
+    for (const auto& b : model_->named_buffers(true)) copy(b.key(), b.value());
+    return out;
+  }
+
+  absl::StatusOr<TrainStats> Train(const ImageDataset& pool, absl::Span<const uint32_t> indices,
+                                   const TrainOptions& options, const TrainableFilter& trainable,
+                                   uint64_t seed) override {
+    try {
+      std::vector<at::Tensor> params;
+      for (auto& p : model_->named_parameters(true)) {
+        const bool train = !trainable || trainable(p.key());
+        p.value().set_requires_grad(train);
+        if (train) params.push_back(p.value());
+      }
+      TrainStats stats;
+      if (params.empty() || indices.empty()) return stats;
+      torch::optim::SGD sgd(params, torch::optim::SGDOptions(options.learning_rate)
+                                        .momentum(options.momentum)
+                                        .weight_decay(options.weight_decay));
+      model_->train();
+      Rng rng(seed);
+      std::vector<uint32_t> order(indices.begin(), indices.end());
+      const size_t bs = static_cast<size_t>(options.batch_size);
+      double loss_sum = 0;
+      at::Tensor x, y;
+      for (int epoch = 0; epoch < options.epochs; ++epoch) {
+        rng.Shuffle(&order);
+        for (size_t begin = 0; begin < order.size(); begin += bs) {
+          const size_t end = std::min(order.size(), begin + bs);
+          if (end - begin < bs && options.drop_last) break;
+          FillBatch(pool, absl::MakeConstSpan(order).subspan(begin, end - begin), &x, &y);
+          sgd.zero_grad();
+          at::Tensor loss = torch::nn::functional::cross_entropy(model_->Forward(x), y);
+          loss.backward();
+          sgd.step();
+          loss_sum += loss.item<double>();
+          ++stats.steps;
+          stats.samples += static_cast<int64_t>(end - begin);
+        }
+      }
+      for (auto& p : model_->parameters(true)) p.set_requires_grad(true);
+      stats.mean_loss = stats.steps > 0 ? loss_sum / stats.steps : 0.0;
+      if (!std::isfinite(stats.mean_loss)) {
+        return absl::FailedPreconditionError(
+            "local training diverged (non-finite loss); lower train.learning_rate");
+      }
+      return stats;
+    } catch (const c10::Error& e) {
+      return FromTorch(e, "Train");
+    }
+  }
+
+  absl::StatusOr<EvalStats> Evaluate(const ImageDataset& pool,
+                                     absl::Span<const uint32_t> indices) override {
+    try {
+      torch::InferenceMode guard;
+      model_->eval();
+      EvalStats stats;
+      constexpr size_t kEvalBatch = 256;
+      at::Tensor x, y;
+      for (size_t begin = 0; begin < indices.size(); begin += kEvalBatch) {
+        const size_t end = std::min(indices.size(), begin + kEvalBatch);
+        FillBatch(pool, indices.subspan(begin, end - begin), &x, &y);
+        at::Tensor logits = model_->Forward(x);
+        stats.loss_sum += torch::nn::functional::cross_entropy(
+                              logits, y,
+                              torch::nn::functional::CrossEntropyFuncOptions().reduction(
+                                  torch::kSum))
+                              .item<double>();
+        stats.correct += logits.argmax(1).eq(y).sum().item<int64_t>();
+        stats.count += static_cast<int64_t>(end - begin);
+      }
+      return stats;
+    } catch (const c10::Error& e) {
+      return FromTorch(e, "Evaluate");
+    }
+  }
+
+ private:
+  std::shared_ptr<TorchClassifier> model_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<LocalTrainer>> LocalTrainer::Create(
+    const std::string& architecture) {
+  try {
+    auto model = CreateTorchClassifier(architecture);
+    if (!model.ok()) return model.status();
+    return std::unique_ptr<LocalTrainer>(new TorchTrainer(*std::move(model)));
+  } catch (const c10::Error& e) {
+    return FromTorch(e, "LocalTrainer::Create");
+  }
+}
+
+void SetTorchThreads(int intra_op_threads) {
+  torch::set_num_threads(intra_op_threads < 1 ? 1 : intra_op_threads);
+}
+
+}  // namespace tailor

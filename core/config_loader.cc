@@ -1,0 +1,302 @@
+#include "core/config_loader.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_split.h"
+#include "google/protobuf/io/tokenizer.h"
+#include "google/protobuf/text_format.h"
+#include "core/status_macros.h"
+
+namespace tailor {
+namespace {
+
+using config::ExperimentConfig;
+using google::protobuf::Descriptor;
+using google::protobuf::FieldDescriptor;
+using google::protobuf::TextFormat;
+
+class CollectFirstError : public google::protobuf::io::ErrorCollector {
+ public:
+  void AddError(int line, google::protobuf::io::ColumnNumber column,
+                const std::string& message) override {
+    if (!has_error_) {
+      has_error_ = true;
+      line_ = line;
+      column_ = column;
+      message_ = message;
+    }
+  }
+  bool has_error() const { return has_error_; }
+  std::string Format(const std::string& source) const {
+    // The tokenizer's lines and columns are zero-based; editors count from one.
+    return absl::StrCat(source, ":", line_ + 1, ":", column_ + 1, ": ", message_);
+  }
+
+ private:
+  bool has_error_ = false;
+  int line_ = 0;
+  int column_ = 0;
+  std::string message_;
+};
+
+// Field validation with source locations from the parser's ParseInfoTree.
+class Checker {
+ public:
+  Checker(const std::string& source, const TextFormat::ParseInfoTree* tree)
+      : source_(source), tree_(tree) {}
+
+  // INVALID_ARGUMENT "source:line:col: path: message" (location omitted when the field was
+  // not in the file, e.g. it came from an override or a default).
+  absl::Status Fail(const std::string& path, const std::string& message) const {
+    int line = -1, column = -1;
+    Locate(path, &line, &column);
+    if (line >= 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(source_, ":", line + 1, ":", column + 1, ": ", path, ": ", message));
+    }
+    return absl::InvalidArgumentError(absl::StrCat(source_, ": ", path, ": ", message));
+  }
+
+ private:
+  void Locate(const std::string& path, int* line, int* column) const {
+    const Descriptor* desc = ExperimentConfig::descriptor();
+    const TextFormat::ParseInfoTree* tree = tree_;
+    std::vector<std::string> parts = absl::StrSplit(path, '.');
+    for (size_t i = 0; i < parts.size() && tree != nullptr && desc != nullptr; ++i) {
+      const FieldDescriptor* field = desc->FindFieldByName(parts[i]);
+      if (field == nullptr) return;
+      const int index = field->is_repeated() ? 0 : -1;
+      if (i + 1 == parts.size()) {
+        auto loc = tree->GetLocation(field, index);
+        *line = loc.line;
+        *column = loc.column;
+        return;
+      }
+      tree = tree->GetTreeForNested(field, index);
+      desc = field->message_type();
+    }
+  }
+
+  std::string source_;
+  const TextFormat::ParseInfoTree* tree_;
+};
+
+template <typename T>
+bool OneOf(const T& value, std::initializer_list<const char*> allowed) {
+  return std::any_of(allowed.begin(), allowed.end(),
+                     [&](const char* a) { return value == a; });
+}
+
+void ApplyDefaults(ExperimentConfig* c) {
+  auto* data = c->mutable_data();
+  if (data->dataset().empty()) data->set_dataset("fashion_mnist");
+  if (data->path().empty() && data->dataset() == "fashion_mnist") {
+    data->set_path("/usr/share/datasets/fashion-mnist");
+  }
+  if (!data->has_train_fraction()) data->set_train_fraction(0.75);
+  if (data->partition_case() == config::DataConfig::PARTITION_NOT_SET) data->mutable_iid();
+  if (data->has_dirichlet()) {
+    auto* d = data->mutable_dirichlet();
+    if (!d->has_min_samples_per_client()) d->set_min_samples_per_client(40);
+    if (!d->has_max_attempts()) d->set_max_attempts(1000);
+  }
+  if (c->model().architecture().empty()) c->mutable_model()->set_architecture("fmnist_cnn");
+  auto* train = c->mutable_train();
+  if (!train->has_learning_rate()) train->set_learning_rate(0.005);
+  if (!train->has_batch_size()) train->set_batch_size(10);
+  if (!train->has_local_epochs()) train->set_local_epochs(1);
+  if (c->algorithm().name().empty()) c->mutable_algorithm()->set_name("fedavg");
+  if (c->server().aggregator().empty()) c->mutable_server()->set_aggregator("weighted_mean");
+  if (!c->server().has_server_learning_rate()) {
+    c->mutable_server()->set_server_learning_rate(1.0);
+  }
+  if (!c->eval().has_every_rounds()) c->mutable_eval()->set_every_rounds(1);
+  if (c->output_dir().empty()) c->set_output_dir(absl::StrCat("runs/", c->name()));
+}
+
+absl::Status Validate(const ExperimentConfig& c, const Checker& check) {
+  if (c.rounds() < 1) return check.Fail("rounds", absl::StrCat("must be >= 1, got ", c.rounds()));
+  const auto& data = c.data();
+  if (!OneOf(data.dataset(), {"fashion_mnist"})) {
+    return check.Fail("data.dataset",
+                      absl::StrCat("unknown dataset '", data.dataset(), "' (known: fashion_mnist)"));
+  }
+  if (data.num_clients() < 1) {
+    return check.Fail("data.num_clients", absl::StrCat("must be >= 1, got ", data.num_clients()));
+  }
+  if (data.max_samples() < 0) {
+    return check.Fail("data.max_samples", absl::StrCat("must be >= 0, got ", data.max_samples()));
+  }
+  if (!(data.train_fraction() > 0 && data.train_fraction() < 1)) {
+    return check.Fail("data.train_fraction",
+                      absl::StrCat("must be in (0, 1), got ", data.train_fraction()));
+  }
+  if (data.has_dirichlet()) {
+    const auto& d = data.dirichlet();
+    if (!(d.alpha() > 0) || !std::isfinite(d.alpha())) {
+      return check.Fail("data.dirichlet.alpha", absl::StrCat("must be > 0, got ", d.alpha()));
+    }
+    if (d.min_samples_per_client() < 0) {
+      return check.Fail("data.dirichlet.min_samples_per_client",
+                        absl::StrCat("must be >= 0, got ", d.min_samples_per_client()));
+    }
+    if (d.max_attempts() < 1) {
+      return check.Fail("data.dirichlet.max_attempts",
+                        absl::StrCat("must be >= 1, got ", d.max_attempts()));
+    }
+  }
+  if (data.has_shards() && data.shards().classes_per_client() < 1) {
+    return check.Fail("data.shards.classes_per_client",
+                      absl::StrCat("must be >= 1, got ", data.shards().classes_per_client()));
+  }
+  if (!OneOf(c.model().architecture(), {"fmnist_cnn"})) {
+    return check.Fail("model.architecture", absl::StrCat("unknown architecture '",
+                                                         c.model().architecture(),
+                                                         "' (known: fmnist_cnn)"));
+  }
+  const auto& t = c.train();
+  if (!(t.learning_rate() > 0) || !std::isfinite(t.learning_rate())) {
+    return check.Fail("train.learning_rate", absl::StrCat("must be > 0, got ", t.learning_rate()));
+  }
+  if (t.batch_size() < 1) {
+    return check.Fail("train.batch_size", absl::StrCat("must be >= 1, got ", t.batch_size()));
+  }
+  if (t.local_epochs() < 1) {
+    return check.Fail("train.local_epochs", absl::StrCat("must be >= 1, got ", t.local_epochs()));
+  }
+  if (!(t.momentum() >= 0 && t.momentum() < 1)) {
+    return check.Fail("train.momentum", absl::StrCat("must be in [0, 1), got ", t.momentum()));
+  }
+  if (!(t.weight_decay() >= 0) || !std::isfinite(t.weight_decay())) {
+    return check.Fail("train.weight_decay", absl::StrCat("must be >= 0, got ", t.weight_decay()));
+  }
+  if (!OneOf(c.algorithm().name(), {"fedavg", "fedper", "local"})) {
+    return check.Fail("algorithm.name", absl::StrCat("unknown algorithm '", c.algorithm().name(),
+                                                     "' (known: fedavg, fedper, local)"));
+  }
+  for (const auto& p : c.algorithm().personal_patterns()) {
+    if (p.empty()) return check.Fail("algorithm.personal_patterns", "empty pattern");
+  }
+  const auto& s = c.server();
+  if (s.clients_per_round() < 0 || s.clients_per_round() > data.num_clients()) {
+    return check.Fail("server.clients_per_round",
+                      absl::StrCat("must be in [0, data.num_clients=", data.num_clients(),
+                                   "], got ", s.clients_per_round()));
+  }
+  if (!OneOf(s.aggregator(), {"weighted_mean"})) {
+    return check.Fail("server.aggregator", absl::StrCat("unknown aggregator '", s.aggregator(),
+                                                        "' (known: weighted_mean)"));
+  }
+  if (!(s.server_learning_rate() > 0) || !std::isfinite(s.server_learning_rate())) {
+    return check.Fail("server.server_learning_rate",
+                      absl::StrCat("must be > 0, got ", s.server_learning_rate()));
+  }
+  const int cohort = s.clients_per_round() == 0 ? data.num_clients() : s.clients_per_round();
+  if (s.min_updates() < 0 || s.min_updates() > cohort) {
+    return check.Fail("server.min_updates", absl::StrCat("must be in [0, cohort size=", cohort,
+                                                         "], got ", s.min_updates()));
+  }
+  if (c.eval().every_rounds() < 1) {
+    return check.Fail("eval.every_rounds",
+                      absl::StrCat("must be >= 1, got ", c.eval().every_rounds()));
+  }
+  if (c.simulation().workers() < 0) {
+    return check.Fail("simulation.workers",
+                      absl::StrCat("must be >= 0, got ", c.simulation().workers()));
+  }
+  if (c.simulation().intra_op_threads() < 0) {
+    return check.Fail("simulation.intra_op_threads",
+                      absl::StrCat("must be >= 0, got ", c.simulation().intra_op_threads()));
+  }
+  return absl::OkStatus();
+}
+
+// True when `path` names a string field (so a bare value on a command line gets quoted).
+bool IsStringField(const std::vector<std::string>& parts) {
+  const Descriptor* desc = ExperimentConfig::descriptor();
+  const FieldDescriptor* field = nullptr;
+  for (const std::string& part : parts) {
+    if (desc == nullptr) return false;
+    field = desc->FindFieldByName(part);
+    if (field == nullptr) return false;
+    desc = field->message_type();
+  }
+  return field != nullptr && field->type() == FieldDescriptor::TYPE_STRING;
+}
+
+// "a.b.c" + "v" -> "a { b { c: v } }" (a string value is quoted unless it already is).
+std::string OverrideToText(const ConfigOverride& o) {
+  std::vector<std::string> parts = absl::StrSplit(o.path, '.');
+  std::string value = o.value;
+  if (IsStringField(parts) && (value.empty() || value.front() != '"')) {
+    value = absl::StrCat("\"", absl::CEscape(value), "\"");
+  }
+  std::string text;
+  for (size_t i = 0; i + 1 < parts.size(); ++i) absl::StrAppend(&text, parts[i], " { ");
+  absl::StrAppend(&text, parts.back(), ": ", value);
+  for (size_t i = 0; i + 1 < parts.size(); ++i) absl::StrAppend(&text, " }");
+  return text;
+}
+
+std::string StemOf(const std::string& path) {
+  size_t slash = path.rfind('/');
+  std::string base = slash == std::string::npos ? path : path.substr(slash + 1);
+  size_t dot = base.find('.');
+  return dot == std::string::npos ? base : base.substr(0, dot);
+}
+
+}  // namespace
+
+absl::StatusOr<ConfigOverride> ParseOverride(const std::string& flag) {
+  size_t eq = flag.find('=');
+  if (eq == std::string::npos || eq == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("override '", flag, "' is not of the form field.path=value"));
+  }
+  return ConfigOverride{flag.substr(0, eq), flag.substr(eq + 1)};
+}
+
+absl::StatusOr<ExperimentConfig> ParseExperimentConfig(
+    const std::string& text, const std::string& source_name,
+    const std::vector<ConfigOverride>& overrides) {
+  ExperimentConfig config;
+  TextFormat::ParseInfoTree tree;
+  {
+    CollectFirstError errors;
+    TextFormat::Parser parser;
+    parser.RecordErrorsTo(&errors);
+    parser.WriteLocationsTo(&tree);
+    if (!parser.ParseFromString(text, &config)) {
+      return absl::InvalidArgumentError(errors.has_error() ? errors.Format(source_name)
+                                                           : source_name + ": parse error");
+    }
+  }
+  for (const auto& o : overrides) {
+    CollectFirstError errors;
+    TextFormat::Parser parser;
+    parser.RecordErrorsTo(&errors);
+    if (!parser.MergeFromString(OverrideToText(o), &config)) {
+      return absl::InvalidArgumentError(absl::StrCat("override ", o.path, "=", o.value,
+                                                     " is invalid: ", errors.Format("flag")));
+    }
+  }
+  if (config.name().empty()) config.set_name(StemOf(source_name));
+  ApplyDefaults(&config);
+  TAILOR_RETURN_IF_ERROR(Validate(config, Checker(source_name, &tree)));
+  return config;
+}
+
+absl::StatusOr<ExperimentConfig> LoadExperimentConfig(
+    const std::string& path, Env* env, const std::vector<ConfigOverride>& overrides) {
+  absl::StatusOr<std::string> text = env->ReadFile(path);
+  if (!text.ok()) {
+    return absl::Status(text.status().code(),
+                        absl::StrCat("cannot read config: ", text.status().message()));
+  }
+  return ParseExperimentConfig(*text, path, overrides);
+}
+
+}  // namespace tailor

@@ -1,0 +1,38 @@
+// Loads an experiment config (text-format ExperimentConfig), applies defaults and command-line
+// overrides, and validates every field. Errors name the file, line, column and field:
+//   configs/x.textproto:12:3: train.learning_rate: must be > 0, got -1
+#ifndef TAILOR_CORE_CONFIG_LOADER_H_
+#define TAILOR_CORE_CONFIG_LOADER_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "core/env.h"
+#include "tailor/config.pb.h"
+
+namespace tailor {
+
+
+
+struct ConfigOverride {
+  // Dotted field path, e.g. "train.learning_rate".
+  std::string path;
+  // The value in text-format syntax, e.g. "0.01", "fedper", "true".
+  std::string value;
+};
+
+// Parses "path=value" as given on a command line. INVALID_ARGUMENT without '='.
+absl::StatusOr<ConfigOverride> ParseOverride(const std::string& flag);
+
+// `source_name` is used in error messages (normally the file path).
+absl::StatusOr<config::ExperimentConfig> ParseExperimentConfig(
+    const std::string& text, const std::string& source_name,
+    const std::vector<ConfigOverride>& overrides = {});
+
+absl::StatusOr<config::ExperimentConfig> LoadExperimentConfig(
+    const std::string& path, Env* env, const std::vector<ConfigOverride>& overrides = {});
+
+}  // namespace tailor
+
+#endif  // TAILOR_CORE_CONFIG_LOADER_H_

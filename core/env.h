@@ -1,0 +1,68 @@
+// Env: the process's view of files and time, injected through Options so tests can crash a
+// write, fail a read or move time without sleeping (after LevelDB's Env). Randomness is
+// injected as explicit seeds (core/random.h), never read from a global.
+#ifndef TAILOR_CORE_ENV_H_
+#define TAILOR_CORE_ENV_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+namespace tailor {
+
+class Env {
+ public:
+  virtual ~Env() = default;
+
+  // The real file system and clock. Never null; lives for the process.
+  static Env* Default();
+
+  // NOT_FOUND when the file does not exist.
+  virtual absl::StatusOr<std::string> ReadFile(const std::string& path) = 0;
+  // Writes to a temporary file beside `path`, fsyncs it, renames it over `path` and fsyncs the
+  // directory: after a crash the file holds either the old or the new contents, never a mix.
+  virtual absl::Status WriteFileAtomically(const std::string& path, absl::string_view data) = 0;
+  // Appends and flushes (for JSONL metrics).
+  virtual absl::Status AppendToFile(const std::string& path, absl::string_view data) = 0;
+  // mkdir -p.
+  virtual absl::Status CreateDirs(const std::string& path) = 0;
+  virtual bool FileExists(const std::string& path) = 0;
+  virtual absl::Status DeleteFile(const std::string& path) = 0;
+
+  virtual absl::Time Now() = 0;
+  virtual void SleepFor(absl::Duration d) = 0;
+};
+
+// Forwards every call to a target; tests derive from it and override what they break.
+class EnvWrapper : public Env {
+ public:
+  explicit EnvWrapper(Env* target) : target_(target) {}
+  absl::StatusOr<std::string> ReadFile(const std::string& p) override {
+    return target_->ReadFile(p);
+  }
+  absl::Status WriteFileAtomically(const std::string& p, absl::string_view d) override {
+    return target_->WriteFileAtomically(p, d);
+  }
+  absl::Status AppendToFile(const std::string& p, absl::string_view d) override {
+    return target_->AppendToFile(p, d);
+  }
+  absl::Status CreateDirs(const std::string& p) override { return target_->CreateDirs(p); }
+  bool FileExists(const std::string& p) override { return target_->FileExists(p); }
+  absl::Status DeleteFile(const std::string& p) override { return target_->DeleteFile(p); }
+  absl::Time Now() override { return target_->Now(); }
+  void SleepFor(absl::Duration d) override { target_->SleepFor(d); }
+
+ protected:
+  Env* target() const { return target_; }
+
+ private:
+  Env* target_;
+};
+
+}  // namespace tailor
+
+#endif  // TAILOR_CORE_ENV_H_

@@ -1,0 +1,55 @@
+#include "core/personalization_policy.h"
+
+namespace tailor {
+
+bool GlobMatch(absl::string_view pattern, absl::string_view name) {
+  // Iterative matcher with single-star backtracking: linear in practice, no recursion.
+  size_t p = 0, n = 0, star = absl::string_view::npos, resume = 0;
+  while (n < name.size()) {
+    if (p < pattern.size() && (pattern[p] == '?' || pattern[p] == name[n])) {
+      ++p;
+      ++n;
+    } else if (p < pattern.size() && pattern[p] == '*') {
+      star = p++;
+      resume = n;
+    } else if (star != absl::string_view::npos) {
+      p = star + 1;
+      n = ++resume;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.size() && pattern[p] == '*') ++p;
+  return p == pattern.size();
+}
+
+bool PersonalizationPolicy::IsPersonal(absl::string_view name) const {
+  for (const auto& pattern : patterns_) {
+    if (GlobMatch(pattern, name)) return true;
+  }
+  return false;
+}
+
+namespace {
+ParameterSet Select(const ParameterSet& full, const PersonalizationPolicy& policy,
+                    bool personal) {
+  ParameterSet out;
+  for (const auto& e : full.entries()) {
+    if (policy.IsPersonal(e.name) == personal) {
+      // Names are unique in `full`, so Add cannot fail.
+      (void)out.Add(e.name, e.tensor);
+    }
+  }
+  return out;
+}
+}  // namespace
+
+ParameterSet PersonalizationPolicy::Shared(const ParameterSet& full) const {
+  return Select(full, *this, /*personal=*/false);
+}
+
+ParameterSet PersonalizationPolicy::Personal(const ParameterSet& full) const {
+  return Select(full, *this, /*personal=*/true);
+}
+
+}  // namespace tailor

@@ -1,0 +1,31 @@
+// The one place a client's shared update becomes bytes, and bytes become an update the
+// coordinator accepts. Both transports (in-process simulation and gRPC) go through here.
+//
+// Invariant: EncodeSharedUpdate never emits a tensor the policy calls personal. This is the
+// wire-level guarantee of DESIGN.md ("personal parameters are never serialized into any
+// message"); tests/core/wire_update_test.cc proves it.
+#ifndef TAILOR_CORE_WIRE_UPDATE_H_
+#define TAILOR_CORE_WIRE_UPDATE_H_
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "core/parameter_set.h"
+#include "core/personalization_policy.h"
+
+namespace tailor {
+
+// FAILED_PRECONDITION (and nothing encoded) if any tensor of `update` is personal under
+// `policy`.
+absl::StatusOr<std::string> EncodeSharedUpdate(const ParameterSet& update,
+                                               const PersonalizationPolicy& policy);
+
+// Decodes an uploaded update and checks it against the shared schema the coordinator
+// published: the same names in order, dtypes and shapes, and only finite values.
+// INVALID_ARGUMENT / DATA_LOSS with a message naming the offending tensor.
+absl::StatusOr<ParameterSet> DecodeSharedUpdate(absl::string_view bytes,
+                                                const ParameterSet& shared_schema);
+
+}  // namespace tailor
+
+#endif  // TAILOR_CORE_WIRE_UPDATE_H_

@@ -1,0 +1,48 @@
+#include "data/federated_dataset.h"
+
+#include "core/random.h"
+#include "core/status_macros.h"
+
+namespace tailor {
+namespace {
+// Stream tags keep the partition and the split independent of every other use of the seed.
+constexpr uint64_t kPartitionStream = 0x7061727469ULL;  // "parti"
+constexpr uint64_t kSplitStream = 0x73706c6974ULL;      // "split"
+}  // namespace
+
+absl::StatusOr<FederatedDataset> PartitionPool(std::shared_ptr<const ImageDataset> pool,
+                                               const config::DataConfig& config,
+                                               uint64_t experiment_seed) {
+  const uint64_t seed = config.seed() != 0 ? config.seed() : experiment_seed;
+  const uint64_t part_seed = DeriveSeed(seed, {kPartitionStream});
+  Partition part;
+  if (config.has_dirichlet()) {
+    DirichletOptions opts;
+    opts.alpha = config.dirichlet().alpha();
+    opts.min_samples_per_client = config.dirichlet().min_samples_per_client();
+    opts.balance_cap = !config.dirichlet().no_balance_cap();
+    opts.max_attempts = config.dirichlet().max_attempts();
+    TAILOR_ASSIGN_OR_RETURN(part, PartitionDirichlet(pool->labels, pool->num_classes,
+                                                     config.num_clients(), opts, part_seed));
+  } else if (config.has_shards()) {
+    TAILOR_ASSIGN_OR_RETURN(
+        part, PartitionShards(pool->labels, pool->num_classes, config.num_clients(),
+                              config.shards().classes_per_client(), part_seed));
+  } else {
+    TAILOR_ASSIGN_OR_RETURN(part, PartitionIid(pool->size(), config.num_clients(), part_seed));
+  }
+  FederatedDataset out;
+  out.pool = std::move(pool);
+  out.clients = SplitTrainTest(part, config.train_fraction(), DeriveSeed(seed, {kSplitStream}));
+  return out;
+}
+
+absl::StatusOr<FederatedDataset> BuildFederatedDataset(const config::DataConfig& config,
+                                                       uint64_t experiment_seed, Env* env) {
+  TAILOR_ASSIGN_OR_RETURN(ImageDataset ds, LoadFashionMnist(config.path(), env));
+  if (config.max_samples() > 0) ds.Truncate(static_cast<size_t>(config.max_samples()));
+  return PartitionPool(std::make_shared<const ImageDataset>(std::move(ds)), config,
+                       experiment_seed);
+}
+
+}  // namespace tailor

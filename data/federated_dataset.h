@@ -1,0 +1,34 @@
+// A dataset split into clients as an experiment config describes it.
+#ifndef TAILOR_DATA_FEDERATED_DATASET_H_
+#define TAILOR_DATA_FEDERATED_DATASET_H_
+
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "core/env.h"
+#include "data/image_dataset.h"
+#include "data/partition.h"
+#include "tailor/config.pb.h"
+
+namespace tailor {
+
+struct FederatedDataset {
+  // Immutable after construction; shared read-only by every client and worker thread.
+  std::shared_ptr<const ImageDataset> pool;
+  std::vector<ClientSplit> clients;
+};
+
+// Loads the configured dataset, applies max_samples, partitions and splits it. The partition
+// seed is data.seed, or derived from `experiment_seed` when that is 0.
+absl::StatusOr<FederatedDataset> BuildFederatedDataset(const config::DataConfig& config,
+                                                       uint64_t experiment_seed, Env* env);
+
+// Same, over an already loaded pool (tests build pools in memory).
+absl::StatusOr<FederatedDataset> PartitionPool(std::shared_ptr<const ImageDataset> pool,
+                                               const config::DataConfig& config,
+                                               uint64_t experiment_seed);
+
+}  // namespace tailor
+
+#endif  // TAILOR_DATA_FEDERATED_DATASET_H_

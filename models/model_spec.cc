@@ -1,0 +1,49 @@
+#include "models/model_spec.h"
+
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "core/random.h"
+
+namespace tailor {
+namespace {
+
+// The reference CNN of DESIGN.md (PFLlib's FedAvgCNN for 28x28 grey images):
+// conv(1->32, 5) - ReLU - maxpool 2 - conv(32->64, 5) - ReLU - maxpool 2 - fc(1024->512) - ReLU
+// - fc(512->10). The head is fc2.
+ModelSpec FmnistCnn() {
+  ModelSpec spec;
+  spec.architecture = "fmnist_cnn";
+  spec.num_classes = 10;
+  spec.parameters = {
+      {"conv1.weight", {32, 1, 5, 5}, 1 * 5 * 5},   {"conv1.bias", {32}, 1 * 5 * 5},
+      {"conv2.weight", {64, 32, 5, 5}, 32 * 5 * 5}, {"conv2.bias", {64}, 32 * 5 * 5},
+      {"fc1.weight", {512, 1024}, 1024},            {"fc1.bias", {512}, 1024},
+      {"fc2.weight", {10, 512}, 512},               {"fc2.bias", {10}, 512},
+  };
+  spec.head_patterns = {"fc2.*"};
+  return spec;
+}
+
+}  // namespace
+
+absl::StatusOr<ModelSpec> GetModelSpec(const std::string& architecture) {
+  if (architecture == "fmnist_cnn") return FmnistCnn();
+  return absl::NotFoundError(
+      absl::StrCat("unknown model architecture '", architecture, "' (known: fmnist_cnn)"));
+}
+
+ParameterSet InitialParameters(const ModelSpec& spec, uint64_t seed) {
+  ParameterSet out;
+  for (size_t i = 0; i < spec.parameters.size(); ++i) {
+    const ParameterSpec& p = spec.parameters[i];
+    Tensor t(DType::kFloat32, p.shape);
+    Rng rng(DeriveSeed(seed, {0x696e6974ULL /*"init"*/, i}));
+    const double bound = 1.0 / std::sqrt(static_cast<double>(p.fan_in));
+    for (float& v : t.f32()) v = static_cast<float>((2.0 * rng.Uniform() - 1.0) * bound);
+    (void)out.Add(p.name, std::move(t));
+  }
+  return out;
+}
+
+}  // namespace tailor

@@ -1,0 +1,45 @@
+#include "models/torch_models.h"
+
+#include <torch/nn/functional/activation.h>
+#include <torch/nn/functional/pooling.h>
+#include <torch/nn/modules/conv.h>
+#include <torch/nn/modules/linear.h>
+
+#include "absl/strings/str_cat.h"
+
+namespace tailor {
+namespace {
+
+namespace F = torch::nn::functional;
+
+class FmnistCnn : public TorchClassifier {
+ public:
+  FmnistCnn()
+      : conv1_(register_module("conv1", torch::nn::Conv2d(torch::nn::Conv2dOptions(1, 32, 5)))),
+        conv2_(register_module("conv2", torch::nn::Conv2d(torch::nn::Conv2dOptions(32, 64, 5)))),
+        fc1_(register_module("fc1", torch::nn::Linear(1024, 512))),
+        fc2_(register_module("fc2", torch::nn::Linear(512, 10))) {}
+
+  at::Tensor Forward(const at::Tensor& x) override {
+    auto h = F::max_pool2d(torch::relu(conv1_(x)), F::MaxPool2dFuncOptions(2));
+    h = F::max_pool2d(torch::relu(conv2_(h)), F::MaxPool2dFuncOptions(2));
+    h = torch::relu(fc1_(h.flatten(1)));
+    return fc2_(h);
+  }
+
+ private:
+  torch::nn::Conv2d conv1_;
+  torch::nn::Conv2d conv2_;
+  torch::nn::Linear fc1_;
+  torch::nn::Linear fc2_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<TorchClassifier>> CreateTorchClassifier(
+    const std::string& architecture) {
+  if (architecture == "fmnist_cnn") return std::make_shared<FmnistCnn>();
+  return absl::NotFoundError(absl::StrCat("no torch module for architecture '", architecture, "'"));
+}
+
+}  // namespace tailor

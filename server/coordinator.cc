@@ -1,0 +1,99 @@
+#include "server/coordinator.h"
+
+#include <numeric>
+
+#include "absl/strings/str_cat.h"
+#include "core/parameter_math.h"
+#include "core/random.h"
+#include "core/status_macros.h"
+#include "server/cohort_selector.h"
+
+namespace tailor {
+
+absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Create(CoordinatorOptions options) {
+  if (options.num_clients < 1) return absl::InvalidArgumentError("num_clients must be >= 1");
+  if (options.rounds < 1) return absl::InvalidArgumentError("rounds must be >= 1");
+  if (options.transport == nullptr) return absl::InvalidArgumentError("no transport");
+  if (options.env == nullptr) options.env = Env::Default();
+  if (options.eval_every < 1) options.eval_every = 1;
+  TAILOR_RETURN_IF_ERROR(CreateAggregator(options.aggregator).status());
+  TAILOR_RETURN_IF_ERROR(Annotate(options.initial_shared.CheckFinite(), "initial model"));
+  return std::unique_ptr<Coordinator>(new Coordinator(std::move(options)));
+}
+
+Coordinator::Coordinator(CoordinatorOptions options)
+    : options_(std::move(options)),
+      global_(std::make_shared<const ParameterSet>(options_.initial_shared)),
+      started_(options_.env->Now()) {}
+
+absl::StatusOr<RoundRecord> Coordinator::RunRound() {
+  const int64_t round = completed_rounds_ + 1;
+  const absl::Time round_start = options_.env->Now();
+
+  RoundOptions ro;
+  ro.round = round;
+  ro.cohort = SelectFixedCohort(options_.num_clients, options_.clients_per_round, options_.seed,
+                                round);
+  ro.shared_schema = global_;
+  TAILOR_ASSIGN_OR_RETURN(ro.aggregator, CreateAggregator(options_.aggregator));
+  ro.min_updates = options_.min_updates > 0 ? options_.min_updates
+                                            : static_cast<int64_t>(ro.cohort.size());
+  ro.min_updates = std::min<int64_t>(ro.min_updates, static_cast<int64_t>(ro.cohort.size()));
+  ro.on_progress = [this, round](int64_t done, int64_t total) {
+    for (RoundObserver* o : options_.observers) o->OnClientProgress(round, done, total);
+  };
+  const std::vector<int64_t> cohort = ro.cohort;
+  TAILOR_ASSIGN_OR_RETURN(std::unique_ptr<Round> state, Round::Create(std::move(ro)));
+
+  TrainTask task;
+  task.round = round;
+  task.global_shared = global_;
+  task.options = options_.train;
+  task.seed = DeriveSeed(options_.seed, {0x747261696eULL /*"train"*/, static_cast<uint64_t>(round)});
+  options_.transport->DispatchTrain(task, cohort, state.get());
+  state->AwaitAllReported();
+  TAILOR_ASSIGN_OR_RETURN(RoundResult result, state->Close());
+
+  RoundRecord record;
+  record.round = round;
+  record.cohort_size = result.cohort_size;
+  record.accepted = result.accepted;
+  record.rejected = result.rejected;
+  record.failed = result.failed;
+  record.train_loss = result.train_loss;
+  record.rejections = result.rejections;
+  if (!global_->empty()) {
+    auto next = std::make_shared<ParameterSet>(*global_);
+    TAILOR_RETURN_IF_ERROR(AddScaled(next.get(), result.mean_delta,
+                                     options_.server_learning_rate));
+    TAILOR_RETURN_IF_ERROR(Annotate(next->CheckFinite(), "aggregated global model"));
+    record.update_norm = options_.server_learning_rate * L2Norm(result.mean_delta);
+    global_ = std::move(next);
+  }
+  completed_rounds_ = round;
+
+  if (round % options_.eval_every == 0 || round == options_.rounds) {
+    std::vector<int64_t> everyone(static_cast<size_t>(options_.num_clients));
+    std::iota(everyone.begin(), everyone.end(), int64_t{0});
+    EvalCollector collector(options_.num_clients);
+    EvalTask eval;
+    eval.round = round;
+    eval.global_shared = global_;
+    options_.transport->DispatchEval(eval, everyone, &collector);
+    record.eval = collector.Wait();
+  }
+  const absl::Time now = options_.env->Now();
+  record.round_seconds = absl::ToDoubleSeconds(now - round_start);
+  record.elapsed_seconds = absl::ToDoubleSeconds(now - started_);
+  for (RoundObserver* o : options_.observers) o->OnRoundComplete(record);
+  return record;
+}
+
+absl::Status Coordinator::RunAll() {
+  while (completed_rounds_ < options_.rounds) {
+    TAILOR_RETURN_IF_ERROR(RunRound().status());
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace tailor

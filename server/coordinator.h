@@ -1,0 +1,96 @@
+// Coordinator: the experiment's round loop, written once for every transport.
+//   for each round: select the cohort, publish the global shared parameters, let the transport
+//   deliver the task, collect and validate updates (Round), aggregate, apply the server step,
+//   evaluate every E rounds, and tell the observers.
+// It owns no sockets, threads or storage of its own: the transport, Env and observers are
+// injected.
+#ifndef TAILOR_SERVER_COORDINATOR_H_
+#define TAILOR_SERVER_COORDINATOR_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "core/env.h"
+#include "server/evaluation.h"
+#include "server/round.h"
+#include "server/transport.h"
+
+namespace tailor {
+
+struct RoundRecord {
+  int64_t round = 0;
+  int64_t cohort_size = 0;
+  int64_t accepted = 0;
+  int64_t rejected = 0;
+  int64_t failed = 0;
+  double train_loss = 0;
+  // L2 norm of the applied global update (0 when nothing is shared).
+  double update_norm = 0;
+  // Present on evaluation rounds.
+  std::optional<EvalSummary> eval;
+  double round_seconds = 0;
+  double elapsed_seconds = 0;
+  std::map<std::string, int64_t> rejections;
+};
+
+class RoundObserver {
+ public:
+  virtual ~RoundObserver() = default;
+  // A cohort member was accounted for (from a transport thread).
+  virtual void OnClientProgress(int64_t round, int64_t done, int64_t total) {}
+  virtual void OnRoundComplete(const RoundRecord& record) = 0;
+};
+
+struct CoordinatorOptions {
+  // Clients are identified 0..num_clients-1. >= 1.
+  int64_t num_clients = 0;
+  // Rounds to run with RunAll(). >= 1.
+  int64_t rounds = 1;
+  // Cohort size per round; 0 = all clients.
+  int64_t clients_per_round = 0;
+  // Accepted updates a round needs; 0 = the whole cohort.
+  int64_t min_updates = 0;
+  // Aggregation rule name (aggregation/aggregator.h).
+  std::string aggregator = "weighted_mean";
+  // Global step: shared += server_learning_rate * mean delta. 1 = FedAvg.
+  double server_learning_rate = 1.0;
+  // Evaluate after every this many rounds, and after the last.
+  int64_t eval_every = 1;
+  // Master seed (cohorts, per-round client seeds).
+  uint64_t seed = 0;
+  TrainOptions train;
+  // The initial global shared parameters (may be empty: local-only training).
+  ParameterSet initial_shared;
+  // Not owned; must outlive the coordinator.
+  ClientTransport* transport = nullptr;
+  Env* env = nullptr;
+  std::vector<RoundObserver*> observers;
+};
+
+class Coordinator {
+ public:
+  static absl::StatusOr<std::unique_ptr<Coordinator>> Create(CoordinatorOptions options);
+
+  // Runs the next round. FAILED_PRECONDITION when the round could not gather enough updates.
+  absl::StatusOr<RoundRecord> RunRound();
+  // Runs rounds until options.rounds are complete.
+  absl::Status RunAll();
+
+  int64_t completed_rounds() const { return completed_rounds_; }
+  std::shared_ptr<const ParameterSet> global_shared() const { return global_; }
+
+ private:
+  explicit Coordinator(CoordinatorOptions options);
+
+  CoordinatorOptions options_;
+  std::shared_ptr<const ParameterSet> global_;
+  int64_t completed_rounds_ = 0;
+  absl::Time started_;
+};
+
+}  // namespace tailor
+
+#endif  // TAILOR_SERVER_COORDINATOR_H_

@@ -1,0 +1,139 @@
+#include "server/round.h"
+
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "core/status_macros.h"
+#include "core/wire_update.h"
+
+namespace tailor {
+
+absl::StatusOr<std::unique_ptr<Round>> Round::Create(RoundOptions options) {
+  if (options.cohort.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("round ", options.round, " has an empty cohort"));
+  }
+  if (options.min_updates < 1 || options.min_updates > static_cast<int64_t>(options.cohort.size())) {
+    return absl::InvalidArgumentError(absl::StrCat("min_updates ", options.min_updates,
+                                                   " outside [1, cohort size ",
+                                                   options.cohort.size(), "]"));
+  }
+  if (!options.shared_schema || !options.aggregator) {
+    return absl::InvalidArgumentError("round needs a shared schema and an aggregator");
+  }
+  TAILOR_RETURN_IF_ERROR(options.aggregator->Begin(*options.shared_schema));
+  return std::unique_ptr<Round>(new Round(std::move(options)));
+}
+
+Round::Round(RoundOptions options) : options_(std::move(options)) {
+  cohort_set_.insert(options_.cohort.begin(), options_.cohort.end());
+}
+
+void Round::MarkReported(int64_t client_id) { reported_.insert(client_id); }
+
+absl::Status Round::Reject(absl::Status why) {
+  ++rejected_;
+  if (first_problem_.ok()) first_problem_ = why;
+  ++rejections_[absl::StatusCodeToString(why.code())];
+  return why;
+}
+
+absl::Status Round::OnUpdate(const UpdateUpload& upload) {
+  // Decode outside the lock: it is the expensive part and touches no round state.
+  absl::StatusOr<ParameterSet> delta = DecodeSharedUpdate(upload.payload, *options_.shared_schema);
+  int64_t done = 0;
+  absl::Status result;
+  {
+    absl::MutexLock lock(&mu_);
+    const std::string who = absl::StrCat("client ", upload.client_id);
+    if (upload.round != options_.round) {
+      // Not counted as this round's rejection: it belongs to another round.
+      return absl::AbortedError(absl::StrCat(who, " uploaded for round ", upload.round,
+                                             " but the open round is ", options_.round));
+    }
+    if (!cohort_set_.contains(upload.client_id)) {
+      return Reject(absl::PermissionDeniedError(
+          absl::StrCat(who, " is not in the cohort of round ", options_.round)));
+    }
+    if (closed_) {
+      return Reject(absl::FailedPreconditionError(
+          absl::StrCat("round ", options_.round, " is closed; ", who, "'s update came too late")));
+    }
+    if (accepted_.contains(upload.client_id)) {
+      return Reject(absl::AlreadyExistsError(
+          absl::StrCat(who, " already has an accepted update in round ", options_.round)));
+    }
+    if (!(upload.weight > 0) || !std::isfinite(upload.weight)) {
+      result = absl::InvalidArgumentError(
+          absl::StrCat(who, " sent weight ", upload.weight, "; it must be finite and > 0"));
+    } else if (!delta.ok()) {
+      result = Annotate(delta.status(), who);
+    } else {
+      result = Annotate(options_.aggregator->Add(*delta, upload.weight), who);
+    }
+    MarkReported(upload.client_id);
+    if (!result.ok()) {
+      (void)Reject(result);
+    } else {
+      accepted_.insert(upload.client_id);
+      train_stats_[upload.client_id] = {upload.weight, upload.stats.mean_loss};
+    }
+    done = static_cast<int64_t>(reported_.size());
+  }
+  if (options_.on_progress) options_.on_progress(done, static_cast<int64_t>(options_.cohort.size()));
+  return result;
+}
+
+void Round::OnTrainFailure(int64_t client_id, int64_t round, const absl::Status& why) {
+  int64_t done = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    if (round != options_.round || !cohort_set_.contains(client_id) ||
+        reported_.contains(client_id)) {
+      return;
+    }
+    ++failed_;
+    if (first_problem_.ok()) first_problem_ = Annotate(why, absl::StrCat("client ", client_id));
+    MarkReported(client_id);
+    done = static_cast<int64_t>(reported_.size());
+  }
+  if (options_.on_progress) options_.on_progress(done, static_cast<int64_t>(options_.cohort.size()));
+}
+
+void Round::AwaitAllReported() {
+  absl::MutexLock lock(&mu_);
+  mu_.Await(absl::Condition(
+      +[](Round* r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(r->mu_) {
+        return r->reported_.size() >= r->options_.cohort.size();
+      },
+      this));
+}
+
+absl::StatusOr<RoundResult> Round::Close() {
+  absl::MutexLock lock(&mu_);
+  closed_ = true;
+  RoundResult r;
+  r.round = options_.round;
+  r.cohort_size = static_cast<int64_t>(options_.cohort.size());
+  r.accepted = static_cast<int64_t>(accepted_.size());
+  r.rejected = rejected_;
+  r.failed = failed_;
+  r.rejections = rejections_;
+  if (r.accepted < options_.min_updates) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "round ", options_.round, " closed with ", r.accepted, " accepted updates (", r.rejected,
+        " rejected, ", r.failed, " failed); it needs ", options_.min_updates,
+        first_problem_.ok() ? "" : absl::StrCat(". First problem: ", first_problem_.ToString())));
+  }
+  double weighted_loss = 0, weight = 0;
+  for (const auto& [client, stats] : train_stats_) {
+    weighted_loss += stats.first * stats.second;
+    weight += stats.first;
+  }
+  r.train_loss = weight > 0 ? weighted_loss / weight : 0;
+  r.train_samples = static_cast<int64_t>(weight);
+  if (options_.shared_schema->empty()) return r;  // nothing shared (local-only training)
+  TAILOR_ASSIGN_OR_RETURN(r.mean_delta, options_.aggregator->Finalize());
+  return r;
+}
+
+}  // namespace tailor

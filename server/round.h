@@ -1,0 +1,97 @@
+// Round: the state of one training round on the coordinator — which clients were asked, which
+// updates were accepted, rejected or lost, and the streaming aggregate. Every upload, whatever
+// transport carried it, is validated here:
+//   - the round number matches (ABORTED for another round: the client should fetch anew),
+//   - the client is in this round's cohort (PERMISSION_DENIED otherwise),
+//   - it has not already been accepted (ALREADY_EXISTS: uploads are idempotent),
+//   - the weight is finite and positive, the payload decodes, matches the shared schema and is
+//     finite (INVALID_ARGUMENT / DATA_LOSS),
+//   - the round is still open (FAILED_PRECONDITION after it closed).
+// A rejected upload changes nothing but the rejection counters.
+//
+// Thread-safe.
+#ifndef TAILOR_SERVER_ROUND_H_
+#define TAILOR_SERVER_ROUND_H_
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "aggregation/aggregator.h"
+#include "server/transport.h"
+
+namespace tailor {
+
+struct RoundOptions {
+  int64_t round = 0;
+  // Clients asked to train, ascending.
+  std::vector<int64_t> cohort;
+  // The shared parameters' schema (names, dtypes, shapes) updates must match.
+  std::shared_ptr<const ParameterSet> shared_schema;
+  // Aggregation rule for this round; owned by the round.
+  std::unique_ptr<StreamingAggregator> aggregator;
+  // Minimum accepted updates for the round to produce a model (>= 1).
+  int64_t min_updates = 1;
+  // Called (outside the lock) each time a cohort member is accounted for: (done, total).
+  std::function<void(int64_t, int64_t)> on_progress;
+};
+
+struct RoundResult {
+  int64_t round = 0;
+  int64_t cohort_size = 0;
+  int64_t accepted = 0;
+  int64_t rejected = 0;
+  int64_t failed = 0;
+  // Sample-weighted mean training loss over accepted clients (summed in client-id order so it
+  // does not depend on arrival order).
+  double train_loss = 0;
+  int64_t train_samples = 0;
+  // Weighted mean of the accepted shared deltas. Empty set when nothing is shared.
+  ParameterSet mean_delta;
+  // Rejection reasons (status code name -> count), for metrics.
+  std::map<std::string, int64_t> rejections;
+};
+
+class Round : public UpdateSink {
+ public:
+  static absl::StatusOr<std::unique_ptr<Round>> Create(RoundOptions options);
+
+  absl::Status OnUpdate(const UpdateUpload& upload) override;
+  void OnTrainFailure(int64_t client_id, int64_t round, const absl::Status& why) override;
+
+  // Blocks until every cohort member has been accounted for (accepted, rejected or failed).
+  void AwaitAllReported();
+  // Closes the round: later uploads are refused. FAILED_PRECONDITION (with the counts) when
+  // fewer than min_updates were accepted.
+  absl::StatusOr<RoundResult> Close();
+
+ private:
+  explicit Round(RoundOptions options);
+  void MarkReported(int64_t client_id) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status Reject(absl::Status why) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  RoundOptions options_;
+  absl::flat_hash_set<int64_t> cohort_set_;
+
+  mutable absl::Mutex mu_;
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  absl::flat_hash_set<int64_t> reported_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_set<int64_t> accepted_ ABSL_GUARDED_BY(mu_);
+  // client id -> (weight, mean loss) of accepted updates; ordered for a deterministic sum.
+  std::map<int64_t, std::pair<double, double>> train_stats_ ABSL_GUARDED_BY(mu_);
+  int64_t rejected_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t failed_ ABSL_GUARDED_BY(mu_) = 0;
+  std::map<std::string, int64_t> rejections_ ABSL_GUARDED_BY(mu_);
+  // The first failure or rejection, quoted when the round cannot close.
+  absl::Status first_problem_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace tailor
+
+#endif  // TAILOR_SERVER_ROUND_H_

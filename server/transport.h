@@ -1,0 +1,48 @@
+// ClientTransport: how the round logic reaches clients. The round state machine (round.h) and
+// the experiment loop (coordinator.h) are written once against this interface; the simulation
+// implements it in-process (sim/in_process_transport.h) and the network issue adds a gRPC
+// implementation. Neither may contain round logic of its own.
+#ifndef TAILOR_SERVER_TRANSPORT_H_
+#define TAILOR_SERVER_TRANSPORT_H_
+
+#include <vector>
+
+#include "absl/status/status.h"
+#include "client/client_runtime.h"
+
+namespace tailor {
+
+// Receives the outcome of a training task. Thread-safe implementations: transports call it
+// from any thread, in any order.
+class UpdateSink {
+ public:
+  virtual ~UpdateSink() = default;
+  // Returns the acceptance decision (the gRPC adapter relays it to the client).
+  virtual absl::Status OnUpdate(const UpdateUpload& upload) = 0;
+  // The client could not complete the task (a dropout, a local error).
+  virtual void OnTrainFailure(int64_t client_id, int64_t round, const absl::Status& why) = 0;
+};
+
+class EvalSink {
+ public:
+  virtual ~EvalSink() = default;
+  virtual void OnEvalReport(const EvalReport& report) = 0;
+  virtual void OnEvalFailure(int64_t client_id, const absl::Status& why) = 0;
+};
+
+class ClientTransport {
+ public:
+  virtual ~ClientTransport() = default;
+  // Asks each client of `cohort` to train on `task`. Returns at once; every cohort member is
+  // eventually reported to `sink` exactly once (an update or a failure). `sink` outlives the
+  // round.
+  virtual void DispatchTrain(const TrainTask& task, const std::vector<int64_t>& cohort,
+                             UpdateSink* sink) = 0;
+  // Asks `clients` to evaluate their personalized model under `task`; same reporting contract.
+  virtual void DispatchEval(const EvalTask& task, const std::vector<int64_t>& clients,
+                            EvalSink* sink) = 0;
+};
+
+}  // namespace tailor
+
+#endif  // TAILOR_SERVER_TRANSPORT_H_

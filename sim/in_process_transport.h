@@ -1,0 +1,54 @@
+// InProcessTransport: the simulation's ClientTransport. Virtual clients run the same
+// ClientRuntime a daemon runs, on a pool of worker threads that each own one LocalTrainer
+// (one model instance per worker, reused across clients). Updates travel as the same encoded
+// bytes the network carries and are validated by the same Round.
+#ifndef TAILOR_SIM_IN_PROCESS_TRANSPORT_H_
+#define TAILOR_SIM_IN_PROCESS_TRANSPORT_H_
+
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "client/algorithm.h"
+#include "client/personal_store.h"
+#include "core/thread_pool.h"
+#include "data/federated_dataset.h"
+#include "server/transport.h"
+
+namespace tailor {
+
+struct InProcessTransportOptions {
+  // Worker threads (>= 1).
+  int workers = 1;
+  std::string architecture;
+  // Not owned; must outlive the transport.
+  const FederatedDataset* data = nullptr;
+  const ClientAlgorithm* algorithm = nullptr;
+  PersonalStore* store = nullptr;
+  std::shared_ptr<const ParameterSet> initial_model;
+};
+
+class InProcessTransport : public ClientTransport {
+ public:
+  static absl::StatusOr<std::unique_ptr<InProcessTransport>> Create(
+      InProcessTransportOptions options);
+  ~InProcessTransport() override;
+
+  void DispatchTrain(const TrainTask& task, const std::vector<int64_t>& cohort,
+                     UpdateSink* sink) override;
+  void DispatchEval(const EvalTask& task, const std::vector<int64_t>& clients,
+                    EvalSink* sink) override;
+
+ private:
+  InProcessTransport(InProcessTransportOptions options,
+                     std::vector<std::unique_ptr<LocalTrainer>> trainers);
+  ClientRuntime RuntimeFor(int64_t client_id) const;
+
+  InProcessTransportOptions options_;
+  std::vector<std::unique_ptr<LocalTrainer>> trainers_;  // one per worker
+  std::unique_ptr<ThreadPool> pool_;
+};
+
+}  // namespace tailor
+
+#endif  // TAILOR_SIM_IN_PROCESS_TRANSPORT_H_

@@ -1,0 +1,54 @@
+#include "sim/progress_printer.h"
+
+#include <unistd.h>
+
+#include <cmath>
+
+#include "absl/strings/str_format.h"
+
+namespace tailor {
+
+std::string FormatPercent(double fraction) { return absl::StrFormat("%.2f%%", 100.0 * fraction); }
+
+std::string FormatDuration(double seconds) {
+  if (seconds < 60) return absl::StrFormat("%.1fs", seconds);
+  const int64_t s = static_cast<int64_t>(std::llround(seconds));
+  if (s < 3600) return absl::StrFormat("%dm%02ds", s / 60, s % 60);
+  return absl::StrFormat("%dh%02dm", s / 3600, (s % 3600) / 60);
+}
+
+ProgressPrinter::ProgressPrinter(std::FILE* out, std::string run_name, int64_t total_rounds,
+                                 bool has_global_model)
+    : out_(out),
+      run_name_(std::move(run_name)),
+      total_rounds_(total_rounds),
+      has_global_model_(has_global_model),
+      interactive_(isatty(fileno(out)) != 0) {}
+
+void ProgressPrinter::OnClientProgress(int64_t round, int64_t done, int64_t total) {
+  if (!interactive_) return;
+  absl::MutexLock lock(&mu_);
+  absl::FPrintF(out_, "\r[%s] round %d/%d  clients %d/%d   ", run_name_, round, total_rounds_,
+                done, total);
+  std::fflush(out_);
+}
+
+void ProgressPrinter::OnRoundComplete(const RoundRecord& r) {
+  absl::MutexLock lock(&mu_);
+  std::string acc = "-";
+  if (r.eval) {
+    acc = absl::StrFormat("pers acc %s", FormatPercent(r.eval->micro_accuracy));
+    if (has_global_model_) acc += " (= global)";
+  }
+  const double per_round = r.elapsed_seconds / static_cast<double>(r.round);
+  const double eta = per_round * static_cast<double>(total_rounds_ - r.round);
+  absl::FPrintF(out_,
+                "%s[%s] round %d/%d | clients %d/%d | train loss %.4f | %s | %.1fs/round | "
+                "elapsed %s | eta %s\n",
+                interactive_ ? "\r" : "", run_name_, r.round, total_rounds_, r.accepted,
+                r.cohort_size, r.train_loss, acc, r.round_seconds,
+                FormatDuration(r.elapsed_seconds), FormatDuration(eta));
+  std::fflush(out_);
+}
+
+}  // namespace tailor

@@ -1,0 +1,142 @@
+#include "sim/simulation.h"
+
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "client/algorithm.h"
+#include "client/local_trainer.h"
+#include "client/personal_store.h"
+#include "core/random.h"
+#include "core/status_macros.h"
+#include "data/federated_dataset.h"
+#include "google/protobuf/text_format.h"
+#include "models/model_spec.h"
+#include "server/metrics_jsonl.h"
+#include "sim/in_process_transport.h"
+#include "sim/progress_printer.h"
+
+namespace tailor {
+namespace {
+
+constexpr uint64_t kModelInitStream = 0x6d6f64656cULL;  // "model"
+
+// Keeps every round's record for the result.
+class RecordCollector : public RoundObserver {
+ public:
+  void OnRoundComplete(const RoundRecord& record) override { records.push_back(record); }
+  std::vector<RoundRecord> records;
+};
+
+absl::Status CheckPatternsMatch(const PersonalizationPolicy& policy, const ParameterSet& model) {
+  for (const std::string& pattern : policy.patterns()) {
+    bool matched = false;
+    for (const auto& e : model.entries()) matched = matched || GlobMatch(pattern, e.name);
+    if (!matched) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "algorithm.personal_patterns: '", pattern, "' matches no parameter of the model"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<SimulationResult> RunSimulation(const config::ExperimentConfig& c,
+                                               const SimulationOptions& options) {
+  Env* env = options.env != nullptr ? options.env : Env::Default();
+  const absl::Time start = env->Now();
+
+  TAILOR_ASSIGN_OR_RETURN(ModelSpec spec, GetModelSpec(c.model().architecture()));
+  TAILOR_ASSIGN_OR_RETURN(FederatedDataset data, BuildFederatedDataset(c.data(), c.seed(), env));
+  if (data.pool->num_classes != spec.num_classes) {
+    return absl::InvalidArgumentError(absl::StrCat("model ", spec.architecture, " predicts ",
+                                                   spec.num_classes, " classes, dataset has ",
+                                                   data.pool->num_classes));
+  }
+  std::vector<std::string> patterns(c.algorithm().personal_patterns().begin(),
+                                    c.algorithm().personal_patterns().end());
+  TAILOR_ASSIGN_OR_RETURN(std::unique_ptr<ClientAlgorithm> algorithm,
+                          CreateClientAlgorithm(c.algorithm().name(), spec, patterns));
+  auto initial = std::make_shared<const ParameterSet>(
+      InitialParameters(spec, DeriveSeed(c.seed(), {kModelInitStream})));
+  TAILOR_RETURN_IF_ERROR(CheckPatternsMatch(algorithm->policy(), *initial));
+
+  const int cores = std::max(1u, std::thread::hardware_concurrency());
+  const int workers = c.simulation().workers() > 0 ? c.simulation().workers() : cores;
+  SetTorchThreads(c.simulation().intra_op_threads() > 0 ? c.simulation().intra_op_threads() : 1);
+
+  InMemoryPersonalStore store;
+  InProcessTransportOptions to;
+  to.workers = workers;
+  to.architecture = spec.architecture;
+  to.data = &data;
+  to.algorithm = algorithm.get();
+  to.store = &store;
+  to.initial_model = initial;
+  TAILOR_ASSIGN_OR_RETURN(std::unique_ptr<InProcessTransport> transport,
+                          InProcessTransport::Create(std::move(to)));
+
+  CoordinatorOptions co;
+  co.num_clients = c.data().num_clients();
+  co.rounds = c.rounds();
+  co.clients_per_round = c.server().clients_per_round();
+  co.min_updates = c.server().min_updates();
+  co.aggregator = c.server().aggregator();
+  co.server_learning_rate = c.server().server_learning_rate();
+  co.eval_every = c.eval().every_rounds();
+  co.seed = c.seed();
+  co.train.learning_rate = c.train().learning_rate();
+  co.train.batch_size = c.train().batch_size();
+  co.train.epochs = c.train().local_epochs();
+  co.train.momentum = c.train().momentum();
+  co.train.weight_decay = c.train().weight_decay();
+  co.train.drop_last = !c.train().keep_last_batch();
+  co.initial_shared = algorithm->policy().Shared(*initial);
+  co.transport = transport.get();
+  co.env = env;
+
+  RecordCollector records;
+  co.observers.push_back(&records);
+  std::unique_ptr<ProgressPrinter> printer;
+  if (options.progress != nullptr) {
+    printer = std::make_unique<ProgressPrinter>(options.progress, c.name(), c.rounds(),
+                                                algorithm->has_global_model());
+    co.observers.push_back(printer.get());
+  }
+  std::unique_ptr<MetricsJsonlWriter> metrics;
+  if (options.write_outputs) {
+    TAILOR_RETURN_IF_ERROR(env->CreateDirs(c.output_dir()));
+    std::string resolved;
+    google::protobuf::TextFormat::PrintToString(c, &resolved);
+    TAILOR_RETURN_IF_ERROR(
+        env->WriteFileAtomically(c.output_dir() + "/config.resolved.textproto", resolved));
+    metrics = std::make_unique<MetricsJsonlWriter>(c.output_dir() + "/metrics.jsonl", c.name(),
+                                                   env);
+    TAILOR_RETURN_IF_ERROR(metrics->status());
+    co.observers.push_back(metrics.get());
+  }
+
+  TAILOR_ASSIGN_OR_RETURN(std::unique_ptr<Coordinator> coordinator,
+                          Coordinator::Create(std::move(co)));
+  TAILOR_RETURN_IF_ERROR(coordinator->RunAll());
+  if (metrics) TAILOR_RETURN_IF_ERROR(metrics->status());
+
+  SimulationResult result;
+  result.name = c.name();
+  result.algorithm = algorithm->name();
+  result.num_clients = c.data().num_clients();
+  result.has_global_model = algorithm->has_global_model();
+  result.rounds = std::move(records.records);
+  result.final_shared = coordinator->global_shared();
+  result.output_dir = options.write_outputs ? c.output_dir() : "";
+  if (options.keep_personal_states) {
+    for (int64_t id = 0; id < result.num_clients; ++id) {
+      TAILOR_ASSIGN_OR_RETURN(std::optional<ParameterSet> p, store.Load(id));
+      if (p) result.personal_states.emplace(id, *std::move(p));
+    }
+  }
+  result.seconds = absl::ToDoubleSeconds(env->Now() - start);
+  return result;
+}
+
+}  // namespace tailor

@@ -1,0 +1,51 @@
+#include "sim/summary_table.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "sim/progress_printer.h"
+
+namespace tailor {
+namespace {
+
+const EvalSummary* FinalEval(const SimulationResult& r) {
+  for (auto it = r.rounds.rbegin(); it != r.rounds.rend(); ++it) {
+    if (it->eval) return &*it->eval;
+  }
+  return nullptr;
+}
+
+double BestAccuracy(const SimulationResult& r) {
+  double best = 0;
+  for (const auto& rec : r.rounds) {
+    if (rec.eval) best = std::max(best, rec.eval->micro_accuracy);
+  }
+  return best;
+}
+
+}  // namespace
+
+std::string FormatSummaryTable(const std::vector<SimulationResult>& results) {
+  std::string out = absl::StrFormat("%-22s %-8s %7s %7s %10s %10s %8s %9s %9s %10s\n", "run",
+                                    "algo", "clients", "rounds", "pers.acc", "global.acc",
+                                    "std", "worst10%", "best", "s/round");
+  out += std::string(out.size() - 1, '-') + "\n";
+  for (const auto& r : results) {
+    const EvalSummary* e = FinalEval(r);
+    const double per_round = r.rounds.empty() ? 0 : r.rounds.back().elapsed_seconds / r.rounds.size();
+    absl::StrAppendFormat(
+        &out, "%-22s %-8s %7d %7d %10s %10s %8s %9s %9s %10.1f\n", r.name, r.algorithm,
+        r.num_clients, r.rounds.size(), e ? FormatPercent(e->micro_accuracy) : "-",
+        e && r.has_global_model ? FormatPercent(e->micro_accuracy) : "n/a",
+        e ? FormatPercent(e->accuracy_std) : "-", e ? FormatPercent(e->worst10_accuracy) : "-",
+        FormatPercent(BestAccuracy(r)), per_round);
+  }
+  out +=
+      "\npers.acc: each client's own model on its local test set, sum(correct)/sum(test) over "
+      "clients, after the last round.\nglobal.acc: the shared global model alone; n/a when part "
+      "of every model is personal (e.g. FedPer's head), local-only training has none.\nstd, "
+      "worst10%: spread of per-client accuracy (population std; mean of the worst 10% of "
+      "clients). best: best pers.acc over evaluated rounds.\n";
+  return out;
+}
+
+}  // namespace tailor

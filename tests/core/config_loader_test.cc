@@ -1,0 +1,115 @@
+#include "core/config_loader.h"
+
+#include <dirent.h>
+
+#include "tests/test_util.h"
+
+namespace tailor {
+namespace {
+
+constexpr char kMinimal[] = R"(
+rounds: 3
+data { num_clients: 5 }
+)";
+
+TEST(ConfigLoader, AppliesDefaults) {
+  auto c = ParseExperimentConfig(kMinimal, "runs/minimal.textproto");
+  ASSERT_OK(c);
+  EXPECT_EQ(c->name(), "minimal");
+  EXPECT_EQ(c->data().dataset(), "fashion_mnist");
+  EXPECT_DOUBLE_EQ(c->data().train_fraction(), 0.75);
+  EXPECT_TRUE(c->data().has_iid());
+  EXPECT_DOUBLE_EQ(c->train().learning_rate(), 0.005);
+  EXPECT_EQ(c->train().batch_size(), 10);
+  EXPECT_EQ(c->algorithm().name(), "fedavg");
+  EXPECT_EQ(c->output_dir(), "runs/minimal");
+}
+
+TEST(ConfigLoader, UnknownFieldNamesFileLineAndField) {
+  const std::string text = "rounds: 3\ndata {\n  num_clients: 5\n  colour: 2\n}\n";
+  EXPECT_STATUS(ParseExperimentConfig(text, "x.textproto"), absl::StatusCode::kInvalidArgument,
+                "x.textproto:4:");
+  EXPECT_STATUS(ParseExperimentConfig(text, "x.textproto"), absl::StatusCode::kInvalidArgument,
+                "colour");
+}
+
+TEST(ConfigLoader, WrongTypeNamesLine) {
+  const std::string text = "rounds: 3\ntrain { batch_size: \"ten\" }\ndata { num_clients: 5 }\n";
+  EXPECT_STATUS(ParseExperimentConfig(text, "x.textproto"), absl::StatusCode::kInvalidArgument,
+                "x.textproto:2:");
+}
+
+TEST(ConfigLoader, OutOfRangeValueNamesFileLineAndField) {
+  const std::string text = "rounds: 3\ndata { num_clients: 5 }\ntrain {\n  learning_rate: -1\n}\n";
+  auto c = ParseExperimentConfig(text, "x.textproto");
+  EXPECT_STATUS(c, absl::StatusCode::kInvalidArgument,
+                "x.textproto:4:3: train.learning_rate: must be > 0, got -1");
+}
+
+TEST(ConfigLoader, EachRangeCheck) {
+  struct Case {
+    const char* text;
+    const char* field;
+  };
+  const Case cases[] = {
+      {"rounds: 0 data { num_clients: 5 }", "rounds"},
+      {"rounds: 1 data { num_clients: 0 }", "data.num_clients"},
+      {"rounds: 1 data { num_clients: 5 train_fraction: 1 }", "data.train_fraction"},
+      {"rounds: 1 data { num_clients: 5 dirichlet { alpha: 0 } }", "data.dirichlet.alpha"},
+      {"rounds: 1 data { num_clients: 5 dataset: \"cifar\" }", "data.dataset"},
+      {"rounds: 1 data { num_clients: 5 } train { batch_size: 0 }", "train.batch_size"},
+      {"rounds: 1 data { num_clients: 5 } train { momentum: 1 }", "train.momentum"},
+      {"rounds: 1 data { num_clients: 5 } algorithm { name: \"fedmagic\" }", "algorithm.name"},
+      {"rounds: 1 data { num_clients: 5 } server { clients_per_round: 6 }",
+       "server.clients_per_round"},
+      {"rounds: 1 data { num_clients: 5 } server { aggregator: \"mode\" }", "server.aggregator"},
+      {"rounds: 1 data { num_clients: 5 } server { min_updates: 9 }", "server.min_updates"},
+      {"rounds: 1 data { num_clients: 5 } eval { every_rounds: 0 }", "eval.every_rounds"},
+      {"rounds: 1 data { num_clients: 5 } model { architecture: \"resnet\" }",
+       "model.architecture"},
+  };
+  for (const Case& c : cases) {
+    auto r = ParseExperimentConfig(c.text, "c.textproto");
+    EXPECT_STATUS(r, absl::StatusCode::kInvalidArgument, std::string(c.field) + ":");
+  }
+}
+
+TEST(ConfigLoader, OverridesApplyAndAreValidated) {
+  auto c = ParseExperimentConfig(kMinimal, "m.textproto",
+                                 {{"rounds", "7"}, {"train.learning_rate", "0.1"},
+                                  {"output_dir", "/tmp/x y"}, {"algorithm.name", "fedper"}});
+  ASSERT_OK(c);
+  EXPECT_EQ(c->rounds(), 7);
+  EXPECT_DOUBLE_EQ(c->train().learning_rate(), 0.1);
+  EXPECT_EQ(c->output_dir(), "/tmp/x y");
+  EXPECT_EQ(c->algorithm().name(), "fedper");
+  EXPECT_STATUS(ParseExperimentConfig(kMinimal, "m.textproto", {{"rounds", "-1"}}),
+                absl::StatusCode::kInvalidArgument, "rounds: must be >= 1");
+  EXPECT_STATUS(ParseExperimentConfig(kMinimal, "m.textproto", {{"no_such", "1"}}),
+                absl::StatusCode::kInvalidArgument, "no_such");
+  EXPECT_STATUS(ParseOverride("rounds"), absl::StatusCode::kInvalidArgument, "field.path=value");
+}
+
+TEST(ConfigLoader, MissingFileIsNotFound) {
+  EXPECT_STATUS(LoadExperimentConfig("/nonexistent/x.textproto", Env::Default()),
+                absl::StatusCode::kNotFound, "cannot read config");
+}
+
+TEST(ConfigLoader, EveryShippedConfigLoads) {
+  // Tests run from the source root (see tailor_test in CMakeLists.txt).
+  DIR* dir = ::opendir("configs");
+  ASSERT_NE(dir, nullptr) << "run from the repository root";
+  int loaded = 0;
+  while (dirent* e = ::readdir(dir)) {
+    std::string name = e->d_name;
+    if (name.size() < 10 || name.substr(name.size() - 10) != ".textproto") continue;
+    auto c = LoadExperimentConfig("configs/" + name, Env::Default());
+    EXPECT_OK(c) << name;
+    ++loaded;
+  }
+  ::closedir(dir);
+  EXPECT_GE(loaded, 5);
+}
+
+}  // namespace
+}  // namespace tailor
