@@ -1,6 +1,7 @@
 #include "data/federated_dataset.h"
 
 #include "core/random.h"
+#include "data/pfllib_partition.h"
 #include "core/status_macros.h"
 
 namespace tailor {
@@ -15,6 +16,19 @@ absl::StatusOr<FederatedDataset> PartitionPool(std::shared_ptr<const ImageDatase
                                                uint64_t experiment_seed) {
   const uint64_t seed = config.seed() != 0 ? config.seed() : experiment_seed;
   const uint64_t part_seed = DeriveSeed(seed, {kPartitionStream});
+  if (config.has_dirichlet() && config.dirichlet().has_pfllib_numpy_seed()) {
+    PfllibDirichletOptions opts;
+    opts.alpha = config.dirichlet().alpha();
+    opts.least_samples = config.dirichlet().min_samples_per_client();
+    opts.train_fraction = config.train_fraction();
+    opts.numpy_seed = config.dirichlet().pfllib_numpy_seed();
+    opts.max_attempts = config.dirichlet().max_attempts();
+    FederatedDataset out;
+    TAILOR_ASSIGN_OR_RETURN(out.clients, PfllibDirichletSplit(pool->labels, pool->num_classes,
+                                                              config.num_clients(), opts));
+    out.pool = std::move(pool);
+    return out;
+  }
   Partition part;
   if (config.has_dirichlet()) {
     DirichletOptions opts;

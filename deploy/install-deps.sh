@@ -12,10 +12,10 @@ packages=(
   libtorch-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libsodium-dev libsqlite3-dev zlib1g-dev
-  dataset-fashion-mnist
+  dataset-fashion-mnist python3-numpy
 )
 if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(python3-torch python3-numpy)
+  packages+=(python3-torch)
 fi
 
 missing=()

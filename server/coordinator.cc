@@ -53,6 +53,7 @@ absl::StatusOr<RoundRecord> Coordinator::RunRound() {
   options_.transport->DispatchTrain(task, cohort, state.get());
   state->AwaitAllReported();
   TAILOR_ASSIGN_OR_RETURN(RoundResult result, state->Close());
+  const absl::Time trained = options_.env->Now();
 
   RoundRecord record;
   record.round = round;
@@ -79,10 +80,13 @@ absl::StatusOr<RoundRecord> Coordinator::RunRound() {
     EvalTask eval;
     eval.round = round;
     eval.global_shared = global_;
+    const absl::Time eval_start = options_.env->Now();
     options_.transport->DispatchEval(eval, everyone, &collector);
     record.eval = collector.Wait();
+    record.eval_seconds = absl::ToDoubleSeconds(options_.env->Now() - eval_start);
   }
   const absl::Time now = options_.env->Now();
+  record.train_seconds = absl::ToDoubleSeconds(trained - round_start);
   record.round_seconds = absl::ToDoubleSeconds(now - round_start);
   record.elapsed_seconds = absl::ToDoubleSeconds(now - started_);
   for (RoundObserver* o : options_.observers) o->OnRoundComplete(record);

@@ -31,7 +31,10 @@ struct RoundRecord {
   double update_norm = 0;
   // Present on evaluation rounds.
   std::optional<EvalSummary> eval;
+  // Wall time of the whole round, of its training phase (dispatch to close) and its evaluation.
   double round_seconds = 0;
+  double train_seconds = 0;
+  double eval_seconds = 0;
   double elapsed_seconds = 0;
   std::map<std::string, int64_t> rejections;
 };
