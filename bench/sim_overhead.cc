@@ -11,6 +11,7 @@
 #include "absl/time/clock.h"
 #include "client/local_trainer.h"
 #include "core/config_loader.h"
+#include "core/malloc_tuning.h"
 #include "data/federated_dataset.h"
 #include "models/model_spec.h"
 #include "sim/simulation.h"
@@ -52,6 +53,7 @@ int Main(int argc, char** argv) {
     std::vector<std::thread> threads;
     for (int w = 0; w < workers; ++w) {
       threads.emplace_back([&] {
+        SetTorchThreads(1);  // OpenMP thread counts are per thread
         auto trainer = *LocalTrainer::Create("fmnist_cnn");
         for (int c = next++; c < static_cast<int>(data->clients.size()); c = next++) {
           (void)trainer->Load(init);
@@ -83,4 +85,7 @@ int Main(int argc, char** argv) {
 }  // namespace
 }  // namespace tailor
 
-int main(int argc, char** argv) { return tailor::Main(argc, argv); }
+int main(int argc, char** argv) {
+  tailor::TuneMallocForTraining();
+  return tailor::Main(argc, argv);
+}

@@ -6,6 +6,7 @@
 #include <numeric>
 
 #include "client/local_trainer.h"
+#include "core/malloc_tuning.h"
 #include "core/random.h"
 #include "models/model_spec.h"
 
@@ -48,4 +49,11 @@ BENCHMARK(BM_TrainEpoch)->Arg(10)->Arg(64)->Unit(benchmark::kMillisecond)->MinTi
 }  // namespace
 }  // namespace tailor
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  // Same process setup as the tailor binary.
+  tailor::TuneMallocForTraining();
+  benchmark::Initialize(&argc, argv);
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -69,7 +69,8 @@ class LocalTrainer {
                                              absl::Span<const uint32_t> indices) = 0;
 };
 
-// Sets LibTorch's intra-op thread count for the process (call once, before training).
+// Sets LibTorch's intra-op thread count for the calling thread: OpenMP keeps the count per
+// thread, so each worker thread that trains must call it.
 void SetTorchThreads(int intra_op_threads);
 
 }  // namespace tailor

@@ -1,4 +1,4 @@
-// SHA-256 (libsodium). Used for checksums of serialized parameter sets and, later, for
+// SHA-256 (OpenSSL). Used for checksums of serialized parameter sets and, later, for
 // content-addressed model files.
 #ifndef TAILOR_CORE_SHA256_H_
 #define TAILOR_CORE_SHA256_H_

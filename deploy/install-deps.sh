@@ -11,7 +11,8 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc
   libtorch-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libsodium-dev libsqlite3-dev zlib1g-dev
+  libsodium-dev libssl-dev libsqlite3-dev zlib1g-dev
+  libopenblas0-openmp
   dataset-fashion-mnist python3-numpy
 )
 if [[ "${1:-}" == "--bench" ]]; then

@@ -24,7 +24,8 @@ InProcessTransport::InProcessTransport(InProcessTransportOptions options,
                                        std::vector<std::unique_ptr<LocalTrainer>> trainers)
     : options_(std::move(options)),
       trainers_(std::move(trainers)),
-      pool_(std::make_unique<ThreadPool>(options_.workers)) {}
+      pool_(std::make_unique<ThreadPool>(options_.workers, [threads = options_.intra_op_threads](
+                                                                int) { SetTorchThreads(threads); })) {}
 
 InProcessTransport::~InProcessTransport() { pool_.reset(); }
 

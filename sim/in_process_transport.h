@@ -20,6 +20,9 @@ namespace tailor {
 struct InProcessTransportOptions {
   // Worker threads (>= 1).
   int workers = 1;
+  // LibTorch intra-op threads per worker (>= 1). Set in each worker: OpenMP's thread count is a
+  // per-thread setting, so setting it once in main() would leave workers at the core count.
+  int intra_op_threads = 1;
   std::string architecture;
   // Not owned; must outlive the transport.
   const FederatedDataset* data = nullptr;

@@ -63,11 +63,12 @@ absl::StatusOr<SimulationResult> RunSimulation(const config::ExperimentConfig& c
 
   const int cores = std::max(1u, std::thread::hardware_concurrency());
   const int workers = c.simulation().workers() > 0 ? c.simulation().workers() : cores;
-  SetTorchThreads(c.simulation().intra_op_threads() > 0 ? c.simulation().intra_op_threads() : 1);
+  const int intra_op = c.simulation().intra_op_threads() > 0 ? c.simulation().intra_op_threads() : 1;
 
   InMemoryPersonalStore store;
   InProcessTransportOptions to;
   to.workers = workers;
+  to.intra_op_threads = intra_op;
   to.architecture = spec.architecture;
   to.data = &data;
   to.algorithm = algorithm.get();

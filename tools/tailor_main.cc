@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "core/config_loader.h"
+#include "core/malloc_tuning.h"
 #include "sim/simulation.h"
 #include "sim/summary_table.h"
 
@@ -82,6 +83,7 @@ int Simulate() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  tailor::TuneMallocForTraining();
   absl::SetProgramUsageMessage(kUsage);
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
   if (args.size() < 2 || std::string(args[1]) == "help") {
