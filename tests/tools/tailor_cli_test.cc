@@ -1,0 +1,87 @@
+// The `tailor` binary as a user meets it: exit codes and messages for bad invocations and
+// configs, and a real (tiny) run.
+#include <sys/wait.h>
+
+#include <cstdio>
+
+#include "core/env.h"
+#include "tests/test_util.h"
+
+namespace tailor {
+namespace {
+
+struct Outcome {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr
+};
+
+Outcome RunTailor(const std::string& args) {
+  const std::string cmd = std::string(TAILOR_BINARY) + " " + args + " 2>&1";
+  Outcome out;
+  FILE* pipe = ::popen(cmd.c_str(), "r");
+  if (pipe == nullptr) return out;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof(buf), pipe)) > 0) out.output.append(buf, n);
+  const int status = ::pclose(pipe);
+  out.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return out;
+}
+
+std::string WriteConfig(const std::string& text) {
+  const std::string path = testing::MakeTempDir("cli") + "/exp.textproto";
+  EXPECT_OK(Env::Default()->WriteFileAtomically(path, text));
+  return path;
+}
+
+TEST(TailorCli, NoCommandPrintsUsageAndFails) {
+  Outcome o = RunTailor("");
+  EXPECT_EQ(o.exit_code, 2);
+  EXPECT_NE(o.output.find("tailor simulate"), std::string::npos);
+  EXPECT_EQ(RunTailor("help").exit_code, 0);
+  Outcome bad = RunTailor("frobnicate");
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.output.find("unknown command 'frobnicate'"), std::string::npos);
+}
+
+TEST(TailorCli, BrokenConfigNamesFileLineAndField) {
+  const std::string path =
+      WriteConfig("rounds: 2\ndata { num_clients: 3 }\ntrain {\n  batch_size: -4\n}\n");
+  Outcome o = RunTailor("simulate --config " + path);
+  EXPECT_EQ(o.exit_code, 2);
+  EXPECT_NE(o.output.find(path + ":4:3: train.batch_size: must be >= 1, got -4"),
+            std::string::npos)
+      << o.output;
+}
+
+TEST(TailorCli, MissingConfigAndBadOverride) {
+  Outcome missing = RunTailor("simulate --config /nonexistent/x.textproto");
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_NE(missing.output.find("cannot read config"), std::string::npos) << missing.output;
+  Outcome no_config = RunTailor("simulate");
+  EXPECT_EQ(no_config.exit_code, 2);
+  EXPECT_NE(no_config.output.find("--config is required"), std::string::npos);
+  const std::string path = WriteConfig("rounds: 1\ndata { num_clients: 2 }\n");
+  Outcome bad_set = RunTailor("simulate --config " + path + " --set rounds");
+  EXPECT_EQ(bad_set.exit_code, 2);
+  EXPECT_NE(bad_set.output.find("field.path=value"), std::string::npos) << bad_set.output;
+}
+
+TEST(TailorCli, TinyRunPrintsProgressSummaryAndWritesMetrics) {
+  const std::string dir = testing::MakeTempDir("cli-run");
+  const std::string path = WriteConfig(
+      "name: \"cli\" rounds: 2 data { num_clients: 3 max_samples: 900 }\n"
+      "algorithm { name: \"fedper\" } output_dir: \"" + dir + "/out\"\n");
+  Outcome o = RunTailor("simulate --config " + path);
+  ASSERT_EQ(o.exit_code, 0) << o.output;
+  EXPECT_NE(o.output.find("[cli] round 2/2"), std::string::npos) << o.output;
+  EXPECT_NE(o.output.find("pers.acc"), std::string::npos);
+  EXPECT_NE(o.output.find("fedper"), std::string::npos);
+  auto metrics = Env::Default()->ReadFile(dir + "/out/metrics.jsonl");
+  ASSERT_OK(metrics);
+  EXPECT_EQ(std::count(metrics->begin(), metrics->end(), '\n'), 2);
+  EXPECT_TRUE(Env::Default()->FileExists(dir + "/out/config.resolved.textproto"));
+}
+
+}  // namespace
+}  // namespace tailor
