@@ -56,13 +56,7 @@ absl::StatusOr<RoundRecord> Coordinator::RunRound() {
   const absl::Time trained = options_.env->Now();
 
   RoundRecord record;
-  record.round = round;
-  record.cohort_size = result.cohort_size;
-  record.accepted = result.accepted;
-  record.rejected = result.rejected;
-  record.failed = result.failed;
-  record.train_loss = result.train_loss;
-  record.rejections = result.rejections;
+  static_cast<RoundStats&>(record) = result;
   if (!global_->empty()) {
     auto next = std::make_shared<ParameterSet>(*global_);
     TAILOR_RETURN_IF_ERROR(AddScaled(next.get(), result.mean_delta,

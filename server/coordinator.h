@@ -20,13 +20,7 @@
 
 namespace tailor {
 
-struct RoundRecord {
-  int64_t round = 0;
-  int64_t cohort_size = 0;
-  int64_t accepted = 0;
-  int64_t rejected = 0;
-  int64_t failed = 0;
-  double train_loss = 0;
+struct RoundRecord : RoundStats {
   // L2 norm of the applied global update (0 when nothing is shared).
   double update_norm = 0;
   // Present on evaluation rounds.
@@ -36,7 +30,6 @@ struct RoundRecord {
   double train_seconds = 0;
   double eval_seconds = 0;
   double elapsed_seconds = 0;
-  std::map<std::string, int64_t> rejections;
 };
 
 class RoundObserver {

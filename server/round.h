@@ -42,7 +42,8 @@ struct RoundOptions {
   std::function<void(int64_t, int64_t)> on_progress;
 };
 
-struct RoundResult {
+// What happened to a round's cohort. Shared by the round's result and the coordinator's record.
+struct RoundStats {
   int64_t round = 0;
   int64_t cohort_size = 0;
   int64_t accepted = 0;
@@ -52,10 +53,13 @@ struct RoundResult {
   // does not depend on arrival order).
   double train_loss = 0;
   int64_t train_samples = 0;
-  // Weighted mean of the accepted shared deltas. Empty set when nothing is shared.
-  ParameterSet mean_delta;
   // Rejection reasons (status code name -> count), for metrics.
   std::map<std::string, int64_t> rejections;
+};
+
+struct RoundResult : RoundStats {
+  // Weighted mean of the accepted shared deltas. Empty set when nothing is shared.
+  ParameterSet mean_delta;
 };
 
 class Round : public UpdateSink {
