@@ -14,6 +14,7 @@
 #include "server/metrics_jsonl.h"
 #include "sim/in_process_transport.h"
 #include "sim/progress_printer.h"
+#include "sim/svg_plot.h"
 
 namespace tailor {
 namespace {
@@ -137,6 +138,10 @@ absl::StatusOr<SimulationResult> RunSimulation(const config::ExperimentConfig& c
     }
   }
   result.seconds = absl::ToDoubleSeconds(env->Now() - start);
+  if (options.write_outputs) {
+    TAILOR_RETURN_IF_ERROR(env->WriteFileAtomically(
+        c.output_dir() + "/accuracy.svg", AccuracyPlotSvg({result}, c.name())));
+  }
   return result;
 }
 

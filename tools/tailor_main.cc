@@ -14,6 +14,7 @@
 #include "core/malloc_tuning.h"
 #include "sim/simulation.h"
 #include "sim/summary_table.h"
+#include "sim/svg_plot.h"
 
 ABSL_FLAG(std::vector<std::string>, config, {},
           "Experiment config file(s) (text-format tailor.config.ExperimentConfig). Several, "
@@ -75,7 +76,24 @@ int Simulate() {
   }
   std::printf("\n%s", tailor::FormatSummaryTable(results).c_str());
   for (const auto& r : results) {
-    std::printf("metrics: %s/metrics.jsonl\n", r.output_dir.c_str());
+    std::printf("metrics: %s/metrics.jsonl  plot: %s/accuracy.svg\n", r.output_dir.c_str(),
+                r.output_dir.c_str());
+  }
+  if (results.size() > 1) {
+    // A comparison plot beside the first run's directory.
+    std::string dir = results.front().output_dir;
+    const size_t slash = dir.rfind('/');
+    dir = slash == std::string::npos ? "." : dir.substr(0, slash);
+    const std::string path = dir + "/comparison.svg";
+    std::string title;
+    for (const auto& r : results) title += (title.empty() ? "" : " vs ") + r.name;
+    absl::Status written = tailor::Env::Default()->WriteFileAtomically(
+        path, tailor::AccuracyPlotSvg(results, title));
+    if (written.ok()) {
+      std::printf("comparison plot: %s\n", path.c_str());
+    } else {
+      std::fprintf(stderr, "tailor simulate: %s\n", written.ToString().c_str());
+    }
   }
   return 0;
 }

@@ -4,6 +4,7 @@
 
 #include "core/config_loader.h"
 #include "sim/summary_table.h"
+#include "sim/svg_plot.h"
 #include "tests/test_util.h"
 
 namespace tailor {
@@ -96,6 +97,36 @@ TEST(Simulation, WritesMetricsJsonl) {
   EXPECT_NE(jsonl->find("\"round\":1"), std::string::npos);
   EXPECT_NE(jsonl->find("\"personalized_accuracy\""), std::string::npos);
   EXPECT_EQ(std::count(jsonl->begin(), jsonl->end(), '\n'), 1);
+}
+
+TEST(AccuracyPlot, OnePolylinePerRunWithEscapedNames) {
+  auto run = [](const std::string& name, std::vector<double> accs) {
+    SimulationResult r;
+    r.name = name;
+    for (size_t i = 0; i < accs.size(); ++i) {
+      RoundRecord rec;
+      rec.round = static_cast<int64_t>(i + 1);
+      rec.eval = EvalSummary();
+      rec.eval->micro_accuracy = accs[i];
+      r.rounds.push_back(rec);
+    }
+    return r;
+  };
+  const std::string svg =
+      AccuracyPlotSvg({run("a<b", {0.5, 0.7, 0.9}), run("c", {0.2, 0.3, 0.35})}, "t&t");
+  EXPECT_EQ(svg.rfind("<svg", 0), 0u);
+  EXPECT_NE(svg.find("</svg>"), std::string::npos);
+  size_t lines = 0;
+  for (size_t pos = svg.find("<polyline"); pos != std::string::npos;
+       pos = svg.find("<polyline", pos + 1)) {
+    ++lines;
+  }
+  EXPECT_EQ(lines, 2u);
+  EXPECT_NE(svg.find("a&lt;b"), std::string::npos);
+  EXPECT_NE(svg.find("t&amp;t"), std::string::npos);
+  EXPECT_EQ(svg.find("a<b"), std::string::npos);
+  EXPECT_EQ(svg.find("http://www.w3.org/2000/svg\""), svg.find("http"))  // only the namespace
+      << "no external references";
 }
 
 }  // namespace
