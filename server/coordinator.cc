@@ -43,15 +43,15 @@ absl::StatusOr<RoundRecord> Coordinator::RunRound() {
     for (RoundObserver* o : options_.observers) o->OnClientProgress(round, done, total);
   };
   const std::vector<int64_t> cohort = ro.cohort;
-  TAILOR_ASSIGN_OR_RETURN(std::unique_ptr<Round> state, Round::Create(std::move(ro)));
+  TAILOR_ASSIGN_OR_RETURN(std::shared_ptr<Round> state, Round::Create(std::move(ro)));
 
   TrainTask task;
   task.round = round;
   task.global_shared = global_;
   task.options = options_.train;
   task.seed = DeriveSeed(options_.seed, {0x747261696eULL /*"train"*/, static_cast<uint64_t>(round)});
-  options_.transport->DispatchTrain(task, cohort, state.get());
-  state->AwaitAllReported();
+  options_.transport->DispatchTrain(task, cohort, state);
+  state->AwaitAllReportedUntil(round_start + options_.round_timeout);
   TAILOR_ASSIGN_OR_RETURN(RoundResult result, state->Close());
   const absl::Time trained = options_.env->Now();
 
@@ -70,13 +70,13 @@ absl::StatusOr<RoundRecord> Coordinator::RunRound() {
   if (round % options_.eval_every == 0 || round == options_.rounds) {
     std::vector<int64_t> everyone(static_cast<size_t>(options_.num_clients));
     std::iota(everyone.begin(), everyone.end(), int64_t{0});
-    EvalCollector collector(options_.num_clients);
+    auto collector = std::make_shared<EvalCollector>(options_.num_clients);
     EvalTask eval;
     eval.round = round;
     eval.global_shared = global_;
     const absl::Time eval_start = options_.env->Now();
-    options_.transport->DispatchEval(eval, everyone, &collector);
-    record.eval = collector.Wait();
+    options_.transport->DispatchEval(eval, everyone, collector);
+    record.eval = collector->WaitUntil(eval_start + options_.eval_timeout);
     record.eval_seconds = absl::ToDoubleSeconds(options_.env->Now() - eval_start);
   }
   const absl::Time now = options_.env->Now();
@@ -91,6 +91,7 @@ absl::Status Coordinator::RunAll() {
   while (completed_rounds_ < options_.rounds) {
     TAILOR_RETURN_IF_ERROR(RunRound().status());
   }
+  options_.transport->Finish();
   return absl::OkStatus();
 }
 

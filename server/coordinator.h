@@ -60,6 +60,10 @@ struct CoordinatorOptions {
   TrainOptions train;
   // The initial global shared parameters (may be empty: local-only training).
   ParameterSet initial_shared;
+  // How long a round waits for its cohort, and an evaluation for its clients; clients not heard
+  // from by then are dropouts. Infinite by default (the simulation always hears back).
+  absl::Duration round_timeout = absl::InfiniteDuration();
+  absl::Duration eval_timeout = absl::InfiniteDuration();
   // Not owned; must outlive the coordinator.
   ClientTransport* transport = nullptr;
   Env* env = nullptr;

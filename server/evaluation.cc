@@ -52,6 +52,20 @@ void EvalCollector::OnEvalFailure(int64_t client_id, const absl::Status& why) {
   ++failed_;
 }
 
+EvalSummary EvalCollector::WaitUntil(absl::Time deadline) {
+  absl::MutexLock lock(&mu_);
+  const bool all = mu_.AwaitWithDeadline(
+      absl::Condition(
+          +[](EvalCollector* c) ABSL_EXCLUSIVE_LOCKS_REQUIRED(c->mu_) {
+            return static_cast<int64_t>(c->stats_.size()) + c->failed_ >= c->expected_;
+          },
+          this),
+      deadline);
+  const int64_t missing =
+      all ? 0 : expected_ - static_cast<int64_t>(stats_.size()) - failed_;
+  return SummarizeEval(stats_, failed_ + missing);
+}
+
 EvalSummary EvalCollector::Wait() {
   absl::MutexLock lock(&mu_);
   mu_.Await(absl::Condition(

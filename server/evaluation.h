@@ -39,6 +39,8 @@ class EvalCollector : public EvalSink {
   void OnEvalReport(const EvalReport& report) override;
   void OnEvalFailure(int64_t client_id, const absl::Status& why) override;
   EvalSummary Wait();
+  // Gives up at `deadline`; missing clients count as failed.
+  EvalSummary WaitUntil(absl::Time deadline);
 
  private:
   const int64_t expected_;

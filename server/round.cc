@@ -108,6 +108,28 @@ void Round::AwaitAllReported() {
       this));
 }
 
+bool Round::AwaitAllReportedUntil(absl::Time deadline) {
+  absl::MutexLock lock(&mu_);
+  const bool all = mu_.AwaitWithDeadline(
+      absl::Condition(
+          +[](Round* r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(r->mu_) {
+            return r->reported_.size() >= r->options_.cohort.size();
+          },
+          this),
+      deadline);
+  if (all) return true;
+  for (int64_t id : options_.cohort) {
+    if (reported_.contains(id)) continue;
+    ++failed_;
+    if (first_problem_.ok()) {
+      first_problem_ = absl::DeadlineExceededError(
+          absl::StrCat("client ", id, " sent nothing before the round deadline"));
+    }
+    MarkReported(id);
+  }
+  return false;
+}
+
 absl::StatusOr<RoundResult> Round::Close() {
   absl::MutexLock lock(&mu_);
   closed_ = true;

@@ -71,6 +71,9 @@ class Round : public UpdateSink {
 
   // Blocks until every cohort member has been accounted for (accepted, rejected or failed).
   void AwaitAllReported();
+  // Same, giving up at `deadline`: cohort members not heard from by then are counted as
+  // failed (dropouts). Returns true when everyone reported in time.
+  bool AwaitAllReportedUntil(absl::Time deadline);
   // Closes the round: later uploads are refused. FAILED_PRECONDITION (with the counts) when
   // fewer than min_updates were accepted.
   absl::StatusOr<RoundResult> Close();

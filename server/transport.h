@@ -5,6 +5,7 @@
 #ifndef TAILOR_SERVER_TRANSPORT_H_
 #define TAILOR_SERVER_TRANSPORT_H_
 
+#include <memory>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -33,14 +34,16 @@ class EvalSink {
 class ClientTransport {
  public:
   virtual ~ClientTransport() = default;
-  // Asks each client of `cohort` to train on `task`. Returns at once; every cohort member is
-  // eventually reported to `sink` exactly once (an update or a failure). `sink` outlives the
-  // round.
+  // Asks each client of `cohort` to train on `task`. Returns at once; each cohort member that
+  // answers is reported to `sink` (an update or a failure). The transport shares ownership of
+  // the sink, so a late answer after the round closed reaches a live object that refuses it.
   virtual void DispatchTrain(const TrainTask& task, const std::vector<int64_t>& cohort,
-                             UpdateSink* sink) = 0;
+                             std::shared_ptr<UpdateSink> sink) = 0;
   // Asks `clients` to evaluate their personalized model under `task`; same reporting contract.
   virtual void DispatchEval(const EvalTask& task, const std::vector<int64_t>& clients,
-                            EvalSink* sink) = 0;
+                            std::shared_ptr<EvalSink> sink) = 0;
+  // The experiment is over: clients may be told to stop. Default: nothing to do.
+  virtual void Finish() {}
 };
 
 }  // namespace tailor

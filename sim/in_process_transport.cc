@@ -43,7 +43,7 @@ ClientRuntime InProcessTransport::RuntimeFor(int64_t client_id) const {
 }
 
 void InProcessTransport::DispatchTrain(const TrainTask& task, const std::vector<int64_t>& cohort,
-                                       UpdateSink* sink) {
+                                       std::shared_ptr<UpdateSink> sink) {
   for (int64_t id : cohort) {
     pool_->Schedule([this, task, id, sink](int worker) {
       if (id < 0 || id >= static_cast<int64_t>(options_.data->clients.size())) {
@@ -62,7 +62,7 @@ void InProcessTransport::DispatchTrain(const TrainTask& task, const std::vector<
 }
 
 void InProcessTransport::DispatchEval(const EvalTask& task, const std::vector<int64_t>& clients,
-                                      EvalSink* sink) {
+                                      std::shared_ptr<EvalSink> sink) {
   for (int64_t id : clients) {
     pool_->Schedule([this, task, id, sink](int worker) {
       if (id < 0 || id >= static_cast<int64_t>(options_.data->clients.size())) {

@@ -38,9 +38,9 @@ class InProcessTransport : public ClientTransport {
   ~InProcessTransport() override;
 
   void DispatchTrain(const TrainTask& task, const std::vector<int64_t>& cohort,
-                     UpdateSink* sink) override;
+                     std::shared_ptr<UpdateSink> sink) override;
   void DispatchEval(const EvalTask& task, const std::vector<int64_t>& clients,
-                    EvalSink* sink) override;
+                    std::shared_ptr<EvalSink> sink) override;
 
  private:
   InProcessTransport(InProcessTransportOptions options,

@@ -95,6 +95,26 @@ TEST_F(RoundTest, DropoutsCountAndMinimumIsEnforced) {
   EXPECT_STATUS(round->Close(), absl::StatusCode::kFailedPrecondition, "needs 2");
 }
 
+TEST_F(RoundTest, DeadlineTurnsSilentClientsIntoDropouts) {
+  auto round = MakeRound({1, 2, 3}, 1);
+  ParameterSet good = RandomSet({{"w", {2, 2}}, {"b", {2}}}, 2, 0.1);
+  ASSERT_OK(round->OnUpdate(Upload(2, good)));
+  EXPECT_FALSE(round->AwaitAllReportedUntil(absl::Now() + absl::Milliseconds(20)));
+  auto r = round->Close();
+  ASSERT_OK(r);
+  EXPECT_EQ(r->accepted, 1);
+  EXPECT_EQ(r->failed, 2);
+  // A straggler arriving after the close is refused and changes nothing.
+  EXPECT_STATUS(round->OnUpdate(Upload(1, good)), absl::StatusCode::kFailedPrecondition, "closed");
+}
+
+TEST_F(RoundTest, DeadlineWithEveryoneInIsNotAFailure) {
+  auto round = MakeRound({1}, 1);
+  ASSERT_OK(round->OnUpdate(Upload(1, RandomSet({{"w", {2, 2}}, {"b", {2}}}, 2, 0.1))));
+  EXPECT_TRUE(round->AwaitAllReportedUntil(absl::Now() + absl::Seconds(5)));
+  EXPECT_EQ(round->Close()->failed, 0);
+}
+
 TEST(RoundCreate, RefusesEmptyCohortAndBadMinimum) {
   RoundOptions o;
   o.shared_schema = std::make_shared<const ParameterSet>();
