@@ -8,12 +8,12 @@ namespace tailor {
 absl::StatusOr<std::unique_ptr<InProcessTransport>> InProcessTransport::Create(
     InProcessTransportOptions options) {
   if (options.workers < 1) options.workers = 1;
-  if (!options.data || !options.algorithm || !options.store || !options.initial_model) {
-    return absl::InvalidArgumentError("in-process transport needs data, algorithm, store, model");
+  if (!options.experiment || !options.experiment->data || !options.store) {
+    return absl::InvalidArgumentError("in-process transport needs an experiment with data and a store");
   }
   std::vector<std::unique_ptr<LocalTrainer>> trainers;
   for (int i = 0; i < options.workers; ++i) {
-    TAILOR_ASSIGN_OR_RETURN(auto trainer, LocalTrainer::Create(options.architecture));
+    TAILOR_ASSIGN_OR_RETURN(auto trainer, LocalTrainer::Create(options.experiment->spec.architecture));
     trainers.push_back(std::move(trainer));
   }
   return std::unique_ptr<InProcessTransport>(
@@ -30,23 +30,14 @@ InProcessTransport::InProcessTransport(InProcessTransportOptions options,
 InProcessTransport::~InProcessTransport() { pool_.reset(); }
 
 ClientRuntime InProcessTransport::RuntimeFor(int64_t client_id) const {
-  const ClientSplit& split = options_.data->clients[static_cast<size_t>(client_id)];
-  ClientContext ctx;
-  ctx.client_id = client_id;
-  ctx.algorithm = options_.algorithm;
-  ctx.store = options_.store;
-  ctx.data.pool = options_.data->pool.get();
-  ctx.data.train = split.train;
-  ctx.data.test = split.test;
-  ctx.initial_model = options_.initial_model;
-  return ClientRuntime(std::move(ctx));
+  return ClientRuntime(ClientContextFor(*options_.experiment, client_id, options_.store));
 }
 
 void InProcessTransport::DispatchTrain(const TrainTask& task, const std::vector<int64_t>& cohort,
                                        std::shared_ptr<UpdateSink> sink) {
   for (int64_t id : cohort) {
     pool_->Schedule([this, task, id, sink](int worker) {
-      if (id < 0 || id >= static_cast<int64_t>(options_.data->clients.size())) {
+      if (id < 0 || id >= static_cast<int64_t>(options_.experiment->data->clients.size())) {
         sink->OnTrainFailure(id, task.round, absl::NotFoundError(absl::StrCat("no client ", id)));
         return;
       }
@@ -65,7 +56,7 @@ void InProcessTransport::DispatchEval(const EvalTask& task, const std::vector<in
                                       std::shared_ptr<EvalSink> sink) {
   for (int64_t id : clients) {
     pool_->Schedule([this, task, id, sink](int worker) {
-      if (id < 0 || id >= static_cast<int64_t>(options_.data->clients.size())) {
+      if (id < 0 || id >= static_cast<int64_t>(options_.experiment->data->clients.size())) {
         sink->OnEvalFailure(id, absl::NotFoundError(absl::StrCat("no client ", id)));
         return;
       }

@@ -12,7 +12,7 @@
 #include "client/algorithm.h"
 #include "client/personal_store.h"
 #include "core/thread_pool.h"
-#include "data/federated_dataset.h"
+#include "sim/experiment.h"
 #include "server/transport.h"
 
 namespace tailor {
@@ -23,12 +23,9 @@ struct InProcessTransportOptions {
   // LibTorch intra-op threads per worker (>= 1). Set in each worker: OpenMP's thread count is a
   // per-thread setting, so setting it once in main() would leave workers at the core count.
   int intra_op_threads = 1;
-  std::string architecture;
-  // Not owned; must outlive the transport.
-  const FederatedDataset* data = nullptr;
-  const ClientAlgorithm* algorithm = nullptr;
+  // Not owned; must outlive the transport. Its data must be loaded.
+  const Experiment* experiment = nullptr;
   PersonalStore* store = nullptr;
-  std::shared_ptr<const ParameterSet> initial_model;
 };
 
 class InProcessTransport : public ClientTransport {

@@ -12,14 +12,14 @@
 #include "google/protobuf/text_format.h"
 #include "models/model_spec.h"
 #include "server/metrics_jsonl.h"
+#include "core/serialization.h"
+#include "sim/experiment.h"
 #include "sim/in_process_transport.h"
 #include "sim/progress_printer.h"
 #include "sim/svg_plot.h"
 
 namespace tailor {
 namespace {
-
-constexpr uint64_t kModelInitStream = 0x6d6f64656cULL;  // "model"
 
 // Keeps every round's record for the result.
 class RecordCollector : public RoundObserver {
@@ -28,18 +28,6 @@ class RecordCollector : public RoundObserver {
   std::vector<RoundRecord> records;
 };
 
-absl::Status CheckPatternsMatch(const PersonalizationPolicy& policy, const ParameterSet& model) {
-  for (const std::string& pattern : policy.patterns()) {
-    bool matched = false;
-    for (const auto& e : model.entries()) matched = matched || GlobMatch(pattern, e.name);
-    if (!matched) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "algorithm.personal_patterns: '", pattern, "' matches no parameter of the model"));
-    }
-  }
-  return absl::OkStatus();
-}
-
 }  // namespace
 
 absl::StatusOr<SimulationResult> RunSimulation(const config::ExperimentConfig& c,
@@ -47,20 +35,8 @@ absl::StatusOr<SimulationResult> RunSimulation(const config::ExperimentConfig& c
   Env* env = options.env != nullptr ? options.env : Env::Default();
   const absl::Time start = env->Now();
 
-  TAILOR_ASSIGN_OR_RETURN(ModelSpec spec, GetModelSpec(c.model().architecture()));
-  TAILOR_ASSIGN_OR_RETURN(FederatedDataset data, BuildFederatedDataset(c.data(), c.seed(), env));
-  if (data.pool->num_classes != spec.num_classes) {
-    return absl::InvalidArgumentError(absl::StrCat("model ", spec.architecture, " predicts ",
-                                                   spec.num_classes, " classes, dataset has ",
-                                                   data.pool->num_classes));
-  }
-  std::vector<std::string> patterns(c.algorithm().personal_patterns().begin(),
-                                    c.algorithm().personal_patterns().end());
-  TAILOR_ASSIGN_OR_RETURN(std::unique_ptr<ClientAlgorithm> algorithm,
-                          CreateClientAlgorithm(c.algorithm().name(), spec, patterns));
-  auto initial = std::make_shared<const ParameterSet>(
-      InitialParameters(spec, DeriveSeed(c.seed(), {kModelInitStream})));
-  TAILOR_RETURN_IF_ERROR(CheckPatternsMatch(algorithm->policy(), *initial));
+  TAILOR_ASSIGN_OR_RETURN(Experiment experiment, BuildExperiment(c, env, /*load_data=*/true));
+  const ClientAlgorithm* algorithm = experiment.algorithm.get();
 
   const int cores = std::max(1u, std::thread::hardware_concurrency());
   const int workers = c.simulation().workers() > 0 ? c.simulation().workers() : cores;
@@ -70,30 +46,12 @@ absl::StatusOr<SimulationResult> RunSimulation(const config::ExperimentConfig& c
   InProcessTransportOptions to;
   to.workers = workers;
   to.intra_op_threads = intra_op;
-  to.architecture = spec.architecture;
-  to.data = &data;
-  to.algorithm = algorithm.get();
+  to.experiment = &experiment;
   to.store = &store;
-  to.initial_model = initial;
   TAILOR_ASSIGN_OR_RETURN(std::unique_ptr<InProcessTransport> transport,
                           InProcessTransport::Create(std::move(to)));
 
-  CoordinatorOptions co;
-  co.num_clients = c.data().num_clients();
-  co.rounds = c.rounds();
-  co.clients_per_round = c.server().clients_per_round();
-  co.min_updates = c.server().min_updates();
-  co.aggregator = c.server().aggregator();
-  co.server_learning_rate = c.server().server_learning_rate();
-  co.eval_every = c.eval().every_rounds();
-  co.seed = c.seed();
-  co.train.learning_rate = c.train().learning_rate();
-  co.train.batch_size = c.train().batch_size();
-  co.train.epochs = c.train().local_epochs();
-  co.train.momentum = c.train().momentum();
-  co.train.weight_decay = c.train().weight_decay();
-  co.train.drop_last = !c.train().keep_last_batch();
-  co.initial_shared = algorithm->policy().Shared(*initial);
+  CoordinatorOptions co = CoordinatorOptionsFrom(c, experiment);
   co.transport = transport.get();
   co.env = env;
 
@@ -122,6 +80,10 @@ absl::StatusOr<SimulationResult> RunSimulation(const config::ExperimentConfig& c
                           Coordinator::Create(std::move(co)));
   TAILOR_RETURN_IF_ERROR(coordinator->RunAll());
   if (metrics) TAILOR_RETURN_IF_ERROR(metrics->status());
+  if (options.write_outputs) {
+    TAILOR_RETURN_IF_ERROR(env->WriteFileAtomically(
+        c.output_dir() + "/final_shared.tlps", SerializeParameterSet(*coordinator->global_shared())));
+  }
 
   SimulationResult result;
   result.name = c.name();

@@ -1,0 +1,246 @@
+#include "client/daemon.h"
+
+#include <cstdio>
+
+#include "absl/strings/str_cat.h"
+#include "core/random.h"
+#include "core/serialization.h"
+#include "core/sha256.h"
+#include "core/status_macros.h"
+#include "proto/grpc_status.h"
+#include "tailor/v1/coordinator.grpc.pb.h"
+
+namespace tailor {
+namespace {
+
+bool Transient(const absl::Status& s) {
+  return absl::IsUnavailable(s) || absl::IsDeadlineExceeded(s) || absl::IsResourceExhausted(s) ||
+         absl::IsAborted(s);
+}
+
+class Daemon {
+ public:
+  Daemon(const DaemonOptions& options, LocalTrainer& trainer)
+      : options_(options),
+        trainer_(trainer),
+        stub_(v1::Coordinator::NewStub(options.channel)),
+        runtime_(options.context),
+        rng_(DeriveSeed(options.jitter_seed, {static_cast<uint64_t>(options.context.client_id)})) {}
+
+  absl::Status Run() {
+    absl::Time last_contact = absl::Now();
+    absl::Duration backoff = options_.initial_backoff;
+    while (true) {
+      absl::Status s = session_.empty() ? Join() : Step();
+      if (s.ok()) {
+        if (finished_) return absl::OkStatus();
+        last_contact = absl::Now();
+        backoff = options_.initial_backoff;
+        continue;
+      }
+      if (absl::IsUnauthenticated(s) && !session_.empty()) {
+        session_.clear();  // the coordinator forgot us (restart): join again
+        continue;
+      }
+      if (!Transient(s)) return s;
+      if (absl::Now() - last_contact > options_.give_up_after) {
+        return Annotate(s, "giving up: coordinator unreachable");
+      }
+      // Exponential backoff with ±50% jitter so restarted fleets do not reconnect in lockstep.
+      const double jitter = 0.5 + rng_.Uniform();
+      absl::SleepFor(backoff * jitter);
+      backoff = std::min(backoff * 2, options_.max_backoff);
+    }
+  }
+
+ private:
+  std::unique_ptr<grpc::ClientContext> Context(absl::Duration timeout) {
+    auto ctx = std::make_unique<grpc::ClientContext>();
+    ctx->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+    return ctx;
+  }
+
+  absl::Status Join() {
+    v1::JoinRequest req;
+    req.set_client_id(options_.context.client_id);
+    req.set_token(options_.token);
+    req.set_experiment(options_.experiment);
+    v1::JoinResponse resp;
+    auto ctx = Context(options_.rpc_timeout);
+    TAILOR_RETURN_IF_ERROR(FromGrpcStatus(stub_->Join(ctx.get(), req, &resp)));
+    session_ = resp.session();
+    return absl::OkStatus();
+  }
+
+  absl::Status Step() {
+    v1::WaitForTaskRequest req;
+    req.set_session(session_);
+    v1::Task task;
+    auto ctx = Context(options_.poll_timeout);
+    TAILOR_RETURN_IF_ERROR(FromGrpcStatus(stub_->WaitForTask(ctx.get(), req, &task)));
+    switch (task.kind()) {
+      case v1::Task::FINISHED:
+        finished_ = true;
+        return absl::OkStatus();
+      case v1::Task::TRAIN:
+        return Train(task);
+      case v1::Task::EVALUATE:
+        return Evaluate(task);
+      default:
+        return absl::OkStatus();
+    }
+  }
+
+  // Fetches (or reuses) the model of `task`, resuming from the bytes already received.
+  absl::StatusOr<std::shared_ptr<const ParameterSet>> Model(const v1::Task& task) {
+    if (cached_sha_ == task.model_sha256() && cached_model_) return cached_model_;
+    if (partial_sha_ != task.model_sha256()) {
+      partial_sha_ = task.model_sha256();
+      partial_.clear();
+    }
+    v1::FetchModelRequest req;
+    req.set_session(session_);
+    req.set_model_sha256(task.model_sha256());
+    req.set_offset(static_cast<int64_t>(partial_.size()));
+    auto ctx = Context(options_.rpc_timeout);
+    auto reader = stub_->FetchModel(ctx.get(), req);
+    v1::ModelChunk chunk;
+    while (reader->Read(&chunk)) {
+      if (chunk.offset() != static_cast<int64_t>(partial_.size()) ||
+          static_cast<int64_t>(partial_.size() + chunk.data().size()) > task.model_bytes()) {
+        partial_.clear();
+        return absl::DataLossError("model stream out of order or longer than announced");
+      }
+      partial_.append(chunk.data());
+    }
+    TAILOR_RETURN_IF_ERROR(FromGrpcStatus(reader->Finish()));
+    if (static_cast<int64_t>(partial_.size()) != task.model_bytes()) {
+      return absl::UnavailableError(absl::StrCat("model stream ended at ", partial_.size(),
+                                                 " of ", task.model_bytes(), " bytes"));
+    }
+    if (ToHex(Sha256(partial_)) != task.model_sha256()) {
+      partial_.clear();
+      return absl::DataLossError("fetched model does not match its SHA-256");
+    }
+    TAILOR_ASSIGN_OR_RETURN(ParameterSet model, DeserializeParameterSet(partial_));
+    partial_.clear();
+    cached_sha_ = task.model_sha256();
+    cached_model_ = std::make_shared<const ParameterSet>(std::move(model));
+    return cached_model_;
+  }
+
+  // Retries `fn` on transient errors with backoff. A task is handed out once, so its fetch and
+  // upload are retried here rather than by polling again.
+  template <typename Fn>
+  auto WithRetries(Fn fn) -> decltype(fn()) {
+    absl::Duration backoff = options_.initial_backoff;
+    for (int attempt = 0;; ++attempt) {
+      auto result = fn();
+      if (result.ok() || !Transient(StatusOf(result)) || attempt == 5) return result;
+      absl::SleepFor(backoff * (0.5 + rng_.Uniform()));
+      backoff = std::min(backoff * 2, options_.max_backoff);
+    }
+  }
+  static absl::Status StatusOf(const absl::Status& s) { return s; }
+  template <typename T>
+  static absl::Status StatusOf(const absl::StatusOr<T>& s) {
+    return s.status();
+  }
+
+  absl::Status Train(const v1::Task& task) {
+    TAILOR_ASSIGN_OR_RETURN(auto model, WithRetries([&] { return Model(task); }));
+    TrainTask t;
+    t.round = task.round();
+    t.global_shared = model;
+    t.seed = task.seed();
+    t.options.learning_rate = task.options().learning_rate();
+    t.options.batch_size = task.options().batch_size();
+    t.options.epochs = task.options().epochs();
+    t.options.momentum = task.options().momentum();
+    t.options.weight_decay = task.options().weight_decay();
+    t.options.drop_last = task.options().drop_last();
+    // A retried round (after a transient upload failure) must not train twice: reuse the result.
+    if (!pending_upload_ || pending_upload_->round != task.round()) {
+      TAILOR_ASSIGN_OR_RETURN(UpdateUpload up, runtime_.Train(t, trainer_));
+      pending_upload_ = std::move(up);
+    }
+    absl::Status s = WithRetries([&] { return Upload(*pending_upload_); });
+    if (s.ok() || absl::IsAlreadyExists(s) || absl::IsFailedPrecondition(s) ||
+        absl::IsAborted(s)) {
+      // Accepted, accepted earlier, or the round moved on: either way this upload is done.
+      if (!s.ok()) std::fprintf(stderr, "client %lld: %s\n",
+                                static_cast<long long>(options_.context.client_id),
+                                s.ToString().c_str());
+      pending_upload_.reset();
+      return absl::OkStatus();
+    }
+    return s;
+  }
+
+  absl::Status Upload(const UpdateUpload& up) {
+    v1::UploadResponse resp;
+    auto ctx = Context(options_.rpc_timeout);
+    auto writer = stub_->UploadUpdate(ctx.get(), &resp);
+    size_t offset = 0;
+    bool first = true;
+    do {
+      v1::UpdateChunk chunk;
+      if (first) {
+        chunk.set_session(session_);
+        chunk.set_round(up.round);
+        chunk.set_weight(up.weight);
+        chunk.set_train_loss(up.stats.mean_loss);
+        chunk.set_total_bytes(static_cast<int64_t>(up.payload.size()));
+        first = false;
+      }
+      const size_t n = std::min(options_.chunk_bytes, up.payload.size() - offset);
+      chunk.set_data(up.payload.data() + offset, n);
+      offset += n;
+      if (!writer->Write(chunk)) break;  // the server ended the call; Finish tells why
+    } while (offset < up.payload.size());
+    writer->WritesDone();
+    return FromGrpcStatus(writer->Finish());
+  }
+
+  absl::Status Evaluate(const v1::Task& task) {
+    TAILOR_ASSIGN_OR_RETURN(auto model, WithRetries([&] { return Model(task); }));
+    EvalTask t;
+    t.round = task.round();
+    t.global_shared = model;
+    TAILOR_ASSIGN_OR_RETURN(EvalReport report, runtime_.Evaluate(t, trainer_));
+    v1::EvaluationReport req;
+    req.set_session(session_);
+    req.set_round(task.round());
+    req.set_correct(report.personalized.correct);
+    req.set_count(report.personalized.count);
+    req.set_loss_sum(report.personalized.loss_sum);
+    absl::Status s = WithRetries([&] {
+      v1::ReportResponse r;
+      auto c = Context(options_.rpc_timeout);
+      return FromGrpcStatus(stub_->ReportEvaluation(c.get(), req, &r));
+    });
+    return absl::IsFailedPrecondition(s) ? absl::OkStatus() : s;  // evaluation already closed
+  }
+
+  const DaemonOptions& options_;
+  LocalTrainer& trainer_;
+  std::unique_ptr<v1::Coordinator::Stub> stub_;
+  ClientRuntime runtime_;
+  Rng rng_;
+  std::string session_;
+  bool finished_ = false;
+  std::string cached_sha_;
+  std::shared_ptr<const ParameterSet> cached_model_;
+  std::string partial_sha_;
+  std::string partial_;
+  std::optional<UpdateUpload> pending_upload_;
+};
+
+}  // namespace
+
+absl::Status RunClientDaemon(const DaemonOptions& options, LocalTrainer& trainer) {
+  Daemon daemon(options, trainer);
+  return daemon.Run();
+}
+
+}  // namespace tailor

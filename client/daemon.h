@@ -1,0 +1,43 @@
+// The client daemon: joins a coordinator, long-polls for tasks, fetches models by content
+// address (cached), runs the same ClientRuntime a virtual client runs, and uploads its shared
+// update in chunks. Transient failures (UNAVAILABLE, DEADLINE_EXCEEDED) are retried with
+// exponential backoff and jitter; a lost session (the coordinator restarted) re-joins.
+#ifndef TAILOR_CLIENT_DAEMON_H_
+#define TAILOR_CLIENT_DAEMON_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "client/client_runtime.h"
+#include "grpcpp/channel.h"
+
+namespace tailor {
+
+struct DaemonOptions {
+  std::shared_ptr<grpc::Channel> channel;
+  std::string experiment;
+  std::string token;
+  // This client's identity and local state; `context.client_id` is sent on Join.
+  ClientContext context;
+  // Deadline of unary calls and of each streaming call.
+  absl::Duration rpc_timeout = absl::Seconds(60);
+  // Longest wait of a long poll (the coordinator answers sooner).
+  absl::Duration poll_timeout = absl::Seconds(40);
+  // Backoff between retries: initial, cap; each retry doubles with ±50% jitter.
+  absl::Duration initial_backoff = absl::Milliseconds(100);
+  absl::Duration max_backoff = absl::Seconds(10);
+  // Give up after this long without reaching the coordinator.
+  absl::Duration give_up_after = absl::Minutes(10);
+  // Upload chunk size.
+  size_t chunk_bytes = 1 << 20;
+  uint64_t jitter_seed = 0;
+};
+
+// Runs until the coordinator says the experiment is finished (OK), or a permanent error.
+absl::Status RunClientDaemon(const DaemonOptions& options, LocalTrainer& trainer);
+
+}  // namespace tailor
+
+#endif  // TAILOR_CLIENT_DAEMON_H_

@@ -1,0 +1,435 @@
+#include "server/grpc_service.h"
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include "absl/strings/str_cat.h"
+#include "core/serialization.h"
+#include "core/sha256.h"
+#include "proto/grpc_status.h"
+
+namespace tailor {
+namespace {
+
+std::string NewSessionId() {
+  unsigned char bytes[16];
+  RAND_bytes(bytes, sizeof(bytes));
+  Sha256Digest d{};
+  std::copy(bytes, bytes + 16, d.begin());
+  return ToHex(d).substr(0, 32);
+}
+
+bool TokenMatches(const std::string& want, const std::string& got) {
+  return want.size() == got.size() && CRYPTO_memcmp(want.data(), got.data(), want.size()) == 0;
+}
+
+grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* context, grpc::Status status) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(std::move(status));
+  return reactor;
+}
+
+// Streams a published model from an offset in bounded chunks.
+class FetchReactor : public grpc::ServerWriteReactor<v1::ModelChunk> {
+ public:
+  FetchReactor(std::shared_ptr<const std::string> bytes, int64_t offset, size_t chunk)
+      : bytes_(std::move(bytes)), offset_(static_cast<size_t>(offset)), chunk_(chunk) {
+    NextWrite();
+  }
+  void OnWriteDone(bool ok) override {
+    if (!ok) {
+      Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "model stream broken"));
+      return;
+    }
+    NextWrite();
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  void NextWrite() {
+    if (offset_ >= bytes_->size()) {
+      Finish(grpc::Status::OK);
+      return;
+    }
+    const size_t n = std::min(chunk_, bytes_->size() - offset_);
+    message_.set_offset(static_cast<int64_t>(offset_));
+    message_.set_data(bytes_->data() + offset_, n);
+    offset_ += n;
+    StartWrite(&message_);
+  }
+  std::shared_ptr<const std::string> bytes_;
+  size_t offset_;
+  size_t chunk_;
+  v1::ModelChunk message_;
+};
+
+// Reassembles an update from chunks, enforcing the declared and the configured size.
+class UploadReactor : public grpc::ServerReadReactor<v1::UpdateChunk> {
+ public:
+  UploadReactor(CoordinatorService* service, v1::UploadResponse* response)
+      : service_(service), response_(response) {
+    StartRead(&chunk_);
+  }
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      Complete();
+      return;
+    }
+    if (first_) {
+      first_ = false;
+      session_ = chunk_.session();
+      round_ = chunk_.round();
+      weight_ = chunk_.weight();
+      loss_ = chunk_.train_loss();
+      total_ = chunk_.total_bytes();
+      if (total_ < 0 || total_ > service_->max_upload_bytes()) {
+        Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                            absl::StrCat("upload declares ", total_, " bytes; the limit is ",
+                                         service_->max_upload_bytes())));
+        return;
+      }
+      payload_.reserve(static_cast<size_t>(total_));
+    }
+    if (static_cast<int64_t>(payload_.size() + chunk_.data().size()) > total_) {
+      Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                          absl::StrCat("upload exceeds its declared ", total_, " bytes")));
+      return;
+    }
+    payload_.append(chunk_.data());
+    StartRead(&chunk_);
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  void Complete() {
+    if (first_) {
+      Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "empty upload stream"));
+      return;
+    }
+    if (static_cast<int64_t>(payload_.size()) != total_) {
+      Finish(grpc::Status(grpc::StatusCode::DATA_LOSS,
+                          absl::StrCat("upload truncated: got ", payload_.size(), " of ", total_,
+                                       " bytes")));
+      return;
+    }
+    grpc::Status status =
+        service_->AcceptUpload(session_, round_, weight_, loss_, std::move(payload_));
+    response_->set_accepted(status.ok());
+    Finish(status);
+  }
+
+  CoordinatorService* service_;
+  v1::UploadResponse* response_;
+  v1::UpdateChunk chunk_;
+  bool first_ = true;
+  std::string session_;
+  int64_t round_ = 0;
+  double weight_ = 0;
+  double loss_ = 0;
+  int64_t total_ = 0;
+  std::string payload_;
+};
+
+}  // namespace
+
+// A parked long poll. Whoever removes it from its client slot (under the service lock) owns
+// the right to Finish it, so it is finished exactly once.
+class CoordinatorService::WaitReactor : public grpc::ServerUnaryReactor {
+ public:
+  WaitReactor(CoordinatorService* service, v1::Task* response)
+      : service_(service), response_(response) {}
+  void Answer(const v1::Task& task) {
+    *response_ = task;
+    Finish(grpc::Status::OK);
+  }
+  void OnCancel() override { service_->RemoveWaiter(this); }
+  void OnDone() override { delete this; }
+
+ private:
+  CoordinatorService* service_;
+  v1::Task* response_;
+};
+
+CoordinatorService::CoordinatorService(CoordinatorServiceOptions options)
+    : options_(std::move(options)) {
+  absl::MutexLock lock(&mu_);
+  for (const auto& [id, token] : options_.client_tokens) clients_[id];
+  reaper_ = std::thread([this] { ExpireWaiters(); });
+}
+
+CoordinatorService::~CoordinatorService() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  reaper_.join();
+}
+
+void CoordinatorService::ExpireWaiters() {
+  absl::MutexLock lock(&mu_);
+  while (!stopping_) {
+    mu_.AwaitWithTimeout(absl::Condition(&stopping_), absl::Milliseconds(50));
+    const absl::Time now = absl::Now();
+    for (auto& [id, slot] : clients_) {
+      if (slot.waiter != nullptr && (stopping_ || now >= slot.waiter_deadline)) {
+        WaitReactor* w = std::exchange(slot.waiter, nullptr);
+        v1::Task none;
+        none.set_kind(finished_ ? v1::Task::FINISHED : v1::Task::NO_TASK);
+        w->Answer(none);
+      }
+    }
+  }
+}
+
+void CoordinatorService::RemoveWaiter(WaitReactor* waiter) {
+  absl::MutexLock lock(&mu_);
+  for (auto& [id, slot] : clients_) {
+    if (slot.waiter == waiter) {
+      slot.waiter = nullptr;
+      waiter->Finish(grpc::Status::CANCELLED);
+      return;
+    }
+  }
+}
+
+absl::StatusOr<int64_t> CoordinatorService::ClientOf(const std::string& session) {
+  auto it = sessions_.find(session);
+  if (it == sessions_.end()) {
+    return absl::UnauthenticatedError("unknown session; join first (the coordinator may have "
+                                      "restarted)");
+  }
+  return it->second;
+}
+
+std::string CoordinatorService::PublishModel(const ParameterSet& shared) {
+  auto bytes = std::make_shared<const std::string>(SerializeParameterSet(shared));
+  std::string sha = ToHex(Sha256(*bytes));
+  if (sha != current_model_) {
+    // Keep the current and the new version: a slow client may still be fetching the previous.
+    for (auto it = models_.begin(); it != models_.end();) {
+      it = it->first == current_model_ ? std::next(it) : models_.erase(it);
+    }
+    models_[sha] = std::move(bytes);
+    current_model_ = sha;
+  }
+  return sha;
+}
+
+void CoordinatorService::Deliver(int64_t client, v1::Task task) {
+  auto it = clients_.find(client);
+  if (it == clients_.end()) return;
+  ClientSlot& slot = it->second;
+  if (slot.waiter != nullptr) {
+    std::exchange(slot.waiter, nullptr)->Answer(task);
+    slot.pending.reset();
+  } else {
+    slot.pending = std::move(task);
+  }
+}
+
+void CoordinatorService::DispatchTrain(const TrainTask& task, const std::vector<int64_t>& cohort,
+                                       std::shared_ptr<UpdateSink> sink) {
+  absl::MutexLock lock(&mu_);
+  const std::string sha = PublishModel(*task.global_shared);
+  train_sink_ = std::move(sink);
+  train_round_ = task.round;
+  v1::Task t;
+  t.set_kind(v1::Task::TRAIN);
+  t.set_round(task.round);
+  t.set_model_sha256(sha);
+  t.set_model_bytes(static_cast<int64_t>(models_[sha]->size()));
+  t.set_seed(task.seed);
+  auto* o = t.mutable_options();
+  o->set_learning_rate(task.options.learning_rate);
+  o->set_batch_size(task.options.batch_size);
+  o->set_epochs(task.options.epochs);
+  o->set_momentum(task.options.momentum);
+  o->set_weight_decay(task.options.weight_decay);
+  o->set_drop_last(task.options.drop_last);
+  for (int64_t id : cohort) Deliver(id, t);
+}
+
+void CoordinatorService::DispatchEval(const EvalTask& task, const std::vector<int64_t>& clients,
+                                      std::shared_ptr<EvalSink> sink) {
+  absl::MutexLock lock(&mu_);
+  const std::string sha = PublishModel(*task.global_shared);
+  eval_sink_ = std::move(sink);
+  eval_round_ = task.round;
+  v1::Task t;
+  t.set_kind(v1::Task::EVALUATE);
+  t.set_round(task.round);
+  t.set_model_sha256(sha);
+  t.set_model_bytes(static_cast<int64_t>(models_[sha]->size()));
+  for (int64_t id : clients) Deliver(id, t);
+}
+
+void CoordinatorService::Finish() {
+  absl::MutexLock lock(&mu_);
+  finished_ = true;
+  v1::Task done;
+  done.set_kind(v1::Task::FINISHED);
+  for (auto& [id, slot] : clients_) Deliver(id, done);
+}
+
+void CoordinatorService::SetProgress(int64_t completed_rounds, int64_t total_rounds) {
+  absl::MutexLock lock(&mu_);
+  completed_rounds_ = completed_rounds;
+  total_rounds_ = total_rounds;
+}
+
+grpc::ServerUnaryReactor* CoordinatorService::Join(grpc::CallbackServerContext* context,
+                                                   const v1::JoinRequest* request,
+                                                   v1::JoinResponse* response) {
+  auto it = options_.client_tokens.find(request->client_id());
+  if (it == options_.client_tokens.end() || !TokenMatches(it->second, request->token())) {
+    // One message for both cases: do not tell a stranger which client ids exist.
+    return FinishNow(context, grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                                           "unknown client or wrong token"));
+  }
+  if (request->experiment() != options_.experiment) {
+    return FinishNow(context,
+                     grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                                  absl::StrCat("this coordinator runs experiment '",
+                                               options_.experiment, "', not '",
+                                               request->experiment(), "'")));
+  }
+  absl::MutexLock lock(&mu_);
+  const std::string session = NewSessionId();
+  sessions_[session] = request->client_id();
+  response->set_session(session);
+  response->set_experiment(options_.experiment);
+  return FinishNow(context, grpc::Status::OK);
+}
+
+grpc::ServerUnaryReactor* CoordinatorService::WaitForTask(grpc::CallbackServerContext* context,
+                                                          const v1::WaitForTaskRequest* request,
+                                                          v1::Task* response) {
+  absl::MutexLock lock(&mu_);
+  absl::StatusOr<int64_t> client = ClientOf(request->session());
+  if (!client.ok()) return FinishNow(context, ToGrpcStatus(client.status()));
+  ClientSlot& slot = clients_[*client];
+  if (slot.pending) {
+    *response = *std::exchange(slot.pending, std::nullopt);
+    return FinishNow(context, grpc::Status::OK);
+  }
+  if (finished_) {
+    response->set_kind(v1::Task::FINISHED);
+    return FinishNow(context, grpc::Status::OK);
+  }
+  if (slot.waiter != nullptr) {
+    // A newer poll from the same client replaces the old one.
+    v1::Task none;
+    none.set_kind(v1::Task::NO_TASK);
+    std::exchange(slot.waiter, nullptr)->Answer(none);
+  }
+  auto* reactor = new WaitReactor(this, response);
+  slot.waiter = reactor;
+  slot.waiter_deadline = absl::Now() + options_.long_poll;
+  return reactor;
+}
+
+grpc::ServerWriteReactor<v1::ModelChunk>* CoordinatorService::FetchModel(
+    grpc::CallbackServerContext* context, const v1::FetchModelRequest* request) {
+  std::shared_ptr<const std::string> bytes;
+  grpc::Status error;
+  {
+    absl::MutexLock lock(&mu_);
+    absl::StatusOr<int64_t> client = ClientOf(request->session());
+    auto it = models_.find(request->model_sha256());
+    if (!client.ok()) {
+      error = ToGrpcStatus(client.status());
+    } else if (it == models_.end()) {
+      error = grpc::Status(grpc::StatusCode::NOT_FOUND,
+                           absl::StrCat("unknown model version ", request->model_sha256()));
+    } else if (request->offset() < 0 ||
+               request->offset() > static_cast<int64_t>(it->second->size())) {
+      error = grpc::Status(grpc::StatusCode::OUT_OF_RANGE,
+                           absl::StrCat("offset ", request->offset(), " outside the model's ",
+                                        it->second->size(), " bytes"));
+    } else {
+      bytes = it->second;
+    }
+  }
+  if (!bytes) {
+    class Refuse : public grpc::ServerWriteReactor<v1::ModelChunk> {
+     public:
+      explicit Refuse(grpc::Status s) { Finish(std::move(s)); }
+      void OnDone() override { delete this; }
+    };
+    return new Refuse(error);
+  }
+  return new FetchReactor(std::move(bytes), request->offset(), options_.chunk_bytes);
+}
+
+grpc::ServerReadReactor<v1::UpdateChunk>* CoordinatorService::UploadUpdate(
+    grpc::CallbackServerContext* context, v1::UploadResponse* response) {
+  return new UploadReactor(this, response);
+}
+
+grpc::Status CoordinatorService::AcceptUpload(const std::string& session, int64_t round,
+                                              double weight, double train_loss,
+                                              std::string payload) {
+  std::shared_ptr<UpdateSink> sink;
+  UpdateUpload upload;
+  {
+    absl::MutexLock lock(&mu_);
+    absl::StatusOr<int64_t> client = ClientOf(session);
+    if (!client.ok()) return ToGrpcStatus(client.status());
+    if (!train_sink_ || round != train_round_) {
+      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                          absl::StrCat("round ", round, " is not open (the open round is ",
+                                       train_round_, ")"));
+    }
+    sink = train_sink_;
+    upload.client_id = *client;
+  }
+  upload.round = round;
+  upload.weight = weight;
+  upload.stats.mean_loss = train_loss;
+  upload.payload = std::move(payload);
+  // Decoding and aggregation happen in the Round, outside the service lock.
+  return ToGrpcStatus(sink->OnUpdate(upload));
+}
+
+grpc::ServerUnaryReactor* CoordinatorService::ReportEvaluation(
+    grpc::CallbackServerContext* context, const v1::EvaluationReport* request,
+    v1::ReportResponse* response) {
+  std::shared_ptr<EvalSink> sink;
+  EvalReport report;
+  {
+    absl::MutexLock lock(&mu_);
+    absl::StatusOr<int64_t> client = ClientOf(request->session());
+    if (!client.ok()) return FinishNow(context, ToGrpcStatus(client.status()));
+    if (!eval_sink_ || request->round() != eval_round_) {
+      return FinishNow(context, grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                                             absl::StrCat("no evaluation open for round ",
+                                                          request->round())));
+    }
+    if (request->count() < 0 || request->correct() < 0 || request->correct() > request->count()) {
+      return FinishNow(context, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                             "evaluation counts are inconsistent"));
+    }
+    sink = eval_sink_;
+    report.client_id = *client;
+  }
+  report.personalized.correct = request->correct();
+  report.personalized.count = request->count();
+  report.personalized.loss_sum = request->loss_sum();
+  sink->OnEvalReport(report);
+  return FinishNow(context, grpc::Status::OK);
+}
+
+grpc::ServerUnaryReactor* CoordinatorService::GetStatus(grpc::CallbackServerContext* context,
+                                                        const v1::StatusRequest* request,
+                                                        v1::StatusResponse* response) {
+  absl::MutexLock lock(&mu_);
+  response->set_experiment(options_.experiment);
+  response->set_completed_rounds(completed_rounds_);
+  response->set_total_rounds(total_rounds_);
+  response->set_current_round(train_round_);
+  response->set_clients_joined(static_cast<int64_t>(sessions_.size()));
+  response->set_model_sha256(current_model_);
+  return FinishNow(context, grpc::Status::OK);
+}
+
+}  // namespace tailor

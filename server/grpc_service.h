@@ -1,0 +1,113 @@
+// CoordinatorService: the gRPC adapter over the round logic. It is a ClientTransport (the
+// Coordinator hands it tasks exactly as it hands them to the simulation) and implements the
+// tailor.v1.Coordinator service with gRPC's callback API: one reactor per RPC, long polls parked
+// without a thread, models streamed in bounded chunks, uploads reassembled with size limits.
+// Validation of the update itself is the Round's (server/round.h), as in simulation.
+//
+// Thread-safe.
+#ifndef TAILOR_SERVER_GRPC_SERVICE_H_
+#define TAILOR_SERVER_GRPC_SERVICE_H_
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "server/transport.h"
+#include "tailor/v1/coordinator.grpc.pb.h"
+
+namespace tailor {
+
+struct CoordinatorServiceOptions {
+  // Must match the experiment a client joins for.
+  std::string experiment;
+  // client id -> credential. Clients not listed are refused.
+  std::map<int64_t, std::string> client_tokens;
+  // How long WaitForTask holds a poll before answering NO_TASK.
+  absl::Duration long_poll = absl::Seconds(20);
+  // Bytes per ModelChunk.
+  size_t chunk_bytes = 1 << 20;
+  // Largest upload accepted (the encoded update of the shared parameters plus framing).
+  int64_t max_upload_bytes = 1 << 30;
+};
+
+class CoordinatorService final : public tailor::v1::Coordinator::CallbackService,
+                                 public ClientTransport {
+ public:
+  explicit CoordinatorService(CoordinatorServiceOptions options);
+  ~CoordinatorService() override;
+
+  // ClientTransport.
+  void DispatchTrain(const TrainTask& task, const std::vector<int64_t>& cohort,
+                     std::shared_ptr<UpdateSink> sink) override;
+  void DispatchEval(const EvalTask& task, const std::vector<int64_t>& clients,
+                    std::shared_ptr<EvalSink> sink) override;
+  void Finish() override;
+
+  // For GetStatus.
+  void SetProgress(int64_t completed_rounds, int64_t total_rounds);
+
+  // tailor.v1.Coordinator.
+  grpc::ServerUnaryReactor* Join(grpc::CallbackServerContext* context,
+                                 const v1::JoinRequest* request,
+                                 v1::JoinResponse* response) override;
+  grpc::ServerUnaryReactor* WaitForTask(grpc::CallbackServerContext* context,
+                                        const v1::WaitForTaskRequest* request,
+                                        v1::Task* response) override;
+  grpc::ServerWriteReactor<v1::ModelChunk>* FetchModel(
+      grpc::CallbackServerContext* context, const v1::FetchModelRequest* request) override;
+  grpc::ServerReadReactor<v1::UpdateChunk>* UploadUpdate(grpc::CallbackServerContext* context,
+                                                         v1::UploadResponse* response) override;
+  grpc::ServerUnaryReactor* ReportEvaluation(grpc::CallbackServerContext* context,
+                                             const v1::EvaluationReport* request,
+                                             v1::ReportResponse* response) override;
+  grpc::ServerUnaryReactor* GetStatus(grpc::CallbackServerContext* context,
+                                      const v1::StatusRequest* request,
+                                      v1::StatusResponse* response) override;
+
+  // Called by the upload reactor with a complete upload (public for the reactor only).
+  grpc::Status AcceptUpload(const std::string& session, int64_t round, double weight,
+                            double train_loss, std::string payload);
+  int64_t max_upload_bytes() const { return options_.max_upload_bytes; }
+
+ private:
+  class WaitReactor;
+  struct ClientSlot {
+    std::optional<v1::Task> pending;
+    WaitReactor* waiter = nullptr;  // a parked long poll, owned by gRPC
+    absl::Time waiter_deadline;
+  };
+
+  // The client id of a session, or UNAUTHENTICATED.
+  absl::StatusOr<int64_t> ClientOf(const std::string& session) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Stores `bytes` under its SHA-256 and returns the hex digest.
+  std::string PublishModel(const ParameterSet& shared) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Gives `task` to the client: to its parked poll if any, else as its pending task.
+  void Deliver(int64_t client, v1::Task task) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ExpireWaiters();
+  void RemoveWaiter(WaitReactor* waiter);
+
+  const CoordinatorServiceOptions options_;
+  absl::Mutex mu_;
+  std::map<std::string, int64_t> sessions_ ABSL_GUARDED_BY(mu_);
+  std::map<int64_t, ClientSlot> clients_ ABSL_GUARDED_BY(mu_);
+  // Published models by content address; the current and previous version are kept.
+  std::map<std::string, std::shared_ptr<const std::string>> models_ ABSL_GUARDED_BY(mu_);
+  std::string current_model_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<UpdateSink> train_sink_ ABSL_GUARDED_BY(mu_);
+  int64_t train_round_ ABSL_GUARDED_BY(mu_) = 0;
+  std::shared_ptr<EvalSink> eval_sink_ ABSL_GUARDED_BY(mu_);
+  int64_t eval_round_ ABSL_GUARDED_BY(mu_) = 0;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  int64_t completed_rounds_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t total_rounds_ ABSL_GUARDED_BY(mu_) = 0;
+  std::thread reaper_;
+};
+
+}  // namespace tailor
+
+#endif  // TAILOR_SERVER_GRPC_SERVICE_H_

@@ -1,0 +1,88 @@
+#include "sim/experiment.h"
+
+#include "absl/strings/str_cat.h"
+#include "core/random.h"
+#include "core/status_macros.h"
+
+namespace tailor {
+namespace {
+
+constexpr uint64_t kModelInitStream = 0x6d6f64656cULL;  // "model"
+
+absl::Status CheckPatternsMatch(const PersonalizationPolicy& policy, const ParameterSet& model) {
+  for (const std::string& pattern : policy.patterns()) {
+    bool matched = false;
+    for (const auto& e : model.entries()) matched = matched || GlobMatch(pattern, e.name);
+    if (!matched) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "algorithm.personal_patterns: '", pattern, "' matches no parameter of the model"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<Experiment> BuildExperiment(const config::ExperimentConfig& c, Env* env,
+                                           bool load_data) {
+  Experiment e;
+  TAILOR_ASSIGN_OR_RETURN(e.spec, GetModelSpec(c.model().architecture()));
+  std::vector<std::string> patterns(c.algorithm().personal_patterns().begin(),
+                                    c.algorithm().personal_patterns().end());
+  TAILOR_ASSIGN_OR_RETURN(e.algorithm, CreateClientAlgorithm(c.algorithm().name(), e.spec, patterns));
+  e.initial_model = std::make_shared<const ParameterSet>(
+      InitialParameters(e.spec, DeriveSeed(c.seed(), {kModelInitStream})));
+  TAILOR_RETURN_IF_ERROR(CheckPatternsMatch(e.algorithm->policy(), *e.initial_model));
+  if (load_data) {
+    TAILOR_ASSIGN_OR_RETURN(FederatedDataset data, BuildFederatedDataset(c.data(), c.seed(), env));
+    if (data.pool->num_classes != e.spec.num_classes) {
+      return absl::InvalidArgumentError(absl::StrCat("model ", e.spec.architecture, " predicts ",
+                                                     e.spec.num_classes, " classes, dataset has ",
+                                                     data.pool->num_classes));
+    }
+    e.data = std::move(data);
+  }
+  return e;
+}
+
+TrainOptions TrainOptionsFrom(const config::ExperimentConfig& c) {
+  TrainOptions t;
+  t.learning_rate = c.train().learning_rate();
+  t.batch_size = c.train().batch_size();
+  t.epochs = c.train().local_epochs();
+  t.momentum = c.train().momentum();
+  t.weight_decay = c.train().weight_decay();
+  t.drop_last = !c.train().keep_last_batch();
+  return t;
+}
+
+CoordinatorOptions CoordinatorOptionsFrom(const config::ExperimentConfig& c,
+                                          const Experiment& e) {
+  CoordinatorOptions co;
+  co.num_clients = c.data().num_clients();
+  co.rounds = c.rounds();
+  co.clients_per_round = c.server().clients_per_round();
+  co.min_updates = c.server().min_updates();
+  co.aggregator = c.server().aggregator();
+  co.server_learning_rate = c.server().server_learning_rate();
+  co.eval_every = c.eval().every_rounds();
+  co.seed = c.seed();
+  co.train = TrainOptionsFrom(c);
+  co.initial_shared = e.algorithm->policy().Shared(*e.initial_model);
+  return co;
+}
+
+ClientContext ClientContextFor(const Experiment& e, int64_t id, PersonalStore* store) {
+  const ClientSplit& split = e.data->clients[static_cast<size_t>(id)];
+  ClientContext ctx;
+  ctx.client_id = id;
+  ctx.algorithm = e.algorithm.get();
+  ctx.store = store;
+  ctx.data.pool = e.data->pool.get();
+  ctx.data.train = split.train;
+  ctx.data.test = split.test;
+  ctx.initial_model = e.initial_model;
+  return ctx;
+}
+
+}  // namespace tailor

@@ -1,0 +1,44 @@
+// The parts of an experiment every entry point builds the same way from its config: the model
+// spec, the algorithm, the initial model, the clients' data, and the options of the round loop
+// and of local training. `tailor simulate`, `tailor coordinator` and `tailor client` all use
+// these, so a config means the same thing in each.
+#ifndef TAILOR_SIM_EXPERIMENT_H_
+#define TAILOR_SIM_EXPERIMENT_H_
+
+#include <memory>
+#include <optional>
+
+#include "absl/status/statusor.h"
+#include "client/algorithm.h"
+#include "core/env.h"
+#include "data/federated_dataset.h"
+#include "models/model_spec.h"
+#include "server/coordinator.h"
+#include "tailor/config.pb.h"
+
+namespace tailor {
+
+struct Experiment {
+  ModelSpec spec;
+  std::unique_ptr<ClientAlgorithm> algorithm;
+  // The full initial model (shared and personal parts), identical everywhere for a seed.
+  std::shared_ptr<const ParameterSet> initial_model;
+  // Loaded only when asked for (the coordinator never sees client data).
+  std::optional<FederatedDataset> data;
+};
+
+absl::StatusOr<Experiment> BuildExperiment(const config::ExperimentConfig& config, Env* env,
+                                           bool load_data);
+
+TrainOptions TrainOptionsFrom(const config::ExperimentConfig& config);
+
+// Everything but transport, env and observers.
+CoordinatorOptions CoordinatorOptionsFrom(const config::ExperimentConfig& config,
+                                          const Experiment& experiment);
+
+// The client context of client `id` (data must be loaded).
+ClientContext ClientContextFor(const Experiment& experiment, int64_t id, PersonalStore* store);
+
+}  // namespace tailor
+
+#endif  // TAILOR_SIM_EXPERIMENT_H_
