@@ -15,6 +15,7 @@
 #include "sim/simulation.h"
 #include "sim/summary_table.h"
 #include "sim/svg_plot.h"
+#include "tools/commands.h"
 
 ABSL_FLAG(std::vector<std::string>, config, {},
           "Experiment config file(s) (text-format tailor.config.ExperimentConfig). Several, "
@@ -24,6 +25,38 @@ ABSL_FLAG(std::vector<std::string>, set, {},
           "config).");
 ABSL_FLAG(bool, quiet, false, "No live progress line.");
 
+namespace tailor {
+
+absl::StatusOr<std::vector<config::ExperimentConfig>> LoadConfigsFromFlags(const char* command) {
+  const std::vector<std::string> configs = absl::GetFlag(FLAGS_config);
+  if (configs.empty()) {
+    std::fprintf(stderr, "tailor %s: --config is required\n", command);
+    return absl::InvalidArgumentError("--config is required");
+  }
+  std::vector<ConfigOverride> overrides;
+  for (const std::string& flag : absl::GetFlag(FLAGS_set)) {
+    auto o = ParseOverride(flag);
+    if (!o.ok()) {
+      std::fprintf(stderr, "tailor %s: %s\n", command, std::string(o.status().message()).c_str());
+      return o.status();
+    }
+    overrides.push_back(*o);
+  }
+  // Load every config first: a broken third config should fail before an hour of training.
+  std::vector<config::ExperimentConfig> loaded;
+  for (const std::string& path : configs) {
+    auto c = LoadExperimentConfig(path, Env::Default(), overrides);
+    if (!c.ok()) {
+      std::fprintf(stderr, "tailor %s: %s\n", command, std::string(c.status().message()).c_str());
+      return c.status();
+    }
+    loaded.push_back(*std::move(c));
+  }
+  return loaded;
+}
+
+}  // namespace tailor
+
 namespace {
 
 constexpr char kUsage[] =
@@ -32,33 +65,20 @@ constexpr char kUsage[] =
     "  tailor simulate --config FILE[,FILE...] [--set field=value,...] [--quiet]\n"
     "      Runs virtual clients on this machine; writes metrics.jsonl per run into its\n"
     "      output_dir and prints a summary table.\n"
+    "  tailor coordinator --config FILE --listen HOST:PORT --client_tokens FILE\n"
+    "      Serves the experiment to client daemons over gRPC and runs its rounds.\n"
+    "  tailor client --config FILE --coordinator HOST:PORT --client_id N --token_file FILE\n"
+    "                --state_dir DIR\n"
+    "      A client daemon: trains on its own share of the data, keeps its personal\n"
+    "      parameters in DIR, uploads only shared updates.\n"
     "  tailor help\n";
 
-int Simulate() {
-  const std::vector<std::string> configs = absl::GetFlag(FLAGS_config);
-  if (configs.empty()) {
-    std::fprintf(stderr, "tailor simulate: --config is required\n");
-    return 2;
-  }
-  std::vector<tailor::ConfigOverride> overrides;
-  for (const std::string& flag : absl::GetFlag(FLAGS_set)) {
-    auto o = tailor::ParseOverride(flag);
-    if (!o.ok()) {
-      std::fprintf(stderr, "tailor simulate: %s\n", std::string(o.status().message()).c_str());
-      return 2;
-    }
-    overrides.push_back(*o);
-  }
-  // Load every config first: a broken third config should fail before an hour of training.
-  std::vector<tailor::config::ExperimentConfig> loaded;
-  for (const std::string& path : configs) {
-    auto c = tailor::LoadExperimentConfig(path, tailor::Env::Default(), overrides);
-    if (!c.ok()) {
-      std::fprintf(stderr, "tailor simulate: %s\n", std::string(c.status().message()).c_str());
-      return 2;
-    }
-    loaded.push_back(*std::move(c));
-  }
+}  // namespace
+
+int tailor::SimulateCommand() {
+  auto loaded_or = LoadConfigsFromFlags("simulate");
+  if (!loaded_or.ok()) return 2;
+  const std::vector<config::ExperimentConfig>& loaded = *loaded_or;
   std::vector<tailor::SimulationResult> results;
   for (const auto& c : loaded) {
     tailor::SimulationOptions options;
@@ -98,8 +118,6 @@ int Simulate() {
   return 0;
 }
 
-}  // namespace
-
 int main(int argc, char** argv) {
   tailor::TuneMallocForTraining();
   absl::SetProgramUsageMessage(kUsage);
@@ -109,7 +127,9 @@ int main(int argc, char** argv) {
     return args.size() < 2 ? 2 : 0;
   }
   const std::string command = args[1];
-  if (command == "simulate") return Simulate();
+  if (command == "simulate") return tailor::SimulateCommand();
+  if (command == "coordinator") return tailor::CoordinatorCommand();
+  if (command == "client") return tailor::ClientCommand();
   std::fprintf(stderr, "tailor: unknown command '%s'\n\n%s", command.c_str(), kUsage);
   return 2;
 }

@@ -1,0 +1,73 @@
+// `tailor client`: a client daemon for one experiment.
+#include <cstdio>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "client/daemon.h"
+#include "client/personal_store.h"
+#include "grpcpp/create_channel.h"
+#include "sim/experiment.h"
+#include "tools/commands.h"
+
+ABSL_FLAG(std::string, coordinator, "127.0.0.1:50051", "The coordinator's address.");
+ABSL_FLAG(int64_t, client_id, -1, "This client's id in the experiment.");
+ABSL_FLAG(std::string, token_file, "", "File holding this client's token.");
+ABSL_FLAG(std::string, state_dir, "",
+          "Directory for this client's personal parameters (kept across restarts).");
+
+namespace tailor {
+
+int ClientCommand() {
+  auto configs = LoadConfigsFromFlags("client");
+  if (!configs.ok()) return 2;
+  if (configs->size() != 1) {
+    std::fprintf(stderr, "tailor client: exactly one --config\n");
+    return 2;
+  }
+  const config::ExperimentConfig& c = configs->front();
+  const int64_t id = absl::GetFlag(FLAGS_client_id);
+  if (id < 0 || id >= c.data().num_clients()) {
+    std::fprintf(stderr, "tailor client: --client_id must be in [0, %d)\n", c.data().num_clients());
+    return 2;
+  }
+  if (absl::GetFlag(FLAGS_state_dir).empty()) {
+    std::fprintf(stderr, "tailor client: --state_dir is required\n");
+    return 2;
+  }
+  auto token = Env::Default()->ReadFile(absl::GetFlag(FLAGS_token_file));
+  if (!token.ok()) {
+    std::fprintf(stderr, "tailor client: cannot read --token_file: %s\n",
+                 token.status().ToString().c_str());
+    return 2;
+  }
+  auto experiment = BuildExperiment(c, Env::Default(), /*load_data=*/true);
+  if (!experiment.ok()) {
+    std::fprintf(stderr, "tailor client: %s\n", experiment.status().ToString().c_str());
+    return 2;
+  }
+  DirectoryPersonalStore store(absl::StrCat(absl::GetFlag(FLAGS_state_dir), "/", c.name()),
+                               Env::Default());
+  auto trainer = LocalTrainer::Create(c.model().architecture());
+  if (!trainer.ok()) {
+    std::fprintf(stderr, "tailor client: %s\n", trainer.status().ToString().c_str());
+    return 1;
+  }
+  SetTorchThreads(c.simulation().intra_op_threads() > 0 ? c.simulation().intra_op_threads() : 1);
+  DaemonOptions options;
+  options.channel =
+      grpc::CreateChannel(absl::GetFlag(FLAGS_coordinator), grpc::InsecureChannelCredentials());
+  options.experiment = c.name();
+  options.token = std::string(absl::StripAsciiWhitespace(*token));
+  options.context = ClientContextFor(*experiment, id, &store);
+  options.jitter_seed = c.seed();
+  absl::Status s = RunClientDaemon(options, **trainer);
+  if (!s.ok()) {
+    std::fprintf(stderr, "tailor client %lld: %s\n", static_cast<long long>(id),
+                 s.ToString().c_str());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace tailor

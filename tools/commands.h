@@ -1,0 +1,23 @@
+// The `tailor` subcommands. Each parses its flags (defined beside it) into Options and returns
+// the process exit code: 0 success, 1 run failure, 2 bad invocation or config.
+#ifndef TAILOR_TOOLS_COMMANDS_H_
+#define TAILOR_TOOLS_COMMANDS_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "tailor/config.pb.h"
+
+namespace tailor {
+
+int SimulateCommand();
+int CoordinatorCommand();
+int ClientCommand();
+
+// Loads each --config with the --set overrides applied; prints the error and returns it.
+absl::StatusOr<std::vector<config::ExperimentConfig>> LoadConfigsFromFlags(const char* command);
+
+}  // namespace tailor
+
+#endif  // TAILOR_TOOLS_COMMANDS_H_

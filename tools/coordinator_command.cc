@@ -1,0 +1,159 @@
+// `tailor coordinator`: serves one experiment over gRPC with the same round loop the simulation
+// runs.
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "absl/flags/flag.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "core/serialization.h"
+#include "core/status_macros.h"
+#include "grpcpp/server_builder.h"
+#include "server/coordinator.h"
+#include "server/grpc_service.h"
+#include "server/metrics_jsonl.h"
+#include "sim/experiment.h"
+#include "sim/progress_printer.h"
+#include "tools/commands.h"
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:50051", "Address the coordinator listens on.");
+ABSL_FLAG(std::string, client_tokens, "",
+          "File with one 'CLIENT_ID TOKEN' per line: the clients allowed to join.");
+ABSL_FLAG(int, round_timeout_s, 600,
+          "Seconds a round waits for its cohort; silent clients then count as dropouts.");
+ABSL_FLAG(int, long_poll_s, 20, "Seconds a client's WaitForTask is held open.");
+
+namespace tailor {
+namespace {
+
+absl::StatusOr<std::map<int64_t, std::string>> ReadTokens(const std::string& path) {
+  if (path.empty()) return absl::InvalidArgumentError("--client_tokens is required");
+  TAILOR_ASSIGN_OR_RETURN(std::string text, Env::Default()->ReadFile(path));
+  std::map<int64_t, std::string> tokens;
+  int line_no = 0;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    ++line_no;
+    if (line.empty() || line[0] == '#') continue;
+    std::vector<std::string> parts = absl::StrSplit(line, ' ', absl::SkipEmpty());
+    int64_t id = 0;
+    if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], &id) || id < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ":", line_no, ": expected 'CLIENT_ID TOKEN'"));
+    }
+    tokens[id] = parts[1];
+  }
+  if (tokens.empty()) return absl::InvalidArgumentError(absl::StrCat(path, ": no clients"));
+  return tokens;
+}
+
+// Plaintext gRPC is only for this machine until TLS lands (the network issue): refuse to expose
+// model updates on a real interface without it.
+bool IsLoopback(const std::string& address) {
+  return absl::StartsWith(address, "127.") || absl::StartsWith(address, "localhost:") ||
+         absl::StartsWith(address, "[::1]:");
+}
+
+// Keeps the service's status view current.
+class StatusUpdater : public RoundObserver {
+ public:
+  StatusUpdater(CoordinatorService* service, int64_t total) : service_(service), total_(total) {}
+  void OnRoundComplete(const RoundRecord& r) override { service_->SetProgress(r.round, total_); }
+
+ private:
+  CoordinatorService* service_;
+  int64_t total_;
+};
+
+int Run(const config::ExperimentConfig& c) {
+  Env* env = Env::Default();
+  const std::string address = absl::GetFlag(FLAGS_listen);
+  if (!IsLoopback(address)) {
+    std::fprintf(stderr,
+                 "tailor coordinator: refusing to listen on %s without TLS; TLS is not built yet, "
+                 "so only loopback addresses are allowed\n",
+                 address.c_str());
+    return 2;
+  }
+  auto tokens = ReadTokens(absl::GetFlag(FLAGS_client_tokens));
+  if (!tokens.ok()) {
+    std::fprintf(stderr, "tailor coordinator: %s\n", tokens.status().ToString().c_str());
+    return 2;
+  }
+  for (int64_t id = 0; id < c.data().num_clients(); ++id) {
+    if (!tokens->count(id)) {
+      std::fprintf(stderr, "tailor coordinator: no token for client %lld of %d\n",
+                   static_cast<long long>(id), c.data().num_clients());
+      return 2;
+    }
+  }
+  auto experiment = BuildExperiment(c, env, /*load_data=*/false);
+  if (!experiment.ok()) {
+    std::fprintf(stderr, "tailor coordinator: %s\n", experiment.status().ToString().c_str());
+    return 2;
+  }
+  CoordinatorServiceOptions so;
+  so.experiment = c.name();
+  so.client_tokens = *tokens;
+  so.long_poll = absl::Seconds(absl::GetFlag(FLAGS_long_poll_s));
+  const ParameterSet shared = experiment->algorithm->policy().Shared(*experiment->initial_model);
+  // An encoded update is the shared parameters plus per-tensor framing and a digest.
+  so.max_upload_bytes = static_cast<int64_t>(shared.TotalBytes()) + 64 * (shared.size() + 1) + 4096;
+  CoordinatorService service(so);
+
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&service);
+  // Models stream in bounded chunks; this only bounds a single message.
+  builder.SetMaxReceiveMessageSize(8 << 20);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (!server || port == 0) {
+    std::fprintf(stderr, "tailor coordinator: cannot listen on %s\n", address.c_str());
+    return 1;
+  }
+  std::fprintf(stderr, "[%s] coordinator listening on %s for %d clients, %d rounds\n",
+               c.name().c_str(), address.c_str(), c.data().num_clients(), c.rounds());
+
+  CoordinatorOptions co = CoordinatorOptionsFrom(c, *experiment);
+  co.transport = &service;
+  co.env = env;
+  co.round_timeout = absl::Seconds(absl::GetFlag(FLAGS_round_timeout_s));
+  co.eval_timeout = co.round_timeout;
+  if (!env->CreateDirs(c.output_dir()).ok()) return 1;
+  ProgressPrinter progress(stderr, c.name(), c.rounds(), experiment->algorithm->has_global_model());
+  MetricsJsonlWriter metrics(c.output_dir() + "/metrics.jsonl", c.name(), env);
+  StatusUpdater status(&service, c.rounds());
+  co.observers = {&progress, &metrics, &status};
+  auto coordinator = Coordinator::Create(std::move(co));
+  absl::Status run = coordinator.ok() ? (*coordinator)->RunAll() : coordinator.status();
+  if (run.ok()) {
+    run = env->WriteFileAtomically(c.output_dir() + "/final_shared.tlps",
+                                   SerializeParameterSet(*(*coordinator)->global_shared()));
+  }
+  // Give parked polls a moment to learn the experiment is over before the server goes away.
+  absl::SleepFor(absl::Milliseconds(500));
+  server->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));
+  if (!run.ok()) {
+    std::fprintf(stderr, "tailor coordinator: %s\n", run.ToString().c_str());
+    return 1;
+  }
+  std::printf("final model: %s/final_shared.tlps\nmetrics: %s/metrics.jsonl\n",
+              c.output_dir().c_str(), c.output_dir().c_str());
+  return 0;
+}
+
+}  // namespace
+
+int CoordinatorCommand() {
+  auto configs = LoadConfigsFromFlags("coordinator");
+  if (!configs.ok()) return 2;
+  if (configs->size() != 1) {
+    std::fprintf(stderr, "tailor coordinator: exactly one --config\n");
+    return 2;
+  }
+  return Run(configs->front());
+}
+
+}  // namespace tailor
