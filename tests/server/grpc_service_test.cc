@@ -1,0 +1,226 @@
+// The gRPC adapter on a real loopback server: every bad input gets its precise status, and the
+// round's state is unchanged afterwards.
+#include "server/grpc_service.h"
+
+#include <cmath>
+
+#include "aggregation/aggregator.h"
+#include "core/serialization.h"
+#include "core/sha256.h"
+#include "core/wire_update.h"
+#include "grpcpp/create_channel.h"
+#include "grpcpp/server_builder.h"
+#include "server/round.h"
+#include "tests/test_util.h"
+
+namespace tailor {
+namespace {
+
+using testing::RandomSet;
+
+class GrpcServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    CoordinatorServiceOptions o;
+    o.experiment = "exp";
+    o.client_tokens = {{0, "t0"}, {1, "t1"}, {2, "t2"}};
+    o.long_poll = absl::Milliseconds(200);
+    o.chunk_bytes = 16;  // many chunks even for a tiny model
+    schema_ = std::make_shared<const ParameterSet>(RandomSet({{"w", {3, 2}}, {"b", {2}}}, 1));
+    o.max_upload_bytes = static_cast<int64_t>(SerializeParameterSet(*schema_).size());
+    service_ = std::make_unique<CoordinatorService>(o);
+    grpc::ServerBuilder builder;
+    int port = 0;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    builder.RegisterService(service_.get());
+    server_ = builder.BuildAndStart();
+    ASSERT_NE(port, 0);
+    stub_ = v1::Coordinator::NewStub(
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+
+    RoundOptions ro;
+    ro.round = 1;
+    ro.cohort = {0, 1};
+    ro.shared_schema = schema_;
+    ro.aggregator = *CreateAggregator("weighted_mean");
+    ro.min_updates = 1;
+    round_ = std::shared_ptr<Round>(*Round::Create(std::move(ro)));
+    TrainTask task;
+    task.round = 1;
+    task.global_shared = schema_;
+    service_->DispatchTrain(task, {0, 1}, round_);
+  }
+  void TearDown() override { server_->Shutdown(absl::ToChronoTime(absl::Now())); }
+
+  grpc::Status Join(int64_t id, const std::string& token, std::string* session,
+                    const std::string& experiment = "exp") {
+    grpc::ClientContext ctx;
+    v1::JoinRequest req;
+    req.set_client_id(id);
+    req.set_token(token);
+    req.set_experiment(experiment);
+    v1::JoinResponse resp;
+    grpc::Status s = stub_->Join(&ctx, req, &resp);
+    *session = resp.session();
+    return s;
+  }
+  grpc::Status Wait(const std::string& session, v1::Task* task) {
+    grpc::ClientContext ctx;
+    v1::WaitForTaskRequest req;
+    req.set_session(session);
+    return stub_->WaitForTask(&ctx, req, task);
+  }
+  grpc::Status Fetch(const std::string& session, const std::string& sha, int64_t offset,
+                     std::string* out) {
+    grpc::ClientContext ctx;
+    v1::FetchModelRequest req;
+    req.set_session(session);
+    req.set_model_sha256(sha);
+    req.set_offset(offset);
+    auto reader = stub_->FetchModel(&ctx, req);
+    v1::ModelChunk chunk;
+    while (reader->Read(&chunk)) out->append(chunk.data());
+    return reader->Finish();
+  }
+  // Sends `payload` in 7-byte chunks, declaring `declared` bytes.
+  grpc::Status Upload(const std::string& session, int64_t round, const std::string& payload,
+                      int64_t declared, double weight = 5) {
+    grpc::ClientContext ctx;
+    v1::UploadResponse resp;
+    auto writer = stub_->UploadUpdate(&ctx, &resp);
+    size_t off = 0;
+    bool first = true;
+    do {
+      v1::UpdateChunk c;
+      if (first) {
+        c.set_session(session);
+        c.set_round(round);
+        c.set_weight(weight);
+        c.set_total_bytes(declared);
+        first = false;
+      }
+      const size_t n = std::min<size_t>(7, payload.size() - off);
+      c.set_data(payload.substr(off, n));
+      off += n;
+      if (!writer->Write(c)) break;
+    } while (off < payload.size());
+    writer->WritesDone();
+    return writer->Finish();
+  }
+  std::string Encode(const ParameterSet& delta) {
+    return *EncodeSharedUpdate(delta, PersonalizationPolicy());
+  }
+  std::shared_ptr<const ParameterSet> schema_;
+  std::unique_ptr<CoordinatorService> service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<v1::Coordinator::Stub> stub_;
+  std::shared_ptr<Round> round_;
+};
+
+TEST_F(GrpcServiceTest, AuthenticationFailures) {
+  std::string session;
+  EXPECT_EQ(Join(0, "wrong", &session).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(Join(9, "t0", &session).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(Join(0, "t0", &session, "other").error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  v1::Task task;
+  EXPECT_EQ(Wait("forged-session", &task).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  std::string bytes;
+  EXPECT_EQ(Fetch("forged-session", "x", 0, &bytes).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(Upload("forged-session", 1, "abc", 3).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+}
+
+TEST_F(GrpcServiceTest, TaskFetchAndResumableChunkedModel) {
+  std::string session;
+  ASSERT_TRUE(Join(0, "t0", &session).ok());
+  v1::Task task;
+  ASSERT_TRUE(Wait(session, &task).ok());
+  EXPECT_EQ(task.kind(), v1::Task::TRAIN);
+  EXPECT_EQ(task.round(), 1);
+  std::string bytes;
+  ASSERT_TRUE(Fetch(session, task.model_sha256(), 0, &bytes).ok());
+  EXPECT_EQ(static_cast<int64_t>(bytes.size()), task.model_bytes());
+  EXPECT_EQ(ToHex(Sha256(bytes)), task.model_sha256());
+  EXPECT_TRUE(*DeserializeParameterSet(bytes) == *schema_);
+  // Resume from the middle.
+  std::string tail;
+  ASSERT_TRUE(Fetch(session, task.model_sha256(), 40, &tail).ok());
+  EXPECT_EQ(tail, bytes.substr(40));
+  std::string none;
+  EXPECT_EQ(Fetch(session, "00ff", 0, &none).error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(Fetch(session, task.model_sha256(), task.model_bytes() + 1, &none).error_code(),
+            grpc::StatusCode::OUT_OF_RANGE);
+  // The task was handed out once; the next poll waits and comes back empty.
+  v1::Task again;
+  ASSERT_TRUE(Wait(session, &again).ok());
+  EXPECT_EQ(again.kind(), v1::Task::NO_TASK);
+}
+
+TEST_F(GrpcServiceTest, EveryBadUploadGetsItsStatusAndLeavesTheRoundUnchanged) {
+  std::string s0, s2;
+  ASSERT_TRUE(Join(0, "t0", &s0).ok());
+  ASSERT_TRUE(Join(2, "t2", &s2).ok());
+  const ParameterSet good = RandomSet({{"w", {3, 2}}, {"b", {2}}}, 2, 0.1);
+  const std::string payload = Encode(good);
+  const int64_t n = static_cast<int64_t>(payload.size());
+
+  EXPECT_EQ(Upload(s0, 1, payload, n + 1000).error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+      << "declared size above the limit";
+  EXPECT_EQ(Upload(s0, 1, payload + "xx", n).error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+      << "more bytes than declared";
+  EXPECT_EQ(Upload(s0, 1, payload.substr(0, n - 10), n).error_code(), grpc::StatusCode::DATA_LOSS)
+      << "truncated stream";
+  std::string corrupt = payload;
+  corrupt[n - 40] ^= 1;
+  EXPECT_EQ(Upload(s0, 1, corrupt, n).error_code(), grpc::StatusCode::DATA_LOSS) << "hash mismatch";
+  EXPECT_EQ(Upload(s0, 1, Encode(RandomSet({{"w", {3, 2}}, {"c", {2}}}, 2)), n).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT)
+      << "wrong tensor name";
+  const std::string wrong_shape = Encode(RandomSet({{"w", {2, 3}}, {"b", {2}}}, 2));
+  EXPECT_EQ(Upload(s0, 1, wrong_shape, static_cast<int64_t>(wrong_shape.size())).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT)
+      << "wrong shape";
+  ParameterSet nan = good;
+  nan.FindMutable("b")->f32()[0] = NAN;
+  EXPECT_EQ(Upload(s0, 1, Encode(nan), n).error_code(), grpc::StatusCode::INVALID_ARGUMENT) << "NaN";
+  ParameterSet inf = good;
+  inf.FindMutable("w")->f32()[3] = INFINITY;
+  EXPECT_EQ(Upload(s0, 1, Encode(inf), n).error_code(), grpc::StatusCode::INVALID_ARGUMENT) << "Inf";
+  EXPECT_EQ(Upload(s0, 1, payload, n, /*weight=*/-1).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT)
+      << "negative weight";
+  EXPECT_EQ(Upload(s0, 7, payload, n).error_code(), grpc::StatusCode::FAILED_PRECONDITION)
+      << "round not open";
+  EXPECT_EQ(Upload(s2, 1, payload, n).error_code(), grpc::StatusCode::PERMISSION_DENIED)
+      << "not in the cohort";
+
+  // Now the good one, then its duplicate.
+  EXPECT_TRUE(Upload(s0, 1, payload, n).ok());
+  EXPECT_EQ(Upload(s0, 1, payload, n).error_code(), grpc::StatusCode::ALREADY_EXISTS);
+
+  round_->AwaitAllReportedUntil(absl::Now());
+  auto result = round_->Close();
+  ASSERT_OK(result);
+  EXPECT_EQ(result->accepted, 1);
+  // Only the good update is in the aggregate: nothing rejected leaked into it.
+  for (const std::string name : {"w", "b"}) {
+    for (int64_t i = 0; i < good.Find(name)->numel(); ++i) {
+      EXPECT_NEAR(result->mean_delta.Find(name)->f32()[i], good.Find(name)->f32()[i], 1e-9);
+    }
+  }
+  EXPECT_EQ(Upload(s0, 1, payload, n).error_code(), grpc::StatusCode::FAILED_PRECONDITION)
+      << "upload for a closed round";
+}
+
+TEST_F(GrpcServiceTest, FinishTellsWaitingClients) {
+  std::string session;
+  ASSERT_TRUE(Join(1, "t1", &session).ok());
+  v1::Task task;
+  ASSERT_TRUE(Wait(session, &task).ok());  // the TRAIN task
+  service_->Finish();
+  ASSERT_TRUE(Wait(session, &task).ok());
+  EXPECT_EQ(task.kind(), v1::Task::FINISHED);
+}
+
+}  // namespace
+}  // namespace tailor
