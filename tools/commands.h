@@ -14,6 +14,7 @@ namespace tailor {
 int SimulateCommand();
 int CoordinatorCommand();
 int ClientCommand();
+int StatusCommand();
 
 // Loads each --config with the --set overrides applied; prints the error and returns it.
 absl::StatusOr<std::vector<config::ExperimentConfig>> LoadConfigsFromFlags(const char* command);

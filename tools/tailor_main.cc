@@ -71,6 +71,8 @@ constexpr char kUsage[] =
     "                --state_dir DIR\n"
     "      A client daemon: trains on its own share of the data, keeps its personal\n"
     "      parameters in DIR, uploads only shared updates.\n"
+    "  tailor status --coordinator HOST:PORT\n"
+    "      A running coordinator's experiment, rounds, clients and model version.\n"
     "  tailor help\n";
 
 }  // namespace
@@ -130,6 +132,7 @@ int main(int argc, char** argv) {
   if (command == "simulate") return tailor::SimulateCommand();
   if (command == "coordinator") return tailor::CoordinatorCommand();
   if (command == "client") return tailor::ClientCommand();
+  if (command == "status") return tailor::StatusCommand();
   std::fprintf(stderr, "tailor: unknown command '%s'\n\n%s", command.c_str(), kUsage);
   return 2;
 }

@@ -86,6 +86,14 @@ TEST_F(NetworkTest, FourClientProcessesGiveTheSimulationsModelBitForBit) {
   auto coordinator = Coordinator();
   std::vector<std::unique_ptr<ChildProcess>> clients;
   for (int i = 0; i < 4; ++i) clients.push_back(Client(i));
+  // `tailor status` answers while the experiment runs.
+  for (int i = 0; i < 100 && Log("status.log").find("experiment:       net") == std::string::npos;
+       ++i) {
+    ChildProcess status({TAILOR_BINARY, "status", "--coordinator=" + address_}, dir_ + "/status.log");
+    status.Wait(absl::Seconds(10));
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_NE(Log("status.log").find("experiment:       net"), std::string::npos) << Log("status.log");
   ASSERT_EQ(coordinator->Wait(absl::Minutes(3)), 0) << Log("coordinator.log");
   for (int i = 0; i < 4; ++i) {
     EXPECT_EQ(clients[i]->Wait(absl::Seconds(30)), 0) << Log(absl::StrCat("client", i, ".log"));

@@ -1,0 +1,36 @@
+// `tailor status`: a running coordinator's state, from its GetStatus RPC.
+#include <cstdio>
+
+#include "absl/flags/declare.h"
+#include "absl/flags/flag.h"
+#include "absl/time/clock.h"
+#include "grpcpp/create_channel.h"
+#include "tailor/v1/coordinator.grpc.pb.h"
+#include "tools/commands.h"
+
+ABSL_DECLARE_FLAG(std::string, coordinator);
+
+namespace tailor {
+
+int StatusCommand() {
+  auto stub = v1::Coordinator::NewStub(grpc::CreateChannel(absl::GetFlag(FLAGS_coordinator),
+                                                           grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+  v1::StatusResponse status;
+  grpc::Status s = stub->GetStatus(&ctx, v1::StatusRequest(), &status);
+  if (!s.ok()) {
+    std::fprintf(stderr, "tailor status: %s: %s\n", absl::GetFlag(FLAGS_coordinator).c_str(),
+                 s.error_message().c_str());
+    return 1;
+  }
+  std::printf(
+      "experiment:       %s\nrounds completed: %lld of %lld\ncurrent round:    %lld\n"
+      "clients joined:   %lld\nmodel sha256:     %s\n",
+      status.experiment().c_str(), static_cast<long long>(status.completed_rounds()),
+      static_cast<long long>(status.total_rounds()), static_cast<long long>(status.current_round()),
+      static_cast<long long>(status.clients_joined()), status.model_sha256().c_str());
+  return 0;
+}
+
+}  // namespace tailor
