@@ -9,6 +9,7 @@
 #include "grpcpp/create_channel.h"
 #include "sim/experiment.h"
 #include "tools/commands.h"
+#include "tools/tls_flags.h"
 
 ABSL_FLAG(std::string, coordinator, "127.0.0.1:50051", "The coordinator's address.");
 ABSL_FLAG(int64_t, client_id, -1, "This client's id in the experiment.");
@@ -54,9 +55,13 @@ int ClientCommand() {
     return 1;
   }
   SetTorchThreads(c.simulation().intra_op_threads() > 0 ? c.simulation().intra_op_threads() : 1);
+  auto credentials = ChannelCredentialsFromFlags(absl::GetFlag(FLAGS_coordinator));
+  if (!credentials.ok()) {
+    std::fprintf(stderr, "tailor client: %s\n", std::string(credentials.status().message()).c_str());
+    return 2;
+  }
   DaemonOptions options;
-  options.channel =
-      grpc::CreateChannel(absl::GetFlag(FLAGS_coordinator), grpc::InsecureChannelCredentials());
+  options.channel = grpc::CreateChannel(absl::GetFlag(FLAGS_coordinator), *credentials);
   options.experiment = c.name();
   options.token = std::string(absl::StripAsciiWhitespace(*token));
   options.context = ClientContextFor(*experiment, id, &store);

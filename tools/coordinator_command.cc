@@ -17,6 +17,7 @@
 #include "sim/experiment.h"
 #include "sim/progress_printer.h"
 #include "tools/commands.h"
+#include "tools/tls_flags.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051", "Address the coordinator listens on.");
 ABSL_FLAG(std::string, client_tokens, "",
@@ -48,13 +49,6 @@ absl::StatusOr<std::map<int64_t, std::string>> ReadTokens(const std::string& pat
   return tokens;
 }
 
-// Plaintext gRPC is only for this machine until TLS lands (the network issue): refuse to expose
-// model updates on a real interface without it.
-bool IsLoopback(const std::string& address) {
-  return absl::StartsWith(address, "127.") || absl::StartsWith(address, "localhost:") ||
-         absl::StartsWith(address, "[::1]:");
-}
-
 // Keeps the service's status view current.
 class StatusUpdater : public RoundObserver {
  public:
@@ -69,11 +63,9 @@ class StatusUpdater : public RoundObserver {
 int Run(const config::ExperimentConfig& c) {
   Env* env = Env::Default();
   const std::string address = absl::GetFlag(FLAGS_listen);
-  if (!IsLoopback(address)) {
-    std::fprintf(stderr,
-                 "tailor coordinator: refusing to listen on %s without TLS; TLS is not built yet, "
-                 "so only loopback addresses are allowed\n",
-                 address.c_str());
+  auto credentials = ServerCredentialsFromFlags(address);
+  if (!credentials.ok()) {
+    std::fprintf(stderr, "tailor coordinator: %s\n", std::string(credentials.status().message()).c_str());
     return 2;
   }
   auto tokens = ReadTokens(absl::GetFlag(FLAGS_client_tokens));
@@ -104,7 +96,7 @@ int Run(const config::ExperimentConfig& c) {
 
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(address, grpc::InsecureServerCredentials(), &port);
+  builder.AddListeningPort(address, *credentials, &port);
   builder.RegisterService(&service);
   // Models stream in bounded chunks; this only bounds a single message.
   builder.SetMaxReceiveMessageSize(8 << 20);

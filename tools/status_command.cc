@@ -7,14 +7,20 @@
 #include "grpcpp/create_channel.h"
 #include "tailor/v1/coordinator.grpc.pb.h"
 #include "tools/commands.h"
+#include "tools/tls_flags.h"
 
 ABSL_DECLARE_FLAG(std::string, coordinator);
 
 namespace tailor {
 
 int StatusCommand() {
-  auto stub = v1::Coordinator::NewStub(grpc::CreateChannel(absl::GetFlag(FLAGS_coordinator),
-                                                           grpc::InsecureChannelCredentials()));
+  auto credentials = ChannelCredentialsFromFlags(absl::GetFlag(FLAGS_coordinator));
+  if (!credentials.ok()) {
+    std::fprintf(stderr, "tailor status: %s\n", std::string(credentials.status().message()).c_str());
+    return 2;
+  }
+  auto stub =
+      v1::Coordinator::NewStub(grpc::CreateChannel(absl::GetFlag(FLAGS_coordinator), *credentials));
   grpc::ClientContext ctx;
   ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
   v1::StatusResponse status;

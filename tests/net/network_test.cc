@@ -54,6 +54,11 @@ class NetworkTest : public ::testing::Test {
     }
     ASSERT_OK(env->WriteFileAtomically(dir_ + "/tokens", tokens));
     address_ = absl::StrCat("127.0.0.1:", testing::FreeLoopbackPort());
+    // Real certificates, made by the test: a CA, the coordinator's and one per client (mTLS).
+    ChildProcess certs({"/bin/bash", "deploy/make-test-certs.sh", dir_ + "/certs", "localhost",
+                        "127.0.0.1", "--clients", "4"},
+                       dir_ + "/certs.log");
+    ASSERT_EQ(certs.Wait(absl::Seconds(60)), 0) << Log("certs.log");
   }
 
   // `sets`: extra config overrides (one --set flag holds them all: a second would replace it).
@@ -61,7 +66,10 @@ class NetworkTest : public ::testing::Test {
                                             const std::vector<std::string>& extra = {}) {
     std::vector<std::string> argv = {TAILOR_BINARY, "coordinator", "--config=" + dir_ + "/exp.textproto",
                                      "--set=output_dir=" + dir_ + "/coord" + sets, "--listen=" + address_,
-                                     "--client_tokens=" + dir_ + "/tokens", "--long_poll_s=2"};
+                                     "--client_tokens=" + dir_ + "/tokens", "--long_poll_s=2",
+                                     "--tls_cert=" + dir_ + "/certs/coordinator.crt",
+                                     "--tls_key=" + dir_ + "/certs/coordinator.key",
+                                     "--tls_ca=" + dir_ + "/certs/ca.crt"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     return std::make_unique<ChildProcess>(argv, dir_ + "/coordinator.log");
   }
@@ -70,7 +78,10 @@ class NetworkTest : public ::testing::Test {
         std::vector<std::string>{TAILOR_BINARY, "client", "--config=" + dir_ + "/exp.textproto",
                                  "--coordinator=" + address_, absl::StrCat("--client_id=", id),
                                  absl::StrCat("--token_file=", dir_, "/token", id),
-                                 absl::StrCat("--state_dir=", dir_, "/state", id)},
+                                 absl::StrCat("--state_dir=", dir_, "/state", id),
+                                 "--tls_ca=" + dir_ + "/certs/ca.crt",
+                                 absl::StrCat("--tls_cert=", dir_, "/certs/client-", id, ".crt"),
+                                 absl::StrCat("--tls_key=", dir_, "/certs/client-", id, ".key")},
         absl::StrCat(dir_, "/client", id, ".log"));
   }
   std::string Log(const std::string& name) {
@@ -82,14 +93,18 @@ class NetworkTest : public ::testing::Test {
   std::string address_;
 };
 
-TEST_F(NetworkTest, FourClientProcessesGiveTheSimulationsModelBitForBit) {
+TEST_F(NetworkTest, FourClientProcessesOverMutualTlsGiveTheSimulationsModelBitForBit) {
   auto coordinator = Coordinator();
   std::vector<std::unique_ptr<ChildProcess>> clients;
   for (int i = 0; i < 4; ++i) clients.push_back(Client(i));
   // `tailor status` answers while the experiment runs.
   for (int i = 0; i < 100 && Log("status.log").find("experiment:       net") == std::string::npos;
        ++i) {
-    ChildProcess status({TAILOR_BINARY, "status", "--coordinator=" + address_}, dir_ + "/status.log");
+    ChildProcess status({TAILOR_BINARY, "status", "--coordinator=" + address_,
+                         "--tls_ca=" + dir_ + "/certs/ca.crt",
+                         "--tls_cert=" + dir_ + "/certs/client-0.crt",
+                         "--tls_key=" + dir_ + "/certs/client-0.key"},
+                        dir_ + "/status.log");
     status.Wait(absl::Seconds(10));
     absl::SleepFor(absl::Milliseconds(100));
   }
@@ -113,6 +128,20 @@ TEST_F(NetworkTest, FourClientProcessesGiveTheSimulationsModelBitForBit) {
   for (int i = 0; i < 4; ++i) {
     EXPECT_TRUE(Env::Default()->FileExists(absl::StrCat(dir_, "/state", i, "/net/client-", i, ".tlps")));
   }
+}
+
+TEST_F(NetworkTest, PlaintextIsRefusedOffLoopback) {
+  ChildProcess coordinator({TAILOR_BINARY, "coordinator", "--config=" + dir_ + "/exp.textproto",
+                            "--listen=0.0.0.0:0", "--client_tokens=" + dir_ + "/tokens"},
+                           dir_ + "/plain.log");
+  EXPECT_EQ(coordinator.Wait(absl::Seconds(30)), 2);
+  EXPECT_NE(Log("plain.log").find("without TLS"), std::string::npos) << Log("plain.log");
+  ChildProcess client({TAILOR_BINARY, "client", "--config=" + dir_ + "/exp.textproto",
+                       "--coordinator=10.1.2.3:50051", "--client_id=0",
+                       "--token_file=" + dir_ + "/token0", "--state_dir=" + dir_ + "/s"},
+                      dir_ + "/plain-client.log");
+  EXPECT_EQ(client.Wait(absl::Seconds(60)), 2);
+  EXPECT_NE(Log("plain-client.log").find("without TLS"), std::string::npos);
 }
 
 TEST_F(NetworkTest, AClientKilledMidExperimentIsADropoutNotAFailure) {
