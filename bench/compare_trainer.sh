@@ -1,19 +1,33 @@
 #!/usr/bin/env bash
-# Tailor's trainer vs a plain PyTorch loop on the same CNN, batch size and thread count, in one
-# run, printed as a ratio. Needs `bash deploy/install-deps.sh --bench` (python3-torch).
-#   bash bench/compare_trainer.sh [BUILD_DIR]
+# Tailor's trainer vs a plain PyTorch loop on the same CNN, batch size and thread count, printed
+# as a ratio. The two alternate REPS times and the medians are compared, because this class of
+# machine is noisy (single runs of either side vary by 2x). Needs
+# `bash deploy/install-deps.sh --bench` (python3-torch).
+#   bash bench/compare_trainer.sh [BUILD_DIR] [REPS]
 set -euo pipefail
 build=${1:-build}
-json=$(mktemp)
-"$build/bench/trainer_throughput" --benchmark_format=json --benchmark_out="$json" >/dev/null
+reps=${2:-5}
+here=$(dirname "$0")
 for batch in 10 64; do
-  tailor=$(/usr/bin/python3 - "$json" "$batch" <<'PY'
-import json, sys
-runs = json.load(open(sys.argv[1]))["benchmarks"]
-print(next(r["items_per_second"] for r in runs if r["name"].endswith("/" + sys.argv[2] + "/min_time:3.000")))
+  tailor_runs=()
+  python_runs=()
+  for ((r = 0; r < reps; r++)); do
+    t=$("$build/bench/trainer_throughput" --benchmark_filter="BM_TrainEpoch/$batch\$" \
+          --benchmark_min_time=2 --benchmark_format=json 2>/dev/null |
+        /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)['benchmarks'][0]['items_per_second'])")
+    p=$(/usr/bin/python3 "$here/pytorch_trainer_baseline.py" "$batch" 2 | sed 's/.*samples_per_second=//')
+    tailor_runs+=("$t")
+    python_runs+=("$p")
+  done
+  /usr/bin/python3 - "$batch" "${tailor_runs[*]}" "${python_runs[*]}" <<'PY'
+import statistics, sys
+batch = sys.argv[1]
+t = [float(x) for x in sys.argv[2].split()]
+p = [float(x) for x in sys.argv[3].split()]
+ratios = sorted(a / b for a, b in zip(t, p))
+print(f"batch {batch:>3}: tailor median {statistics.median(t):7.1f} samples/s  "
+      f"pytorch-python median {statistics.median(p):7.1f} samples/s  "
+      f"ratio of medians {statistics.median(t) / statistics.median(p):.2f}x  "
+      f"(paired ratios {ratios[0]:.2f}..{ratios[-1]:.2f}, {len(t)} pairs)")
 PY
-)
-  python=$(/usr/bin/python3 "$(dirname "$0")/pytorch_trainer_baseline.py" "$batch" 6 | sed 's/.*samples_per_second=//')
-  /usr/bin/python3 -c "import sys; t,p=float(sys.argv[2]),float(sys.argv[3]); print(f'batch {sys.argv[1]:>3}: tailor {t:8.1f} samples/s   pytorch-python {p:8.1f} samples/s   ratio {t/p:.2f}x')" "$batch" "$tailor" "$python"
 done
-rm -f "$json"
