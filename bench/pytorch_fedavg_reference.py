@@ -9,12 +9,18 @@ sum(correct)/sum(test) after each round.
 """
 import copy
 import gzip
+import os
 import sys
 
 import numpy as np
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "data"))
+from pfllib_reference import pfllib_split  # noqa: E402  (the partition the tests check)
+from pytorch_trainer_baseline import Cnn  # noqa: E402
 
 
 def load_pool():
@@ -29,51 +35,12 @@ def load_pool():
     return torch.tensor(x, dtype=torch.float32) / 255 * 2 - 1, torch.tensor(y)
 
 
-def pfllib_split(labels, num_clients=20, alpha=0.1, least=40, train_fraction=0.75):
-    np.random.seed(1)
-    n, classes = len(labels), int(labels.max()) + 1
-    min_size = 0
-    while min_size < least:
-        batches = [[] for _ in range(num_clients)]
-        for k in range(classes):
-            idx = np.where(labels == k)[0]
-            np.random.shuffle(idx)
-            p = np.random.dirichlet(np.repeat(alpha, num_clients))
-            p = np.array([pj * (len(b) < n / num_clients) for pj, b in zip(p, batches)])
-            p = p / p.sum()
-            cuts = (np.cumsum(p) * len(idx)).astype(int)[:-1]
-            batches = [b + part.tolist() for b, part in zip(batches, np.split(idx, cuts))]
-            min_size = min(len(b) for b in batches)
-    splits = []
-    for b in batches:
-        m = len(b)
-        perm = np.random.permutation(m)
-        n_test = m - int(np.floor(train_fraction * m))
-        arr = np.array(b)
-        splits.append((arr[perm[n_test:]], arr[perm[:n_test]]))
-    return splits
-
-
-class Cnn(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.conv1 = nn.Conv2d(1, 32, 5)
-        self.conv2 = nn.Conv2d(32, 64, 5)
-        self.fc1 = nn.Linear(1024, 512)
-        self.fc2 = nn.Linear(512, 10)
-
-    def forward(self, x):
-        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
-        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
-        return self.fc2(F.relu(self.fc1(torch.flatten(x, 1))))
-
-
 def main():
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 5
     torch.manual_seed(int(sys.argv[2]) if len(sys.argv) > 2 else 0)
     torch.set_num_threads(2)
     x, y = load_pool()
-    splits = pfllib_split(y.numpy())
+    splits = pfllib_split(y.numpy(), 20, 0.1, 40, 0.75, 1)
     global_model = Cnn()
     for r in range(1, rounds + 1):
         states, weights = [], []

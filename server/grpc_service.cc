@@ -227,17 +227,23 @@ void CoordinatorService::Deliver(int64_t client, v1::Task task) {
   }
 }
 
+v1::Task CoordinatorService::NewTask(v1::Task::Kind kind, int64_t round,
+                                     const ParameterSet& global_shared) {
+  const std::string sha = PublishModel(global_shared);
+  v1::Task t;
+  t.set_kind(kind);
+  t.set_round(round);
+  t.set_model_sha256(sha);
+  t.set_model_bytes(static_cast<int64_t>(models_[sha]->size()));
+  return t;
+}
+
 void CoordinatorService::DispatchTrain(const TrainTask& task, const std::vector<int64_t>& cohort,
                                        std::shared_ptr<UpdateSink> sink) {
   absl::MutexLock lock(&mu_);
-  const std::string sha = PublishModel(*task.global_shared);
   train_sink_ = std::move(sink);
   train_round_ = task.round;
-  v1::Task t;
-  t.set_kind(v1::Task::TRAIN);
-  t.set_round(task.round);
-  t.set_model_sha256(sha);
-  t.set_model_bytes(static_cast<int64_t>(models_[sha]->size()));
+  v1::Task t = NewTask(v1::Task::TRAIN, task.round, *task.global_shared);
   t.set_seed(task.seed);
   auto* o = t.mutable_options();
   o->set_learning_rate(task.options.learning_rate);
@@ -252,14 +258,9 @@ void CoordinatorService::DispatchTrain(const TrainTask& task, const std::vector<
 void CoordinatorService::DispatchEval(const EvalTask& task, const std::vector<int64_t>& clients,
                                       std::shared_ptr<EvalSink> sink) {
   absl::MutexLock lock(&mu_);
-  const std::string sha = PublishModel(*task.global_shared);
   eval_sink_ = std::move(sink);
   eval_round_ = task.round;
-  v1::Task t;
-  t.set_kind(v1::Task::EVALUATE);
-  t.set_round(task.round);
-  t.set_model_sha256(sha);
-  t.set_model_bytes(static_cast<int64_t>(models_[sha]->size()));
+  const v1::Task t = NewTask(v1::Task::EVALUATE, task.round, *task.global_shared);
   for (int64_t id : clients) Deliver(id, t);
 }
 

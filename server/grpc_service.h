@@ -85,6 +85,9 @@ class CoordinatorService final : public tailor::v1::Coordinator::CallbackService
   absl::StatusOr<int64_t> ClientOf(const std::string& session) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Stores `bytes` under its SHA-256 and returns the hex digest.
   std::string PublishModel(const ParameterSet& shared) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A task of `kind` for `round` naming the (published) global shared parameters.
+  v1::Task NewTask(v1::Task::Kind kind, int64_t round, const ParameterSet& global_shared)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Gives `task` to the client: to its parked poll if any, else as its pending task.
   void Deliver(int64_t client, v1::Task task) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ExpireWaiters();

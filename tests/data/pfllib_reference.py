@@ -16,16 +16,11 @@ import sys
 import numpy as np
 
 
-def main():
-    labels = np.fromfile(sys.argv[1], dtype=np.uint8).astype(np.int64)
-    num_clients = int(sys.argv[2])
-    alpha = float(sys.argv[3])
-    least = int(sys.argv[4])
-    train_fraction = float(sys.argv[5])
-    np.random.seed(int(sys.argv[6]))
+def pfllib_split(labels, num_clients, alpha, least, train_fraction, seed):
+    """PFLlib's dir partition then split_data; returns [(train_indices, test_indices)] per client."""
+    np.random.seed(seed)
     num_classes = int(labels.max()) + 1
     n = len(labels)
-
     min_size = 0
     while min_size < least:
         batches = [[] for _ in range(num_clients)]
@@ -38,14 +33,23 @@ def main():
             cuts = (np.cumsum(p) * len(idx_k)).astype(int)[:-1]
             batches = [b + part.tolist() for b, part in zip(batches, np.split(idx_k, cuts))]
             min_size = min(len(b) for b in batches)
-
+    splits = []
     for b in batches:
         m = len(b)
         perm = np.random.permutation(m)
         n_test = m - math.floor(train_fraction * m)
         arr = np.array(b, dtype=np.int64)
-        print("train", *arr[perm[n_test:]].tolist())
-        print("test", *arr[perm[:n_test]].tolist())
+        splits.append((arr[perm[n_test:]], arr[perm[:n_test]]))
+    return splits
+
+
+def main():
+    labels = np.fromfile(sys.argv[1], dtype=np.uint8).astype(np.int64)
+    splits = pfllib_split(labels, int(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]),
+                          float(sys.argv[5]), int(sys.argv[6]))
+    for train, test in splits:
+        print("train", *train.tolist())
+        print("test", *test.tolist())
 
 
 if __name__ == "__main__":
