@@ -49,6 +49,18 @@ int ClientCommand() {
   }
   DirectoryPersonalStore store(absl::StrCat(absl::GetFlag(FLAGS_state_dir), "/", c.name()),
                                Env::Default());
+  // A restarted daemon picks up its personal parameters where it left them; a corrupted state
+  // file is reported, never silently replaced by a fresh head.
+  auto stored = store.Load(id);
+  if (!stored.ok()) {
+    std::fprintf(stderr, "tailor client %lld: %s\n", static_cast<long long>(id),
+                 stored.status().ToString().c_str());
+    return 1;
+  }
+  if (stored->has_value()) {
+    std::fprintf(stderr, "client %lld: resuming with stored personal parameters (%zu tensors)\n",
+                 static_cast<long long>(id), (*stored)->size());
+  }
   auto trainer = LocalTrainer::Create(c.model().architecture());
   if (!trainer.ok()) {
     std::fprintf(stderr, "tailor client: %s\n", trainer.status().ToString().c_str());

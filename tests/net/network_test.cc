@@ -162,5 +162,30 @@ TEST_F(NetworkTest, AClientKilledMidExperimentIsADropoutNotAFailure) {
   for (int i = 0; i < 3; ++i) EXPECT_EQ(clients[i]->Wait(absl::Seconds(30)), 0);
 }
 
+TEST_F(NetworkTest, ARestartedClientKeepsItsPersonalHead) {
+  auto coordinator = Coordinator(",server.min_updates=3", {"--round_timeout_s=8"});
+  std::vector<std::unique_ptr<ChildProcess>> clients;
+  for (int i = 0; i < 4; ++i) clients.push_back(Client(i));
+  const std::string head = dir_ + "/state2/net/client-2.tlps";
+  // Once client 2 has saved a trained head, kill it and start it again on the same state.
+  for (int i = 0; i < 600 && !Env::Default()->FileExists(head); ++i) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  ASSERT_TRUE(Env::Default()->FileExists(head)) << Log("client2.log");
+  clients[2]->Kill(SIGKILL);
+  clients[2]->Wait(absl::Seconds(5));
+  clients[2] = Client(2);
+  ASSERT_EQ(coordinator->Wait(absl::Minutes(3)), 0) << Log("coordinator.log");
+  EXPECT_EQ(clients[2]->Wait(absl::Seconds(30)), 0) << Log("client2.log");
+  EXPECT_NE(Log("client2.log").find("client 2: resuming with stored personal parameters (2 tensors)"),
+            std::string::npos)
+      << Log("client2.log");
+  // The head on disk is still a valid personal state after the kill and the restart.
+  auto head_state = Env::Default()->ReadFile(head);
+  ASSERT_OK(head_state);
+  const std::string metrics = Log("coord/metrics.jsonl");
+  EXPECT_NE(metrics.find("\"round\":3"), std::string::npos) << metrics;
+}
+
 }  // namespace
 }  // namespace tailor
