@@ -7,6 +7,7 @@
 #include "core/random.h"
 #include "core/status_macros.h"
 #include "server/cohort_selector.h"
+#include "server/metrics_jsonl.h"
 
 namespace tailor {
 
@@ -18,7 +19,22 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Create(CoordinatorOpti
   if (options.eval_every < 1) options.eval_every = 1;
   TAILOR_RETURN_IF_ERROR(CreateAggregator(options.aggregator).status());
   TAILOR_RETURN_IF_ERROR(Annotate(options.initial_shared.CheckFinite(), "initial model"));
-  return std::unique_ptr<Coordinator>(new Coordinator(std::move(options)));
+  std::optional<Checkpoint> checkpoint;
+  if (options.checkpoints != nullptr) {
+    TAILOR_ASSIGN_OR_RETURN(checkpoint, options.checkpoints->LoadLatest());
+    if (checkpoint) {
+      TAILOR_RETURN_IF_ERROR(Annotate(
+          options.initial_shared.CheckSameSchema(checkpoint->global_shared, "checkpointed model"),
+          "the stored state does not match this experiment's model"));
+    }
+  }
+  std::unique_ptr<Coordinator> c(new Coordinator(std::move(options)));
+  if (checkpoint) {
+    c->completed_rounds_ = checkpoint->round;
+    c->global_ = std::make_shared<const ParameterSet>(std::move(checkpoint->global_shared));
+    c->resumed_ = true;
+  }
+  return c;
 }
 
 Coordinator::Coordinator(CoordinatorOptions options)
@@ -83,6 +99,11 @@ absl::StatusOr<RoundRecord> Coordinator::RunRound() {
   record.train_seconds = absl::ToDoubleSeconds(trained - round_start);
   record.round_seconds = absl::ToDoubleSeconds(now - round_start);
   record.elapsed_seconds = absl::ToDoubleSeconds(now - started_);
+  if (options_.checkpoints != nullptr) {
+    // Committed before anyone is told: a round reported is a round that survives a crash.
+    TAILOR_RETURN_IF_ERROR(options_.checkpoints->SaveRound(
+        round, *global_, RoundRecordToJson(record, options_.run_name)));
+  }
   for (RoundObserver* o : options_.observers) o->OnRoundComplete(record);
   return record;
 }

@@ -14,6 +14,7 @@
 
 #include "absl/status/statusor.h"
 #include "core/env.h"
+#include "server/checkpoint_store.h"
 #include "server/evaluation.h"
 #include "server/round.h"
 #include "server/transport.h"
@@ -64,6 +65,10 @@ struct CoordinatorOptions {
   // from by then are dropouts. Infinite by default (the simulation always hears back).
   absl::Duration round_timeout = absl::InfiniteDuration();
   absl::Duration eval_timeout = absl::InfiniteDuration();
+  // Durable state (optional, not owned): the coordinator resumes after its last committed round
+  // and commits each round before reporting it. Needs `run_name` for the stored metrics lines.
+  CheckpointStore* checkpoints = nullptr;
+  std::string run_name;
   // Not owned; must outlive the coordinator.
   ClientTransport* transport = nullptr;
   Env* env = nullptr;
@@ -80,6 +85,8 @@ class Coordinator {
   absl::Status RunAll();
 
   int64_t completed_rounds() const { return completed_rounds_; }
+  // True when this coordinator resumed from a checkpoint.
+  bool resumed() const { return resumed_; }
   std::shared_ptr<const ParameterSet> global_shared() const { return global_; }
 
  private:
@@ -88,6 +95,7 @@ class Coordinator {
   CoordinatorOptions options_;
   std::shared_ptr<const ParameterSet> global_;
   int64_t completed_rounds_ = 0;
+  bool resumed_ = false;
   absl::Time started_;
 };
 

@@ -11,6 +11,7 @@
 #include "core/serialization.h"
 #include "core/status_macros.h"
 #include "grpcpp/server_builder.h"
+#include "server/checkpoint_store.h"
 #include "server/coordinator.h"
 #include "server/grpc_service.h"
 #include "server/metrics_jsonl.h"
@@ -114,11 +115,34 @@ int Run(const config::ExperimentConfig& c) {
   co.round_timeout = absl::Seconds(absl::GetFlag(FLAGS_round_timeout_s));
   co.eval_timeout = co.round_timeout;
   if (!env->CreateDirs(c.output_dir()).ok()) return 1;
+  auto checkpoints = CheckpointStore::Open(c.output_dir(), c.name(), env);
+  if (!checkpoints.ok()) {
+    std::fprintf(stderr, "tailor coordinator: %s\n", checkpoints.status().ToString().c_str());
+    return 1;
+  }
+  co.checkpoints = checkpoints->get();
+  co.run_name = c.name();
   ProgressPrinter progress(stderr, c.name(), c.rounds(), experiment->algorithm->has_global_model());
+  // metrics.jsonl is rebuilt from the committed rounds, so after a crash it never holds a round
+  // twice or one that was not committed.
   MetricsJsonlWriter metrics(c.output_dir() + "/metrics.jsonl", c.name(), env);
+  auto stored_lines = (*checkpoints)->MetricsLines();
+  if (!stored_lines.ok()) {
+    std::fprintf(stderr, "tailor coordinator: %s\n", stored_lines.status().ToString().c_str());
+    return 1;
+  }
+  for (const std::string& line : *stored_lines) {
+    if (!env->AppendToFile(c.output_dir() + "/metrics.jsonl", line + "\n").ok()) return 1;
+  }
   StatusUpdater status(&service, c.rounds());
   co.observers = {&progress, &metrics, &status};
   auto coordinator = Coordinator::Create(std::move(co));
+  if (coordinator.ok() && (*coordinator)->resumed()) {
+    std::fprintf(stderr, "[%s] resuming after round %lld from %s/coordinator.db\n", c.name().c_str(),
+                 static_cast<long long>((*coordinator)->completed_rounds()),
+                 c.output_dir().c_str());
+    service.SetProgress((*coordinator)->completed_rounds(), c.rounds());
+  }
   absl::Status run = coordinator.ok() ? (*coordinator)->RunAll() : coordinator.status();
   if (run.ok()) {
     run = env->WriteFileAtomically(c.output_dir() + "/final_shared.tlps",

@@ -162,6 +162,37 @@ TEST_F(NetworkTest, AClientKilledMidExperimentIsADropoutNotAFailure) {
   for (int i = 0; i < 3; ++i) EXPECT_EQ(clients[i]->Wait(absl::Seconds(30)), 0);
 }
 
+TEST_F(NetworkTest, ACoordinatorKilledMidRoundResumesWithoutLosingOrRepeatingRounds) {
+  auto coordinator = Coordinator(",rounds=4");
+  std::vector<std::unique_ptr<ChildProcess>> clients;
+  for (int i = 0; i < 4; ++i) clients.push_back(Client(i));
+  // Kill it once round 1 is committed (its line is in metrics.jsonl), i.e. during round 2.
+  for (int i = 0; i < 1200 && Log("coord/metrics.jsonl").find("\"round\":1,") == std::string::npos;
+       ++i) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  ASSERT_NE(Log("coord/metrics.jsonl").find("\"round\":1,"), std::string::npos)
+      << Log("coordinator.log");
+  coordinator->Kill(SIGKILL);
+  ASSERT_EQ(coordinator->Wait(absl::Seconds(10)), 128 + SIGKILL);
+  // Same command again: it must pick up after the last committed round.
+  auto restarted = Coordinator(",rounds=4");
+  ASSERT_EQ(restarted->Wait(absl::Minutes(3)), 0) << Log("coordinator.log");
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(clients[i]->Wait(absl::Seconds(60)), 0) << i;
+  const std::string log = Log("coordinator.log");
+  EXPECT_NE(log.find("resuming after round"), std::string::npos) << log;
+  // Every round exactly once in the metrics, in order, and in the database.
+  const std::string metrics = Log("coord/metrics.jsonl");
+  for (int r = 1; r <= 4; ++r) {
+    const std::string key = absl::StrCat("\"round\":", r, ",");
+    const size_t first = metrics.find(key);
+    EXPECT_NE(first, std::string::npos) << "round " << r << " missing\n" << metrics;
+    EXPECT_EQ(metrics.find(key, first + 1), std::string::npos) << "round " << r << " twice";
+  }
+  EXPECT_EQ(std::count(metrics.begin(), metrics.end(), '\n'), 4);
+  EXPECT_TRUE(Env::Default()->FileExists(dir_ + "/coord/final_shared.tlps"));
+}
+
 TEST_F(NetworkTest, ARestartedClientKeepsItsPersonalHead) {
   auto coordinator = Coordinator(",server.min_updates=3", {"--round_timeout_s=8"});
   std::vector<std::unique_ptr<ChildProcess>> clients;

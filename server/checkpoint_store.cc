@@ -1,0 +1,133 @@
+#include "server/checkpoint_store.h"
+
+#include <sqlite3.h>
+
+#include "absl/strings/str_cat.h"
+#include "core/serialization.h"
+#include "core/sha256.h"
+#include "core/status_macros.h"
+
+namespace tailor {
+namespace {
+
+absl::Status SqliteError(sqlite3* db, absl::string_view what) {
+  return absl::InternalError(absl::StrCat("sqlite ", what, ": ", sqlite3_errmsg(db)));
+}
+
+// A prepared statement that finalizes itself.
+class Statement {
+ public:
+  Statement(sqlite3* db, const char* sql) { sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr); }
+  ~Statement() { sqlite3_finalize(stmt_); }
+  sqlite3_stmt* get() { return stmt_; }
+  explicit operator bool() const { return stmt_ != nullptr; }
+
+ private:
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<CheckpointStore>> CheckpointStore::Open(
+    const std::string& dir, const std::string& experiment, Env* env) {
+  TAILOR_RETURN_IF_ERROR(env->CreateDirs(dir + "/models"));
+  sqlite3* db = nullptr;
+  const std::string path = dir + "/coordinator.db";
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr) !=
+      SQLITE_OK) {
+    absl::Status s = SqliteError(db, "open " + path);
+    sqlite3_close(db);
+    return s;
+  }
+  std::unique_ptr<CheckpointStore> store(new CheckpointStore(dir, env, db));
+  sqlite3_busy_timeout(db, 5000);
+  TAILOR_RETURN_IF_ERROR(store->Exec("PRAGMA journal_mode=WAL"));
+  TAILOR_RETURN_IF_ERROR(store->Exec("PRAGMA synchronous=FULL"));
+  TAILOR_RETURN_IF_ERROR(store->Exec(
+      "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+      "CREATE TABLE IF NOT EXISTS rounds (round INTEGER PRIMARY KEY, model_sha256 TEXT NOT NULL,"
+      " metrics TEXT NOT NULL);"));
+  // Bind the directory to its experiment on first use; refuse another experiment's state.
+  {
+    Statement insert(db, "INSERT OR IGNORE INTO meta (key, value) VALUES ('experiment', ?)");
+    sqlite3_bind_text(insert.get(), 1, experiment.c_str(), -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(insert.get()) != SQLITE_DONE) return SqliteError(db, "write meta");
+  }
+  Statement get(db, "SELECT value FROM meta WHERE key = 'experiment'");
+  if (sqlite3_step(get.get()) != SQLITE_ROW) return SqliteError(db, "read meta");
+  const std::string stored = reinterpret_cast<const char*>(sqlite3_column_text(get.get(), 0));
+  if (stored != experiment) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        path, " holds the state of experiment '", stored, "', not '", experiment,
+        "'; use another output_dir"));
+  }
+  return store;
+}
+
+CheckpointStore::~CheckpointStore() { sqlite3_close(db_); }
+
+absl::Status CheckpointStore::Exec(const std::string& sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+    absl::Status s = absl::InternalError(absl::StrCat("sqlite: ", err ? err : "error", " in ", sql));
+    sqlite3_free(err);
+    return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<Checkpoint>> CheckpointStore::LoadLatest() {
+  Statement q(db_, "SELECT round, model_sha256 FROM rounds ORDER BY round DESC LIMIT 1");
+  const int rc = sqlite3_step(q.get());
+  if (rc == SQLITE_DONE) return std::optional<Checkpoint>();
+  if (rc != SQLITE_ROW) return SqliteError(db_, "read rounds");
+  Checkpoint cp;
+  cp.round = sqlite3_column_int64(q.get(), 0);
+  const std::string sha = reinterpret_cast<const char*>(sqlite3_column_text(q.get(), 1));
+  const std::string path = absl::StrCat(dir_, "/models/", sha, ".tlps");
+  absl::StatusOr<std::string> bytes = env_->ReadFile(path);
+  if (!bytes.ok()) {
+    return absl::DataLossError(absl::StrCat("round ", cp.round, " names model ", path,
+                                            ", which cannot be read: ", bytes.status().message()));
+  }
+  if (ToHex(Sha256(*bytes)) != sha) {
+    return absl::DataLossError(absl::StrCat("model file ", path, " does not match its digest"));
+  }
+  TAILOR_ASSIGN_OR_RETURN(cp.global_shared, DeserializeParameterSet(*bytes));
+  return std::optional<Checkpoint>(std::move(cp));
+}
+
+absl::Status CheckpointStore::SaveRound(int64_t round, const ParameterSet& global_shared,
+                                        const std::string& metrics_json) {
+  const std::string bytes = SerializeParameterSet(global_shared);
+  const std::string sha = ToHex(Sha256(bytes));
+  // The model first: a committed row must never name a file that is not fully on disk.
+  TAILOR_RETURN_IF_ERROR(env_->WriteFileAtomically(absl::StrCat(dir_, "/models/", sha, ".tlps"), bytes));
+  Statement insert(db_, "INSERT INTO rounds (round, model_sha256, metrics) VALUES (?, ?, ?)");
+  sqlite3_bind_int64(insert.get(), 1, round);
+  sqlite3_bind_text(insert.get(), 2, sha.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_text(insert.get(), 3, metrics_json.c_str(), -1, SQLITE_TRANSIENT);
+  if (sqlite3_step(insert.get()) != SQLITE_DONE) {
+    return SqliteError(db_, absl::StrCat("record round ", round));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> CheckpointStore::CountRounds() {
+  Statement q(db_, "SELECT COUNT(*) FROM rounds");
+  if (sqlite3_step(q.get()) != SQLITE_ROW) return SqliteError(db_, "count rounds");
+  return sqlite3_column_int64(q.get(), 0);
+}
+
+absl::StatusOr<std::vector<std::string>> CheckpointStore::MetricsLines() {
+  Statement q(db_, "SELECT metrics FROM rounds ORDER BY round");
+  std::vector<std::string> lines;
+  int rc;
+  while ((rc = sqlite3_step(q.get())) == SQLITE_ROW) {
+    lines.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(q.get(), 0)));
+  }
+  if (rc != SQLITE_DONE) return SqliteError(db_, "read metrics");
+  return lines;
+}
+
+}  // namespace tailor

@@ -1,0 +1,65 @@
+// CheckpointStore: the coordinator's durable state, so that a coordinator killed at any moment
+// resumes at its last completed round with nothing lost or counted twice.
+//
+// Layout under a directory:
+//   coordinator.db            SQLite (WAL, synchronous=FULL): one row per completed round
+//                             (model digest, counts, the round's metrics line) and metadata
+//   models/<sha256>.tlps      the global shared parameters after each round, content-addressed,
+//                             written atomically (temp file, fsync, rename) BEFORE the row that
+//                             names them is committed
+// A round is complete when its row is committed; a crash before that leaves at most an orphan
+// model file, and the round is simply run again.
+#ifndef TAILOR_SERVER_CHECKPOINT_STORE_H_
+#define TAILOR_SERVER_CHECKPOINT_STORE_H_
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "core/env.h"
+#include "core/parameter_set.h"
+
+struct sqlite3;
+
+namespace tailor {
+
+struct Checkpoint {
+  int64_t round = 0;
+  ParameterSet global_shared;
+};
+
+class CheckpointStore {
+ public:
+  // Opens or creates the store for `experiment` under `dir`. FAILED_PRECONDITION when the
+  // directory holds another experiment's state.
+  static absl::StatusOr<std::unique_ptr<CheckpointStore>> Open(const std::string& dir,
+                                                               const std::string& experiment,
+                                                               Env* env);
+  ~CheckpointStore();
+
+  // The last completed round, or nullopt for a fresh experiment. DATA_LOSS when the model file a
+  // committed round names is missing or does not match its digest.
+  absl::StatusOr<std::optional<Checkpoint>> LoadLatest();
+  // Records `round` as complete with its resulting model and metrics line.
+  absl::Status SaveRound(int64_t round, const ParameterSet& global_shared,
+                         const std::string& metrics_json);
+  // Number of completed rounds recorded.
+  absl::StatusOr<int64_t> CountRounds();
+  // The metrics lines of the completed rounds, in round order (to rebuild metrics.jsonl after a
+  // restart, so it always agrees with the committed rounds).
+  absl::StatusOr<std::vector<std::string>> MetricsLines();
+
+ private:
+  CheckpointStore(std::string dir, Env* env, sqlite3* db) : dir_(std::move(dir)), env_(env), db_(db) {}
+  absl::Status Exec(const std::string& sql);
+
+  std::string dir_;
+  Env* env_;
+  sqlite3* db_;
+};
+
+}  // namespace tailor
+
+#endif  // TAILOR_SERVER_CHECKPOINT_STORE_H_

@@ -1,0 +1,88 @@
+// The coordinator's durable state on a real SQLite file.
+#include "server/checkpoint_store.h"
+
+#include <dirent.h>
+
+#include "tests/test_util.h"
+
+namespace tailor {
+namespace {
+
+using testing::RandomSet;
+
+std::string OnlyModelFile(const std::string& dir) {
+  DIR* d = ::opendir((dir + "/models").c_str());
+  std::string found;
+  while (dirent* e = ::readdir(d)) {
+    if (std::string(e->d_name).size() > 5) found = dir + "/models/" + e->d_name;
+  }
+  ::closedir(d);
+  return found;
+}
+
+TEST(CheckpointStore, FreshThenRoundsSurviveReopening) {
+  const std::string dir = testing::MakeTempDir("ckpt");
+  {
+    auto store = CheckpointStore::Open(dir, "exp", Env::Default());
+    ASSERT_OK(store);
+    auto latest = (*store)->LoadLatest();
+    ASSERT_OK(latest);
+    EXPECT_FALSE(latest->has_value());
+    ASSERT_OK((*store)->SaveRound(1, RandomSet({{"w", {4}}}, 1), "{\"round\":1}"));
+    ASSERT_OK((*store)->SaveRound(2, RandomSet({{"w", {4}}}, 2), "{\"round\":2}"));
+    EXPECT_STATUS((*store)->SaveRound(2, RandomSet({{"w", {4}}}, 3), "{}"),
+                  absl::StatusCode::kInternal, "record round 2");
+  }
+  auto reopened = CheckpointStore::Open(dir, "exp", Env::Default());
+  ASSERT_OK(reopened);
+  auto latest = (*reopened)->LoadLatest();
+  ASSERT_OK(latest);
+  ASSERT_TRUE(latest->has_value());
+  EXPECT_EQ((*latest)->round, 2);
+  EXPECT_TRUE((*latest)->global_shared == RandomSet({{"w", {4}}}, 2));
+  EXPECT_EQ(*(*reopened)->CountRounds(), 2);
+  EXPECT_EQ(*(*reopened)->MetricsLines(), (std::vector<std::string>{"{\"round\":1}", "{\"round\":2}"}));
+}
+
+TEST(CheckpointStore, RefusesAnotherExperimentsState) {
+  const std::string dir = testing::MakeTempDir("ckpt");
+  ASSERT_OK(CheckpointStore::Open(dir, "exp", Env::Default()));
+  EXPECT_STATUS(CheckpointStore::Open(dir, "other", Env::Default()),
+                absl::StatusCode::kFailedPrecondition, "experiment 'exp'");
+}
+
+TEST(CheckpointStore, MissingOrCorruptedModelIsDataLossNotAFreshStart) {
+  const std::string dir = testing::MakeTempDir("ckpt");
+  auto store = CheckpointStore::Open(dir, "exp", Env::Default());
+  ASSERT_OK(store);
+  ASSERT_OK((*store)->SaveRound(1, RandomSet({{"w", {4}}}, 1), "{}"));
+  const std::string model = OnlyModelFile(dir);
+  std::string bytes = *Env::Default()->ReadFile(model);
+  bytes[bytes.size() / 2] ^= 1;
+  ASSERT_OK(Env::Default()->WriteFileAtomically(model, bytes));
+  EXPECT_STATUS((*store)->LoadLatest(), absl::StatusCode::kDataLoss, "does not match its digest");
+  ASSERT_OK(Env::Default()->DeleteFile(model));
+  EXPECT_STATUS((*store)->LoadLatest(), absl::StatusCode::kDataLoss, "cannot be read");
+}
+
+// A write that fails (disk full) leaves no committed round behind.
+class FailingWrites : public EnvWrapper {
+ public:
+  FailingWrites() : EnvWrapper(Env::Default()) {}
+  absl::Status WriteFileAtomically(const std::string& p, absl::string_view d) override {
+    return absl::ResourceExhaustedError("disk full");
+  }
+};
+
+TEST(CheckpointStore, FailedModelWriteCommitsNothing) {
+  const std::string dir = testing::MakeTempDir("ckpt");
+  FailingWrites env;
+  auto store = CheckpointStore::Open(dir, "exp", &env);
+  ASSERT_OK(store);
+  EXPECT_STATUS((*store)->SaveRound(1, RandomSet({{"w", {4}}}, 1), "{}"),
+                absl::StatusCode::kResourceExhausted, "disk full");
+  EXPECT_EQ(*(*store)->CountRounds(), 0);
+}
+
+}  // namespace
+}  // namespace tailor
