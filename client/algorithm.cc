@@ -31,6 +31,32 @@ class SplitOnlyAlgorithm : public ClientAlgorithm {
   bool federated_;
 };
 
+// For transport benchmarks only: no training, every parameter moves by +1e-3, so a round's
+// cost is the transport's and the aggregation's alone (the peer frameworks' benchmark clients
+// do the same).
+class ConstantDeltaAlgorithm : public ClientAlgorithm {
+ public:
+  std::string name() const override { return "constant_delta"; }
+  const PersonalizationPolicy& policy() const override { return policy_; }
+  absl::StatusOr<TrainStats> TrainLocally(LocalTrainer& trainer, const LocalData& data,
+                                          const TrainOptions& options,
+                                          uint64_t seed) const override {
+    ParameterSet params = trainer.Snapshot();
+    for (size_t i = 0; i < params.size(); ++i) {
+      Tensor& t = params.entry(i).tensor;
+      if (t.dtype() == DType::kFloat32) {
+        for (float& v : t.f32()) v += 1e-3f;
+      }
+    }
+    absl::Status loaded = trainer.Load(params);
+    if (!loaded.ok()) return loaded;
+    return TrainStats();
+  }
+
+ private:
+  PersonalizationPolicy policy_;
+};
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ClientAlgorithm>> CreateClientAlgorithm(
@@ -46,12 +72,14 @@ absl::StatusOr<std::unique_ptr<ClientAlgorithm>> CreateClientAlgorithm(
   if (name == "fedper") {
     return std::make_unique<SplitOnlyAlgorithm>(name, patterns_or(model.head_patterns), true);
   }
+  if (name == "constant_delta") return std::make_unique<ConstantDeltaAlgorithm>();
   if (name == "local") {
     return std::make_unique<SplitOnlyAlgorithm>(name, PersonalizationPolicy::AllPersonal(),
                                                 false);
   }
   return absl::InvalidArgumentError(
-      absl::StrCat("unknown algorithm '", name, "' (known: fedavg, fedper, local)"));
+      absl::StrCat("unknown algorithm '", name,
+                   "' (known: fedavg, fedper, local, constant_delta)"));
 }
 
 }  // namespace tailor

@@ -152,10 +152,10 @@ absl::Status Validate(const ExperimentConfig& c, const Checker& check) {
     return check.Fail("data.shards.classes_per_client",
                       absl::StrCat("must be >= 1, got ", data.shards().classes_per_client()));
   }
-  if (!OneOf(c.model().architecture(), {"fmnist_cnn"})) {
+  if (!OneOf(c.model().architecture(), {"fmnist_cnn", "mlp_10m"})) {
     return check.Fail("model.architecture", absl::StrCat("unknown architecture '",
                                                          c.model().architecture(),
-                                                         "' (known: fmnist_cnn)"));
+                                                         "' (known: fmnist_cnn, mlp_10m)"));
   }
   const auto& t = c.train();
   if (!(t.learning_rate() > 0) || !std::isfinite(t.learning_rate())) {
@@ -173,9 +173,10 @@ absl::Status Validate(const ExperimentConfig& c, const Checker& check) {
   if (!(t.weight_decay() >= 0) || !std::isfinite(t.weight_decay())) {
     return check.Fail("train.weight_decay", absl::StrCat("must be >= 0, got ", t.weight_decay()));
   }
-  if (!OneOf(c.algorithm().name(), {"fedavg", "fedper", "local"})) {
-    return check.Fail("algorithm.name", absl::StrCat("unknown algorithm '", c.algorithm().name(),
-                                                     "' (known: fedavg, fedper, local)"));
+  if (!OneOf(c.algorithm().name(), {"fedavg", "fedper", "local", "constant_delta"})) {
+    return check.Fail("algorithm.name",
+                      absl::StrCat("unknown algorithm '", c.algorithm().name(),
+                                   "' (known: fedavg, fedper, local, constant_delta)"));
   }
   for (const auto& p : c.algorithm().personal_patterns()) {
     if (p.empty()) return check.Fail("algorithm.personal_patterns", "empty pattern");

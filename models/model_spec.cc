@@ -25,12 +25,27 @@ ModelSpec FmnistCnn() {
   return spec;
 }
 
+// A 10M-parameter MLP (784 -> 12755 -> 10) for transport benchmarks: big enough that moving
+// the model dominates a round.
+ModelSpec Mlp10M() {
+  ModelSpec spec;
+  spec.architecture = "mlp_10m";
+  spec.num_classes = 10;
+  spec.parameters = {
+      {"fc1.weight", {12755, 784}, 784}, {"fc1.bias", {12755}, 784},
+      {"fc2.weight", {10, 12755}, 12755}, {"fc2.bias", {10}, 12755},
+  };
+  spec.head_patterns = {"fc2.*"};
+  return spec;
+}
+
 }  // namespace
 
 absl::StatusOr<ModelSpec> GetModelSpec(const std::string& architecture) {
   if (architecture == "fmnist_cnn") return FmnistCnn();
-  return absl::NotFoundError(
-      absl::StrCat("unknown model architecture '", architecture, "' (known: fmnist_cnn)"));
+  if (architecture == "mlp_10m") return Mlp10M();
+  return absl::NotFoundError(absl::StrCat("unknown model architecture '", architecture,
+                                          "' (known: fmnist_cnn, mlp_10m)"));
 }
 
 ParameterSet InitialParameters(const ModelSpec& spec, uint64_t seed) {

@@ -34,11 +34,26 @@ class FmnistCnn : public TorchClassifier {
   torch::nn::Linear fc2_;
 };
 
+class Mlp : public TorchClassifier {
+ public:
+  Mlp(int64_t in, int64_t hidden, int64_t out)
+      : fc1_(register_module("fc1", torch::nn::Linear(in, hidden))),
+        fc2_(register_module("fc2", torch::nn::Linear(hidden, out))) {}
+  at::Tensor Forward(const at::Tensor& x) override {
+    return fc2_(torch::relu(fc1_(x.flatten(1))));
+  }
+
+ private:
+  torch::nn::Linear fc1_;
+  torch::nn::Linear fc2_;
+};
+
 }  // namespace
 
 absl::StatusOr<std::shared_ptr<TorchClassifier>> CreateTorchClassifier(
     const std::string& architecture) {
   if (architecture == "fmnist_cnn") return std::make_shared<FmnistCnn>();
+  if (architecture == "mlp_10m") return std::make_shared<Mlp>(784, 12755, 10);
   return absl::NotFoundError(absl::StrCat("no torch module for architecture '", architecture, "'"));
 }
 
