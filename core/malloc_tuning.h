@@ -7,8 +7,9 @@ namespace tailor {
 
 // glibc serves every allocation above M_MMAP_THRESHOLD with a fresh mmap and unmaps it on free,
 // so a training step that allocates multi-megabyte activations page-faults them in again on
-// every step (measured: a batch-64 CNN step spent 3x its compute time in page faults). Raising
-// the mmap and trim thresholds keeps freed activations in the heap for reuse. No-op off glibc.
+// every step (measured: a batch-64 CNN step spent 3x its compute time in page faults), and every
+// copy of a large model is mapped and unmapped again. Raising the mmap and trim thresholds and
+// serving large blocks from the heap keeps freed buffers for reuse. No-op off glibc.
 void TuneMallocForTraining();
 
 }  // namespace tailor
