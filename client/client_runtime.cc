@@ -14,8 +14,11 @@ absl::StatusOr<ParameterSet> ClientRuntime::LoadModel(const ParameterSet& global
   TAILOR_ASSIGN_OR_RETURN(std::optional<ParameterSet> stored, ctx_.store->Load(ctx_.client_id));
   ParameterSet personal = stored ? *std::move(stored) : policy.Personal(*ctx_.initial_model);
   // Every parameter comes from exactly one side: shared from the coordinator, personal from
-  // this device. Loading the initial model first covers neither-side buffers (none today).
-  TAILOR_RETURN_IF_ERROR(trainer.Load(*ctx_.initial_model));
+  // this device. Only when the two do not cover the model (e.g. a buffer neither side owns) is
+  // the initial model loaded first; skipping it saves a full model copy per task.
+  if (global_shared.size() + personal.size() != ctx_.initial_model->size()) {
+    TAILOR_RETURN_IF_ERROR(trainer.Load(*ctx_.initial_model));
+  }
   TAILOR_RETURN_IF_ERROR(Annotate(trainer.Load(global_shared), "global shared parameters"));
   TAILOR_RETURN_IF_ERROR(Annotate(trainer.Load(personal), "personal parameters"));
   return personal;
@@ -35,8 +38,10 @@ absl::StatusOr<UpdateUpload> ClientRuntime::Train(const TrainTask& task, LocalTr
   up.round = task.round;
   up.stats = stats;
   up.weight = static_cast<double>(ctx_.data.train.size());
-  TAILOR_ASSIGN_OR_RETURN(ParameterSet delta,
-                          Difference(policy.Shared(after), *task.global_shared));
+  // Δ over the shared parameters only (Difference checks the schema against the global set).
+  ParameterSet shared_after = policy.Shared(after);
+  after = ParameterSet();  // release the full snapshot before allocating the delta
+  TAILOR_ASSIGN_OR_RETURN(ParameterSet delta, Difference(shared_after, *task.global_shared));
   TAILOR_ASSIGN_OR_RETURN(up.payload, EncodeSharedUpdate(delta, policy));
   return up;
 }
