@@ -66,14 +66,4 @@ EvalSummary EvalCollector::WaitUntil(absl::Time deadline) {
   return SummarizeEval(stats_, failed_ + missing);
 }
 
-EvalSummary EvalCollector::Wait() {
-  absl::MutexLock lock(&mu_);
-  mu_.Await(absl::Condition(
-      +[](EvalCollector* c) ABSL_EXCLUSIVE_LOCKS_REQUIRED(c->mu_) {
-        return static_cast<int64_t>(c->stats_.size()) + c->failed_ >= c->expected_;
-      },
-      this));
-  return SummarizeEval(stats_, failed_);
-}
-
 }  // namespace tailor

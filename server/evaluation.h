@@ -32,14 +32,14 @@ struct EvalSummary {
 // Clients with an empty test set are left out of the per-client statistics.
 EvalSummary SummarizeEval(const std::map<int64_t, EvalStats>& per_client, int64_t failed);
 
-// Collects EvalReports from any thread; Wait() returns when `expected` were reported.
+// Collects EvalReports from any thread; WaitUntil() returns when `expected` were reported.
 class EvalCollector : public EvalSink {
  public:
   explicit EvalCollector(int64_t expected) : expected_(expected) {}
   void OnEvalReport(const EvalReport& report) override;
   void OnEvalFailure(int64_t client_id, const absl::Status& why) override;
-  EvalSummary Wait();
-  // Gives up at `deadline`; missing clients count as failed.
+  // Returns when `expected` clients reported, or at `deadline` (absl::InfiniteFuture() to wait
+  // for all); missing clients count as failed.
   EvalSummary WaitUntil(absl::Time deadline);
 
  private:

@@ -3,6 +3,7 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "core/serialization.h"
 #include "core/sha256.h"
@@ -14,9 +15,8 @@ namespace {
 std::string NewSessionId() {
   unsigned char bytes[16];
   RAND_bytes(bytes, sizeof(bytes));
-  Sha256Digest d{};
-  std::copy(bytes, bytes + 16, d.begin());
-  return ToHex(d).substr(0, 32);
+  return absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(bytes), sizeof(bytes)));
 }
 
 bool TokenMatches(const std::string& want, const std::string& got) {

@@ -99,14 +99,7 @@ void Round::OnTrainFailure(int64_t client_id, int64_t round, const absl::Status&
   if (options_.on_progress) options_.on_progress(done, static_cast<int64_t>(options_.cohort.size()));
 }
 
-void Round::AwaitAllReported() {
-  absl::MutexLock lock(&mu_);
-  mu_.Await(absl::Condition(
-      +[](Round* r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(r->mu_) {
-        return r->reported_.size() >= r->options_.cohort.size();
-      },
-      this));
-}
+void Round::AwaitAllReported() { AwaitAllReportedUntil(absl::InfiniteFuture()); }
 
 bool Round::AwaitAllReportedUntil(absl::Time deadline) {
   absl::MutexLock lock(&mu_);

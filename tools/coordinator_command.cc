@@ -1,8 +1,6 @@
 // `tailor coordinator`: serves one experiment over gRPC with the same round loop the simulation
 // runs.
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/numbers.h"
