@@ -40,7 +40,10 @@ void ProgressPrinter::OnRoundComplete(const RoundRecord& r) {
     acc = absl::StrFormat("pers acc %s", FormatPercent(r.eval->micro_accuracy));
     if (has_global_model_) acc += " (= global)";
   }
-  const double per_round = r.elapsed_seconds / static_cast<double>(r.round);
+  // Rounds run by this process: after a coordinator restart, elapsed time starts again while
+  // round numbers continue.
+  ++rounds_seen_;
+  const double per_round = r.elapsed_seconds / static_cast<double>(rounds_seen_);
   const double eta = per_round * static_cast<double>(total_rounds_ - r.round);
   absl::FPrintF(out_,
                 "%s[%s] round %d/%d | clients %d/%d | train loss %.4f | %s | %.1fs/round | "

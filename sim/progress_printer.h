@@ -25,6 +25,7 @@ class ProgressPrinter : public RoundObserver {
   bool has_global_model_;
   bool interactive_;
   absl::Mutex mu_;
+  int64_t rounds_seen_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 // "93.41%" or "—".
