@@ -10,6 +10,7 @@
 #include "core/wire_update.h"
 #include "grpcpp/create_channel.h"
 #include "grpcpp/server_builder.h"
+#include "server/evaluation.h"
 #include "server/round.h"
 #include "tests/test_util.h"
 
@@ -210,6 +211,35 @@ TEST_F(GrpcServiceTest, EveryBadUploadGetsItsStatusAndLeavesTheRoundUnchanged) {
   }
   EXPECT_EQ(Upload(s0, 1, payload, n).error_code(), grpc::StatusCode::FAILED_PRECONDITION)
       << "upload for a closed round";
+}
+
+TEST_F(GrpcServiceTest, EvaluationReportsAreChecked) {
+  std::string session;
+  ASSERT_TRUE(Join(0, "t0", &session).ok());
+  auto report = [&](int64_t round, int64_t correct, int64_t count) {
+    grpc::ClientContext ctx;
+    v1::EvaluationReport req;
+    req.set_session(session);
+    req.set_round(round);
+    req.set_correct(correct);
+    req.set_count(count);
+    v1::ReportResponse resp;
+    return stub_->ReportEvaluation(&ctx, req, &resp);
+  };
+  EXPECT_EQ(report(1, 1, 2).error_code(), grpc::StatusCode::FAILED_PRECONDITION)
+      << "no evaluation open";
+  auto collector = std::make_shared<EvalCollector>(1);
+  EvalTask eval;
+  eval.round = 1;
+  eval.global_shared = schema_;
+  service_->DispatchEval(eval, {0}, collector);
+  EXPECT_EQ(report(1, 5, 2).error_code(), grpc::StatusCode::INVALID_ARGUMENT) << "correct > count";
+  EXPECT_EQ(report(1, -1, 2).error_code(), grpc::StatusCode::INVALID_ARGUMENT) << "negative";
+  EXPECT_EQ(report(2, 1, 2).error_code(), grpc::StatusCode::FAILED_PRECONDITION) << "wrong round";
+  EXPECT_TRUE(report(1, 3, 4).ok());
+  EvalSummary s = collector->WaitUntil(absl::Now() + absl::Seconds(5));
+  EXPECT_EQ(s.test_samples, 4);
+  EXPECT_DOUBLE_EQ(s.micro_accuracy, 0.75);
 }
 
 TEST_F(GrpcServiceTest, FinishTellsWaitingClients) {

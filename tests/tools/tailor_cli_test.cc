@@ -67,6 +67,27 @@ TEST(TailorCli, MissingConfigAndBadOverride) {
   EXPECT_NE(bad_set.output.find("field.path=value"), std::string::npos) << bad_set.output;
 }
 
+TEST(TailorCli, NetworkCommandsRefuseBadCredentialFiles) {
+  const std::string path = WriteConfig("rounds: 1\ndata { num_clients: 2 }\n");
+  const std::string dir = testing::MakeTempDir("cli-net");
+  ASSERT_OK(Env::Default()->WriteFileAtomically(dir + "/bad-tokens", "0 a\nnot-a-number b\n"));
+  Outcome bad = RunTailor("coordinator --config " + path + " --client_tokens " + dir + "/bad-tokens");
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.output.find("bad-tokens:2: expected 'CLIENT_ID TOKEN'"), std::string::npos)
+      << bad.output;
+  ASSERT_OK(Env::Default()->WriteFileAtomically(dir + "/one-token", "0 a\n"));
+  Outcome missing = RunTailor("coordinator --config " + path + " --client_tokens " + dir + "/one-token");
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_NE(missing.output.find("no token for client 1"), std::string::npos) << missing.output;
+  Outcome no_file = RunTailor("client --config " + path + " --client_id 0 --state_dir " + dir +
+                              " --token_file " + dir + "/absent");
+  EXPECT_EQ(no_file.exit_code, 2);
+  EXPECT_NE(no_file.output.find("cannot read --token_file"), std::string::npos) << no_file.output;
+  Outcome bad_id = RunTailor("client --config " + path + " --client_id 5 --state_dir " + dir);
+  EXPECT_EQ(bad_id.exit_code, 2);
+  EXPECT_NE(bad_id.output.find("--client_id must be in [0, 2)"), std::string::npos);
+}
+
 TEST(TailorCli, TinyRunPrintsProgressSummaryAndWritesMetrics) {
   const std::string dir = testing::MakeTempDir("cli-run");
   const std::string path = WriteConfig(
