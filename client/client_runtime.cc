@@ -30,18 +30,18 @@ absl::StatusOr<UpdateUpload> ClientRuntime::Train(const TrainTask& task, LocalTr
   const uint64_t seed = DeriveSeed(task.seed, {static_cast<uint64_t>(ctx_.client_id)});
   TAILOR_ASSIGN_OR_RETURN(TrainStats stats,
                           ctx_.algorithm->TrainLocally(trainer, ctx_.data, task.options, seed));
-  ParameterSet after = trainer.Snapshot();
-  TAILOR_RETURN_IF_ERROR(ctx_.store->Save(ctx_.client_id, policy.Personal(after)));
+  PersonalizationPolicy::Parts after = policy.Split(trainer.Snapshot());
+  TAILOR_RETURN_IF_ERROR(ctx_.store->Save(ctx_.client_id, after.personal));
 
   UpdateUpload up;
   up.client_id = ctx_.client_id;
   up.round = task.round;
   up.stats = stats;
   up.weight = static_cast<double>(ctx_.data.train.size());
-  // Δ over the shared parameters only (Difference checks the schema against the global set).
-  ParameterSet shared_after = policy.Shared(after);
-  after = ParameterSet();  // release the full snapshot before allocating the delta
-  TAILOR_ASSIGN_OR_RETURN(ParameterSet delta, Difference(shared_after, *task.global_shared));
+  // Δ over the shared parameters only, computed in place (Difference checks the schema against
+  // the global set).
+  TAILOR_ASSIGN_OR_RETURN(ParameterSet delta,
+                          Difference(std::move(after.shared), *task.global_shared));
   TAILOR_ASSIGN_OR_RETURN(up.payload, EncodeSharedUpdate(delta, policy));
   return up;
 }

@@ -32,6 +32,10 @@ struct UpdateUpload {
   int64_t round = 0;
   // EncodeSharedUpdate(Δ shared): never contains a personal tensor.
   std::string payload;
+  // Set instead of `payload` by a transport that decoded the bytes while they streamed in (the
+  // gRPC service): the decoded set, or why decoding failed. The Round checks it against the
+  // schema exactly as it checks a payload it decodes itself.
+  std::shared_ptr<absl::StatusOr<ParameterSet>> decoded;
   // Aggregation weight: the number of local training samples.
   double weight = 0;
   TrainStats stats;

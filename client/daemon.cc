@@ -5,7 +5,6 @@
 #include "absl/strings/str_cat.h"
 #include "core/random.h"
 #include "core/serialization.h"
-#include "core/sha256.h"
 #include "core/status_macros.h"
 #include "proto/grpc_status.h"
 #include "tailor/v1/coordinator.grpc.pb.h"
@@ -91,39 +90,51 @@ class Daemon {
     }
   }
 
-  // Fetches (or reuses) the model of `task`, resuming from the bytes already received.
+  // Fetches (or reuses) the model of `task`, decoding it as the chunks arrive and resuming
+  // from the bytes already decoded after a broken stream.
   absl::StatusOr<std::shared_ptr<const ParameterSet>> Model(const v1::Task& task) {
     if (cached_sha_ == task.model_sha256() && cached_model_) return cached_model_;
-    if (partial_sha_ != task.model_sha256()) {
+    if (task.model_bytes() <= 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("task announces a model of ", task.model_bytes(), " bytes"));
+    }
+    if (partial_sha_ != task.model_sha256() || !partial_) {
       partial_sha_ = task.model_sha256();
-      partial_.clear();
+      partial_ = std::make_unique<ParameterSetDecoder>(static_cast<uint64_t>(task.model_bytes()));
     }
     v1::FetchModelRequest req;
     req.set_session(session_);
     req.set_model_sha256(task.model_sha256());
-    req.set_offset(static_cast<int64_t>(partial_.size()));
+    req.set_offset(static_cast<int64_t>(partial_->bytes_consumed()));
     auto ctx = Context(options_.rpc_timeout);
     auto reader = stub_->FetchModel(ctx.get(), req);
     v1::ModelChunk chunk;
-    while (reader->Read(&chunk)) {
-      if (chunk.offset() != static_cast<int64_t>(partial_.size()) ||
-          static_cast<int64_t>(partial_.size() + chunk.data().size()) > task.model_bytes()) {
-        partial_.clear();
-        return absl::DataLossError("model stream out of order or longer than announced");
+    absl::Status decoded;
+    while (decoded.ok() && reader->Read(&chunk)) {
+      if (chunk.offset() != static_cast<int64_t>(partial_->bytes_consumed())) {
+        decoded = absl::DataLossError("model stream out of order");
+        break;
       }
-      partial_.append(chunk.data());
+      decoded = partial_->Append(chunk.data());
+    }
+    if (!decoded.ok()) {
+      ctx->TryCancel();
+      reader->Finish();
+      partial_.reset();  // start over: these bytes cannot be trusted
+      return Annotate(decoded, "fetched model");
     }
     TAILOR_RETURN_IF_ERROR(FromGrpcStatus(reader->Finish()));
-    if (static_cast<int64_t>(partial_.size()) != task.model_bytes()) {
-      return absl::UnavailableError(absl::StrCat("model stream ended at ", partial_.size(),
-                                                 " of ", task.model_bytes(), " bytes"));
+    if (static_cast<int64_t>(partial_->bytes_consumed()) != task.model_bytes()) {
+      return absl::UnavailableError(absl::StrCat("model stream ended at ",
+                                                 partial_->bytes_consumed(), " of ",
+                                                 task.model_bytes(), " bytes"));
     }
-    if (ToHex(Sha256(partial_)) != task.model_sha256()) {
-      partial_.clear();
-      return absl::DataLossError("fetched model does not match its SHA-256");
+    std::unique_ptr<ParameterSetDecoder> done = std::move(partial_);
+    TAILOR_ASSIGN_OR_RETURN(ParameterSet model, done->Finish());
+    // The decoder verified the bytes against their own digest; that digest is the address.
+    if (done->content_address() != task.model_sha256()) {
+      return absl::DataLossError("fetched model does not match its content address");
     }
-    TAILOR_ASSIGN_OR_RETURN(ParameterSet model, DeserializeParameterSet(partial_));
-    partial_.clear();
     cached_sha_ = task.model_sha256();
     cached_model_ = std::make_shared<const ParameterSet>(std::move(model));
     return cached_model_;
@@ -232,7 +243,7 @@ class Daemon {
   std::string cached_sha_;
   std::shared_ptr<const ParameterSet> cached_model_;
   std::string partial_sha_;
-  std::string partial_;
+  std::unique_ptr<ParameterSetDecoder> partial_;
   std::optional<UpdateUpload> pending_upload_;
 };
 

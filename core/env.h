@@ -10,6 +10,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "absl/time/time.h"
 
 namespace tailor {
@@ -25,7 +26,13 @@ class Env {
   virtual absl::StatusOr<std::string> ReadFile(const std::string& path) = 0;
   // Writes to a temporary file beside `path`, fsyncs it, renames it over `path` and fsyncs the
   // directory: after a crash the file holds either the old or the new contents, never a mix.
-  virtual absl::Status WriteFileAtomically(const std::string& path, absl::string_view data) = 0;
+  absl::Status WriteFileAtomically(const std::string& path, absl::string_view data) {
+    return WritePiecesAtomically(path, {data});
+  }
+  // The same for contents given as consecutive pieces (a model serialized as views of its
+  // tensors is written without first being copied into one buffer).
+  virtual absl::Status WritePiecesAtomically(const std::string& path,
+                                             absl::Span<const absl::string_view> pieces) = 0;
   // Appends and flushes (for JSONL metrics).
   virtual absl::Status AppendToFile(const std::string& path, absl::string_view data) = 0;
   // mkdir -p.
@@ -44,8 +51,9 @@ class EnvWrapper : public Env {
   absl::StatusOr<std::string> ReadFile(const std::string& p) override {
     return target_->ReadFile(p);
   }
-  absl::Status WriteFileAtomically(const std::string& p, absl::string_view d) override {
-    return target_->WriteFileAtomically(p, d);
+  absl::Status WritePiecesAtomically(const std::string& p,
+                                     absl::Span<const absl::string_view> d) override {
+    return target_->WritePiecesAtomically(p, d);
   }
   absl::Status AppendToFile(const std::string& p, absl::string_view d) override {
     return target_->AppendToFile(p, d);

@@ -45,10 +45,15 @@ class PosixEnv : public Env {
   absl::StatusOr<std::string> ReadFile(const std::string& path) override {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return ErrnoStatus("open", path, errno);
-    std::string out;
-    char buf[1 << 16];
+    // Read into a buffer sized from fstat and grown geometrically: appending 64 KiB pieces
+    // would copy a large model file several times.
+    struct stat st;
+    size_t capacity = (::fstat(fd, &st) == 0 && st.st_size > 0) ? static_cast<size_t>(st.st_size) : 0;
+    std::string out(capacity + 1, '\0');  // +1 so that end-of-file is seen without a regrow
+    size_t size = 0;
     while (true) {
-      ssize_t n = ::read(fd, buf, sizeof(buf));
+      if (size == out.size()) out.resize(out.size() * 2);
+      ssize_t n = ::read(fd, &out[size], out.size() - size);
       if (n < 0) {
         if (errno == EINTR) continue;
         int err = errno;
@@ -56,17 +61,22 @@ class PosixEnv : public Env {
         return ErrnoStatus("read", path, err);
       }
       if (n == 0) break;
-      out.append(buf, static_cast<size_t>(n));
+      size += static_cast<size_t>(n);
     }
     ::close(fd);
+    out.resize(size);
     return out;
   }
 
-  absl::Status WriteFileAtomically(const std::string& path, absl::string_view data) override {
+  absl::Status WritePiecesAtomically(const std::string& path,
+                                     absl::Span<const absl::string_view> pieces) override {
     const std::string tmp = absl::StrCat(path, ".tmp.", ::getpid());
     int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) return ErrnoStatus("open", tmp, errno);
-    absl::Status s = WriteAll(fd, data, tmp);
+    absl::Status s;
+    for (absl::string_view piece : pieces) {
+      if (s.ok()) s = WriteAll(fd, piece, tmp);
+    }
     if (s.ok() && ::fsync(fd) != 0) s = ErrnoStatus("fsync", tmp, errno);
     if (::close(fd) != 0 && s.ok()) s = ErrnoStatus("close", tmp, errno);
     if (s.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) s = ErrnoStatus("rename", path, errno);

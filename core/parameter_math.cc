@@ -19,26 +19,23 @@ absl::Status CheckFloating(const NamedTensor& e) {
 
 }  // namespace
 
-absl::StatusOr<ParameterSet> Difference(const ParameterSet& after, const ParameterSet& before) {
+absl::StatusOr<ParameterSet> Difference(ParameterSet after, const ParameterSet& before) {
   TAILOR_RETURN_IF_ERROR(before.CheckSameSchema(after, "parameters"));
-  ParameterSet out;
   for (size_t i = 0; i < after.size(); ++i) {
-    const NamedTensor& a = after.entry(i);
+    NamedTensor& a = after.entry(i);
     const Tensor& b = before.entry(i).tensor;
     TAILOR_RETURN_IF_ERROR(CheckFloating(a));
-    Tensor d(a.tensor.dtype(), a.tensor.shape());
     if (a.tensor.dtype() == DType::kFloat32) {
-      auto x = a.tensor.f32(), y = b.f32();
-      auto z = d.f32();
-      for (size_t j = 0; j < z.size(); ++j) z[j] = x[j] - y[j];
+      auto z = a.tensor.f32();
+      auto y = b.f32();
+      for (size_t j = 0; j < z.size(); ++j) z[j] -= y[j];
     } else {
-      auto x = a.tensor.f64(), y = b.f64();
-      auto z = d.f64();
-      for (size_t j = 0; j < z.size(); ++j) z[j] = x[j] - y[j];
+      auto z = a.tensor.f64();
+      auto y = b.f64();
+      for (size_t j = 0; j < z.size(); ++j) z[j] -= y[j];
     }
-    TAILOR_RETURN_IF_ERROR(out.Add(a.name, std::move(d)));
   }
-  return out;
+  return after;
 }
 
 absl::Status AddScaled(ParameterSet* dst, const ParameterSet& delta, double scale) {

@@ -7,9 +7,9 @@
 
 namespace tailor {
 
-// after - before, tensor by tensor. INVALID_ARGUMENT when the schemas differ or a tensor is
-// not floating point.
-absl::StatusOr<ParameterSet> Difference(const ParameterSet& after, const ParameterSet& before);
+// after - before, tensor by tensor, computed in `after`'s buffers (pass it with std::move to
+// avoid a copy). INVALID_ARGUMENT when the schemas differ or a tensor is not floating point.
+absl::StatusOr<ParameterSet> Difference(ParameterSet after, const ParameterSet& before);
 
 // dst += scale * delta. Same schema required.
 absl::Status AddScaled(ParameterSet* dst, const ParameterSet& delta, double scale);

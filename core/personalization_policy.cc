@@ -52,4 +52,14 @@ ParameterSet PersonalizationPolicy::Personal(const ParameterSet& full) const {
   return Select(full, *this, /*personal=*/true);
 }
 
+PersonalizationPolicy::Parts PersonalizationPolicy::Split(ParameterSet full) const {
+  Parts parts;
+  for (size_t i = 0; i < full.size(); ++i) {
+    NamedTensor& e = full.entry(i);
+    ParameterSet& side = IsPersonal(e.name) ? parts.personal : parts.shared;
+    (void)side.Add(std::move(e.name), std::move(e.tensor));  // names are unique in `full`
+  }
+  return parts;
+}
+
 }  // namespace tailor

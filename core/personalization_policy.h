@@ -33,6 +33,12 @@ class PersonalizationPolicy {
   // Copies of the shared / personal subsets, in the order of `full`.
   ParameterSet Shared(const ParameterSet& full) const;
   ParameterSet Personal(const ParameterSet& full) const;
+  // Both parts at once, moving the tensors out of `full` rather than copying them.
+  struct Parts {
+    ParameterSet shared;
+    ParameterSet personal;
+  };
+  Parts Split(ParameterSet full) const;
 
  private:
   std::vector<std::string> patterns_;

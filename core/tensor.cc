@@ -50,6 +50,16 @@ Tensor::Tensor(DType dtype, std::vector<int64_t> shape)
   bytes_.assign(static_cast<size_t>(numel_) * DTypeSize(dtype_), 0);
 }
 
+Tensor Tensor::Uninitialized(DType dtype, std::vector<int64_t> shape) {
+  Tensor t;
+  t.dtype_ = dtype;
+  t.shape_ = std::move(shape);
+  t.numel_ = NumElements(t.shape_);
+  assert(t.numel_ >= 0);
+  t.bytes_.resize(static_cast<size_t>(t.numel_) * DTypeSize(dtype));
+  return t;
+}
+
 Tensor Tensor::FromFloats(std::vector<int64_t> shape, absl::Span<const float> values) {
   Tensor t(DType::kFloat32, std::move(shape));
   assert(static_cast<int64_t>(values.size()) == t.numel());

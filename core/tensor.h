@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,9 @@ class Tensor {
   Tensor() = default;
   // A zero-filled tensor. Dimensions must be >= 0.
   Tensor(DType dtype, std::vector<int64_t> shape);
+  // A tensor whose bytes are left unset, for callers that overwrite every byte (decoders):
+  // zero-filling a 40 MB buffer first costs as much as the copy that follows.
+  static Tensor Uninitialized(DType dtype, std::vector<int64_t> shape);
   static Tensor FromFloats(std::vector<int64_t> shape, absl::Span<const float> values);
 
   DType dtype() const { return dtype_; }
@@ -65,7 +69,27 @@ class Tensor {
   DType dtype_ = DType::kFloat32;
   std::vector<int64_t> shape_;
   int64_t numel_ = 0;
-  std::vector<uint8_t> bytes_;
+  // Value-initialization is what zero-fills std::vector's elements; this allocator turns it
+  // into default-initialization (nothing) so Uninitialized can skip the fill.
+  template <typename T>
+  struct NoInitAllocator : std::allocator<T> {
+    template <typename U>
+    struct rebind {
+      using other = NoInitAllocator<U>;
+    };
+    NoInitAllocator() = default;
+    template <typename U>
+    NoInitAllocator(const NoInitAllocator<U>&) {}
+    template <typename U>
+    void construct(U* p) {
+      ::new (static_cast<void*>(p)) U;
+    }
+    template <typename U, typename... Args>
+    void construct(U* p, Args&&... args) {
+      ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+    }
+  };
+  std::vector<uint8_t, NoInitAllocator<uint8_t>> bytes_;
 };
 
 // Product of dimensions; -1 if any is negative or the product overflows int64.

@@ -20,10 +20,15 @@ absl::StatusOr<std::string> EncodeSharedUpdate(const ParameterSet& update,
 
 absl::StatusOr<ParameterSet> DecodeSharedUpdate(absl::string_view bytes,
                                                 const ParameterSet& shared_schema) {
-  TAILOR_ASSIGN_OR_RETURN(ParameterSet update, DeserializeParameterSet(bytes));
-  TAILOR_RETURN_IF_ERROR(shared_schema.CheckSameSchema(update, "update"));
-  TAILOR_RETURN_IF_ERROR(Annotate(update.CheckFinite(), "update"));
-  return update;
+  return CheckSharedUpdate(DeserializeParameterSet(bytes), shared_schema);
+}
+
+absl::StatusOr<ParameterSet> CheckSharedUpdate(absl::StatusOr<ParameterSet> decoded,
+                                               const ParameterSet& shared_schema) {
+  if (!decoded.ok()) return decoded.status();
+  TAILOR_RETURN_IF_ERROR(shared_schema.CheckSameSchema(*decoded, "update"));
+  TAILOR_RETURN_IF_ERROR(Annotate(decoded->CheckFinite(), "update"));
+  return decoded;
 }
 
 }  // namespace tailor

@@ -25,6 +25,10 @@ absl::StatusOr<std::string> EncodeSharedUpdate(const ParameterSet& update,
 // INVALID_ARGUMENT / DATA_LOSS with a message naming the offending tensor.
 absl::StatusOr<ParameterSet> DecodeSharedUpdate(absl::string_view bytes,
                                                 const ParameterSet& shared_schema);
+// The same checks for an update decoded elsewhere (a ParameterSetDecoder fed by a stream); a
+// decoding error passes through unchanged.
+absl::StatusOr<ParameterSet> CheckSharedUpdate(absl::StatusOr<ParameterSet> decoded,
+                                               const ParameterSet& shared_schema);
 
 }  // namespace tailor
 

@@ -90,19 +90,25 @@ absl::StatusOr<std::optional<Checkpoint>> CheckpointStore::LoadLatest() {
     return absl::DataLossError(absl::StrCat("round ", cp.round, " names model ", path,
                                             ", which cannot be read: ", bytes.status().message()));
   }
-  if (ToHex(Sha256(*bytes)) != sha) {
-    return absl::DataLossError(absl::StrCat("model file ", path, " does not match its digest"));
+  // Decoding verifies the trailing digest, which is the content address the file is named by.
+  absl::StatusOr<ParameterSet> model = DeserializeParameterSet(*bytes);
+  if (!model.ok() || ContentAddressOf(*bytes) != sha) {
+    return absl::DataLossError(absl::StrCat(
+        "model file ", path, " does not match its digest",
+        model.ok() ? "" : absl::StrCat(": ", model.status().message())));
   }
-  TAILOR_ASSIGN_OR_RETURN(cp.global_shared, DeserializeParameterSet(*bytes));
+  cp.global_shared = *std::move(model);
   return std::optional<Checkpoint>(std::move(cp));
 }
 
 absl::Status CheckpointStore::SaveRound(int64_t round, const ParameterSet& global_shared,
                                         const std::string& metrics_json) {
-  const std::string bytes = SerializeParameterSet(global_shared);
-  const std::string sha = ToHex(Sha256(bytes));
+  // Written from views of the tensors: no serialized copy of the model in memory.
+  const SerializedParameterSet serialized(global_shared);
+  const std::string& sha = serialized.content_address();
   // The model first: a committed row must never name a file that is not fully on disk.
-  TAILOR_RETURN_IF_ERROR(env_->WriteFileAtomically(absl::StrCat(dir_, "/models/", sha, ".tlps"), bytes));
+  TAILOR_RETURN_IF_ERROR(env_->WritePiecesAtomically(absl::StrCat(dir_, "/models/", sha, ".tlps"),
+                                                     serialized.pieces()));
   Statement insert(db_, "INSERT INTO rounds (round, model_sha256, metrics) VALUES (?, ?, ?)");
   sqlite3_bind_int64(insert.get(), 1, round);
   sqlite3_bind_text(insert.get(), 2, sha.c_str(), -1, SQLITE_TRANSIENT);

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "core/serialization.h"
 #include "core/sha256.h"
+#include "core/status_macros.h"
 #include "proto/grpc_status.h"
 
 namespace tailor {
@@ -32,8 +33,8 @@ grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* context, grpc::
 // Streams a published model from an offset in bounded chunks.
 class FetchReactor : public grpc::ServerWriteReactor<v1::ModelChunk> {
  public:
-  FetchReactor(std::shared_ptr<const std::string> bytes, int64_t offset, size_t chunk)
-      : bytes_(std::move(bytes)), offset_(static_cast<size_t>(offset)), chunk_(chunk) {
+  FetchReactor(std::shared_ptr<const SerializedParameterSet> model, int64_t offset, size_t chunk)
+      : model_(std::move(model)), offset_(static_cast<uint64_t>(offset)), chunk_(chunk) {
     NextWrite();
   }
   void OnWriteDone(bool ok) override {
@@ -47,23 +48,28 @@ class FetchReactor : public grpc::ServerWriteReactor<v1::ModelChunk> {
 
  private:
   void NextWrite() {
-    if (offset_ >= bytes_->size()) {
+    if (offset_ >= model_->size()) {
       Finish(grpc::Status::OK);
       return;
     }
-    const size_t n = std::min(chunk_, bytes_->size() - offset_);
+    const size_t n = std::min<uint64_t>(chunk_, model_->size() - offset_);
     message_.set_offset(static_cast<int64_t>(offset_));
-    message_.set_data(bytes_->data() + offset_, n);
+    // Copied from the tensors themselves: the service holds no serialized copy of the model.
+    std::string* data = message_.mutable_data();
+    data->clear();
+    model_->AppendRange(offset_, n, data);
     offset_ += n;
     StartWrite(&message_);
   }
-  std::shared_ptr<const std::string> bytes_;
-  size_t offset_;
+  std::shared_ptr<const SerializedParameterSet> model_;
+  uint64_t offset_;
   size_t chunk_;
   v1::ModelChunk message_;
 };
 
-// Reassembles an update from chunks, enforcing the declared and the configured size.
+// Decodes an update as its chunks arrive (straight into tensors: no reassembly buffer),
+// enforcing the declared and the configured size. The sender is authenticated and the round
+// checked on the first chunk, before any data is taken.
 class UploadReactor : public grpc::ServerReadReactor<v1::UpdateChunk> {
  public:
   UploadReactor(CoordinatorService* service, v1::UploadResponse* response)
@@ -75,59 +81,76 @@ class UploadReactor : public grpc::ServerReadReactor<v1::UpdateChunk> {
       Complete();
       return;
     }
-    if (first_) {
-      first_ = false;
+    if (!decoder_) {
       session_ = chunk_.session();
       round_ = chunk_.round();
       weight_ = chunk_.weight();
       loss_ = chunk_.train_loss();
       total_ = chunk_.total_bytes();
       if (total_ < 0 || total_ > service_->max_upload_bytes()) {
-        Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+        Refuse(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
                             absl::StrCat("upload declares ", total_, " bytes; the limit is ",
                                          service_->max_upload_bytes())));
         return;
       }
-      payload_.reserve(static_cast<size_t>(total_));
+      grpc::Status admitted = service_->AdmitUpload(session_, round_);
+      if (!admitted.ok()) {
+        Refuse(admitted);
+        return;
+      }
+      decoder_ = std::make_unique<ParameterSetDecoder>(static_cast<uint64_t>(total_));
     }
-    if (static_cast<int64_t>(payload_.size() + chunk_.data().size()) > total_) {
-      Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+    if (static_cast<int64_t>(received_ + chunk_.data().size()) > total_) {
+      Refuse(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
                           absl::StrCat("upload exceeds its declared ", total_, " bytes")));
       return;
     }
-    payload_.append(chunk_.data());
+    received_ += chunk_.data().size();
+    absl::Status decoded = decoder_->Append(chunk_.data());
+    if (!decoded.ok()) {
+      // Bad content (not framing): the round records the rejection like any other.
+      Deliver(std::make_shared<absl::StatusOr<ParameterSet>>(decoded));
+      return;
+    }
     StartRead(&chunk_);
   }
   void OnDone() override { delete this; }
 
  private:
+  void Refuse(grpc::Status status) {
+    service_->CountRejectedUpload(status.error_code());
+    Finish(std::move(status));
+  }
+  void Deliver(std::shared_ptr<absl::StatusOr<ParameterSet>> decoded) {
+    grpc::Status status =
+        service_->AcceptUpload(session_, round_, weight_, loss_, std::move(decoded), received_);
+    response_->set_accepted(status.ok());
+    Finish(status);
+  }
   void Complete() {
-    if (first_) {
-      Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "empty upload stream"));
+    if (!decoder_) {
+      Refuse(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "empty upload stream"));
       return;
     }
-    if (static_cast<int64_t>(payload_.size()) != total_) {
-      Finish(grpc::Status(grpc::StatusCode::DATA_LOSS,
-                          absl::StrCat("upload truncated: got ", payload_.size(), " of ", total_,
+    if (static_cast<int64_t>(received_) != total_) {
+      Refuse(grpc::Status(grpc::StatusCode::DATA_LOSS,
+                          absl::StrCat("upload truncated: got ", received_, " of ", total_,
                                        " bytes")));
       return;
     }
-    grpc::Status status =
-        service_->AcceptUpload(session_, round_, weight_, loss_, std::move(payload_));
-    response_->set_accepted(status.ok());
-    Finish(status);
+    Deliver(std::make_shared<absl::StatusOr<ParameterSet>>(decoder_->Finish()));
   }
 
   CoordinatorService* service_;
   v1::UploadResponse* response_;
   v1::UpdateChunk chunk_;
-  bool first_ = true;
+  std::unique_ptr<ParameterSetDecoder> decoder_;
   std::string session_;
   int64_t round_ = 0;
   double weight_ = 0;
   double loss_ = 0;
   int64_t total_ = 0;
-  std::string payload_;
+  uint64_t received_ = 0;
 };
 
 }  // namespace
@@ -201,15 +224,19 @@ absl::StatusOr<int64_t> CoordinatorService::ClientOf(const std::string& session)
   return it->second;
 }
 
-std::string CoordinatorService::PublishModel(const ParameterSet& shared) {
-  auto bytes = std::make_shared<const std::string>(SerializeParameterSet(shared));
-  std::string sha = ToHex(Sha256(*bytes));
+std::string CoordinatorService::PublishModel(std::shared_ptr<const ParameterSet> shared) {
+  // The coordinator hands the same object to a round's evaluation and the next round's
+  // training: hash it once.
+  if (shared == current_set_) return current_model_;
+  current_set_ = shared;
+  auto model = std::make_shared<const SerializedParameterSet>(std::move(shared));
+  const std::string sha = model->content_address();
   if (sha != current_model_) {
     // Keep the current and the new version: a slow client may still be fetching the previous.
     for (auto it = models_.begin(); it != models_.end();) {
       it = it->first == current_model_ ? std::next(it) : models_.erase(it);
     }
-    models_[sha] = std::move(bytes);
+    models_[sha] = std::move(model);
     current_model_ = sha;
   }
   return sha;
@@ -228,8 +255,8 @@ void CoordinatorService::Deliver(int64_t client, v1::Task task) {
 }
 
 v1::Task CoordinatorService::NewTask(v1::Task::Kind kind, int64_t round,
-                                     const ParameterSet& global_shared) {
-  const std::string sha = PublishModel(global_shared);
+                                     std::shared_ptr<const ParameterSet> global_shared) {
+  const std::string sha = PublishModel(std::move(global_shared));
   v1::Task t;
   t.set_kind(kind);
   t.set_round(round);
@@ -243,7 +270,7 @@ void CoordinatorService::DispatchTrain(const TrainTask& task, const std::vector<
   absl::MutexLock lock(&mu_);
   train_sink_ = std::move(sink);
   train_round_ = task.round;
-  v1::Task t = NewTask(v1::Task::TRAIN, task.round, *task.global_shared);
+  v1::Task t = NewTask(v1::Task::TRAIN, task.round, task.global_shared);
   t.set_seed(task.seed);
   auto* o = t.mutable_options();
   o->set_learning_rate(task.options.learning_rate);
@@ -260,7 +287,7 @@ void CoordinatorService::DispatchEval(const EvalTask& task, const std::vector<in
   absl::MutexLock lock(&mu_);
   eval_sink_ = std::move(sink);
   eval_round_ = task.round;
-  const v1::Task t = NewTask(v1::Task::EVALUATE, task.round, *task.global_shared);
+  const v1::Task t = NewTask(v1::Task::EVALUATE, task.round, task.global_shared);
   for (int64_t id : clients) Deliver(id, t);
 }
 
@@ -331,7 +358,7 @@ grpc::ServerUnaryReactor* CoordinatorService::WaitForTask(grpc::CallbackServerCo
 
 grpc::ServerWriteReactor<v1::ModelChunk>* CoordinatorService::FetchModel(
     grpc::CallbackServerContext* context, const v1::FetchModelRequest* request) {
-  std::shared_ptr<const std::string> bytes;
+  std::shared_ptr<const SerializedParameterSet> model;
   grpc::Status error;
   {
     absl::MutexLock lock(&mu_);
@@ -343,15 +370,15 @@ grpc::ServerWriteReactor<v1::ModelChunk>* CoordinatorService::FetchModel(
       error = grpc::Status(grpc::StatusCode::NOT_FOUND,
                            absl::StrCat("unknown model version ", request->model_sha256()));
     } else if (request->offset() < 0 ||
-               request->offset() > static_cast<int64_t>(it->second->size())) {
+               static_cast<uint64_t>(request->offset()) > it->second->size()) {
       error = grpc::Status(grpc::StatusCode::OUT_OF_RANGE,
                            absl::StrCat("offset ", request->offset(), " outside the model's ",
                                         it->second->size(), " bytes"));
     } else {
-      bytes = it->second;
+      model = it->second;
     }
   }
-  if (!bytes) {
+  if (!model) {
     class Refuse : public grpc::ServerWriteReactor<v1::ModelChunk> {
      public:
       explicit Refuse(grpc::Status s) { Finish(std::move(s)); }
@@ -359,7 +386,7 @@ grpc::ServerWriteReactor<v1::ModelChunk>* CoordinatorService::FetchModel(
     };
     return new Refuse(error);
   }
-  return new FetchReactor(std::move(bytes), request->offset(), options_.chunk_bytes);
+  return new FetchReactor(std::move(model), request->offset(), options_.chunk_bytes);
 }
 
 grpc::ServerReadReactor<v1::UpdateChunk>* CoordinatorService::UploadUpdate(
@@ -367,29 +394,64 @@ grpc::ServerReadReactor<v1::UpdateChunk>* CoordinatorService::UploadUpdate(
   return new UploadReactor(this, response);
 }
 
-grpc::Status CoordinatorService::AcceptUpload(const std::string& session, int64_t round,
-                                              double weight, double train_loss,
-                                              std::string payload) {
+grpc::Status CoordinatorService::AdmitUpload(const std::string& session, int64_t round) {
+  absl::MutexLock lock(&mu_);
+  return ToGrpcStatus(OpenTrainSinkFor(session, round).status());
+}
+
+absl::StatusOr<std::pair<int64_t, std::shared_ptr<UpdateSink>>>
+CoordinatorService::OpenTrainSinkFor(const std::string& session, int64_t round) {
+  TAILOR_ASSIGN_OR_RETURN(int64_t client, ClientOf(session));
+  if (!train_sink_ || round != train_round_) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "round ", round, " is not open (the open round is ", train_round_, ")"));
+  }
+  return std::make_pair(client, train_sink_);
+}
+
+grpc::Status CoordinatorService::AcceptUpload(
+    const std::string& session, int64_t round, double weight, double train_loss,
+    std::shared_ptr<absl::StatusOr<ParameterSet>> decoded, uint64_t bytes) {
   std::shared_ptr<UpdateSink> sink;
   UpdateUpload upload;
   {
     absl::MutexLock lock(&mu_);
-    absl::StatusOr<int64_t> client = ClientOf(session);
-    if (!client.ok()) return ToGrpcStatus(client.status());
-    if (!train_sink_ || round != train_round_) {
-      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
-                          absl::StrCat("round ", round, " is not open (the open round is ",
-                                       train_round_, ")"));
+    auto open = OpenTrainSinkFor(session, round);
+    if (!open.ok()) {
+      CountRejectedUploadLocked(ToGrpcStatus(open.status()).error_code());
+      return ToGrpcStatus(open.status());
     }
-    sink = train_sink_;
-    upload.client_id = *client;
+    upload.client_id = open->first;
+    sink = std::move(open->second);
   }
   upload.round = round;
   upload.weight = weight;
   upload.stats.mean_loss = train_loss;
-  upload.payload = std::move(payload);
-  // Decoding and aggregation happen in the Round, outside the service lock.
-  return ToGrpcStatus(sink->OnUpdate(upload));
+  upload.decoded = std::move(decoded);
+  // Schema checks and aggregation happen in the Round, outside the service lock.
+  grpc::Status status = ToGrpcStatus(sink->OnUpdate(upload));
+  absl::MutexLock lock(&mu_);
+  if (status.ok()) {
+    stats_.upload_bytes_accepted += bytes;
+    ++stats_.uploads_accepted;
+  } else {
+    CountRejectedUploadLocked(status.error_code());
+  }
+  return status;
+}
+
+CoordinatorService::Stats CoordinatorService::stats() const {
+  absl::MutexLock lock(&mu_);
+  return stats_;
+}
+
+void CoordinatorService::CountRejectedUpload(grpc::StatusCode code) {
+  absl::MutexLock lock(&mu_);
+  CountRejectedUploadLocked(code);
+}
+
+void CoordinatorService::CountRejectedUploadLocked(grpc::StatusCode code) {
+  ++stats_.uploads_rejected[code];
 }
 
 grpc::ServerUnaryReactor* CoordinatorService::ReportEvaluation(

@@ -16,6 +16,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "core/serialization.h"
 #include "server/transport.h"
 #include "tailor/v1/coordinator.grpc.pb.h"
 
@@ -68,10 +69,23 @@ class CoordinatorService final : public tailor::v1::Coordinator::CallbackService
                                       const v1::StatusRequest* request,
                                       v1::StatusResponse* response) override;
 
-  // Called by the upload reactor with a complete upload (public for the reactor only).
+  // For the upload reactor only: whether `session` may upload for `round` (checked on the first
+  // chunk), and the complete, decoded upload.
+  grpc::Status AdmitUpload(const std::string& session, int64_t round);
   grpc::Status AcceptUpload(const std::string& session, int64_t round, double weight,
-                            double train_loss, std::string payload);
+                            double train_loss,
+                            std::shared_ptr<absl::StatusOr<ParameterSet>> decoded,
+                            uint64_t bytes);
+  void CountRejectedUpload(grpc::StatusCode code);
   int64_t max_upload_bytes() const { return options_.max_upload_bytes; }
+
+  // Counters for metrics endpoints and tests.
+  struct Stats {
+    int64_t uploads_accepted = 0;
+    uint64_t upload_bytes_accepted = 0;
+    std::map<grpc::StatusCode, int64_t> uploads_rejected;
+  };
+  Stats stats() const;
 
  private:
   class WaitReactor;
@@ -81,12 +95,19 @@ class CoordinatorService final : public tailor::v1::Coordinator::CallbackService
     absl::Time waiter_deadline;
   };
 
+  // The client and the open round's sink for an upload from `session` for `round`, or why not.
+  absl::StatusOr<std::pair<int64_t, std::shared_ptr<UpdateSink>>> OpenTrainSinkFor(
+      const std::string& session, int64_t round) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void CountRejectedUploadLocked(grpc::StatusCode code) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The client id of a session, or UNAUTHENTICATED.
   absl::StatusOr<int64_t> ClientOf(const std::string& session) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Stores `bytes` under its SHA-256 and returns the hex digest.
-  std::string PublishModel(const ParameterSet& shared) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Publishes `shared` under its content address (hashing it once; no serialized copy is made)
+  // and returns the address.
+  std::string PublishModel(std::shared_ptr<const ParameterSet> shared)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A task of `kind` for `round` naming the (published) global shared parameters.
-  v1::Task NewTask(v1::Task::Kind kind, int64_t round, const ParameterSet& global_shared)
+  v1::Task NewTask(v1::Task::Kind kind, int64_t round,
+                   std::shared_ptr<const ParameterSet> global_shared)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Gives `task` to the client: to its parked poll if any, else as its pending task.
   void Deliver(int64_t client, v1::Task task) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -94,12 +115,16 @@ class CoordinatorService final : public tailor::v1::Coordinator::CallbackService
   void RemoveWaiter(WaitReactor* waiter);
 
   const CoordinatorServiceOptions options_;
-  absl::Mutex mu_;
+  mutable absl::Mutex mu_;
+  Stats stats_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, int64_t> sessions_ ABSL_GUARDED_BY(mu_);
   std::map<int64_t, ClientSlot> clients_ ABSL_GUARDED_BY(mu_);
   // Published models by content address; the current and previous version are kept.
-  std::map<std::string, std::shared_ptr<const std::string>> models_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::shared_ptr<const SerializedParameterSet>> models_
+      ABSL_GUARDED_BY(mu_);
   std::string current_model_ ABSL_GUARDED_BY(mu_);
+  // The object current_model_ was computed from, held so its address cannot be reused.
+  std::shared_ptr<const ParameterSet> current_set_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<UpdateSink> train_sink_ ABSL_GUARDED_BY(mu_);
   int64_t train_round_ ABSL_GUARDED_BY(mu_) = 0;
   std::shared_ptr<EvalSink> eval_sink_ ABSL_GUARDED_BY(mu_);

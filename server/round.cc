@@ -39,7 +39,9 @@ absl::Status Round::Reject(absl::Status why) {
 
 absl::Status Round::OnUpdate(const UpdateUpload& upload) {
   // Decode outside the lock: it is the expensive part and touches no round state.
-  absl::StatusOr<ParameterSet> delta = DecodeSharedUpdate(upload.payload, *options_.shared_schema);
+  absl::StatusOr<ParameterSet> delta =
+      upload.decoded ? CheckSharedUpdate(std::move(*upload.decoded), *options_.shared_schema)
+                     : DecodeSharedUpdate(upload.payload, *options_.shared_schema);
   int64_t done = 0;
   absl::Status result;
   {

@@ -1,6 +1,7 @@
 #include "core/serialization.h"
 
 #include <cmath>
+#include <cstring>
 
 #include "core/personalization_policy.h"
 #include "core/wire_update.h"
@@ -91,6 +92,89 @@ TEST(Serialization, HugeDeclaredCountIsRefusedWithoutAllocating) {
 }
 
 // --- The wire layer: personal parameters never leave; uploads are validated. ---
+
+TEST(SerializedView, PiecesAndEveryRangeEqualTheSerializedBytes) {
+  const std::string bytes = SerializeParameterSet(Sample());
+  SerializedParameterSet view(std::make_shared<const ParameterSet>(Sample()));
+  ASSERT_EQ(view.size(), bytes.size());
+  EXPECT_EQ(view.content_address(), ContentAddressOf(bytes));
+  std::string joined;
+  for (absl::string_view p : view.pieces()) joined.append(p.data(), p.size());
+  EXPECT_EQ(joined, bytes);
+  // Every (offset, length) window, including ones spanning header/payload boundaries.
+  for (size_t off = 0; off <= bytes.size(); off += 3) {
+    for (size_t n : {size_t{0}, size_t{1}, size_t{7}, size_t{64}, bytes.size()}) {
+      const size_t len = std::min(n, bytes.size() - off);
+      std::string got = "x";
+      view.AppendRange(off, len, &got);
+      ASSERT_EQ(got, "x" + bytes.substr(off, len)) << off << "+" << len;
+    }
+  }
+  SerializedParameterSet empty(std::make_shared<const ParameterSet>());
+  EXPECT_EQ(std::string(empty.pieces()[0]) + std::string(empty.pieces()[1]),
+            SerializeParameterSet(ParameterSet()));
+}
+
+TEST(StreamDecoder, AnyChunkingDecodesTheSameSet) {
+  const ParameterSet in = Sample();
+  const std::string bytes = SerializeParameterSet(in);
+  for (size_t chunk : {size_t{1}, size_t{5}, size_t{13}, size_t{100}, bytes.size()}) {
+    ParameterSetDecoder decoder(bytes.size());
+    for (size_t off = 0; off < bytes.size(); off += chunk) {
+      ASSERT_OK(decoder.Append(absl::string_view(bytes).substr(off, chunk)));
+      EXPECT_EQ(decoder.bytes_consumed(), std::min(bytes.size(), off + chunk));
+    }
+    auto out = decoder.Finish();
+    ASSERT_OK(out);
+    EXPECT_TRUE(*out == in) << "chunk " << chunk;
+    EXPECT_EQ(decoder.content_address(), ContentAddressOf(bytes));
+  }
+}
+
+TEST(StreamDecoder, EndingEarlyNamesTheFieldAndErrorsAreSticky) {
+  const std::string bytes = SerializeParameterSet(Sample());
+  ParameterSetDecoder decoder(bytes.size());
+  ASSERT_OK(decoder.Append(absl::string_view(bytes).substr(0, 30)));
+  EXPECT_STATUS(decoder.Finish(), absl::StatusCode::kDataLoss, "while reading tensor 'body.weight'");
+
+  std::string corrupt = bytes;
+  corrupt[bytes.size() - 32 - 3] ^= 4;  // inside the last payload (the float64 scalar)
+  ParameterSetDecoder bad(bytes.size());
+  ASSERT_OK(bad.Append(absl::string_view(corrupt).substr(0, 100)));
+  EXPECT_STATUS(bad.Append(absl::string_view(corrupt).substr(100)), absl::StatusCode::kDataLoss,
+                "checksum");
+  EXPECT_STATUS(bad.Append("more"), absl::StatusCode::kDataLoss, "checksum");
+  EXPECT_STATUS(bad.Finish(), absl::StatusCode::kDataLoss, "checksum");
+}
+
+TEST(StreamDecoder, DeclaredTensorLargerThanTheStreamIsRefusedBeforeAllocating) {
+  // A header claiming a 2^40-element tensor in a stream announced as 200 bytes: refused at
+  // the header, without trying to allocate 4 TiB.
+  ParameterSet huge_header;
+  ASSERT_OK(huge_header.Add("w", Tensor(DType::kFloat32, {2})));
+  std::string bytes = SerializeParameterSet(huge_header);
+  const int64_t dim = int64_t{1} << 40;
+  std::memcpy(&bytes[12 + 4 + 1 + 2], &dim, 8);        // dims[0]
+  const uint64_t payload = static_cast<uint64_t>(dim) * 4;
+  std::memcpy(&bytes[12 + 4 + 1 + 2 + 8], &payload, 8);  // payload size
+  ParameterSetDecoder decoder(200);
+  EXPECT_STATUS(decoder.Append(bytes), absl::StatusCode::kDataLoss, "declares 4398046511104");
+}
+
+TEST(StreamDecoder, BytesAfterTheChecksumAreRefused) {
+  const std::string bytes = SerializeParameterSet(Sample());
+  ParameterSetDecoder decoder(bytes.size() + 10);
+  EXPECT_STATUS(decoder.Append(bytes + "tail"), absl::StatusCode::kInvalidArgument,
+                "after its checksum");
+}
+
+TEST(PolicySplit, MovesEachTensorToItsSideInOrder) {
+  const ParameterSet full = Sample();
+  PersonalizationPolicy policy({"head.*", "scale"});
+  PersonalizationPolicy::Parts parts = policy.Split(full);
+  EXPECT_TRUE(parts.shared == policy.Shared(full));
+  EXPECT_TRUE(parts.personal == policy.Personal(full));
+}
 
 TEST(WireUpdate, PersonalTensorIsNeverEncoded) {
   ParameterSet full = Sample();

@@ -69,7 +69,8 @@ TEST(CheckpointStore, MissingOrCorruptedModelIsDataLossNotAFreshStart) {
 class FailingWrites : public EnvWrapper {
  public:
   FailingWrites() : EnvWrapper(Env::Default()) {}
-  absl::Status WriteFileAtomically(const std::string& p, absl::string_view d) override {
+  absl::Status WritePiecesAtomically(const std::string& p,
+                                     absl::Span<const absl::string_view> d) override {
     return absl::ResourceExhaustedError("disk full");
   }
 };

@@ -141,7 +141,10 @@ TEST_F(GrpcServiceTest, TaskFetchAndResumableChunkedModel) {
   std::string bytes;
   ASSERT_TRUE(Fetch(session, task.model_sha256(), 0, &bytes).ok());
   EXPECT_EQ(static_cast<int64_t>(bytes.size()), task.model_bytes());
-  EXPECT_EQ(ToHex(Sha256(bytes)), task.model_sha256());
+  // The content address is the set's own trailing digest: SHA-256 of every byte before it.
+  EXPECT_EQ(ToHex(Sha256(absl::string_view(bytes).substr(0, bytes.size() - 32))),
+            task.model_sha256());
+  EXPECT_EQ(ContentAddressOf(bytes), task.model_sha256());
   EXPECT_TRUE(*DeserializeParameterSet(bytes) == *schema_);
   // Resume from the middle.
   std::string tail;
