@@ -22,4 +22,11 @@ void TuneMallocForTraining() {
 #endif
 }
 
+void TuneMallocForServing() {
+  TuneMallocForTraining();
+#if defined(__GLIBC__)
+  mallopt(M_ARENA_MAX, 1);
+#endif
+}
+
 }  // namespace tailor

@@ -5,6 +5,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "client/daemon.h"
+#include "core/malloc_tuning.h"
 #include "client/personal_store.h"
 #include "grpcpp/create_channel.h"
 #include "sim/experiment.h"
@@ -20,6 +21,7 @@ ABSL_FLAG(std::string, state_dir, "",
 namespace tailor {
 
 int ClientCommand() {
+  TuneMallocForServing();  // before gRPC starts its threads
   auto configs = LoadConfigsFromFlags("client");
   if (!configs.ok()) return 2;
   if (configs->size() != 1) {

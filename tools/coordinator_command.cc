@@ -6,6 +6,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "core/malloc_tuning.h"
 #include "core/serialization.h"
 #include "core/status_macros.h"
 #include "grpcpp/server_builder.h"
@@ -161,6 +162,7 @@ int Run(const config::ExperimentConfig& c) {
 }  // namespace
 
 int CoordinatorCommand() {
+  TuneMallocForServing();  // before gRPC starts its threads
   auto configs = LoadConfigsFromFlags("coordinator");
   if (!configs.ok()) return 2;
   if (configs->size() != 1) {
