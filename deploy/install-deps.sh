@@ -11,7 +11,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc
   libtorch-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libsodium-dev libssl-dev libsqlite3-dev zlib1g-dev
+  libsodium-dev libssl-dev libsqlite3-dev zlib1g-dev libcpp-httplib-dev
   libopenblas0-openmp
   dataset-fashion-mnist python3-numpy python3-yaml systemd iproute2 openssl
 )

@@ -5,6 +5,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "core/log.h"
 #include "core/serialization.h"
 #include "core/sha256.h"
 #include "core/status_macros.h"
@@ -33,8 +34,12 @@ grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* context, grpc::
 // Streams a published model from an offset in bounded chunks.
 class FetchReactor : public grpc::ServerWriteReactor<v1::ModelChunk> {
  public:
-  FetchReactor(std::shared_ptr<const SerializedParameterSet> model, int64_t offset, size_t chunk)
-      : model_(std::move(model)), offset_(static_cast<uint64_t>(offset)), chunk_(chunk) {
+  FetchReactor(CoordinatorService* service, std::shared_ptr<const SerializedParameterSet> model,
+               int64_t offset, size_t chunk)
+      : service_(service),
+        model_(std::move(model)),
+        offset_(static_cast<uint64_t>(offset)),
+        chunk_(chunk) {
     NextWrite();
   }
   void OnWriteDone(bool ok) override {
@@ -59,8 +64,10 @@ class FetchReactor : public grpc::ServerWriteReactor<v1::ModelChunk> {
     data->clear();
     model_->AppendRange(offset_, n, data);
     offset_ += n;
+    service_->CountModelBytesSent(n);
     StartWrite(&message_);
   }
+  CoordinatorService* service_;
   std::shared_ptr<const SerializedParameterSet> model_;
   uint64_t offset_;
   size_t chunk_;
@@ -119,6 +126,11 @@ class UploadReactor : public grpc::ServerReadReactor<v1::UpdateChunk> {
  private:
   void Refuse(grpc::Status status) {
     service_->CountRejectedUpload(status.error_code());
+    LogEvent(LogLevel::kWarn, "upload_refused",
+             {{"session", session_.substr(0, 8)},
+              {"round", absl::StrCat(round_)},
+              {"code", absl::StatusCodeToString(static_cast<absl::StatusCode>(status.error_code()))},
+              {"msg", status.error_message()}});
     Finish(std::move(status));
   }
   void Deliver(std::shared_ptr<absl::StatusOr<ParameterSet>> decoded) {
@@ -221,6 +233,7 @@ absl::StatusOr<int64_t> CoordinatorService::ClientOf(const std::string& session)
     return absl::UnauthenticatedError("unknown session; join first (the coordinator may have "
                                       "restarted)");
   }
+  clients_[it->second].last_seen = absl::Now();
   return it->second;
 }
 
@@ -311,6 +324,12 @@ grpc::ServerUnaryReactor* CoordinatorService::Join(grpc::CallbackServerContext* 
   auto it = options_.client_tokens.find(request->client_id());
   if (it == options_.client_tokens.end() || !TokenMatches(it->second, request->token())) {
     // One message for both cases: do not tell a stranger which client ids exist.
+    {
+      absl::MutexLock lock(&mu_);
+      ++stats_.joins_refused;
+    }
+    LogEvent(LogLevel::kWarn, "join_refused",
+             {{"client", absl::StrCat(request->client_id())}, {"peer", context->peer()}});
     return FinishNow(context, grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
                                            "unknown client or wrong token"));
   }
@@ -324,6 +343,10 @@ grpc::ServerUnaryReactor* CoordinatorService::Join(grpc::CallbackServerContext* 
   absl::MutexLock lock(&mu_);
   const std::string session = NewSessionId();
   sessions_[session] = request->client_id();
+  clients_[request->client_id()].last_seen = absl::Now();
+  ++stats_.joins;
+  LogEvent(LogLevel::kInfo, "client_joined",
+           {{"client", absl::StrCat(request->client_id())}, {"peer", context->peer()}});
   response->set_session(session);
   response->set_experiment(options_.experiment);
   return FinishNow(context, grpc::Status::OK);
@@ -386,7 +409,7 @@ grpc::ServerWriteReactor<v1::ModelChunk>* CoordinatorService::FetchModel(
     };
     return new Refuse(error);
   }
-  return new FetchReactor(std::move(model), request->offset(), options_.chunk_bytes);
+  return new FetchReactor(this, std::move(model), request->offset(), options_.chunk_bytes);
 }
 
 grpc::ServerReadReactor<v1::UpdateChunk>* CoordinatorService::UploadUpdate(
@@ -430,6 +453,13 @@ grpc::Status CoordinatorService::AcceptUpload(
   upload.decoded = std::move(decoded);
   // Schema checks and aggregation happen in the Round, outside the service lock.
   grpc::Status status = ToGrpcStatus(sink->OnUpdate(upload));
+  LogEvent(status.ok() ? LogLevel::kInfo : LogLevel::kWarn,
+           status.ok() ? "upload_accepted" : "upload_rejected",
+           {{"client", absl::StrCat(upload.client_id)},
+            {"round", absl::StrCat(round)},
+            {"bytes", absl::StrCat(bytes)},
+            {"code", absl::StatusCodeToString(static_cast<absl::StatusCode>(status.error_code()))},
+            {"msg", status.error_message()}});
   absl::MutexLock lock(&mu_);
   if (status.ok()) {
     stats_.upload_bytes_accepted += bytes;
@@ -438,6 +468,76 @@ grpc::Status CoordinatorService::AcceptUpload(
     CountRejectedUploadLocked(status.error_code());
   }
   return status;
+}
+
+void CoordinatorService::CountModelBytesSent(uint64_t bytes) {
+  absl::MutexLock lock(&mu_);
+  stats_.model_bytes_sent += bytes;
+}
+
+void CoordinatorService::RecordRoundSeconds(double seconds) {
+  absl::MutexLock lock(&mu_);
+  ++stats_.rounds_timed;
+  stats_.round_seconds_sum += seconds;
+  stats_.last_round_seconds = seconds;
+}
+
+std::string CoordinatorService::PrometheusText() const {
+  absl::MutexLock lock(&mu_);
+  std::string out;
+  auto metric = [&out](const char* name, const char* type, const char* help,
+                       const std::string& samples) {
+    absl::StrAppend(&out, "# HELP ", name, " ", help, "\n# TYPE ", name, " ", type, "\n",
+                    samples);
+  };
+  auto sample = [](const char* name, double value, const std::string& labels = "") {
+    return absl::StrCat(name, labels.empty() ? "" : "{", labels, labels.empty() ? "" : "}", " ",
+                        value, "\n");
+  };
+  // Clients heard from (any RPC, including a parked long poll) within two poll periods.
+  const absl::Time now = absl::Now();
+  int64_t connected = 0;
+  for (const auto& [id, slot] : clients_) {
+    if (slot.waiter != nullptr || now - slot.last_seen < 2 * options_.long_poll) ++connected;
+  }
+  metric("tailor_experiment_info", "gauge", "The experiment this coordinator runs.",
+         sample("tailor_experiment_info", 1, absl::StrCat("experiment=\"", options_.experiment, "\"")));
+  metric("tailor_rounds_completed", "gauge", "Rounds completed and committed.",
+         sample("tailor_rounds_completed", static_cast<double>(completed_rounds_)));
+  metric("tailor_rounds_configured", "gauge", "Rounds the experiment runs.",
+         sample("tailor_rounds_configured", static_cast<double>(total_rounds_)));
+  metric("tailor_current_round", "gauge", "The round whose training was last dispatched.",
+         sample("tailor_current_round", static_cast<double>(train_round_)));
+  metric("tailor_clients_registered", "gauge", "Clients allowed to join.",
+         sample("tailor_clients_registered", static_cast<double>(options_.client_tokens.size())));
+  metric("tailor_clients_connected", "gauge",
+         "Clients heard from within two long-poll periods.",
+         sample("tailor_clients_connected", static_cast<double>(connected)));
+  metric("tailor_joins_total", "counter", "Successful joins.",
+         sample("tailor_joins_total", static_cast<double>(stats_.joins)));
+  metric("tailor_joins_refused_total", "counter", "Joins refused (unknown client or wrong token).",
+         sample("tailor_joins_refused_total", static_cast<double>(stats_.joins_refused)));
+  metric("tailor_model_bytes_sent_total", "counter", "Model bytes streamed to clients.",
+         sample("tailor_model_bytes_sent_total", static_cast<double>(stats_.model_bytes_sent)));
+  metric("tailor_upload_bytes_accepted_total", "counter", "Bytes of accepted updates.",
+         sample("tailor_upload_bytes_accepted_total",
+                static_cast<double>(stats_.upload_bytes_accepted)));
+  metric("tailor_uploads_accepted_total", "counter", "Updates accepted into a round.",
+         sample("tailor_uploads_accepted_total", static_cast<double>(stats_.uploads_accepted)));
+  std::string rejected;
+  for (const auto& [code, count] : stats_.uploads_rejected) {
+    rejected += sample("tailor_uploads_rejected_total", static_cast<double>(count),
+                       absl::StrCat("reason=\"",
+                                    absl::StatusCodeToString(static_cast<absl::StatusCode>(code)),
+                                    "\""));
+  }
+  metric("tailor_uploads_rejected_total", "counter", "Uploads refused, by gRPC status.", rejected);
+  metric("tailor_round_duration_seconds", "summary", "Wall time of completed rounds.",
+         sample("tailor_round_duration_seconds_sum", stats_.round_seconds_sum) +
+             sample("tailor_round_duration_seconds_count", static_cast<double>(stats_.rounds_timed)));
+  metric("tailor_last_round_duration_seconds", "gauge", "Wall time of the last completed round.",
+         sample("tailor_last_round_duration_seconds", stats_.last_round_seconds));
+  return out;
 }
 
 CoordinatorService::Stats CoordinatorService::stats() const {

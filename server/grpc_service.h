@@ -48,8 +48,12 @@ class CoordinatorService final : public tailor::v1::Coordinator::CallbackService
                     std::shared_ptr<EvalSink> sink) override;
   void Finish() override;
 
-  // For GetStatus.
+  // For GetStatus and metrics.
   void SetProgress(int64_t completed_rounds, int64_t total_rounds);
+  // A completed round's wall time (dispatch to commit), for the round-latency metrics.
+  void RecordRoundSeconds(double seconds);
+  // The Prometheus text exposition (format 0.0.4) of the service's counters.
+  std::string PrometheusText() const;
 
   // tailor.v1.Coordinator.
   grpc::ServerUnaryReactor* Join(grpc::CallbackServerContext* context,
@@ -69,6 +73,8 @@ class CoordinatorService final : public tailor::v1::Coordinator::CallbackService
                                       const v1::StatusRequest* request,
                                       v1::StatusResponse* response) override;
 
+  // For the model-stream reactor: bytes handed to gRPC.
+  void CountModelBytesSent(uint64_t bytes);
   // For the upload reactor only: whether `session` may upload for `round` (checked on the first
   // chunk), and the complete, decoded upload.
   grpc::Status AdmitUpload(const std::string& session, int64_t round);
@@ -81,9 +87,15 @@ class CoordinatorService final : public tailor::v1::Coordinator::CallbackService
 
   // Counters for metrics endpoints and tests.
   struct Stats {
+    int64_t joins = 0;
+    int64_t joins_refused = 0;
     int64_t uploads_accepted = 0;
     uint64_t upload_bytes_accepted = 0;
     std::map<grpc::StatusCode, int64_t> uploads_rejected;
+    uint64_t model_bytes_sent = 0;
+    int64_t rounds_timed = 0;
+    double round_seconds_sum = 0;
+    double last_round_seconds = 0;
   };
   Stats stats() const;
 
@@ -93,6 +105,7 @@ class CoordinatorService final : public tailor::v1::Coordinator::CallbackService
     std::optional<v1::Task> pending;
     WaitReactor* waiter = nullptr;  // a parked long poll, owned by gRPC
     absl::Time waiter_deadline;
+    absl::Time last_seen = absl::InfinitePast();
   };
 
   // The client and the open round's sink for an upload from `session` for `round`, or why not.

@@ -1,11 +1,13 @@
 // `tailor coordinator`: serves one experiment over gRPC with the same round loop the simulation
 // runs.
+#include <atomic>
 #include <cstdio>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "core/log.h"
 #include "core/malloc_tuning.h"
 #include "core/serialization.h"
 #include "core/status_macros.h"
@@ -13,6 +15,7 @@
 #include "server/checkpoint_store.h"
 #include "server/coordinator.h"
 #include "server/grpc_service.h"
+#include "server/metrics_http.h"
 #include "server/metrics_jsonl.h"
 #include "sim/experiment.h"
 #include "sim/progress_printer.h"
@@ -25,6 +28,9 @@ ABSL_FLAG(std::string, client_tokens, "",
 ABSL_FLAG(int, round_timeout_s, 600,
           "Seconds a round waits for its cohort; silent clients then count as dropouts.");
 ABSL_FLAG(int, long_poll_s, 20, "Seconds a client's WaitForTask is held open.");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "HOST:PORT for the HTTP endpoints /metrics (Prometheus) and /healthz; empty: off. "
+          "Bind it to a private interface.");
 
 namespace tailor {
 namespace {
@@ -53,7 +59,17 @@ absl::StatusOr<std::map<int64_t, std::string>> ReadTokens(const std::string& pat
 class StatusUpdater : public RoundObserver {
  public:
   StatusUpdater(CoordinatorService* service, int64_t total) : service_(service), total_(total) {}
-  void OnRoundComplete(const RoundRecord& r) override { service_->SetProgress(r.round, total_); }
+  void OnRoundComplete(const RoundRecord& r) override {
+    service_->SetProgress(r.round, total_);
+    service_->RecordRoundSeconds(r.round_seconds);
+    LogEvent(LogLevel::kInfo, "round_complete",
+             {{"round", absl::StrCat(r.round)},
+              {"accepted", absl::StrCat(r.accepted)},
+              {"rejected", absl::StrCat(r.rejected)},
+              {"failed", absl::StrCat(r.failed)},
+              {"train_loss", absl::StrCat(r.train_loss)},
+              {"seconds", absl::StrCat(r.round_seconds)}});
+  }
 
  private:
   CoordinatorService* service_;
@@ -105,8 +121,26 @@ int Run(const config::ExperimentConfig& c) {
     std::fprintf(stderr, "tailor coordinator: cannot listen on %s\n", address.c_str());
     return 1;
   }
-  std::fprintf(stderr, "[%s] coordinator listening on %s for %d clients, %d rounds\n",
-               c.name().c_str(), address.c_str(), c.data().num_clients(), c.rounds());
+  LogEvent(LogLevel::kInfo, "listening",
+           {{"experiment", c.name()},
+            {"address", address},
+            {"clients", absl::StrCat(c.data().num_clients())},
+            {"rounds", absl::StrCat(c.rounds())}});
+  std::atomic<bool> healthy{true};
+  std::unique_ptr<MetricsHttpServer> http;
+  if (!absl::GetFlag(FLAGS_metrics_listen).empty()) {
+    auto started = MetricsHttpServer::Start(
+        absl::GetFlag(FLAGS_metrics_listen), [&service] { return service.PrometheusText(); },
+        [&healthy] { return healthy.load(); });
+    if (!started.ok()) {
+      std::fprintf(stderr, "tailor coordinator: %s\n", started.status().ToString().c_str());
+      return 2;
+    }
+    http = *std::move(started);
+    LogEvent(LogLevel::kInfo, "metrics_listening",
+             {{"address", absl::GetFlag(FLAGS_metrics_listen)},
+              {"port", absl::StrCat(http->port())}});
+  }
 
   CoordinatorOptions co = CoordinatorOptionsFrom(c, *experiment);
   co.transport = &service;
@@ -137,9 +171,9 @@ int Run(const config::ExperimentConfig& c) {
   co.observers = {&progress, &metrics, &status};
   auto coordinator = Coordinator::Create(std::move(co));
   if (coordinator.ok() && (*coordinator)->resumed()) {
-    std::fprintf(stderr, "[%s] resuming after round %lld from %s/coordinator.db\n", c.name().c_str(),
-                 static_cast<long long>((*coordinator)->completed_rounds()),
-                 c.output_dir().c_str());
+    LogEvent(LogLevel::kInfo, "resumed",
+             {{"after_round", absl::StrCat((*coordinator)->completed_rounds())},
+              {"state", c.output_dir() + "/coordinator.db"}});
     service.SetProgress((*coordinator)->completed_rounds(), c.rounds());
   }
   absl::Status run = coordinator.ok() ? (*coordinator)->RunAll() : coordinator.status();
@@ -149,7 +183,11 @@ int Run(const config::ExperimentConfig& c) {
   }
   // Give parked polls a moment to learn the experiment is over before the server goes away.
   absl::SleepFor(absl::Milliseconds(500));
+  healthy = false;
   server->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));
+  LogEvent(run.ok() ? LogLevel::kInfo : LogLevel::kError, run.ok() ? "finished" : "failed",
+           {{"completed_rounds", absl::StrCat(coordinator.ok() ? (*coordinator)->completed_rounds() : 0)},
+            {"msg", std::string(run.message())}});
   if (!run.ok()) {
     std::fprintf(stderr, "tailor coordinator: %s\n", run.ToString().c_str());
     return 1;

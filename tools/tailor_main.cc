@@ -7,6 +7,7 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/strings/str_join.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -21,8 +22,8 @@ ABSL_FLAG(std::vector<std::string>, config, {},
           "Experiment config file(s) (text-format tailor.config.ExperimentConfig). Several, "
           "comma-separated, run one after the other and share one summary table.");
 ABSL_FLAG(std::vector<std::string>, set, {},
-          "Override config fields: --set=rounds=5,train.learning_rate=0.01 (applies to every "
-          "config).");
+          "Override config fields: --set=rounds=5,train.learning_rate=0.01 or --set rounds=5 "
+          "--set train.learning_rate=0.01 (repeats add up; applies to every config).");
 ABSL_FLAG(bool, quiet, false, "No live progress line.");
 
 namespace tailor {
@@ -120,10 +121,39 @@ int tailor::SimulateCommand() {
   return 0;
 }
 
+namespace tailor {
+namespace {
+
+// Abseil keeps only the last occurrence of a flag, so `--set a=1 --set b=2` would silently drop
+// a=1. Every --set is folded into one before parsing so that repeats add up, as users expect.
+std::vector<std::string> MergeRepeatedSetFlags(int argc, char** argv) {
+  std::vector<std::string> out;
+  std::vector<std::string> sets;
+  for (int i = 0; i < argc; ++i) {
+    const std::string a = argv[i];
+    if ((a == "--set" || a == "-set") && i + 1 < argc) {
+      sets.push_back(argv[++i]);
+    } else if (a.rfind("--set=", 0) == 0 || a.rfind("-set=", 0) == 0) {
+      sets.push_back(a.substr(a.find('=') + 1));
+    } else {
+      out.push_back(a);
+    }
+  }
+  if (!sets.empty()) out.push_back("--set=" + absl::StrJoin(sets, ","));
+  return out;
+}
+
+}  // namespace
+}  // namespace tailor
+
 int main(int argc, char** argv) {
   tailor::TuneMallocForTraining();
   absl::SetProgramUsageMessage(kUsage);
-  std::vector<char*> args = absl::ParseCommandLine(argc, argv);
+  std::vector<std::string> merged = tailor::MergeRepeatedSetFlags(argc, argv);
+  std::vector<char*> merged_argv;
+  for (std::string& a : merged) merged_argv.push_back(a.data());
+  std::vector<char*> args =
+      absl::ParseCommandLine(static_cast<int>(merged_argv.size()), merged_argv.data());
   if (args.size() < 2 || std::string(args[1]) == "help") {
     std::fputs(kUsage, args.size() < 2 ? stderr : stdout);
     return args.size() < 2 ? 2 : 0;

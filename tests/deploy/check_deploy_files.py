@@ -80,8 +80,7 @@ ports = {}
 for fname in ("coordinator.yaml", "clients.yaml"):
     for doc in yaml.safe_load_all(open(os.path.join(root, "deploy/kubernetes", fname))):
         if doc["kind"] == "Service":
-            for p in doc["spec"]["ports"]:
-                ports[doc["metadata"]["name"]] = p["targetPort"]
+            ports[doc["metadata"]["name"]] = {p["targetPort"] for p in doc["spec"]["ports"]}
             continue
         spec = doc["spec"]["template"]["spec"]
         volumes = {v["name"] for v in spec.get("volumes", [])}
@@ -93,10 +92,19 @@ for fname in ("coordinator.yaml", "clients.yaml"):
             for m in c.get("volumeMounts", []):
                 if m["name"] not in volumes:
                     fail(f"{fname} {c['name']}: mounts undeclared volume {m['name']}")
-            for p in c.get("ports", []):
-                ports.setdefault("container:" + doc["metadata"]["name"], p["containerPort"])
+            named = {p["name"]: p["containerPort"] for p in c.get("ports", [])}
+            ports.setdefault("container:" + doc["metadata"]["name"], set()).update(named.values())
+            for probe in ("livenessProbe", "readinessProbe"):
+                port = c.get(probe, {}).get("httpGet", {}).get("port")
+                if port is not None and port not in named and port not in named.values():
+                    fail(f"{fname} {c['name']}: {probe} uses undeclared port {port}")
+            # A port a flag listens on must be declared on the container.
+            for a in c["args"]:
+                m = re.match(r"--(listen|metrics_listen)=.*:([0-9]+)$", a)
+                if m and int(m.group(2)) not in named.values():
+                    fail(f"{fname} {c['name']}: {a} listens on an undeclared port")
 if ports.get("tailor-coordinator") != ports.get("container:tailor-coordinator"):
-    fail(f"Service targetPort and container port differ: {ports}")
+    fail(f"Service targetPorts and container ports differ: {ports}")
 
 print(f"{len(failures)} failed" if failures else "deploy files: all checks passed")
 sys.exit(1 if failures else 0)

@@ -5,6 +5,10 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <httplib.h>
+
+#include <regex>
+
 #include "core/env.h"
 #include "tests/net/process_util.h"
 #include "tests/test_util.h"
@@ -94,7 +98,7 @@ class NetworkTest : public ::testing::Test {
 };
 
 TEST_F(NetworkTest, FourClientProcessesOverMutualTlsGiveTheSimulationsModelBitForBit) {
-  auto coordinator = Coordinator();
+  auto coordinator = Coordinator("", {"--metrics_listen=127.0.0.1:0"});
   std::vector<std::unique_ptr<ChildProcess>> clients;
   for (int i = 0; i < 4; ++i) clients.push_back(Client(i));
   // `tailor status` answers while the experiment runs.
@@ -109,7 +113,24 @@ TEST_F(NetworkTest, FourClientProcessesOverMutualTlsGiveTheSimulationsModelBitFo
     absl::SleepFor(absl::Milliseconds(100));
   }
   EXPECT_NE(Log("status.log").find("experiment:       net"), std::string::npos) << Log("status.log");
+  // The operator endpoints of the running coordinator (its port is in the structured log).
+  const std::regex port_line("event=metrics_listening .*port=([0-9]+)");
+  std::smatch m;
+  const std::string log = Log("coordinator.log");
+  ASSERT_TRUE(std::regex_search(log, m, port_line)) << log;
+  httplib::Client http("127.0.0.1", std::stoi(m[1]));
+  auto health = http.Get("/healthz");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  auto metrics = http.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_NE(metrics->body.find("tailor_experiment_info{experiment=\"net\"} 1"), std::string::npos)
+      << metrics->body;
+  EXPECT_NE(metrics->body.find("tailor_clients_registered 4"), std::string::npos);
   ASSERT_EQ(coordinator->Wait(absl::Minutes(3)), 0) << Log("coordinator.log");
+  const std::string final_log = Log("coordinator.log");
+  EXPECT_NE(final_log.find("event=round_complete round=3 accepted=4"), std::string::npos)
+      << final_log;
   for (int i = 0; i < 4; ++i) {
     EXPECT_EQ(clients[i]->Wait(absl::Seconds(30)), 0) << Log(absl::StrCat("client", i, ".log"));
   }
@@ -180,7 +201,7 @@ TEST_F(NetworkTest, ACoordinatorKilledMidRoundResumesWithoutLosingOrRepeatingRou
   ASSERT_EQ(restarted->Wait(absl::Minutes(3)), 0) << Log("coordinator.log");
   for (int i = 0; i < 4; ++i) EXPECT_EQ(clients[i]->Wait(absl::Seconds(60)), 0) << i;
   const std::string log = Log("coordinator.log");
-  EXPECT_NE(log.find("resuming after round"), std::string::npos) << log;
+  EXPECT_NE(log.find("event=resumed after_round="), std::string::npos) << log;
   // Every round exactly once in the metrics, in order, and in the database.
   const std::string metrics = Log("coord/metrics.jsonl");
   for (int r = 1; r <= 4; ++r) {

@@ -67,6 +67,18 @@ TEST(TailorCli, MissingConfigAndBadOverride) {
   EXPECT_NE(bad_set.output.find("field.path=value"), std::string::npos) << bad_set.output;
 }
 
+TEST(TailorCli, RepeatedSetFlagsAddUp) {
+  // Abseil alone would keep only the last --set; the bad value must be seen whichever comes first.
+  const std::string path = WriteConfig("rounds: 1\ndata { num_clients: 2 }\n");
+  for (const std::string order : {"--set train.batch_size=-4 --set rounds=2",
+                                  "--set rounds=2 --set=train.batch_size=-4"}) {
+    Outcome o = RunTailor("simulate --config " + path + " " + order);
+    EXPECT_EQ(o.exit_code, 2) << order;
+    EXPECT_NE(o.output.find("train.batch_size: must be >= 1, got -4"), std::string::npos)
+        << order << ": " << o.output;
+  }
+}
+
 TEST(TailorCli, NetworkCommandsRefuseBadCredentialFiles) {
   const std::string path = WriteConfig("rounds: 1\ndata { num_clients: 2 }\n");
   const std::string dir = testing::MakeTempDir("cli-net");
