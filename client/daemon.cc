@@ -1,8 +1,10 @@
 #include "client/daemon.h"
 
 #include <cstdio>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "core/random.h"
 #include "core/serialization.h"
 #include "core/status_macros.h"
@@ -11,6 +13,39 @@
 
 namespace tailor {
 namespace {
+
+// Sends Heartbeat(session, round) every `interval` on its own thread until destroyed.
+class HeartbeatLoop {
+ public:
+  HeartbeatLoop(v1::Coordinator::Stub* stub, std::string session, int64_t round,
+                absl::Duration interval)
+      : thread_([this, stub, session = std::move(session), round, interval] {
+          absl::MutexLock lock(&mu_);
+          while (!mu_.AwaitWithTimeout(absl::Condition(&stop_), interval)) {
+            mu_.Unlock();
+            grpc::ClientContext ctx;
+            ctx.set_deadline(absl::ToChronoTime(absl::Now() + interval));
+            v1::HeartbeatRequest req;
+            req.set_session(session);
+            req.set_round(round);
+            v1::HeartbeatResponse resp;
+            (void)stub->Heartbeat(&ctx, req, &resp);  // best effort: the next one may get through
+            mu_.Lock();
+          }
+        }) {}
+  ~HeartbeatLoop() {
+    {
+      absl::MutexLock lock(&mu_);
+      stop_ = true;
+    }
+    thread_.join();
+  }
+
+ private:
+  absl::Mutex mu_;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;  // last: starts after mu_ and stop_ exist
+};
 
 bool Transient(const absl::Status& s) {
   return absl::IsUnavailable(s) || absl::IsDeadlineExceeded(s) || absl::IsResourceExhausted(s) ||
@@ -159,6 +194,7 @@ class Daemon {
   }
 
   absl::Status Train(const v1::Task& task) {
+    HeartbeatLoop alive(stub_.get(), session_, task.round(), options_.heartbeat_interval);
     TAILOR_ASSIGN_OR_RETURN(auto model, WithRetries([&] { return Model(task); }));
     TrainTask t;
     t.round = task.round();
@@ -214,6 +250,7 @@ class Daemon {
   }
 
   absl::Status Evaluate(const v1::Task& task) {
+    HeartbeatLoop alive(stub_.get(), session_, task.round(), options_.heartbeat_interval);
     TAILOR_ASSIGN_OR_RETURN(auto model, WithRetries([&] { return Model(task); }));
     EvalTask t;
     t.round = task.round();

@@ -32,6 +32,9 @@ struct DaemonOptions {
   absl::Duration give_up_after = absl::Minutes(10);
   // Upload chunk size.
   size_t chunk_bytes = 1 << 20;
+  // While working on a training task (fetch, train, upload) the daemon tells the coordinator it
+  // is alive this often; keep it well under the coordinator's --heartbeat_timeout_s.
+  absl::Duration heartbeat_interval = absl::Seconds(10);
   uint64_t jitter_seed = 0;
 };
 

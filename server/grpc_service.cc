@@ -205,6 +205,7 @@ void CoordinatorService::ExpireWaiters() {
   while (!stopping_) {
     mu_.AwaitWithTimeout(absl::Condition(&stopping_), absl::Milliseconds(50));
     const absl::Time now = absl::Now();
+    ReportLostClients(now);
     for (auto& [id, slot] : clients_) {
       if (slot.waiter != nullptr && (stopping_ || now >= slot.waiter_deadline)) {
         WaitReactor* w = std::exchange(slot.waiter, nullptr);
@@ -214,6 +215,49 @@ void CoordinatorService::ExpireWaiters() {
       }
     }
   }
+}
+
+void CoordinatorService::ReportLostClients(absl::Time now) {
+  // Only clients that joined at some point count: one never seen (not started yet) is left to
+  // the deadline. The silence is measured from the assignment at the earliest, and a parked
+  // long poll is a live client.
+  auto silent = [&](const ClientSlot& slot, const Assignment& a, int64_t open_round) {
+    return a.round != 0 && a.round == open_round && slot.waiter == nullptr &&
+           slot.last_seen != absl::InfinitePast() &&
+           now - std::max(slot.last_seen, a.at) > options_.heartbeat_timeout;
+  };
+  std::vector<int64_t> lost_train, lost_eval;
+  for (auto& [id, slot] : clients_) {
+    if (train_sink_ && silent(slot, slot.train, train_round_)) {
+      lost_train.push_back(id);
+      slot.train.round = 0;
+    }
+    if (eval_sink_ && silent(slot, slot.eval, eval_round_)) {
+      lost_eval.push_back(id);
+      slot.eval.round = 0;
+    }
+  }
+  if (lost_train.empty() && lost_eval.empty()) return;
+  stats_.clients_lost += static_cast<int64_t>(lost_train.size() + lost_eval.size());
+  std::shared_ptr<UpdateSink> train_sink = train_sink_;
+  std::shared_ptr<EvalSink> eval_sink = eval_sink_;
+  const int64_t train_round = train_round_, eval_round = eval_round_;
+  const std::string why =
+      absl::StrCat("not heard from for ", absl::FormatDuration(options_.heartbeat_timeout));
+  mu_.Unlock();  // the sinks take their own locks and call observers
+  for (int64_t id : lost_train) {
+    LogEvent(LogLevel::kWarn, "client_lost",
+             {{"client", absl::StrCat(id)}, {"task", "train"}, {"round", absl::StrCat(train_round)},
+              {"msg", why}});
+    train_sink->OnTrainFailure(id, train_round, absl::UnavailableError(why));
+  }
+  for (int64_t id : lost_eval) {
+    LogEvent(LogLevel::kWarn, "client_lost",
+             {{"client", absl::StrCat(id)}, {"task", "evaluate"}, {"round", absl::StrCat(eval_round)},
+              {"msg", why}});
+    eval_sink->OnEvalFailure(id, absl::UnavailableError(why));
+  }
+  mu_.Lock();
 }
 
 void CoordinatorService::RemoveWaiter(WaitReactor* waiter) {
@@ -261,6 +305,7 @@ void CoordinatorService::Deliver(int64_t client, v1::Task task) {
   ClientSlot& slot = it->second;
   if (slot.waiter != nullptr) {
     std::exchange(slot.waiter, nullptr)->Answer(task);
+    slot.last_seen = absl::Now();  // it was waiting until this moment
     slot.pending.reset();
   } else {
     slot.pending = std::move(task);
@@ -292,7 +337,11 @@ void CoordinatorService::DispatchTrain(const TrainTask& task, const std::vector<
   o->set_momentum(task.options.momentum);
   o->set_weight_decay(task.options.weight_decay);
   o->set_drop_last(task.options.drop_last);
-  for (int64_t id : cohort) Deliver(id, t);
+  for (int64_t id : cohort) {
+    auto it = clients_.find(id);
+    if (it != clients_.end()) it->second.train = {task.round, absl::Now()};
+    Deliver(id, t);
+  }
 }
 
 void CoordinatorService::DispatchEval(const EvalTask& task, const std::vector<int64_t>& clients,
@@ -301,7 +350,11 @@ void CoordinatorService::DispatchEval(const EvalTask& task, const std::vector<in
   eval_sink_ = std::move(sink);
   eval_round_ = task.round;
   const v1::Task t = NewTask(v1::Task::EVALUATE, task.round, task.global_shared);
-  for (int64_t id : clients) Deliver(id, t);
+  for (int64_t id : clients) {
+    auto it = clients_.find(id);
+    if (it != clients_.end()) it->second.eval = {task.round, absl::Now()};
+    Deliver(id, t);
+  }
 }
 
 void CoordinatorService::Finish() {
@@ -461,6 +514,10 @@ grpc::Status CoordinatorService::AcceptUpload(
             {"code", absl::StatusCodeToString(static_cast<absl::StatusCode>(status.error_code()))},
             {"msg", status.error_message()}});
   absl::MutexLock lock(&mu_);
+  auto slot = clients_.find(upload.client_id);
+  if (slot != clients_.end() && slot->second.train.round == round) {
+    slot->second.train.round = 0;  // answered (accepted or refused by the round)
+  }
   if (status.ok()) {
     stats_.upload_bytes_accepted += bytes;
     ++stats_.uploads_accepted;
@@ -513,6 +570,9 @@ std::string CoordinatorService::PrometheusText() const {
   metric("tailor_clients_connected", "gauge",
          "Clients heard from within two long-poll periods.",
          sample("tailor_clients_connected", static_cast<double>(connected)));
+  metric("tailor_clients_lost_total", "counter",
+         "Clients holding a training task that went silent past the heartbeat timeout.",
+         sample("tailor_clients_lost_total", static_cast<double>(stats_.clients_lost)));
   metric("tailor_joins_total", "counter", "Successful joins.",
          sample("tailor_joins_total", static_cast<double>(stats_.joins)));
   metric("tailor_joins_refused_total", "counter", "Joins refused (unknown client or wrong token).",
@@ -574,11 +634,26 @@ grpc::ServerUnaryReactor* CoordinatorService::ReportEvaluation(
     }
     sink = eval_sink_;
     report.client_id = *client;
+    clients_[*client].eval.round = 0;
   }
   report.personalized.correct = request->correct();
   report.personalized.count = request->count();
   report.personalized.loss_sum = request->loss_sum();
   sink->OnEvalReport(report);
+  return FinishNow(context, grpc::Status::OK);
+}
+
+grpc::ServerUnaryReactor* CoordinatorService::Heartbeat(grpc::CallbackServerContext* context,
+                                                        const v1::HeartbeatRequest* request,
+                                                        v1::HeartbeatResponse* response) {
+  absl::MutexLock lock(&mu_);
+  absl::StatusOr<int64_t> client = ClientOf(request->session());  // records it as seen
+  if (!client.ok()) return FinishNow(context, ToGrpcStatus(client.status()));
+  const ClientSlot& slot = clients_[*client];
+  response->set_round_open(
+      (train_sink_ != nullptr && request->round() == train_round_ &&
+       slot.train.round == request->round()) ||
+      (eval_sink_ != nullptr && request->round() == eval_round_ && slot.eval.round == request->round()));
   return FinishNow(context, grpc::Status::OK);
 }
 

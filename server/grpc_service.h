@@ -33,6 +33,10 @@ struct CoordinatorServiceOptions {
   size_t chunk_bytes = 1 << 20;
   // Largest upload accepted (the encoded update of the shared parameters plus framing).
   int64_t max_upload_bytes = 1 << 30;
+  // A client holding a training task that has not been heard from (poll, heartbeat, fetch,
+  // upload) for this long is reported to the round as a dropout. Infinite: only the round
+  // deadline counts.
+  absl::Duration heartbeat_timeout = absl::InfiniteDuration();
 };
 
 class CoordinatorService final : public tailor::v1::Coordinator::CallbackService,
@@ -72,6 +76,9 @@ class CoordinatorService final : public tailor::v1::Coordinator::CallbackService
   grpc::ServerUnaryReactor* GetStatus(grpc::CallbackServerContext* context,
                                       const v1::StatusRequest* request,
                                       v1::StatusResponse* response) override;
+  grpc::ServerUnaryReactor* Heartbeat(grpc::CallbackServerContext* context,
+                                      const v1::HeartbeatRequest* request,
+                                      v1::HeartbeatResponse* response) override;
 
   // For the model-stream reactor: bytes handed to gRPC.
   void CountModelBytesSent(uint64_t bytes);
@@ -93,6 +100,7 @@ class CoordinatorService final : public tailor::v1::Coordinator::CallbackService
     uint64_t upload_bytes_accepted = 0;
     std::map<grpc::StatusCode, int64_t> uploads_rejected;
     uint64_t model_bytes_sent = 0;
+    int64_t clients_lost = 0;
     int64_t rounds_timed = 0;
     double round_seconds_sum = 0;
     double last_round_seconds = 0;
@@ -101,11 +109,19 @@ class CoordinatorService final : public tailor::v1::Coordinator::CallbackService
 
  private:
   class WaitReactor;
+  struct Assignment {
+    int64_t round = 0;
+    absl::Time at;
+  };
   struct ClientSlot {
     std::optional<v1::Task> pending;
     WaitReactor* waiter = nullptr;  // a parked long poll, owned by gRPC
     absl::Time waiter_deadline;
     absl::Time last_seen = absl::InfinitePast();
+    // The training and evaluation rounds this client was asked to do and has not yet
+    // answered (round 0: none), and when they were assigned.
+    Assignment train;
+    Assignment eval;
   };
 
   // The client and the open round's sink for an upload from `session` for `round`, or why not.
@@ -125,6 +141,9 @@ class CoordinatorService final : public tailor::v1::Coordinator::CallbackService
   // Gives `task` to the client: to its parked poll if any, else as its pending task.
   void Deliver(int64_t client, v1::Task task) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ExpireWaiters();
+  // Reports clients that hold a task and went silent past the heartbeat timeout to the task's
+  // sink; called by the reaper with mu_ held (released around the sink calls).
+  void ReportLostClients(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void RemoveWaiter(WaitReactor* waiter);
 
   const CoordinatorServiceOptions options_;

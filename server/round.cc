@@ -60,6 +60,12 @@ absl::Status Round::OnUpdate(const UpdateUpload& upload) {
       return Reject(absl::FailedPreconditionError(
           absl::StrCat("round ", options_.round, " is closed; ", who, "'s update came too late")));
     }
+    if (dropped_.contains(upload.client_id)) {
+      // Already counted as this round's dropout; counting it again as an update (or as a
+      // rejection) would make the round's numbers add up to more than its cohort.
+      return absl::FailedPreconditionError(absl::StrCat(
+          who, " was counted as a dropout of round ", options_.round, "; its update came too late"));
+    }
     if (accepted_.contains(upload.client_id)) {
       return Reject(absl::AlreadyExistsError(
           absl::StrCat(who, " already has an accepted update in round ", options_.round)));
@@ -96,6 +102,7 @@ void Round::OnTrainFailure(int64_t client_id, int64_t round, const absl::Status&
     ++failed_;
     if (first_problem_.ok()) first_problem_ = Annotate(why, absl::StrCat("client ", client_id));
     MarkReported(client_id);
+    dropped_.insert(client_id);
     done = static_cast<int64_t>(reported_.size());
   }
   if (options_.on_progress) options_.on_progress(done, static_cast<int64_t>(options_.cohort.size()));
@@ -121,6 +128,7 @@ bool Round::AwaitAllReportedUntil(absl::Time deadline) {
           absl::StrCat("client ", id, " sent nothing before the round deadline"));
     }
     MarkReported(id);
+    dropped_.insert(id);
   }
   return false;
 }

@@ -89,6 +89,8 @@ class Round : public UpdateSink {
   mutable absl::Mutex mu_;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   absl::flat_hash_set<int64_t> reported_ ABSL_GUARDED_BY(mu_);
+  // Cohort members counted as failed (dropout, deadline): a later update from them is refused.
+  absl::flat_hash_set<int64_t> dropped_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_set<int64_t> accepted_ ABSL_GUARDED_BY(mu_);
   // client id -> (weight, mean loss) of accepted updates; ordered for a deterministic sum.
   std::map<int64_t, std::pair<double, double>> train_stats_ ABSL_GUARDED_BY(mu_);

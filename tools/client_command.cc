@@ -1,4 +1,5 @@
 // `tailor client`: a client daemon for one experiment.
+#include <algorithm>
 #include <cstdio>
 
 #include "absl/flags/flag.h"
@@ -15,6 +16,9 @@
 ABSL_FLAG(std::string, coordinator, "127.0.0.1:50051", "The coordinator's address.");
 ABSL_FLAG(int64_t, client_id, -1, "This client's id in the experiment.");
 ABSL_FLAG(std::string, token_file, "", "File holding this client's token.");
+ABSL_FLAG(int, heartbeat_s, 10,
+          "Seconds between heartbeats while working on a task (keep it well under the "
+          "coordinator's --heartbeat_timeout_s).");
 ABSL_FLAG(std::string, state_dir, "",
           "Directory for this client's personal parameters (kept across restarts).");
 
@@ -75,6 +79,7 @@ int ClientCommand() {
     return 2;
   }
   DaemonOptions options;
+  options.heartbeat_interval = absl::Seconds(std::max(1, absl::GetFlag(FLAGS_heartbeat_s)));
   options.channel = grpc::CreateChannel(absl::GetFlag(FLAGS_coordinator), *credentials);
   options.experiment = c.name();
   options.token = std::string(absl::StripAsciiWhitespace(*token));

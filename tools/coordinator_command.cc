@@ -28,6 +28,9 @@ ABSL_FLAG(std::string, client_tokens, "",
 ABSL_FLAG(int, round_timeout_s, 600,
           "Seconds a round waits for its cohort; silent clients then count as dropouts.");
 ABSL_FLAG(int, long_poll_s, 20, "Seconds a client's WaitForTask is held open.");
+ABSL_FLAG(int, heartbeat_timeout_s, 60,
+          "Seconds a client holding a training task may be silent (no poll or heartbeat) before "
+          "it counts as a dropout; 0: wait for the round timeout.");
 ABSL_FLAG(std::string, metrics_listen, "",
           "HOST:PORT for the HTTP endpoints /metrics (Prometheus) and /healthz; empty: off. "
           "Bind it to a private interface.");
@@ -105,6 +108,9 @@ int Run(const config::ExperimentConfig& c) {
   so.experiment = c.name();
   so.client_tokens = *tokens;
   so.long_poll = absl::Seconds(absl::GetFlag(FLAGS_long_poll_s));
+  if (absl::GetFlag(FLAGS_heartbeat_timeout_s) > 0) {
+    so.heartbeat_timeout = absl::Seconds(absl::GetFlag(FLAGS_heartbeat_timeout_s));
+  }
   const ParameterSet shared = experiment->algorithm->policy().Shared(*experiment->initial_model);
   // An encoded update is the shared parameters plus per-tensor framing and a digest.
   so.max_upload_bytes = static_cast<int64_t>(shared.TotalBytes()) + 64 * (shared.size() + 1) + 4096;

@@ -83,6 +83,7 @@ class NetworkTest : public ::testing::Test {
                                  "--coordinator=" + address_, absl::StrCat("--client_id=", id),
                                  absl::StrCat("--token_file=", dir_, "/token", id),
                                  absl::StrCat("--state_dir=", dir_, "/state", id),
+                                 "--heartbeat_s=1",
                                  "--tls_ca=" + dir_ + "/certs/ca.crt",
                                  absl::StrCat("--tls_cert=", dir_, "/certs/client-", id, ".crt"),
                                  absl::StrCat("--tls_key=", dir_, "/certs/client-", id, ".key")},
@@ -166,8 +167,11 @@ TEST_F(NetworkTest, PlaintextIsRefusedOffLoopback) {
 }
 
 TEST_F(NetworkTest, AClientKilledMidExperimentIsADropoutNotAFailure) {
-  // min_updates 3 of 4 and a short round timeout: the survivors finish the experiment.
-  auto coordinator = Coordinator(",server.min_updates=3", {"--round_timeout_s=8"});
+  // min_updates 3 of 4, a 10-minute round timeout and a 3 s heartbeat timeout: the killed client
+  // is found missing by its silence, and the survivors finish long before any deadline.
+  const absl::Time start = absl::Now();
+  auto coordinator = Coordinator(",server.min_updates=3",
+                                 {"--round_timeout_s=600", "--heartbeat_timeout_s=3"});
   std::vector<std::unique_ptr<ChildProcess>> clients;
   for (int i = 0; i < 4; ++i) clients.push_back(Client(i));
   // Let the first round start, then kill client 3 for good.
@@ -177,6 +181,9 @@ TEST_F(NetworkTest, AClientKilledMidExperimentIsADropoutNotAFailure) {
   clients[3]->Kill(SIGKILL);
   EXPECT_EQ(clients[3]->Wait(absl::Seconds(5)), 128 + SIGKILL);
   ASSERT_EQ(coordinator->Wait(absl::Minutes(3)), 0) << Log("coordinator.log");
+  EXPECT_LT(absl::Now() - start, absl::Minutes(3));
+  EXPECT_NE(Log("coordinator.log").find("event=client_lost client=3"), std::string::npos)
+      << Log("coordinator.log");
   const std::string metrics = Log("coord/metrics.jsonl");
   EXPECT_NE(metrics.find("\"round\":3"), std::string::npos) << metrics;
   EXPECT_NE(metrics.find("\"failed\":1"), std::string::npos) << metrics;

@@ -29,6 +29,7 @@ class GrpcServiceTest : public ::testing::Test {
     o.chunk_bytes = 16;  // many chunks even for a tiny model
     schema_ = std::make_shared<const ParameterSet>(RandomSet({{"w", {3, 2}}, {"b", {2}}}, 1));
     o.max_upload_bytes = static_cast<int64_t>(SerializeParameterSet(*schema_).size());
+    Configure(&o);
     service_ = std::make_unique<CoordinatorService>(o);
     grpc::ServerBuilder builder;
     int port = 0;
@@ -52,6 +53,7 @@ class GrpcServiceTest : public ::testing::Test {
     service_->DispatchTrain(task, {0, 1}, round_);
   }
   void TearDown() override { server_->Shutdown(absl::ToChronoTime(absl::Now())); }
+  virtual void Configure(CoordinatorServiceOptions* options) {}
 
   grpc::Status Join(int64_t id, const std::string& token, std::string* session,
                     const std::string& experiment = "exp") {
@@ -253,6 +255,57 @@ TEST_F(GrpcServiceTest, FinishTellsWaitingClients) {
   service_->Finish();
   ASSERT_TRUE(Wait(session, &task).ok());
   EXPECT_EQ(task.kind(), v1::Task::FINISHED);
+}
+
+class HeartbeatTest : public GrpcServiceTest {
+ protected:
+  void Configure(CoordinatorServiceOptions* options) override {
+    options->heartbeat_timeout = absl::Milliseconds(600);
+  }
+  grpc::Status Beat(const std::string& session, int64_t round, bool* open) {
+    grpc::ClientContext ctx;
+    v1::HeartbeatRequest req;
+    req.set_session(session);
+    req.set_round(round);
+    v1::HeartbeatResponse resp;
+    grpc::Status s = stub_->Heartbeat(&ctx, req, &resp);
+    *open = resp.round_open();
+    return s;
+  }
+};
+
+TEST_F(HeartbeatTest, ASilentClientIsADropoutLongBeforeTheDeadlineAndABeatingOneIsNot) {
+  std::string s0, s1;
+  ASSERT_TRUE(Join(0, "t0", &s0).ok());
+  ASSERT_TRUE(Join(1, "t1", &s1).ok());
+  v1::Task t0, t1;
+  ASSERT_TRUE(Wait(s0, &t0).ok());
+  ASSERT_TRUE(Wait(s1, &t1).ok());
+  ASSERT_EQ(t0.kind(), v1::Task::TRAIN);
+  // Client 0 goes silent with its task; client 1 keeps beating for 2 s (> 3 timeouts).
+  const absl::Time start = absl::Now();
+  bool open = false;
+  while (absl::Now() - start < absl::Seconds(2)) {
+    ASSERT_TRUE(Beat(s1, 1, &open).ok());
+    EXPECT_TRUE(open);
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_EQ(service_->stats().clients_lost, 1);
+  // Client 0 was reported as a dropout: its late update is refused, not counted twice.
+  const std::string payload = Encode(RandomSet({{"w", {3, 2}}, {"b", {2}}}, 2, 0.1));
+  EXPECT_EQ(Upload(s0, 1, payload, static_cast<int64_t>(payload.size())).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  bool still_open = true;
+  ASSERT_TRUE(Beat(s0, 1, &still_open).ok());
+  EXPECT_FALSE(still_open) << "a lost client is told its round is gone";
+  // Client 1's update completes the round; no deadline was needed.
+  EXPECT_TRUE(Upload(s1, 1, payload, static_cast<int64_t>(payload.size())).ok());
+  EXPECT_TRUE(round_->AwaitAllReportedUntil(absl::Now() + absl::Seconds(5)));
+  auto result = round_->Close();
+  ASSERT_OK(result);
+  EXPECT_EQ(result->accepted, 1);
+  EXPECT_EQ(result->failed, 1);
+  EXPECT_EQ(Beat("forged", 1, &open).error_code(), grpc::StatusCode::UNAUTHENTICATED);
 }
 
 }  // namespace
