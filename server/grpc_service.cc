@@ -186,7 +186,9 @@ class CoordinatorService::WaitReactor : public grpc::ServerUnaryReactor {
 };
 
 CoordinatorService::CoordinatorService(CoordinatorServiceOptions options)
-    : options_(std::move(options)) {
+    : options_(std::move(options)),
+      limiter_(options_.rate_limit_per_second, options_.rate_limit_burst,
+               options_.clock ? options_.clock : [] { return absl::Now(); }) {
   absl::MutexLock lock(&mu_);
   for (const auto& [id, token] : options_.client_tokens) clients_[id];
   reaper_ = std::thread([this] { ExpireWaiters(); });
@@ -271,14 +273,22 @@ void CoordinatorService::RemoveWaiter(WaitReactor* waiter) {
   }
 }
 
-absl::StatusOr<int64_t> CoordinatorService::ClientOf(const std::string& session) {
+absl::StatusOr<int64_t> CoordinatorService::ClientOf(const std::string& session, bool charge) {
   auto it = sessions_.find(session);
   if (it == sessions_.end()) {
     return absl::UnauthenticatedError("unknown session; join first (the coordinator may have "
                                       "restarted)");
   }
+  if (charge && !limiter_.Allow(it->second)) return RateLimited(it->second);
   clients_[it->second].last_seen = absl::Now();
   return it->second;
+}
+
+absl::Status CoordinatorService::RateLimited(int64_t client) {
+  ++stats_.rate_limited;
+  return absl::ResourceExhaustedError(
+      absl::StrCat("client ", client, " exceeds ", options_.rate_limit_per_second,
+                   " requests per second (burst ", options_.rate_limit_burst, "); retry later"));
 }
 
 std::string CoordinatorService::PublishModel(std::shared_ptr<const ParameterSet> shared) {
@@ -374,7 +384,23 @@ void CoordinatorService::SetProgress(int64_t completed_rounds, int64_t total_rou
 grpc::ServerUnaryReactor* CoordinatorService::Join(grpc::CallbackServerContext* context,
                                                    const v1::JoinRequest* request,
                                                    v1::JoinResponse* response) {
+  {
+    // Charged to the claimed id before the token is checked: guessing tokens is slowed too.
+    absl::MutexLock lock(&mu_);
+    if (!limiter_.Allow(request->client_id())) {
+      return FinishNow(context, ToGrpcStatus(RateLimited(request->client_id())));
+    }
+  }
   auto it = options_.client_tokens.find(request->client_id());
+  if (it != options_.client_tokens.end() && options_.revoked_clients.count(request->client_id()) &&
+      TokenMatches(it->second, request->token())) {
+    LogEvent(LogLevel::kWarn, "join_refused",
+             {{"client", absl::StrCat(request->client_id())}, {"peer", context->peer()},
+              {"msg", "revoked"}});
+    return FinishNow(context, grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                                           absl::StrCat("client ", request->client_id(),
+                                                        " is revoked")));
+  }
   if (it == options_.client_tokens.end() || !TokenMatches(it->second, request->token())) {
     // One message for both cases: do not tell a stranger which client ids exist.
     {
@@ -476,8 +502,8 @@ grpc::Status CoordinatorService::AdmitUpload(const std::string& session, int64_t
 }
 
 absl::StatusOr<std::pair<int64_t, std::shared_ptr<UpdateSink>>>
-CoordinatorService::OpenTrainSinkFor(const std::string& session, int64_t round) {
-  TAILOR_ASSIGN_OR_RETURN(int64_t client, ClientOf(session));
+CoordinatorService::OpenTrainSinkFor(const std::string& session, int64_t round, bool charge) {
+  TAILOR_ASSIGN_OR_RETURN(int64_t client, ClientOf(session, charge));
   if (!train_sink_ || round != train_round_) {
     return absl::FailedPreconditionError(absl::StrCat(
         "round ", round, " is not open (the open round is ", train_round_, ")"));
@@ -492,7 +518,8 @@ grpc::Status CoordinatorService::AcceptUpload(
   UpdateUpload upload;
   {
     absl::MutexLock lock(&mu_);
-    auto open = OpenTrainSinkFor(session, round);
+    // Not charged again: the upload was charged when it was admitted.
+    auto open = OpenTrainSinkFor(session, round, /*charge=*/false);
     if (!open.ok()) {
       CountRejectedUploadLocked(ToGrpcStatus(open.status()).error_code());
       return ToGrpcStatus(open.status());
@@ -573,6 +600,8 @@ std::string CoordinatorService::PrometheusText() const {
   metric("tailor_clients_lost_total", "counter",
          "Clients holding a training task that went silent past the heartbeat timeout.",
          sample("tailor_clients_lost_total", static_cast<double>(stats_.clients_lost)));
+  metric("tailor_rate_limited_total", "counter", "Requests refused by the per-client rate limit.",
+         sample("tailor_rate_limited_total", static_cast<double>(stats_.rate_limited)));
   metric("tailor_joins_total", "counter", "Successful joins.",
          sample("tailor_joins_total", static_cast<double>(stats_.joins)));
   metric("tailor_joins_refused_total", "counter", "Joins refused (unknown client or wrong token).",

@@ -11,12 +11,15 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
+#include <functional>
 #include <string>
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "core/serialization.h"
+#include "server/rate_limiter.h"
 #include "server/transport.h"
 #include "tailor/v1/coordinator.grpc.pb.h"
 
@@ -37,6 +40,15 @@ struct CoordinatorServiceOptions {
   // upload) for this long is reported to the round as a dropout. Infinite: only the round
   // deadline counts.
   absl::Duration heartbeat_timeout = absl::InfiniteDuration();
+  // Clients whose credential is withdrawn: their Join gets PERMISSION_DENIED.
+  std::set<int64_t> revoked_clients;
+  // Per-client request rate (token bucket over every RPC a client makes, Join charged to the
+  // claimed id): sustained requests per second and burst. A daemon makes well under one
+  // request per second; <= 0 disables the limit.
+  double rate_limit_per_second = 20;
+  double rate_limit_burst = 60;
+  // The clock of the rate limiter (tests move it); default absl::Now.
+  std::function<absl::Time()> clock;
 };
 
 class CoordinatorService final : public tailor::v1::Coordinator::CallbackService,
@@ -101,6 +113,7 @@ class CoordinatorService final : public tailor::v1::Coordinator::CallbackService
     std::map<grpc::StatusCode, int64_t> uploads_rejected;
     uint64_t model_bytes_sent = 0;
     int64_t clients_lost = 0;
+    int64_t rate_limited = 0;
     int64_t rounds_timed = 0;
     double round_seconds_sum = 0;
     double last_round_seconds = 0;
@@ -126,10 +139,14 @@ class CoordinatorService final : public tailor::v1::Coordinator::CallbackService
 
   // The client and the open round's sink for an upload from `session` for `round`, or why not.
   absl::StatusOr<std::pair<int64_t, std::shared_ptr<UpdateSink>>> OpenTrainSinkFor(
-      const std::string& session, int64_t round) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+      const std::string& session, int64_t round, bool charge = true)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void CountRejectedUploadLocked(grpc::StatusCode code) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The client id of a session, or UNAUTHENTICATED.
-  absl::StatusOr<int64_t> ClientOf(const std::string& session) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The client id of a session (recorded as seen), UNAUTHENTICATED, or RESOURCE_EXHAUSTED when
+  // `charge` and the client is over its rate.
+  absl::StatusOr<int64_t> ClientOf(const std::string& session, bool charge = true)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status RateLimited(int64_t client) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Publishes `shared` under its content address (hashing it once; no serialized copy is made)
   // and returns the address.
   std::string PublishModel(std::shared_ptr<const ParameterSet> shared)
@@ -149,6 +166,7 @@ class CoordinatorService final : public tailor::v1::Coordinator::CallbackService
   const CoordinatorServiceOptions options_;
   mutable absl::Mutex mu_;
   Stats stats_ ABSL_GUARDED_BY(mu_);
+  RateLimiter limiter_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, int64_t> sessions_ ABSL_GUARDED_BY(mu_);
   std::map<int64_t, ClientSlot> clients_ ABSL_GUARDED_BY(mu_);
   // Published models by content address; the current and previous version are kept.

@@ -2,6 +2,7 @@
 // runs.
 #include <atomic>
 #include <cstdio>
+#include <set>
 
 #include "absl/flags/flag.h"
 #include "absl/strings/numbers.h"
@@ -24,7 +25,10 @@
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051", "Address the coordinator listens on.");
 ABSL_FLAG(std::string, client_tokens, "",
-          "File with one 'CLIENT_ID TOKEN' per line: the clients allowed to join.");
+          "File with one 'CLIENT_ID TOKEN' per line: the clients allowed to join. A line "
+          "'CLIENT_ID TOKEN revoked' keeps the client out (PERMISSION_DENIED).");
+ABSL_FLAG(double, rate_limit, 20,
+          "Requests per second each client may make, sustained (bursts of 3x); 0: no limit.");
 ABSL_FLAG(int, round_timeout_s, 600,
           "Seconds a round waits for its cohort; silent clients then count as dropouts.");
 ABSL_FLAG(int, long_poll_s, 20, "Seconds a client's WaitForTask is held open.");
@@ -38,24 +42,32 @@ ABSL_FLAG(std::string, metrics_listen, "",
 namespace tailor {
 namespace {
 
-absl::StatusOr<std::map<int64_t, std::string>> ReadTokens(const std::string& path) {
+struct ClientCredentials {
+  std::map<int64_t, std::string> tokens;
+  std::set<int64_t> revoked;
+};
+
+absl::StatusOr<ClientCredentials> ReadTokens(const std::string& path) {
   if (path.empty()) return absl::InvalidArgumentError("--client_tokens is required");
   TAILOR_ASSIGN_OR_RETURN(std::string text, Env::Default()->ReadFile(path));
-  std::map<int64_t, std::string> tokens;
+  ClientCredentials credentials;
+  std::map<int64_t, std::string>& tokens = credentials.tokens;
   int line_no = 0;
   for (absl::string_view line : absl::StrSplit(text, '\n')) {
     ++line_no;
     if (line.empty() || line[0] == '#') continue;
     std::vector<std::string> parts = absl::StrSplit(line, ' ', absl::SkipEmpty());
     int64_t id = 0;
-    if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], &id) || id < 0) {
+    const bool revoked = parts.size() == 3 && parts[2] == "revoked";
+    if ((parts.size() != 2 && !revoked) || !absl::SimpleAtoi(parts[0], &id) || id < 0) {
       return absl::InvalidArgumentError(
-          absl::StrCat(path, ":", line_no, ": expected 'CLIENT_ID TOKEN'"));
+          absl::StrCat(path, ":", line_no, ": expected 'CLIENT_ID TOKEN' or 'CLIENT_ID TOKEN revoked'"));
     }
     tokens[id] = parts[1];
+    if (revoked) credentials.revoked.insert(id);
   }
   if (tokens.empty()) return absl::InvalidArgumentError(absl::StrCat(path, ": no clients"));
-  return tokens;
+  return credentials;
 }
 
 // Keeps the service's status view current.
@@ -93,7 +105,7 @@ int Run(const config::ExperimentConfig& c) {
     return 2;
   }
   for (int64_t id = 0; id < c.data().num_clients(); ++id) {
-    if (!tokens->count(id)) {
+    if (!tokens->tokens.count(id)) {
       std::fprintf(stderr, "tailor coordinator: no token for client %lld of %d\n",
                    static_cast<long long>(id), c.data().num_clients());
       return 2;
@@ -106,7 +118,10 @@ int Run(const config::ExperimentConfig& c) {
   }
   CoordinatorServiceOptions so;
   so.experiment = c.name();
-  so.client_tokens = *tokens;
+  so.client_tokens = tokens->tokens;
+  so.revoked_clients = tokens->revoked;
+  so.rate_limit_per_second = absl::GetFlag(FLAGS_rate_limit);
+  so.rate_limit_burst = 3 * so.rate_limit_per_second;
   so.long_poll = absl::Seconds(absl::GetFlag(FLAGS_long_poll_s));
   if (absl::GetFlag(FLAGS_heartbeat_timeout_s) > 0) {
     so.heartbeat_timeout = absl::Seconds(absl::GetFlag(FLAGS_heartbeat_timeout_s));

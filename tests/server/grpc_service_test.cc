@@ -308,5 +308,48 @@ TEST_F(HeartbeatTest, ASilentClientIsADropoutLongBeforeTheDeadlineAndABeatingOne
   EXPECT_EQ(Beat("forged", 1, &open).error_code(), grpc::StatusCode::UNAUTHENTICATED);
 }
 
+class LimitsTest : public GrpcServiceTest {
+ protected:
+  void Configure(CoordinatorServiceOptions* options) override {
+    options->revoked_clients = {2};
+    options->rate_limit_per_second = 1;
+    options->rate_limit_burst = 5;
+    options->clock = [this] { return now_; };
+  }
+  grpc::Status Beat(const std::string& session) {
+    grpc::ClientContext ctx;
+    v1::HeartbeatRequest req;
+    req.set_session(session);
+    v1::HeartbeatResponse resp;
+    return stub_->Heartbeat(&ctx, req, &resp);
+  }
+  absl::Time now_ = absl::UnixEpoch();  // the limiter's clock, moved by hand
+};
+
+TEST_F(LimitsTest, RevokedClientIsDeniedAndAHammeringClientIsSlowedAlone) {
+  std::string s0, s1, s2;
+  EXPECT_EQ(Join(2, "t2", &s2).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  ASSERT_TRUE(Join(0, "t0", &s0).ok());  // 1 of client 0's burst of 5
+  ASSERT_TRUE(Join(1, "t1", &s1).ok());
+  for (int i = 0; i < 4; ++i) EXPECT_TRUE(Beat(s0).ok()) << i;
+  grpc::Status limited = Beat(s0);
+  EXPECT_EQ(limited.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_NE(limited.error_message().find("client 0 exceeds 1 requests per second"),
+            std::string::npos)
+      << limited.error_message();
+  EXPECT_TRUE(Beat(s1).ok()) << "client 1 has its own bucket";
+  now_ += absl::Seconds(2);  // two tokens back
+  EXPECT_TRUE(Beat(s0).ok());
+  EXPECT_TRUE(Beat(s0).ok());
+  EXPECT_EQ(Beat(s0).error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  // Token guessing is charged to the claimed id (client 1's bucket is full again: 5 tokens):
+  // after the burst even the right token waits.
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(Join(1, "guess", &s2).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  }
+  EXPECT_EQ(Join(1, "t1", &s2).error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(service_->stats().rate_limited, 3);
+}
+
 }  // namespace
 }  // namespace tailor
