@@ -152,10 +152,10 @@ absl::Status Validate(const ExperimentConfig& c, const Checker& check) {
     return check.Fail("data.shards.classes_per_client",
                       absl::StrCat("must be >= 1, got ", data.shards().classes_per_client()));
   }
-  if (!OneOf(c.model().architecture(), {"fmnist_cnn", "mlp_10m"})) {
+  if (!OneOf(c.model().architecture(), {"fmnist_cnn", "mlp_10m", "mlp_small"})) {
     return check.Fail("model.architecture", absl::StrCat("unknown architecture '",
                                                          c.model().architecture(),
-                                                         "' (known: fmnist_cnn, mlp_10m)"));
+                                                         "' (known: fmnist_cnn, mlp_10m, mlp_small)"));
   }
   const auto& t = c.train();
   if (!(t.learning_rate() > 0) || !std::isfinite(t.learning_rate())) {

@@ -39,13 +39,28 @@ ModelSpec Mlp10M() {
   return spec;
 }
 
+// A small MLP (51k parameters, 200 KB) for protocol-scale runs: many clients, where the
+// coordinator's per-client handling rather than the model dominates.
+ModelSpec MlpSmall() {
+  ModelSpec spec;
+  spec.architecture = "mlp_small";
+  spec.num_classes = 10;
+  spec.parameters = {
+      {"fc1.weight", {64, 784}, 784}, {"fc1.bias", {64}, 784},
+      {"fc2.weight", {10, 64}, 64}, {"fc2.bias", {10}, 64},
+  };
+  spec.head_patterns = {"fc2.*"};
+  return spec;
+}
+
 }  // namespace
 
 absl::StatusOr<ModelSpec> GetModelSpec(const std::string& architecture) {
   if (architecture == "fmnist_cnn") return FmnistCnn();
   if (architecture == "mlp_10m") return Mlp10M();
+  if (architecture == "mlp_small") return MlpSmall();
   return absl::NotFoundError(absl::StrCat("unknown model architecture '", architecture,
-                                          "' (known: fmnist_cnn, mlp_10m)"));
+                                          "' (known: fmnist_cnn, mlp_10m, mlp_small)"));
 }
 
 ParameterSet InitialParameters(const ModelSpec& spec, uint64_t seed) {

@@ -54,6 +54,7 @@ absl::StatusOr<std::shared_ptr<TorchClassifier>> CreateTorchClassifier(
     const std::string& architecture) {
   if (architecture == "fmnist_cnn") return std::make_shared<FmnistCnn>();
   if (architecture == "mlp_10m") return std::make_shared<Mlp>(784, 12755, 10);
+  if (architecture == "mlp_small") return std::make_shared<Mlp>(784, 64, 10);
   return absl::NotFoundError(absl::StrCat("no torch module for architecture '", architecture, "'"));
 }
 
