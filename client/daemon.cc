@@ -244,6 +244,7 @@ class Daemon {
       chunk.set_data(up.payload.data() + offset, n);
       offset += n;
       if (!writer->Write(chunk)) break;  // the server ended the call; Finish tells why
+      if (options_.on_upload_progress) options_.on_upload_progress(offset);
     } while (offset < up.payload.size());
     writer->WritesDone();
     return FromGrpcStatus(writer->Finish());

@@ -5,6 +5,7 @@
 #ifndef TAILOR_CLIENT_DAEMON_H_
 #define TAILOR_CLIENT_DAEMON_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -36,6 +37,9 @@ struct DaemonOptions {
   // is alive this often; keep it well under the coordinator's --heartbeat_timeout_s.
   absl::Duration heartbeat_interval = absl::Seconds(10);
   uint64_t jitter_seed = 0;
+  // Fault injection for tests: called after each upload chunk is written with the bytes sent so
+  // far (a test stalls here to be killed mid-upload). Null in production.
+  std::function<void(uint64_t bytes_sent)> on_upload_progress;
 };
 
 // Runs until the coordinator says the experiment is finished (OK), or a permanent error.

@@ -16,6 +16,9 @@
 ABSL_FLAG(std::string, coordinator, "127.0.0.1:50051", "The coordinator's address.");
 ABSL_FLAG(int64_t, client_id, -1, "This client's id in the experiment.");
 ABSL_FLAG(std::string, token_file, "", "File holding this client's token.");
+ABSL_FLAG(int64_t, testing_stall_upload_after_bytes, -1,
+          "Testing only: stop for good once this many bytes of an upload are sent (fault tests "
+          "kill the client there).");
 ABSL_FLAG(int, heartbeat_s, 10,
           "Seconds between heartbeats while working on a task (keep it well under the "
           "coordinator's --heartbeat_timeout_s).");
@@ -85,6 +88,15 @@ int ClientCommand() {
   options.token = std::string(absl::StripAsciiWhitespace(*token));
   options.context = ClientContextFor(*experiment, id, &store);
   options.jitter_seed = c.seed();
+  if (const int64_t stall = absl::GetFlag(FLAGS_testing_stall_upload_after_bytes); stall >= 0) {
+    options.on_upload_progress = [stall, id](uint64_t sent) {
+      if (static_cast<int64_t>(sent) < stall) return;
+      std::fprintf(stderr, "client %lld: stalled mid-upload after %llu bytes (testing)\n",
+                   static_cast<long long>(id), static_cast<unsigned long long>(sent));
+      std::fflush(stderr);
+      while (true) absl::SleepFor(absl::Hours(1));
+    };
+  }
   absl::Status s = RunClientDaemon(options, **trainer);
   if (!s.ok()) {
     std::fprintf(stderr, "tailor client %lld: %s\n", static_cast<long long>(id),

@@ -77,17 +77,17 @@ class NetworkTest : public ::testing::Test {
     argv.insert(argv.end(), extra.begin(), extra.end());
     return std::make_unique<ChildProcess>(argv, dir_ + "/coordinator.log");
   }
-  std::unique_ptr<ChildProcess> Client(int id) {
-    return std::make_unique<ChildProcess>(
-        std::vector<std::string>{TAILOR_BINARY, "client", "--config=" + dir_ + "/exp.textproto",
+  std::unique_ptr<ChildProcess> Client(int id, const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> argv{TAILOR_BINARY, "client", "--config=" + dir_ + "/exp.textproto",
                                  "--coordinator=" + address_, absl::StrCat("--client_id=", id),
                                  absl::StrCat("--token_file=", dir_, "/token", id),
                                  absl::StrCat("--state_dir=", dir_, "/state", id),
                                  "--heartbeat_s=1",
                                  "--tls_ca=" + dir_ + "/certs/ca.crt",
                                  absl::StrCat("--tls_cert=", dir_, "/certs/client-", id, ".crt"),
-                                 absl::StrCat("--tls_key=", dir_, "/certs/client-", id, ".key")},
-        absl::StrCat(dir_, "/client", id, ".log"));
+                                 absl::StrCat("--tls_key=", dir_, "/certs/client-", id, ".key")};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return std::make_unique<ChildProcess>(argv, absl::StrCat(dir_, "/client", id, ".log"));
   }
   std::string Log(const std::string& name) {
     auto s = Env::Default()->ReadFile(dir_ + "/" + name);
@@ -173,16 +173,23 @@ TEST_F(NetworkTest, AClientKilledMidExperimentIsADropoutNotAFailure) {
   auto coordinator = Coordinator(",server.min_updates=3",
                                  {"--round_timeout_s=600", "--heartbeat_timeout_s=3"});
   std::vector<std::unique_ptr<ChildProcess>> clients;
-  for (int i = 0; i < 4; ++i) clients.push_back(Client(i));
-  // Let the first round start, then kill client 3 for good.
-  for (int i = 0; i < 200 && Log("coordinator.log").find("round 1/3") == std::string::npos; ++i) {
+  for (int i = 0; i < 3; ++i) clients.push_back(Client(i));
+  // Client 3 stops after the first 1 MiB chunk of its first upload (2.3 MB): killed there, it
+  // dies mid-upload.
+  clients.push_back(Client(3, {"--testing_stall_upload_after_bytes=1000000"}));
+  for (int i = 0; i < 600 && Log("client3.log").find("stalled mid-upload") == std::string::npos;
+       ++i) {
     absl::SleepFor(absl::Milliseconds(100));
   }
+  ASSERT_NE(Log("client3.log").find("stalled mid-upload"), std::string::npos) << Log("client3.log");
   clients[3]->Kill(SIGKILL);
   EXPECT_EQ(clients[3]->Wait(absl::Seconds(5)), 128 + SIGKILL);
   ASSERT_EQ(coordinator->Wait(absl::Minutes(3)), 0) << Log("coordinator.log");
   EXPECT_LT(absl::Now() - start, absl::Minutes(3));
   EXPECT_NE(Log("coordinator.log").find("event=client_lost client=3"), std::string::npos)
+      << Log("coordinator.log");
+  // The broken stream was refused as truncated, not half-aggregated.
+  EXPECT_NE(Log("coordinator.log").find("upload truncated"), std::string::npos)
       << Log("coordinator.log");
   const std::string metrics = Log("coord/metrics.jsonl");
   EXPECT_NE(metrics.find("\"round\":3"), std::string::npos) << metrics;
