@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "aggregation/aggregator.h"
+#include "core/buffer_pool.h"
 
 namespace tailor {
 
@@ -28,7 +29,8 @@ class WeightedMeanAggregator : public StreamingAggregator {
  private:
   ParameterSet schema_;
   bool begun_ = false;
-  std::vector<int64_t> sums_;  // one fixed-point accumulator per element, all tensors flattened
+  // One fixed-point accumulator per element, all tensors flattened; recycled between rounds.
+  std::vector<int64_t, LargeBufferAllocator<int64_t>> sums_;
   __int128 weight_sum_ = 0;    // fixed point, kFractionBits
   int64_t num_updates_ = 0;
 };

@@ -134,6 +134,10 @@ class Daemon {
           absl::StrCat("task announces a model of ", task.model_bytes(), " bytes"));
     }
     if (partial_sha_ != task.model_sha256() || !partial_) {
+      // The previous version is not needed any more: free it first, so its buffers are reused
+      // for the new one (and the client never holds two models).
+      cached_model_.reset();
+      cached_sha_.clear();
       partial_sha_ = task.model_sha256();
       partial_ = std::make_unique<ParameterSetDecoder>(static_cast<uint64_t>(task.model_bytes()));
     }

@@ -11,6 +11,7 @@
 
 #include "absl/status/status.h"
 #include "absl/types/span.h"
+#include "core/buffer_pool.h"
 
 namespace tailor {
 
@@ -69,27 +70,9 @@ class Tensor {
   DType dtype_ = DType::kFloat32;
   std::vector<int64_t> shape_;
   int64_t numel_ = 0;
-  // Value-initialization is what zero-fills std::vector's elements; this allocator turns it
-  // into default-initialization (nothing) so Uninitialized can skip the fill.
-  template <typename T>
-  struct NoInitAllocator : std::allocator<T> {
-    template <typename U>
-    struct rebind {
-      using other = NoInitAllocator<U>;
-    };
-    NoInitAllocator() = default;
-    template <typename U>
-    NoInitAllocator(const NoInitAllocator<U>&) {}
-    template <typename U>
-    void construct(U* p) {
-      ::new (static_cast<void*>(p)) U;
-    }
-    template <typename U, typename... Args>
-    void construct(U* p, Args&&... args) {
-      ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
-    }
-  };
-  std::vector<uint8_t, NoInitAllocator<uint8_t>> bytes_;
+  // Large payloads come from the recycling pool, and Uninitialized skips the zero-fill
+  // (core/buffer_pool.h).
+  std::vector<uint8_t, LargeBufferAllocator<uint8_t>> bytes_;
 };
 
 // Product of dimensions; -1 if any is negative or the product overflows int64.
