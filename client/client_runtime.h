@@ -34,7 +34,7 @@ struct UpdateUpload {
   std::string payload;
   // Set instead of `payload` by a transport that decoded the bytes while they streamed in (the
   // gRPC service): the decoded set, or why decoding failed. The Round checks it against the
-  // schema exactly as it checks a payload it decodes itself.
+  // schema exactly as it checks a payload it decodes itself, and consumes (moves) it.
   std::shared_ptr<absl::StatusOr<ParameterSet>> decoded;
   // Aggregation weight: the number of local training samples.
   double weight = 0;

@@ -555,8 +555,8 @@ grpc::Status CoordinatorService::AcceptUpload(
 }
 
 void CoordinatorService::CountModelBytesSent(uint64_t bytes) {
-  absl::MutexLock lock(&mu_);
-  stats_.model_bytes_sent += bytes;
+  // Per chunk of every stream: an atomic, not the service lock.
+  model_bytes_sent_.fetch_add(bytes, std::memory_order_relaxed);
 }
 
 void CoordinatorService::RecordRoundSeconds(double seconds) {
@@ -607,7 +607,7 @@ std::string CoordinatorService::PrometheusText() const {
   metric("tailor_joins_refused_total", "counter", "Joins refused (unknown client or wrong token).",
          sample("tailor_joins_refused_total", static_cast<double>(stats_.joins_refused)));
   metric("tailor_model_bytes_sent_total", "counter", "Model bytes streamed to clients.",
-         sample("tailor_model_bytes_sent_total", static_cast<double>(stats_.model_bytes_sent)));
+         sample("tailor_model_bytes_sent_total", static_cast<double>(model_bytes_sent_.load())));
   metric("tailor_upload_bytes_accepted_total", "counter", "Bytes of accepted updates.",
          sample("tailor_upload_bytes_accepted_total",
                 static_cast<double>(stats_.upload_bytes_accepted)));
@@ -631,7 +631,9 @@ std::string CoordinatorService::PrometheusText() const {
 
 CoordinatorService::Stats CoordinatorService::stats() const {
   absl::MutexLock lock(&mu_);
-  return stats_;
+  Stats s = stats_;
+  s.model_bytes_sent = model_bytes_sent_.load();
+  return s;
 }
 
 void CoordinatorService::CountRejectedUpload(grpc::StatusCode code) {

@@ -8,6 +8,7 @@
 #ifndef TAILOR_SERVER_GRPC_SERVICE_H_
 #define TAILOR_SERVER_GRPC_SERVICE_H_
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <optional>
@@ -167,6 +168,7 @@ class CoordinatorService final : public tailor::v1::Coordinator::CallbackService
   mutable absl::Mutex mu_;
   Stats stats_ ABSL_GUARDED_BY(mu_);
   RateLimiter limiter_ ABSL_GUARDED_BY(mu_);
+  std::atomic<uint64_t> model_bytes_sent_{0};
   std::map<std::string, int64_t> sessions_ ABSL_GUARDED_BY(mu_);
   std::map<int64_t, ClientSlot> clients_ ABSL_GUARDED_BY(mu_);
   // Published models by content address; the current and previous version are kept.
