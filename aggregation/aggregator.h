@@ -28,8 +28,23 @@ class StreamingAggregator {
   virtual int64_t num_updates() const = 0;
 };
 
-// `name`: "weighted_mean". INVALID_ARGUMENT for an unknown name.
-absl::StatusOr<std::unique_ptr<StreamingAggregator>> CreateAggregator(const std::string& name);
+struct AggregatorOptions {
+  // "weighted_mean" (FedAvg; O(P) memory), "median" or "trimmed_mean" (coordinate-wise robust
+  // rules; K × P memory, aggregation/coordinate_robust.h).
+  std::string name = "weighted_mean";
+  // trimmed_mean: share of updates dropped at each end per coordinate, in [0, 0.5).
+  double trim_fraction = 0.1;
+};
+
+// INVALID_ARGUMENT for an unknown name or an invalid hyperparameter.
+absl::StatusOr<std::unique_ptr<StreamingAggregator>> CreateAggregator(
+    const AggregatorOptions& options);
+inline absl::StatusOr<std::unique_ptr<StreamingAggregator>> CreateAggregator(
+    const std::string& name) {
+  AggregatorOptions options;
+  options.name = name;
+  return CreateAggregator(options);
+}
 
 }  // namespace tailor
 

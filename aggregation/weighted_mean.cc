@@ -127,10 +127,4 @@ absl::StatusOr<ParameterSet> WeightedMeanAggregator::Finalize() {
   return out;
 }
 
-absl::StatusOr<std::unique_ptr<StreamingAggregator>> CreateAggregator(const std::string& name) {
-  if (name == "weighted_mean") return std::make_unique<WeightedMeanAggregator>();
-  return absl::InvalidArgumentError(
-      absl::StrCat("unknown aggregator '", name, "' (known: weighted_mean)"));
-}
-
 }  // namespace tailor

@@ -187,9 +187,13 @@ absl::Status Validate(const ExperimentConfig& c, const Checker& check) {
                       absl::StrCat("must be in [0, data.num_clients=", data.num_clients(),
                                    "], got ", s.clients_per_round()));
   }
-  if (!OneOf(s.aggregator(), {"weighted_mean"})) {
+  if (s.has_trim_fraction() && !(s.trim_fraction() >= 0 && s.trim_fraction() < 0.5)) {
+    return check.Fail("server.trim_fraction",
+                      absl::StrCat("must be in [0, 0.5), got ", s.trim_fraction()));
+  }
+  if (!OneOf(s.aggregator(), {"weighted_mean", "median", "trimmed_mean"})) {
     return check.Fail("server.aggregator", absl::StrCat("unknown aggregator '", s.aggregator(),
-                                                        "' (known: weighted_mean)"));
+                                                        "' (known: weighted_mean, median, trimmed_mean)"));
   }
   if (!(s.server_learning_rate() > 0) || !std::isfinite(s.server_learning_rate())) {
     return check.Fail("server.server_learning_rate",

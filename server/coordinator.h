@@ -50,8 +50,8 @@ struct CoordinatorOptions {
   int64_t clients_per_round = 0;
   // Accepted updates a round needs; 0 = the whole cohort.
   int64_t min_updates = 0;
-  // Aggregation rule name (aggregation/aggregator.h).
-  std::string aggregator = "weighted_mean";
+  // Aggregation rule and its hyperparameters (aggregation/aggregator.h).
+  AggregatorOptions aggregator;
   // Global step: shared += server_learning_rate * mean delta. 1 = FedAvg.
   double server_learning_rate = 1.0;
   // Evaluate after every this many rounds, and after the last.

@@ -63,7 +63,8 @@ CoordinatorOptions CoordinatorOptionsFrom(const config::ExperimentConfig& c,
   co.rounds = c.rounds();
   co.clients_per_round = c.server().clients_per_round();
   co.min_updates = c.server().min_updates();
-  co.aggregator = c.server().aggregator();
+  co.aggregator.name = c.server().aggregator();
+  if (c.server().has_trim_fraction()) co.aggregator.trim_fraction = c.server().trim_fraction();
   co.server_learning_rate = c.server().server_learning_rate();
   co.eval_every = c.eval().every_rounds();
   co.seed = c.seed();

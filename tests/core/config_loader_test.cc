@@ -63,6 +63,8 @@ TEST(ConfigLoader, EachRangeCheck) {
       {"rounds: 1 data { num_clients: 5 } server { clients_per_round: 6 }",
        "server.clients_per_round"},
       {"rounds: 1 data { num_clients: 5 } server { aggregator: \"mode\" }", "server.aggregator"},
+      {"rounds: 1 data { num_clients: 5 } server { aggregator: \"trimmed_mean\" trim_fraction: 0.5 }",
+       "server.trim_fraction"},
       {"rounds: 1 data { num_clients: 5 } server { min_updates: 9 }", "server.min_updates"},
       {"rounds: 1 data { num_clients: 5 } eval { every_rounds: 0 }", "eval.every_rounds"},
       {"rounds: 1 data { num_clients: 5 } model { architecture: \"resnet\" }",
