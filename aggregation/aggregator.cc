@@ -1,14 +1,30 @@
 #include "aggregation/aggregator.h"
 
 #include "absl/strings/str_cat.h"
+#include <cmath>
+
 #include "aggregation/coordinate_robust.h"
+#include "aggregation/norm_bounded.h"
 #include "aggregation/weighted_mean.h"
 
 namespace tailor {
 
 absl::StatusOr<std::unique_ptr<StreamingAggregator>> CreateAggregator(
     const AggregatorOptions& options) {
-  if (options.name == "weighted_mean") return std::make_unique<WeightedMeanAggregator>();
+  if (!(options.norm_bound >= 0) || !std::isfinite(options.norm_bound)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("norm_bound must be finite and >= 0, got ", options.norm_bound));
+  }
+  if (options.norm_bound > 0 && options.name != "weighted_mean") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "norm_bound applies to weighted_mean, not to ", options.name,
+        " (the robust rules bound outliers themselves)"));
+  }
+  if (options.name == "weighted_mean") {
+    auto mean = std::make_unique<WeightedMeanAggregator>();
+    if (options.norm_bound == 0) return mean;
+    return std::make_unique<NormBoundedAggregator>(options.norm_bound, std::move(mean));
+  }
   if (options.name == "median") {
     return std::make_unique<CoordinateRobustAggregator>(
         CoordinateRobustAggregator::Rule::kMedian, 0);

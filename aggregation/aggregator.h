@@ -34,6 +34,9 @@ struct AggregatorOptions {
   std::string name = "weighted_mean";
   // trimmed_mean: share of updates dropped at each end per coordinate, in [0, 0.5).
   double trim_fraction = 0.1;
+  // weighted_mean: when > 0, each update is first scaled down to at most this L2 norm
+  // (aggregation/norm_bounded.h). 0: no bound.
+  double norm_bound = 0;
 };
 
 // INVALID_ARGUMENT for an unknown name or an invalid hyperparameter.

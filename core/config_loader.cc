@@ -191,6 +191,13 @@ absl::Status Validate(const ExperimentConfig& c, const Checker& check) {
     return check.Fail("server.trim_fraction",
                       absl::StrCat("must be in [0, 0.5), got ", s.trim_fraction()));
   }
+  if (!(s.norm_bound() >= 0) || !std::isfinite(s.norm_bound())) {
+    return check.Fail("server.norm_bound", absl::StrCat("must be finite and >= 0, got ", s.norm_bound()));
+  }
+  if (s.norm_bound() > 0 && s.aggregator() != "weighted_mean") {
+    return check.Fail("server.norm_bound", absl::StrCat("applies to weighted_mean, not to ",
+                                                        s.aggregator()));
+  }
   if (!OneOf(s.aggregator(), {"weighted_mean", "median", "trimmed_mean"})) {
     return check.Fail("server.aggregator", absl::StrCat("unknown aggregator '", s.aggregator(),
                                                         "' (known: weighted_mean, median, trimmed_mean)"));

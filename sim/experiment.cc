@@ -65,6 +65,7 @@ CoordinatorOptions CoordinatorOptionsFrom(const config::ExperimentConfig& c,
   co.min_updates = c.server().min_updates();
   co.aggregator.name = c.server().aggregator();
   if (c.server().has_trim_fraction()) co.aggregator.trim_fraction = c.server().trim_fraction();
+  co.aggregator.norm_bound = c.server().norm_bound();
   co.server_learning_rate = c.server().server_learning_rate();
   co.eval_every = c.eval().every_rounds();
   co.seed = c.seed();
