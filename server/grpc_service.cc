@@ -129,7 +129,7 @@ class UploadReactor : public grpc::ServerReadReactor<v1::UpdateChunk> {
     LogEvent(LogLevel::kWarn, "upload_refused",
              {{"session", session_.substr(0, 8)},
               {"round", absl::StrCat(round_)},
-              {"code", absl::StatusCodeToString(static_cast<absl::StatusCode>(status.error_code()))},
+              {"code", GrpcCodeName(status.error_code())},
               {"msg", status.error_message()}});
     Finish(std::move(status));
   }
@@ -247,16 +247,17 @@ void CoordinatorService::ReportLostClients(absl::Time now) {
   const std::string why =
       absl::StrCat("not heard from for ", absl::FormatDuration(options_.heartbeat_timeout));
   mu_.Unlock();  // the sinks take their own locks and call observers
-  for (int64_t id : lost_train) {
+  auto report = [&why](int64_t id, const char* task, int64_t round) {
     LogEvent(LogLevel::kWarn, "client_lost",
-             {{"client", absl::StrCat(id)}, {"task", "train"}, {"round", absl::StrCat(train_round)},
+             {{"client", absl::StrCat(id)}, {"task", task}, {"round", absl::StrCat(round)},
               {"msg", why}});
+  };
+  for (int64_t id : lost_train) {
+    report(id, "train", train_round);
     train_sink->OnTrainFailure(id, train_round, absl::UnavailableError(why));
   }
   for (int64_t id : lost_eval) {
-    LogEvent(LogLevel::kWarn, "client_lost",
-             {{"client", absl::StrCat(id)}, {"task", "evaluate"}, {"round", absl::StrCat(eval_round)},
-              {"msg", why}});
+    report(id, "evaluate", eval_round);
     eval_sink->OnEvalFailure(id, absl::UnavailableError(why));
   }
   mu_.Lock();
@@ -538,7 +539,7 @@ grpc::Status CoordinatorService::AcceptUpload(
            {{"client", absl::StrCat(upload.client_id)},
             {"round", absl::StrCat(round)},
             {"bytes", absl::StrCat(bytes)},
-            {"code", absl::StatusCodeToString(static_cast<absl::StatusCode>(status.error_code()))},
+            {"code", GrpcCodeName(status.error_code())},
             {"msg", status.error_message()}});
   absl::MutexLock lock(&mu_);
   auto slot = clients_.find(upload.client_id);
@@ -617,7 +618,7 @@ std::string CoordinatorService::PrometheusText() const {
   for (const auto& [code, count] : stats_.uploads_rejected) {
     rejected += sample("tailor_uploads_rejected_total", static_cast<double>(count),
                        absl::StrCat("reason=\"",
-                                    absl::StatusCodeToString(static_cast<absl::StatusCode>(code)),
+                                    GrpcCodeName(code),
                                     "\""));
   }
   metric("tailor_uploads_rejected_total", "counter", "Uploads refused, by gRPC status.", rejected);
