@@ -1,9 +1,10 @@
 #include "aggregation/aggregator.h"
 
-#include "absl/strings/str_cat.h"
 #include <cmath>
 
+#include "absl/strings/str_cat.h"
 #include "aggregation/coordinate_robust.h"
+#include "aggregation/krum.h"
 #include "aggregation/norm_bounded.h"
 #include "aggregation/weighted_mean.h"
 
@@ -16,9 +17,9 @@ absl::StatusOr<std::unique_ptr<StreamingAggregator>> CreateAggregator(
         absl::StrCat("norm_bound must be finite and >= 0, got ", options.norm_bound));
   }
   if (options.norm_bound > 0 && options.name != "weighted_mean") {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "norm_bound applies to weighted_mean, not to ", options.name,
-        " (the robust rules bound outliers themselves)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("norm_bound applies to weighted_mean, not to ", options.name,
+                     " (the robust rules bound outliers themselves)"));
   }
   if (options.name == "weighted_mean") {
     auto mean = std::make_unique<WeightedMeanAggregator>();
@@ -26,8 +27,8 @@ absl::StatusOr<std::unique_ptr<StreamingAggregator>> CreateAggregator(
     return std::make_unique<NormBoundedAggregator>(options.norm_bound, std::move(mean));
   }
   if (options.name == "median") {
-    return std::make_unique<CoordinateRobustAggregator>(
-        CoordinateRobustAggregator::Rule::kMedian, 0);
+    return std::make_unique<CoordinateRobustAggregator>(CoordinateRobustAggregator::Rule::kMedian,
+                                                        0);
   }
   if (options.name == "trimmed_mean") {
     if (!(options.trim_fraction >= 0 && options.trim_fraction < 0.5)) {
@@ -37,8 +38,24 @@ absl::StatusOr<std::unique_ptr<StreamingAggregator>> CreateAggregator(
     return std::make_unique<CoordinateRobustAggregator>(
         CoordinateRobustAggregator::Rule::kTrimmedMean, options.trim_fraction);
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "unknown aggregator '", options.name, "' (known: weighted_mean, median, trimmed_mean)"));
+  if (options.name == "krum" || options.name == "multi_krum") {
+    if (options.byzantine_clients < -1) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("byzantine_clients must be >= 0 (or -1: a fifth of the updates), got ",
+                       options.byzantine_clients));
+    }
+    if (options.multi_krum_selected < 0 ||
+        (options.name == "krum" && options.multi_krum_selected != 0)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("multi_krum_selected must be >= 0 and is multi_krum's, got ",
+                       options.multi_krum_selected, " for ", options.name));
+    }
+    return std::make_unique<KrumAggregator>(
+        options.byzantine_clients, options.name == "krum" ? 1 : options.multi_krum_selected);
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown aggregator '", options.name,
+                   "' (known: weighted_mean, median, trimmed_mean, krum, multi_krum)"));
 }
 
 }  // namespace tailor

@@ -30,13 +30,18 @@ class StreamingAggregator {
 
 struct AggregatorOptions {
   // "weighted_mean" (FedAvg; O(P) memory), "median" or "trimmed_mean" (coordinate-wise robust
-  // rules; K × P memory, aggregation/coordinate_robust.h).
+  // rules; K × P memory, aggregation/coordinate_robust.h), "krum" or "multi_krum"
+  // (aggregation/krum.h; K × P + K² memory).
   std::string name = "weighted_mean";
   // trimmed_mean: share of updates dropped at each end per coordinate, in [0, 0.5).
   double trim_fraction = 0.1;
   // weighted_mean: when > 0, each update is first scaled down to at most this L2 norm
   // (aggregation/norm_bounded.h). 0: no bound.
   double norm_bound = 0;
+  // krum / multi_krum: f, the Byzantine clients tolerated (-1: a fifth of the updates received).
+  int byzantine_clients = -1;
+  // multi_krum: how many best-scored updates are averaged (0: updates received - f).
+  int multi_krum_selected = 0;
 };
 
 // INVALID_ARGUMENT for an unknown name or an invalid hyperparameter.

@@ -32,9 +32,9 @@ absl::Status AccumulateTensor(absl::Span<const T> values, double weight, int64_t
         Quantize(static_cast<double>(values[j]), weight, &undo);
         sums[j] -= undo;
       }
-      return absl::OutOfRangeError(absl::StrCat(
-          "update value ", values[i], " x weight ", weight, " in tensor '", name,
-          "' overflows the fixed-point accumulator (|sum| must stay below 2^31)"));
+      return absl::OutOfRangeError(
+          absl::StrCat("update value ", values[i], " x weight ", weight, " in tensor '", name,
+                       "' overflows the fixed-point accumulator (|sum| must stay below 2^31)"));
     }
   }
   return absl::OkStatus();
@@ -70,8 +70,10 @@ absl::Status WeightedMeanAggregator::Begin(const ParameterSet& schema) {
 absl::Status WeightedMeanAggregator::Add(const ParameterSet& update, double weight) {
   if (!begun_) return absl::FailedPreconditionError("Add before Begin");
   if (!(weight > 0) || !std::isfinite(weight) || weight * kScale >= kLimit) {
-    return absl::InvalidArgumentError(absl::StrCat("aggregation weight must be a finite "
-                                                   "positive number below 2^31, got ", weight));
+    return absl::InvalidArgumentError(
+        absl::StrCat("aggregation weight must be a finite "
+                     "positive number below 2^31, got ",
+                     weight));
   }
   TAILOR_RETURN_IF_ERROR(schema_.CheckSameSchema(update, "update"));
   size_t offset = 0;

@@ -31,7 +31,7 @@ class WeightedMeanAggregator : public StreamingAggregator {
   bool begun_ = false;
   // One fixed-point accumulator per element, all tensors flattened; recycled between rounds.
   std::vector<int64_t, LargeBufferAllocator<int64_t>> sums_;
-  __int128 weight_sum_ = 0;    // fixed point, kFractionBits
+  __int128 weight_sum_ = 0;  // fixed point, kFractionBits
   int64_t num_updates_ = 0;
 };
 

@@ -110,11 +110,66 @@ void ApplyDefaults(ExperimentConfig* c) {
   if (!train->has_local_epochs()) train->set_local_epochs(1);
   if (c->algorithm().name().empty()) c->mutable_algorithm()->set_name("fedavg");
   if (c->server().aggregator().empty()) c->mutable_server()->set_aggregator("weighted_mean");
-  if (!c->server().has_server_learning_rate()) {
-    c->mutable_server()->set_server_learning_rate(1.0);
-  }
+  auto* server = c->mutable_server();
+  if (!server->has_server_learning_rate()) server->set_server_learning_rate(1.0);
+  if (server->optimizer().empty()) server->set_optimizer("sgd");
+  if (!server->has_server_momentum()) server->set_server_momentum(0.9);
+  if (!server->has_beta1()) server->set_beta1(0.9);
+  if (!server->has_beta2()) server->set_beta2(0.99);
+  if (!server->has_tau()) server->set_tau(1e-3);
   if (!c->eval().has_every_rounds()) c->mutable_eval()->set_every_rounds(1);
   if (c->output_dir().empty()) c->set_output_dir(absl::StrCat("runs/", c->name()));
+}
+
+bool InUnitInterval(double x) { return x >= 0 && x < 1; }
+
+absl::Status ValidateServerOptimizer(const config::ServerConfig& s, const Checker& check) {
+  if (!OneOf(s.optimizer(), {"sgd", "fedavgm", "fedadagrad", "fedadam", "fedyogi"})) {
+    return check.Fail("server.optimizer",
+                      absl::StrCat("unknown server optimizer '", s.optimizer(),
+                                   "' (known: sgd, fedavgm, fedadagrad, fedadam, fedyogi)"));
+  }
+  if (!InUnitInterval(s.server_momentum())) {
+    return check.Fail("server.server_momentum",
+                      absl::StrCat("must be in [0, 1), got ", s.server_momentum()));
+  }
+  if (!InUnitInterval(s.beta1())) {
+    return check.Fail("server.beta1", absl::StrCat("must be in [0, 1), got ", s.beta1()));
+  }
+  if (!InUnitInterval(s.beta2())) {
+    return check.Fail("server.beta2", absl::StrCat("must be in [0, 1), got ", s.beta2()));
+  }
+  if (!(s.tau() > 0) || !std::isfinite(s.tau())) {
+    return check.Fail("server.tau", absl::StrCat("must be finite and > 0, got ", s.tau()));
+  }
+  return absl::OkStatus();
+}
+
+// Krum's guarantee needs n > 2f + 2 updates; checked against the smallest round that can close.
+absl::Status ValidateKrum(const config::ServerConfig& s, int smallest_round, const Checker& check) {
+  const bool krum = s.aggregator() == "krum" || s.aggregator() == "multi_krum";
+  if (!krum) {
+    if (s.has_byzantine_clients() || s.multi_krum_selected() != 0) {
+      return check.Fail(s.has_byzantine_clients() ? "server.byzantine_clients"
+                                                  : "server.multi_krum_selected",
+                        absl::StrCat("applies to krum and multi_krum, not to ", s.aggregator()));
+    }
+    return absl::OkStatus();
+  }
+  const int f = s.has_byzantine_clients() ? s.byzantine_clients() : smallest_round / 5;
+  if (f < 0 || smallest_round <= 2 * f + 2) {
+    return check.Fail("server.byzantine_clients",
+                      absl::StrCat(s.aggregator(), " tolerating f=", f,
+                                   " Byzantine clients needs rounds of more than 2f+2=", 2 * f + 2,
+                                   " updates; the smallest round here has ", smallest_round));
+  }
+  if (s.multi_krum_selected() < 0 || s.multi_krum_selected() > smallest_round - f ||
+      (s.multi_krum_selected() != 0 && s.aggregator() == "krum")) {
+    return check.Fail("server.multi_krum_selected",
+                      absl::StrCat("must be 0 (= updates - f) or in [1, ", smallest_round - f,
+                                   "] for multi_krum, got ", s.multi_krum_selected()));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Validate(const ExperimentConfig& c, const Checker& check) {
@@ -198,9 +253,11 @@ absl::Status Validate(const ExperimentConfig& c, const Checker& check) {
     return check.Fail("server.norm_bound", absl::StrCat("applies to weighted_mean, not to ",
                                                         s.aggregator()));
   }
-  if (!OneOf(s.aggregator(), {"weighted_mean", "median", "trimmed_mean"})) {
-    return check.Fail("server.aggregator", absl::StrCat("unknown aggregator '", s.aggregator(),
-                                                        "' (known: weighted_mean, median, trimmed_mean)"));
+  if (!OneOf(s.aggregator(), {"weighted_mean", "median", "trimmed_mean", "krum", "multi_krum"})) {
+    return check.Fail("server.aggregator",
+                      absl::StrCat("unknown aggregator '", s.aggregator(),
+                                   "' (known: weighted_mean, median, trimmed_mean, krum, "
+                                   "multi_krum)"));
   }
   if (!(s.server_learning_rate() > 0) || !std::isfinite(s.server_learning_rate())) {
     return check.Fail("server.server_learning_rate",
@@ -211,6 +268,8 @@ absl::Status Validate(const ExperimentConfig& c, const Checker& check) {
     return check.Fail("server.min_updates", absl::StrCat("must be in [0, cohort size=", cohort,
                                                          "], got ", s.min_updates()));
   }
+  TAILOR_RETURN_IF_ERROR(ValidateServerOptimizer(s, check));
+  TAILOR_RETURN_IF_ERROR(ValidateKrum(s, s.min_updates() > 0 ? s.min_updates() : cohort, check));
   if (c.eval().every_rounds() < 1) {
     return check.Fail("eval.every_rounds",
                       absl::StrCat("must be >= 1, got ", c.eval().every_rounds()));

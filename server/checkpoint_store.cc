@@ -47,6 +47,15 @@ absl::StatusOr<std::unique_ptr<CheckpointStore>> CheckpointStore::Open(
       "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
       "CREATE TABLE IF NOT EXISTS rounds (round INTEGER PRIMARY KEY, model_sha256 TEXT NOT NULL,"
       " metrics TEXT NOT NULL);"));
+  // Stores created before the server optimizers lack the state column: add it (NULL = none).
+  {
+    Statement columns(db, "SELECT COUNT(*) FROM pragma_table_info('rounds')"
+                          " WHERE name = 'server_state_sha256'");
+    if (sqlite3_step(columns.get()) != SQLITE_ROW) return SqliteError(db, "read schema");
+    if (sqlite3_column_int64(columns.get(), 0) == 0) {
+      TAILOR_RETURN_IF_ERROR(store->Exec("ALTER TABLE rounds ADD COLUMN server_state_sha256 TEXT"));
+    }
+  }
   // Bind the directory to its experiment on first use; refuse another experiment's state.
   {
     Statement insert(db, "INSERT OR IGNORE INTO meta (key, value) VALUES ('experiment', ?)");
@@ -77,42 +86,70 @@ absl::Status CheckpointStore::Exec(const std::string& sql) {
 }
 
 absl::StatusOr<std::optional<Checkpoint>> CheckpointStore::LoadLatest() {
-  Statement q(db_, "SELECT round, model_sha256 FROM rounds ORDER BY round DESC LIMIT 1");
+  Statement q(db_, "SELECT round, model_sha256, server_state_sha256 FROM rounds"
+                   " ORDER BY round DESC LIMIT 1");
   const int rc = sqlite3_step(q.get());
   if (rc == SQLITE_DONE) return std::optional<Checkpoint>();
   if (rc != SQLITE_ROW) return SqliteError(db_, "read rounds");
   Checkpoint cp;
   cp.round = sqlite3_column_int64(q.get(), 0);
   const std::string sha = reinterpret_cast<const char*>(sqlite3_column_text(q.get(), 1));
-  const std::string path = absl::StrCat(dir_, "/models/", sha, ".tlps");
-  absl::StatusOr<std::string> bytes = env_->ReadFile(path);
-  if (!bytes.ok()) {
-    return absl::DataLossError(absl::StrCat("round ", cp.round, " names model ", path,
-                                            ", which cannot be read: ", bytes.status().message()));
+  TAILOR_ASSIGN_OR_RETURN(cp.global_shared, ReadContentAddressed(sha, "model", cp.round));
+  if (sqlite3_column_type(q.get(), 2) != SQLITE_NULL) {
+    const std::string state_sha = reinterpret_cast<const char*>(sqlite3_column_text(q.get(), 2));
+    TAILOR_ASSIGN_OR_RETURN(cp.server_state,
+                            ReadContentAddressed(state_sha, "server optimizer state", cp.round));
   }
-  // Decoding verifies the trailing digest, which is the content address the file is named by.
-  absl::StatusOr<ParameterSet> model = DeserializeParameterSet(*bytes);
-  if (!model.ok() || ContentAddressOf(*bytes) != sha) {
-    return absl::DataLossError(absl::StrCat(
-        "model file ", path, " does not match its digest",
-        model.ok() ? "" : absl::StrCat(": ", model.status().message())));
-  }
-  cp.global_shared = *std::move(model);
   return std::optional<Checkpoint>(std::move(cp));
 }
 
-absl::Status CheckpointStore::SaveRound(int64_t round, const ParameterSet& global_shared,
-                                        const std::string& metrics_json) {
-  // Written from views of the tensors: no serialized copy of the model in memory.
-  const SerializedParameterSet serialized(global_shared);
+absl::StatusOr<ParameterSet> CheckpointStore::ReadContentAddressed(const std::string& sha,
+                                                                   const std::string& what,
+                                                                   int64_t round) {
+  const std::string path = absl::StrCat(dir_, "/models/", sha, ".tlps");
+  absl::StatusOr<std::string> bytes = env_->ReadFile(path);
+  if (!bytes.ok()) {
+    return absl::DataLossError(absl::StrCat("round ", round, " names ", what, " ", path,
+                                            ", which cannot be read: ", bytes.status().message()));
+  }
+  // Decoding verifies the trailing digest, which is the content address the file is named by.
+  absl::StatusOr<ParameterSet> set = DeserializeParameterSet(*bytes);
+  if (!set.ok() || ContentAddressOf(*bytes) != sha) {
+    return absl::DataLossError(absl::StrCat(
+        what, " file ", path, " does not match its digest",
+        set.ok() ? "" : absl::StrCat(": ", set.status().message())));
+  }
+  return set;
+}
+
+absl::StatusOr<std::string> CheckpointStore::WriteContentAddressed(const ParameterSet& set) {
+  // Written from views of the tensors: no serialized copy in memory.
+  const SerializedParameterSet serialized(set);
   const std::string& sha = serialized.content_address();
-  // The model first: a committed row must never name a file that is not fully on disk.
   TAILOR_RETURN_IF_ERROR(env_->WritePiecesAtomically(absl::StrCat(dir_, "/models/", sha, ".tlps"),
                                                      serialized.pieces()));
-  Statement insert(db_, "INSERT INTO rounds (round, model_sha256, metrics) VALUES (?, ?, ?)");
+  return sha;
+}
+
+absl::Status CheckpointStore::SaveRound(int64_t round, const ParameterSet& global_shared,
+                                        const ParameterSet& server_state,
+                                        const std::string& metrics_json) {
+  // The files first: a committed row must never name a file that is not fully on disk.
+  TAILOR_ASSIGN_OR_RETURN(const std::string sha, WriteContentAddressed(global_shared));
+  std::string state_sha;
+  if (!server_state.empty()) {
+    TAILOR_ASSIGN_OR_RETURN(state_sha, WriteContentAddressed(server_state));
+  }
+  Statement insert(db_, "INSERT INTO rounds (round, model_sha256, metrics, server_state_sha256)"
+                        " VALUES (?, ?, ?, ?)");
   sqlite3_bind_int64(insert.get(), 1, round);
   sqlite3_bind_text(insert.get(), 2, sha.c_str(), -1, SQLITE_TRANSIENT);
   sqlite3_bind_text(insert.get(), 3, metrics_json.c_str(), -1, SQLITE_TRANSIENT);
+  if (state_sha.empty()) {
+    sqlite3_bind_null(insert.get(), 4);
+  } else {
+    sqlite3_bind_text(insert.get(), 4, state_sha.c_str(), -1, SQLITE_TRANSIENT);
+  }
   if (sqlite3_step(insert.get()) != SQLITE_DONE) {
     return SqliteError(db_, absl::StrCat("record round ", round));
   }

@@ -6,7 +6,8 @@
 //                             (model digest, counts, the round's metrics line) and metadata
 //   models/<sha256>.tlps      the global shared parameters after each round, content-addressed,
 //                             written atomically (temp file, fsync, rename) BEFORE the row that
-//                             names them is committed
+//                             names them is committed; the server optimizer's state (momentum,
+//                             second moments) is stored the same way, named by the same row
 // A round is complete when its row is committed; a crash before that leaves at most an orphan
 // model file, and the round is simply run again.
 #ifndef TAILOR_SERVER_CHECKPOINT_STORE_H_
@@ -28,6 +29,8 @@ namespace tailor {
 struct Checkpoint {
   int64_t round = 0;
   ParameterSet global_shared;
+  // The server optimizer's state after `round`; empty for a stateless optimizer.
+  ParameterSet server_state;
 };
 
 class CheckpointStore {
@@ -42,9 +45,10 @@ class CheckpointStore {
   // The last completed round, or nullopt for a fresh experiment. DATA_LOSS when the model file a
   // committed round names is missing or does not match its digest.
   absl::StatusOr<std::optional<Checkpoint>> LoadLatest();
-  // Records `round` as complete with its resulting model and metrics line.
+  // Records `round` as complete with its resulting model, the server optimizer's state (empty
+  // when it has none) and the round's metrics line, in one commit.
   absl::Status SaveRound(int64_t round, const ParameterSet& global_shared,
-                         const std::string& metrics_json);
+                         const ParameterSet& server_state, const std::string& metrics_json);
   // Number of completed rounds recorded.
   absl::StatusOr<int64_t> CountRounds();
   // The metrics lines of the completed rounds, in round order (to rebuild metrics.jsonl after a
@@ -54,6 +58,11 @@ class CheckpointStore {
  private:
   CheckpointStore(std::string dir, Env* env, sqlite3* db) : dir_(std::move(dir)), env_(env), db_(db) {}
   absl::Status Exec(const std::string& sql);
+  // Writes `set` as models/<sha256>.tlps atomically; returns the digest.
+  absl::StatusOr<std::string> WriteContentAddressed(const ParameterSet& set);
+  // Reads and verifies models/<sha>.tlps; DATA_LOSS naming `what` and `round` otherwise.
+  absl::StatusOr<ParameterSet> ReadContentAddressed(const std::string& sha, const std::string& what,
+                                                    int64_t round);
 
   std::string dir_;
   Env* env_;

@@ -18,6 +18,8 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Create(CoordinatorOpti
   if (options.env == nullptr) options.env = Env::Default();
   if (options.eval_every < 1) options.eval_every = 1;
   TAILOR_RETURN_IF_ERROR(CreateAggregator(options.aggregator).status());
+  TAILOR_ASSIGN_OR_RETURN(std::unique_ptr<ServerOptimizer> optimizer,
+                          CreateServerOptimizer(options.server_optimizer));
   TAILOR_RETURN_IF_ERROR(Annotate(options.initial_shared.CheckFinite(), "initial model"));
   std::optional<Checkpoint> checkpoint;
   if (options.checkpoints != nullptr) {
@@ -28,7 +30,14 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Create(CoordinatorOpti
           "the stored state does not match this experiment's model"));
     }
   }
+  if (checkpoint) {
+    TAILOR_RETURN_IF_ERROR(Annotate(
+        optimizer->Restore(checkpoint->server_state, options.initial_shared),
+        absl::StrCat("resuming after round ", checkpoint->round,
+                     " (was the server optimizer changed mid-run?)")));
+  }
   std::unique_ptr<Coordinator> c(new Coordinator(std::move(options)));
+  c->optimizer_ = std::move(optimizer);
   if (checkpoint) {
     c->completed_rounds_ = checkpoint->round;
     c->global_ = std::make_shared<const ParameterSet>(std::move(checkpoint->global_shared));
@@ -75,10 +84,7 @@ absl::StatusOr<RoundRecord> Coordinator::RunRound() {
   static_cast<RoundStats&>(record) = result;
   if (!global_->empty()) {
     auto next = std::make_shared<ParameterSet>(*global_);
-    TAILOR_RETURN_IF_ERROR(AddScaled(next.get(), result.mean_delta,
-                                     options_.server_learning_rate));
-    TAILOR_RETURN_IF_ERROR(Annotate(next->CheckFinite(), "aggregated global model"));
-    record.update_norm = options_.server_learning_rate * L2Norm(result.mean_delta);
+    TAILOR_ASSIGN_OR_RETURN(record.update_norm, optimizer_->Step(next.get(), result.mean_delta));
     global_ = std::move(next);
   }
   completed_rounds_ = round;
@@ -102,7 +108,7 @@ absl::StatusOr<RoundRecord> Coordinator::RunRound() {
   if (options_.checkpoints != nullptr) {
     // Committed before anyone is told: a round reported is a round that survives a crash.
     TAILOR_RETURN_IF_ERROR(options_.checkpoints->SaveRound(
-        round, *global_, RoundRecordToJson(record, options_.run_name)));
+        round, *global_, optimizer_->State(), RoundRecordToJson(record, options_.run_name)));
   }
   for (RoundObserver* o : options_.observers) o->OnRoundComplete(record);
   return record;

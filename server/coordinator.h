@@ -14,6 +14,7 @@
 
 #include "absl/status/statusor.h"
 #include "core/env.h"
+#include "aggregation/server_optimizer.h"
 #include "server/checkpoint_store.h"
 #include "server/evaluation.h"
 #include "server/round.h"
@@ -52,8 +53,9 @@ struct CoordinatorOptions {
   int64_t min_updates = 0;
   // Aggregation rule and its hyperparameters (aggregation/aggregator.h).
   AggregatorOptions aggregator;
-  // Global step: shared += server_learning_rate * mean delta. 1 = FedAvg.
-  double server_learning_rate = 1.0;
+  // The server's step on the aggregate (aggregation/server_optimizer.h); the default "sgd" with
+  // learning rate 1 is FedAvg. Its state is checkpointed with the model.
+  ServerOptimizerOptions server_optimizer;
   // Evaluate after every this many rounds, and after the last.
   int64_t eval_every = 1;
   // Master seed (cohorts, per-round client seeds).
@@ -94,6 +96,7 @@ class Coordinator {
 
   CoordinatorOptions options_;
   std::shared_ptr<const ParameterSet> global_;
+  std::unique_ptr<ServerOptimizer> optimizer_;
   int64_t completed_rounds_ = 0;
   bool resumed_ = false;
   absl::Time started_;

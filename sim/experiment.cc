@@ -66,7 +66,16 @@ CoordinatorOptions CoordinatorOptionsFrom(const config::ExperimentConfig& c,
   co.aggregator.name = c.server().aggregator();
   if (c.server().has_trim_fraction()) co.aggregator.trim_fraction = c.server().trim_fraction();
   co.aggregator.norm_bound = c.server().norm_bound();
-  co.server_learning_rate = c.server().server_learning_rate();
+  if (c.server().has_byzantine_clients()) {
+    co.aggregator.byzantine_clients = c.server().byzantine_clients();
+  }
+  co.aggregator.multi_krum_selected = c.server().multi_krum_selected();
+  co.server_optimizer.name = c.server().optimizer();
+  co.server_optimizer.learning_rate = c.server().server_learning_rate();
+  co.server_optimizer.momentum = c.server().server_momentum();
+  co.server_optimizer.beta1 = c.server().beta1();
+  co.server_optimizer.beta2 = c.server().beta2();
+  co.server_optimizer.tau = c.server().tau();
   co.eval_every = c.eval().every_rounds();
   co.seed = c.seed();
   co.train = TrainOptionsFrom(c);

@@ -13,8 +13,7 @@ namespace {
 
 using testing::RandomSet;
 
-const std::vector<std::pair<std::string, std::vector<int64_t>>> kSpec = {{"w", {3, 4}},
-                                                                         {"b", {4}}};
+const std::vector<std::pair<std::string, std::vector<int64_t>>> kSpec = {{"w", {3, 4}}, {"b", {4}}};
 
 // The textbook definitions, written independently of the implementation.
 double ReferenceMedian(std::vector<double> v) {
@@ -64,8 +63,7 @@ TEST(CoordinateRobust, TiesAndWeightsDoNotMatter) {
   // the outlier claims.
   const ParameterSet same = RandomSet(kSpec, 1, 0.1);
   const ParameterSet other = RandomSet(kSpec, 2, 0.1);
-  const ParameterSet median =
-      Aggregate("median", {same, other, same, same}, {1, 1000000, 1, 1});
+  const ParameterSet median = Aggregate("median", {same, other, same, same}, {1, 1000000, 1, 1});
   EXPECT_TRUE(median == same);
 }
 
@@ -135,8 +133,8 @@ TEST(CoordinateRobust, BadInputIsRefusedAndLeavesTheAggregateUnchanged) {
     o.trim_fraction = beta;
     EXPECT_STATUS(CreateAggregator(o), absl::StatusCode::kInvalidArgument, "trim_fraction");
   }
-  EXPECT_STATUS(CreateAggregator("krum"), absl::StatusCode::kInvalidArgument,
-                "known: weighted_mean, median, trimmed_mean");
+  EXPECT_STATUS(CreateAggregator("bulyan"), absl::StatusCode::kInvalidArgument,
+                "known: weighted_mean, median, trimmed_mean, krum, multi_krum");
 }
 
 }  // namespace

@@ -12,8 +12,7 @@ namespace {
 
 using testing::RandomSet;
 
-const std::vector<std::pair<std::string, std::vector<int64_t>>> kSpec = {{"w", {3, 4}},
-                                                                         {"b", {4}}};
+const std::vector<std::pair<std::string, std::vector<int64_t>>> kSpec = {{"w", {3, 4}}, {"b", {4}}};
 
 TEST(NormBounded, ScalesOnlyUpdatesAboveTheBoundThenTakesTheWeightedMean) {
   const ParameterSet small = RandomSet(kSpec, 1, 0.01);  // norm ~0.03
@@ -35,8 +34,7 @@ TEST(NormBounded, ScalesOnlyUpdatesAboveTheBoundThenTakesTheWeightedMean) {
   const double scale = bound / L2Norm(big);
   for (const std::string name : {"w", "b"}) {
     for (int64_t j = 0; j < small.Find(name)->numel(); ++j) {
-      const double want =
-          (3 * small.Find(name)->f32()[j] + scale * big.Find(name)->f32()[j]) / 4;
+      const double want = (3 * small.Find(name)->f32()[j] + scale * big.Find(name)->f32()[j]) / 4;
       EXPECT_NEAR(mean->Find(name)->f32()[j], want, 1e-6) << name << j;
     }
   }
@@ -75,7 +73,8 @@ TEST(NormBounded, BadUpdatesAndSettingsAreRefused) {
   }
   o.norm_bound = 1;
   o.name = "median";
-  EXPECT_STATUS(CreateAggregator(o), absl::StatusCode::kInvalidArgument, "applies to weighted_mean");
+  EXPECT_STATUS(CreateAggregator(o), absl::StatusCode::kInvalidArgument,
+                "applies to weighted_mean");
 }
 
 }  // namespace

@@ -11,8 +11,7 @@ namespace {
 
 using testing::RandomSet;
 
-const std::vector<std::pair<std::string, std::vector<int64_t>>> kSpec = {{"w", {3, 4}},
-                                                                         {"b", {4}}};
+const std::vector<std::pair<std::string, std::vector<int64_t>>> kSpec = {{"w", {3, 4}}, {"b", {4}}};
 
 TEST(WeightedMean, MatchesDirectComputation) {
   std::vector<ParameterSet> updates;
@@ -41,7 +40,8 @@ TEST(WeightedMean, SingleClientIsItsUpdate) {
   ASSERT_OK(agg.Add(u, 42));
   auto mean = agg.Finalize();
   ASSERT_OK(mean);
-  for (int64_t j = 0; j < 12; ++j) EXPECT_NEAR(mean->Find("w")->f32()[j], u.Find("w")->f32()[j], 1e-9);
+  for (int64_t j = 0; j < 12; ++j)
+    EXPECT_NEAR(mean->Find("w")->f32()[j], u.Find("w")->f32()[j], 1e-9);
 }
 
 TEST(WeightedMean, ArrivalOrderDoesNotChangeABit) {

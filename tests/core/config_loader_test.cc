@@ -63,12 +63,34 @@ TEST(ConfigLoader, EachRangeCheck) {
       {"rounds: 1 data { num_clients: 5 } server { clients_per_round: 6 }",
        "server.clients_per_round"},
       {"rounds: 1 data { num_clients: 5 } server { aggregator: \"mode\" }", "server.aggregator"},
-      {"rounds: 1 data { num_clients: 5 } server { aggregator: \"trimmed_mean\" trim_fraction: 0.5 }",
+      {"rounds: 1 data { num_clients: 5 } server { aggregator: \"trimmed_mean\" trim_fraction: 0.5 "
+       "}",
        "server.trim_fraction"},
       {"rounds: 1 data { num_clients: 5 } server { norm_bound: -2 }", "server.norm_bound"},
       {"rounds: 1 data { num_clients: 5 } server { aggregator: \"median\" norm_bound: 2 }",
        "server.norm_bound"},
       {"rounds: 1 data { num_clients: 5 } server { min_updates: 9 }", "server.min_updates"},
+      {"rounds: 1 data { num_clients: 5 } server { optimizer: \"adamw\" }", "server.optimizer"},
+      {"rounds: 1 data { num_clients: 5 } server { optimizer: \"fedavgm\" server_momentum: 1 }",
+       "server.server_momentum"},
+      {"rounds: 1 data { num_clients: 5 } server { optimizer: \"fedadam\" beta1: -0.5 }",
+       "server.beta1"},
+      {"rounds: 1 data { num_clients: 5 } server { optimizer: \"fedyogi\" beta2: 1.5 }",
+       "server.beta2"},
+      {"rounds: 1 data { num_clients: 5 } server { optimizer: \"fedadagrad\" tau: 0 }",
+       "server.tau"},
+      {"rounds: 1 data { num_clients: 5 } server { aggregator: \"krum\" byzantine_clients: 2 }",
+       "server.byzantine_clients"},
+      {"rounds: 1 data { num_clients: 20 } server { aggregator: \"multi_krum\" min_updates: 4 "
+       "byzantine_clients: 1 }",
+       "server.byzantine_clients"},
+      {"rounds: 1 data { num_clients: 9 } server { aggregator: \"multi_krum\" "
+       "multi_krum_selected: 9 }",
+       "server.multi_krum_selected"},
+      {"rounds: 1 data { num_clients: 9 } server { aggregator: \"krum\" multi_krum_selected: 2 }",
+       "server.multi_krum_selected"},
+      {"rounds: 1 data { num_clients: 9 } server { byzantine_clients: 1 }",
+       "server.byzantine_clients"},
       {"rounds: 1 data { num_clients: 5 } eval { every_rounds: 0 }", "eval.every_rounds"},
       {"rounds: 1 data { num_clients: 5 } model { architecture: \"resnet\" }",
        "model.architecture"},
@@ -81,8 +103,10 @@ TEST(ConfigLoader, EachRangeCheck) {
 
 TEST(ConfigLoader, OverridesApplyAndAreValidated) {
   auto c = ParseExperimentConfig(kMinimal, "m.textproto",
-                                 {{"rounds", "7"}, {"train.learning_rate", "0.1"},
-                                  {"output_dir", "/tmp/x y"}, {"algorithm.name", "fedper"}});
+                                 {{"rounds", "7"},
+                                  {"train.learning_rate", "0.1"},
+                                  {"output_dir", "/tmp/x y"},
+                                  {"algorithm.name", "fedper"}});
   ASSERT_OK(c);
   EXPECT_EQ(c->rounds(), 7);
   EXPECT_DOUBLE_EQ(c->train().learning_rate(), 0.1);

@@ -2,7 +2,9 @@
 #include "server/checkpoint_store.h"
 
 #include <dirent.h>
+#include <sqlite3.h>
 
+#include "core/serialization.h"
 #include "tests/test_util.h"
 
 namespace tailor {
@@ -28,9 +30,9 @@ TEST(CheckpointStore, FreshThenRoundsSurviveReopening) {
     auto latest = (*store)->LoadLatest();
     ASSERT_OK(latest);
     EXPECT_FALSE(latest->has_value());
-    ASSERT_OK((*store)->SaveRound(1, RandomSet({{"w", {4}}}, 1), "{\"round\":1}"));
-    ASSERT_OK((*store)->SaveRound(2, RandomSet({{"w", {4}}}, 2), "{\"round\":2}"));
-    EXPECT_STATUS((*store)->SaveRound(2, RandomSet({{"w", {4}}}, 3), "{}"),
+    ASSERT_OK((*store)->SaveRound(1, RandomSet({{"w", {4}}}, 1), ParameterSet(), "{\"round\":1}"));
+    ASSERT_OK((*store)->SaveRound(2, RandomSet({{"w", {4}}}, 2), ParameterSet(), "{\"round\":2}"));
+    EXPECT_STATUS((*store)->SaveRound(2, RandomSet({{"w", {4}}}, 3), ParameterSet(), "{}"),
                   absl::StatusCode::kInternal, "record round 2");
   }
   auto reopened = CheckpointStore::Open(dir, "exp", Env::Default());
@@ -41,7 +43,8 @@ TEST(CheckpointStore, FreshThenRoundsSurviveReopening) {
   EXPECT_EQ((*latest)->round, 2);
   EXPECT_TRUE((*latest)->global_shared == RandomSet({{"w", {4}}}, 2));
   EXPECT_EQ(*(*reopened)->CountRounds(), 2);
-  EXPECT_EQ(*(*reopened)->MetricsLines(), (std::vector<std::string>{"{\"round\":1}", "{\"round\":2}"}));
+  EXPECT_EQ(*(*reopened)->MetricsLines(),
+            (std::vector<std::string>{"{\"round\":1}", "{\"round\":2}"}));
 }
 
 TEST(CheckpointStore, RefusesAnotherExperimentsState) {
@@ -55,7 +58,7 @@ TEST(CheckpointStore, MissingOrCorruptedModelIsDataLossNotAFreshStart) {
   const std::string dir = testing::MakeTempDir("ckpt");
   auto store = CheckpointStore::Open(dir, "exp", Env::Default());
   ASSERT_OK(store);
-  ASSERT_OK((*store)->SaveRound(1, RandomSet({{"w", {4}}}, 1), "{}"));
+  ASSERT_OK((*store)->SaveRound(1, RandomSet({{"w", {4}}}, 1), ParameterSet(), "{}"));
   const std::string model = OnlyModelFile(dir);
   std::string bytes = *Env::Default()->ReadFile(model);
   bytes[bytes.size() / 2] ^= 1;
@@ -80,9 +83,59 @@ TEST(CheckpointStore, FailedModelWriteCommitsNothing) {
   FailingWrites env;
   auto store = CheckpointStore::Open(dir, "exp", &env);
   ASSERT_OK(store);
-  EXPECT_STATUS((*store)->SaveRound(1, RandomSet({{"w", {4}}}, 1), "{}"),
+  EXPECT_STATUS((*store)->SaveRound(1, RandomSet({{"w", {4}}}, 1), ParameterSet(), "{}"),
                 absl::StatusCode::kResourceExhausted, "disk full");
   EXPECT_EQ(*(*store)->CountRounds(), 0);
+}
+
+TEST(CheckpointStore, ServerOptimizerStateIsStoredWithItsRoundAndVerified) {
+  const std::string dir = testing::MakeTempDir("ckpt");
+  const ParameterSet state = RandomSet({{"m/w", {4}}, {"v/w", {4}}}, 7);
+  {
+    auto store = CheckpointStore::Open(dir, "exp", Env::Default());
+    ASSERT_OK(store);
+    ASSERT_OK((*store)->SaveRound(1, RandomSet({{"w", {4}}}, 1), state, "{}"));
+  }
+  auto store = CheckpointStore::Open(dir, "exp", Env::Default());
+  ASSERT_OK(store);
+  auto latest = (*store)->LoadLatest();
+  ASSERT_OK(latest);
+  EXPECT_TRUE((*latest)->server_state == state);
+  // Corrupting the state file is DATA_LOSS naming it, never a silent reset of the optimizer.
+  const std::string path =
+      dir + "/models/" + SerializedParameterSet(state).content_address() + ".tlps";
+  std::string bytes = *Env::Default()->ReadFile(path);
+  bytes[bytes.size() / 3] ^= 4;
+  ASSERT_OK(Env::Default()->WriteFileAtomically(path, bytes));
+  EXPECT_STATUS((*store)->LoadLatest(), absl::StatusCode::kDataLoss, "server optimizer state");
+}
+
+TEST(CheckpointStore, AStoreWrittenBeforeServerOptimizersOpensAndResumes) {
+  const std::string dir = testing::MakeTempDir("ckpt");
+  ASSERT_OK(Env::Default()->CreateDirs(dir + "/models"));
+  const ParameterSet model = RandomSet({{"w", {4}}}, 3);
+  const SerializedParameterSet serialized(model);
+  ASSERT_OK(Env::Default()->WritePiecesAtomically(
+      dir + "/models/" + serialized.content_address() + ".tlps", serialized.pieces()));
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir + "/coordinator.db").c_str(), &db), SQLITE_OK);
+  const std::string old_schema =
+      "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+      "CREATE TABLE rounds (round INTEGER PRIMARY KEY, model_sha256 TEXT NOT NULL,"
+      " metrics TEXT NOT NULL);"
+      "INSERT INTO meta VALUES ('experiment', 'exp');"
+      "INSERT INTO rounds VALUES (4, '" +
+      serialized.content_address() + "', '{}');";
+  ASSERT_EQ(sqlite3_exec(db, old_schema.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  auto store = CheckpointStore::Open(dir, "exp", Env::Default());
+  ASSERT_OK(store);
+  auto latest = (*store)->LoadLatest();
+  ASSERT_OK(latest);
+  EXPECT_EQ((*latest)->round, 4);
+  EXPECT_TRUE((*latest)->global_shared == model);
+  EXPECT_TRUE((*latest)->server_state.empty());
+  ASSERT_OK((*store)->SaveRound(5, model, RandomSet({{"m/w", {4}}}, 5), "{}"));
 }
 
 }  // namespace
