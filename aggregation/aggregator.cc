@@ -22,7 +22,11 @@ absl::StatusOr<std::unique_ptr<StreamingAggregator>> CreateAggregator(
                      " (the robust rules bound outliers themselves)"));
   }
   if (options.name == "weighted_mean") {
-    auto mean = std::make_unique<WeightedMeanAggregator>();
+    if (options.buffer_bytes < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("buffer_bytes must be >= 0, got ", options.buffer_bytes));
+    }
+    auto mean = std::make_unique<WeightedMeanAggregator>(options.buffer_bytes);
     if (options.norm_bound == 0) return mean;
     return std::make_unique<NormBoundedAggregator>(options.norm_bound, std::move(mean));
   }

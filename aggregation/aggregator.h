@@ -8,6 +8,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "core/parameter_set.h"
@@ -23,6 +24,16 @@ class StreamingAggregator {
   // Adds one update with aggregation weight `weight` (> 0, finite). On error the aggregate is
   // unchanged, as if the update had never been offered.
   virtual absl::Status Add(const ParameterSet& update, double weight) = 0;
+  // The same, for a caller that hands the update over: a rule may keep it past the call (the
+  // weighted mean buffers updates to fold several in one pass). Acceptance is still decided
+  // here. Default: Add.
+  // `max_abs` (optional): each tensor's largest |value|, when the caller already computed it
+  // (the wire check does); a rule that needs it then does not read the update again.
+  virtual absl::Status AddShared(std::shared_ptr<const ParameterSet> update, double weight,
+                                 const std::vector<double>* max_abs = nullptr) {
+    if (update == nullptr) return absl::InvalidArgumentError("null update");
+    return Add(*update, weight);
+  }
   // The aggregate. FAILED_PRECONDITION when no update was added.
   virtual absl::StatusOr<ParameterSet> Finalize() = 0;
   virtual int64_t num_updates() const = 0;
@@ -42,6 +53,9 @@ struct AggregatorOptions {
   int byzantine_clients = -1;
   // multi_krum: how many best-scored updates are averaged (0: updates received - f).
   int multi_krum_selected = 0;
+  // weighted_mean: bytes of updates that may wait to be folded in one pass over the sums
+  // (aggregation/weighted_mean.h); 0 folds each update on arrival.
+  int64_t buffer_bytes = int64_t{4} << 30;
 };
 
 // INVALID_ARGUMENT for an unknown name or an invalid hyperparameter.

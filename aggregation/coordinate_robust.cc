@@ -19,10 +19,7 @@ absl::Status CoordinateRobustAggregator::Begin(const ParameterSet& schema) {
                                                      "; aggregation needs floating point"));
     }
   }
-  schema_ = ParameterSet();
-  for (const auto& e : schema.entries()) {
-    TAILOR_RETURN_IF_ERROR(schema_.Add(e.name, Tensor(e.tensor.dtype(), e.tensor.shape())));
-  }
+  schema_ = ParameterSchema::Of(schema);
   updates_.clear();
   return absl::OkStatus();
 }
@@ -31,7 +28,7 @@ absl::Status CoordinateRobustAggregator::Add(const ParameterSet& update, double 
   if (!(weight > 0) || !std::isfinite(weight)) {
     return absl::InvalidArgumentError(absl::StrCat("weight ", weight, " must be finite and > 0"));
   }
-  TAILOR_RETURN_IF_ERROR(schema_.CheckSameSchema(update, "update"));
+  TAILOR_RETURN_IF_ERROR(schema_.Check(update, "update"));
   TAILOR_RETURN_IF_ERROR(Annotate(update.CheckFinite(), "update"));
   updates_.push_back(update);
   return absl::OkStatus();
@@ -53,7 +50,7 @@ absl::StatusOr<ParameterSet> CoordinateRobustAggregator::Finalize() {
   if (updates_.empty()) {
     return absl::FailedPreconditionError("no updates to aggregate: the cohort sent none");
   }
-  ParameterSet out = schema_;
+  ParameterSet out = schema_.UninitializedSet();  // every value is written below
   std::vector<double> values(updates_.size());
   for (size_t t = 0; t < out.size(); ++t) {
     Tensor& result = out.entry(t).tensor;

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "aggregation/aggregator.h"
+#include "core/parameter_schema.h"
 
 namespace tailor {
 
@@ -38,7 +39,7 @@ class CoordinateRobustAggregator : public StreamingAggregator {
 
   const Rule rule_;
   const double trim_fraction_;
-  ParameterSet schema_;
+  ParameterSchema schema_;
   std::vector<ParameterSet> updates_;
 };
 

@@ -48,14 +48,13 @@ KrumAggregator::KrumAggregator(int byzantine, int selected)
     : byzantine_(byzantine), selected_(selected) {}
 
 absl::Status KrumAggregator::Begin(const ParameterSet& schema) {
-  schema_ = ParameterSet();
   for (const auto& e : schema.entries()) {
     if (!e.tensor.IsFloating()) {
       return absl::InvalidArgumentError(
           absl::StrCat("tensor '", e.name, "' is not floating point; krum needs distances"));
     }
-    TAILOR_RETURN_IF_ERROR(schema_.Add(e.name, Tensor(e.tensor.dtype(), e.tensor.shape())));
   }
+  schema_ = ParameterSchema::Of(schema);
   updates_.clear();
   selection_.clear();
   return absl::OkStatus();
@@ -65,7 +64,7 @@ absl::Status KrumAggregator::Add(const ParameterSet& update, double weight) {
   if (!(weight > 0) || !std::isfinite(weight)) {
     return absl::InvalidArgumentError(absl::StrCat("weight ", weight, " must be finite and > 0"));
   }
-  TAILOR_RETURN_IF_ERROR(schema_.CheckSameSchema(update, "update"));
+  TAILOR_RETURN_IF_ERROR(schema_.Check(update, "update"));
   TAILOR_RETURN_IF_ERROR(Annotate(update.CheckFinite(), "update"));
   updates_.push_back({update, weight});
   return absl::OkStatus();
@@ -117,7 +116,7 @@ absl::StatusOr<ParameterSet> KrumAggregator::Finalize() {
   if (m == 1) return updates_[selection_[0]].update;  // Krum: the chosen update itself
 
   WeightedMeanAggregator mean;
-  TAILOR_RETURN_IF_ERROR(mean.Begin(schema_));
+  TAILOR_RETURN_IF_ERROR(mean.Begin(updates_[0].update));  // any update has the layout
   for (size_t i : selection_) {
     TAILOR_RETURN_IF_ERROR(mean.Add(updates_[i].update, updates_[i].weight));
   }

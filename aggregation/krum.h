@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "aggregation/aggregator.h"
+#include "core/parameter_schema.h"
 
 namespace tailor {
 
@@ -43,7 +44,7 @@ class KrumAggregator : public StreamingAggregator {
   };
   const int byzantine_;
   const int selected_;
-  ParameterSet schema_;
+  ParameterSchema schema_;
   std::vector<Held> updates_;
   std::vector<size_t> selection_;
 };

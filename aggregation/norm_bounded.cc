@@ -12,24 +12,49 @@ NormBoundedAggregator::NormBoundedAggregator(double bound,
                                              std::unique_ptr<StreamingAggregator> inner)
     : bound_(bound), inner_(std::move(inner)) {}
 
-absl::Status NormBoundedAggregator::Add(const ParameterSet& update, double weight) {
-  absl::Status finite = update.CheckFinite();
-  if (!finite.ok()) return Annotate(finite, "update");
-  const double norm = L2Norm(update);
-  if (norm <= bound_) return inner_->Add(update, weight);
-  ParameterSet scaled = update;
-  const double factor = bound_ / norm;
-  for (size_t t = 0; t < scaled.size(); ++t) {
-    Tensor& x = scaled.entry(t).tensor;
+namespace {
+
+// `update` scaled by `factor`, as a new set the inner rule may keep.
+std::shared_ptr<const ParameterSet> ScaledCopy(const ParameterSet& update, double factor) {
+  auto scaled = std::make_shared<ParameterSet>(update);
+  for (size_t t = 0; t < scaled->size(); ++t) {
+    Tensor& x = scaled->entry(t).tensor;
     if (x.dtype() == DType::kFloat32) {
       for (float& v : x.f32()) v = static_cast<float>(v * factor);
     } else if (x.dtype() == DType::kFloat64) {
       for (double& v : x.f64()) v *= factor;
     }
   }
-  absl::Status added = inner_->Add(scaled, weight);
+  return scaled;
+}
+
+}  // namespace
+
+absl::StatusOr<double> NormBoundedAggregator::NormOf(const ParameterSet& update) const {
+  absl::Status finite = update.CheckFinite();
+  if (!finite.ok()) return Annotate(finite, "update");
+  return L2Norm(update);
+}
+
+absl::Status NormBoundedAggregator::AddClipped(const ParameterSet& update, double norm,
+                                               double weight) {
+  absl::Status added = inner_->AddShared(ScaledCopy(update, bound_ / norm), weight);
   if (added.ok()) ++clipped_;
   return added;
+}
+
+absl::Status NormBoundedAggregator::Add(const ParameterSet& update, double weight) {
+  TAILOR_ASSIGN_OR_RETURN(const double norm, NormOf(update));
+  if (norm <= bound_) return inner_->Add(update, weight);
+  return AddClipped(update, norm, weight);
+}
+
+absl::Status NormBoundedAggregator::AddShared(std::shared_ptr<const ParameterSet> update,
+                                              double weight, const std::vector<double>* max_abs) {
+  if (update == nullptr) return absl::InvalidArgumentError("null update");
+  TAILOR_ASSIGN_OR_RETURN(const double norm, NormOf(*update));
+  if (norm <= bound_) return inner_->AddShared(std::move(update), weight, max_abs);
+  return AddClipped(*update, norm, weight);
 }
 
 }  // namespace tailor

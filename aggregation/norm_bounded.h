@@ -19,12 +19,16 @@ class NormBoundedAggregator : public StreamingAggregator {
 
   absl::Status Begin(const ParameterSet& schema) override { return inner_->Begin(schema); }
   absl::Status Add(const ParameterSet& update, double weight) override;
+  absl::Status AddShared(std::shared_ptr<const ParameterSet> update, double weight,
+                         const std::vector<double>* max_abs = nullptr) override;
   absl::StatusOr<ParameterSet> Finalize() override { return inner_->Finalize(); }
   int64_t num_updates() const override { return inner_->num_updates(); }
   // How many of the added updates were scaled down.
   int64_t num_clipped() const { return clipped_; }
 
  private:
+  absl::StatusOr<double> NormOf(const ParameterSet& update) const;
+  absl::Status AddClipped(const ParameterSet& update, double norm, double weight);
   const double bound_;
   std::unique_ptr<StreamingAggregator> inner_;
   int64_t clipped_ = 0;

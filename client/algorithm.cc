@@ -66,7 +66,9 @@ absl::StatusOr<std::unique_ptr<ClientAlgorithm>> CreateClientAlgorithm(
     return PersonalizationPolicy(personal_patterns.empty() ? std::move(fallback)
                                                            : personal_patterns);
   };
-  if (name == "fedavg") {
+  if (name == "fedavg" || name == "fedprox") {
+    // FedProx differs from FedAvg only in its local objective: train.proximal_mu, applied by the
+    // trainer to the shared parameters.
     return std::make_unique<SplitOnlyAlgorithm>(name, patterns_or({}), true);
   }
   if (name == "fedper") {
@@ -74,12 +76,10 @@ absl::StatusOr<std::unique_ptr<ClientAlgorithm>> CreateClientAlgorithm(
   }
   if (name == "constant_delta") return std::make_unique<ConstantDeltaAlgorithm>();
   if (name == "local") {
-    return std::make_unique<SplitOnlyAlgorithm>(name, PersonalizationPolicy::AllPersonal(),
-                                                false);
+    return std::make_unique<SplitOnlyAlgorithm>(name, PersonalizationPolicy::AllPersonal(), false);
   }
-  return absl::InvalidArgumentError(
-      absl::StrCat("unknown algorithm '", name,
-                   "' (known: fedavg, fedper, local, constant_delta)"));
+  return absl::InvalidArgumentError(absl::StrCat(
+      "unknown algorithm '", name, "' (known: fedavg, fedprox, fedper, local, constant_delta)"));
 }
 
 }  // namespace tailor

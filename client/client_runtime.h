@@ -38,6 +38,9 @@ struct UpdateUpload {
   std::shared_ptr<absl::StatusOr<ParameterSet>> decoded;
   // Aggregation weight: the number of local training samples.
   double weight = 0;
+  // Bytes the update took on the wire (the payload's size, or what the stream carried); the
+  // round reports their sum so the upload codecs' savings are measured, not assumed.
+  int64_t wire_bytes = 0;
   TrainStats stats;
 };
 
@@ -65,14 +68,21 @@ struct ClientContext {
 class ClientRuntime {
  public:
   explicit ClientRuntime(ClientContext context) : ctx_(std::move(context)) {}
+  // What the device keeps between rounds: the personal parameters and, with the topk upload
+  // codec, the error-feedback memory (stored beside them as "upload_residual/<name>").
+  struct DeviceState {
+    ParameterSet personal;
+    ParameterSet residual;
+  };
+  // Splits what a PersonalStore holds into the two.
+  static DeviceState SplitStoredState(ParameterSet stored);
 
   absl::StatusOr<UpdateUpload> Train(const TrainTask& task, LocalTrainer& trainer);
   absl::StatusOr<EvalReport> Evaluate(const EvalTask& task, LocalTrainer& trainer);
 
  private:
-  // Loads shared + personal into `trainer`; returns the personal part used.
-  absl::StatusOr<ParameterSet> LoadModel(const ParameterSet& global_shared,
-                                         LocalTrainer& trainer);
+  // Loads shared + personal into `trainer`; returns the device state used.
+  absl::StatusOr<DeviceState> LoadModel(const ParameterSet& global_shared, LocalTrainer& trainer);
 
   ClientContext ctx_;
 };

@@ -210,18 +210,22 @@ class Daemon {
     t.options.momentum = task.options().momentum();
     t.options.weight_decay = task.options().weight_decay();
     t.options.drop_last = task.options().drop_last();
+    t.options.proximal_mu = task.options().proximal_mu();
+    if (!task.options().upload_codec().empty()) {
+      t.options.upload_codec = task.options().upload_codec();
+    }
+    t.options.topk_fraction = task.options().topk_fraction();
     // A retried round (after a transient upload failure) must not train twice: reuse the result.
     if (!pending_upload_ || pending_upload_->round != task.round()) {
       TAILOR_ASSIGN_OR_RETURN(UpdateUpload up, runtime_.Train(t, trainer_));
       pending_upload_ = std::move(up);
     }
     absl::Status s = WithRetries([&] { return Upload(*pending_upload_); });
-    if (s.ok() || absl::IsAlreadyExists(s) || absl::IsFailedPrecondition(s) ||
-        absl::IsAborted(s)) {
+    if (s.ok() || absl::IsAlreadyExists(s) || absl::IsFailedPrecondition(s) || absl::IsAborted(s)) {
       // Accepted, accepted earlier, or the round moved on: either way this upload is done.
-      if (!s.ok()) std::fprintf(stderr, "client %lld: %s\n",
-                                static_cast<long long>(options_.context.client_id),
-                                s.ToString().c_str());
+      if (!s.ok())
+        std::fprintf(stderr, "client %lld: %s\n",
+                     static_cast<long long>(options_.context.client_id), s.ToString().c_str());
       pending_upload_.reset();
       return absl::OkStatus();
     }

@@ -19,6 +19,9 @@
 
 namespace tailor {
 
+// Which parameters an optimization step may change.
+using TrainableFilter = std::function<bool(const std::string& name)>;
+
 struct TrainOptions {
   double learning_rate = 0.005;
   int batch_size = 10;
@@ -27,6 +30,16 @@ struct TrainOptions {
   double weight_decay = 0;
   // Skip the last incomplete batch of each epoch (PyTorch DataLoader's drop_last).
   bool drop_last = true;
+  // FedProx (Li et al., "Federated Optimization in Heterogeneous Networks", MLSys 2020): adds
+  // (mu/2)·||w - w_start||² to the local loss for the parameters `proximal` accepts (all
+  // trainable ones when null), w_start being their values when training begins (the global
+  // model, for shared parameters). 0: no proximal term.
+  double proximal_mu = 0;
+  TrainableFilter proximal;
+  // How the shared update is compressed for upload (core/update_codec.h): "none", "fp16",
+  // "bf16", "int8" or "topk" (with topk_fraction of each tensor sent).
+  std::string upload_codec = "none";
+  double topk_fraction = 0.01;
 };
 
 struct TrainStats {
@@ -41,9 +54,6 @@ struct EvalStats {
   int64_t count = 0;
   double loss_sum = 0;  // summed cross-entropy over the samples
 };
-
-// Which parameters an optimization step may change.
-using TrainableFilter = std::function<bool(const std::string& name)>;
 
 class LocalTrainer {
  public:

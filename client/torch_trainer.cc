@@ -49,11 +49,10 @@ class TorchTrainer : public LocalTrainer {
         if (dst == nullptr) {
           return absl::InvalidArgumentError(absl::StrCat("model has no parameter '", e.name, "'"));
         }
-        if (e.tensor.dtype() != DType::kFloat32 ||
-            dst->sizes().vec() != e.tensor.shape()) {
-          return absl::InvalidArgumentError(absl::StrCat(
-              "parameter '", e.name, "' is ", e.tensor.Describe(), ", model expects float32",
-              c10::str(dst->sizes())));
+        if (e.tensor.dtype() != DType::kFloat32 || dst->sizes().vec() != e.tensor.shape()) {
+          return absl::InvalidArgumentError(
+              absl::StrCat("parameter '", e.name, "' is ", e.tensor.Describe(),
+                           ", model expects float32", c10::str(dst->sizes())));
         }
         std::memcpy(dst->data_ptr<float>(), e.tensor.data(), e.tensor.byte_size());
       }
@@ -91,6 +90,16 @@ class TorchTrainer : public LocalTrainer {
       torch::optim::SGD sgd(params, torch::optim::SGDOptions(options.learning_rate)
                                         .momentum(options.momentum)
                                         .weight_decay(options.weight_decay));
+      // FedProx: the gradient of (mu/2)·||w - w_start||² is mu·(w - w_start).
+      std::vector<std::pair<at::Tensor, at::Tensor>> anchored;
+      if (options.proximal_mu > 0) {
+        for (auto& p : model_->named_parameters(true)) {
+          const bool train = !trainable || trainable(p.key());
+          if (train && (!options.proximal || options.proximal(p.key()))) {
+            anchored.emplace_back(p.value(), p.value().detach().clone());
+          }
+        }
+      }
       model_->train();
       Rng rng(seed);
       std::vector<uint32_t> order(indices.begin(), indices.end());
@@ -106,6 +115,12 @@ class TorchTrainer : public LocalTrainer {
           sgd.zero_grad();
           at::Tensor loss = torch::nn::functional::cross_entropy(model_->Forward(x), y);
           loss.backward();
+          if (!anchored.empty()) {
+            torch::NoGradGuard no_grad;
+            for (auto& [w, start] : anchored) {
+              w.mutable_grad().add_(w.detach() - start, options.proximal_mu);
+            }
+          }
           sgd.step();
           loss_sum += loss.item<double>();
           ++stats.steps;
@@ -136,11 +151,10 @@ class TorchTrainer : public LocalTrainer {
         const size_t end = std::min(indices.size(), begin + kEvalBatch);
         FillBatch(pool, indices.subspan(begin, end - begin), &x, &y);
         at::Tensor logits = model_->Forward(x);
-        stats.loss_sum += torch::nn::functional::cross_entropy(
-                              logits, y,
-                              torch::nn::functional::CrossEntropyFuncOptions().reduction(
-                                  torch::kSum))
-                              .item<double>();
+        stats.loss_sum +=
+            torch::nn::functional::cross_entropy(
+                logits, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
+                .item<double>();
         stats.correct += logits.argmax(1).eq(y).sum().item<int64_t>();
         stats.count += static_cast<int64_t>(end - begin);
       }

@@ -11,6 +11,8 @@
 namespace tailor {
 namespace {
 
+constexpr size_t kHugePageWorthyBytes = size_t{8} << 20;
+
 // Freed buffers kept for reuse, at most this many bytes; beyond it they are unmapped.
 constexpr size_t kMaxCachedBytes = size_t{1} << 30;
 
@@ -43,6 +45,10 @@ void* AllocateLargeBuffer(size_t bytes) {
   }
   void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) throw std::bad_alloc();
+  // Model-sized buffers are streamed end to end: 2 MiB pages cut the TLB misses of walking
+  // several of them at once (the aggregation fold) and the number of first-touch faults by
+  // 512x. Debian's default THP mode is "madvise", so ask. Advice only: failure is harmless.
+  if (bytes >= kHugePageWorthyBytes) (void)madvise(p, bytes, MADV_HUGEPAGE);
   return p;
 }
 

@@ -3,12 +3,12 @@
 #include <algorithm>
 #include <cmath>
 
-#include "absl/strings/str_cat.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "core/status_macros.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
-#include "core/status_macros.h"
 
 namespace tailor {
 namespace {
@@ -86,8 +86,7 @@ class Checker {
 
 template <typename T>
 bool OneOf(const T& value, std::initializer_list<const char*> allowed) {
-  return std::any_of(allowed.begin(), allowed.end(),
-                     [&](const char* a) { return value == a; });
+  return std::any_of(allowed.begin(), allowed.end(), [&](const char* a) { return value == a; });
 }
 
 void ApplyDefaults(ExperimentConfig* c) {
@@ -109,6 +108,11 @@ void ApplyDefaults(ExperimentConfig* c) {
   if (!train->has_batch_size()) train->set_batch_size(10);
   if (!train->has_local_epochs()) train->set_local_epochs(1);
   if (c->algorithm().name().empty()) c->mutable_algorithm()->set_name("fedavg");
+  if (!train->has_proximal_mu()) {
+    train->set_proximal_mu(c->algorithm().name() == "fedprox" ? 0.01 : 0.0);
+  }
+  if (c->upload().codec().empty()) c->mutable_upload()->set_codec("none");
+  if (!c->upload().has_topk_fraction()) c->mutable_upload()->set_topk_fraction(0.01);
   if (c->server().aggregator().empty()) c->mutable_server()->set_aggregator("weighted_mean");
   auto* server = c->mutable_server();
   if (!server->has_server_learning_rate()) server->set_server_learning_rate(1.0);
@@ -117,6 +121,10 @@ void ApplyDefaults(ExperimentConfig* c) {
   if (!server->has_beta1()) server->set_beta1(0.9);
   if (!server->has_beta2()) server->set_beta2(0.99);
   if (!server->has_tau()) server->set_tau(1e-3);
+  if (!server->has_aggregation_buffer_mb()) server->set_aggregation_buffer_mb(4096);
+  auto* attack = c->mutable_simulation()->mutable_attack();
+  if (attack->kind().empty()) attack->set_kind("sign_flip");
+  if (!attack->has_scale()) attack->set_scale(100);
   if (!c->eval().has_every_rounds()) c->mutable_eval()->set_every_rounds(1);
   if (c->output_dir().empty()) c->set_output_dir(absl::StrCat("runs/", c->name()));
 }
@@ -150,9 +158,9 @@ absl::Status ValidateKrum(const config::ServerConfig& s, int smallest_round, con
   const bool krum = s.aggregator() == "krum" || s.aggregator() == "multi_krum";
   if (!krum) {
     if (s.has_byzantine_clients() || s.multi_krum_selected() != 0) {
-      return check.Fail(s.has_byzantine_clients() ? "server.byzantine_clients"
-                                                  : "server.multi_krum_selected",
-                        absl::StrCat("applies to krum and multi_krum, not to ", s.aggregator()));
+      return check.Fail(
+          s.has_byzantine_clients() ? "server.byzantine_clients" : "server.multi_krum_selected",
+          absl::StrCat("applies to krum and multi_krum, not to ", s.aggregator()));
     }
     return absl::OkStatus();
   }
@@ -176,8 +184,8 @@ absl::Status Validate(const ExperimentConfig& c, const Checker& check) {
   if (c.rounds() < 1) return check.Fail("rounds", absl::StrCat("must be >= 1, got ", c.rounds()));
   const auto& data = c.data();
   if (!OneOf(data.dataset(), {"fashion_mnist"})) {
-    return check.Fail("data.dataset",
-                      absl::StrCat("unknown dataset '", data.dataset(), "' (known: fashion_mnist)"));
+    return check.Fail("data.dataset", absl::StrCat("unknown dataset '", data.dataset(),
+                                                   "' (known: fashion_mnist)"));
   }
   if (data.num_clients() < 1) {
     return check.Fail("data.num_clients", absl::StrCat("must be >= 1, got ", data.num_clients()));
@@ -208,9 +216,9 @@ absl::Status Validate(const ExperimentConfig& c, const Checker& check) {
                       absl::StrCat("must be >= 1, got ", data.shards().classes_per_client()));
   }
   if (!OneOf(c.model().architecture(), {"fmnist_cnn", "mlp_10m", "mlp_small"})) {
-    return check.Fail("model.architecture", absl::StrCat("unknown architecture '",
-                                                         c.model().architecture(),
-                                                         "' (known: fmnist_cnn, mlp_10m, mlp_small)"));
+    return check.Fail("model.architecture",
+                      absl::StrCat("unknown architecture '", c.model().architecture(),
+                                   "' (known: fmnist_cnn, mlp_10m, mlp_small)"));
   }
   const auto& t = c.train();
   if (!(t.learning_rate() > 0) || !std::isfinite(t.learning_rate())) {
@@ -228,10 +236,25 @@ absl::Status Validate(const ExperimentConfig& c, const Checker& check) {
   if (!(t.weight_decay() >= 0) || !std::isfinite(t.weight_decay())) {
     return check.Fail("train.weight_decay", absl::StrCat("must be >= 0, got ", t.weight_decay()));
   }
-  if (!OneOf(c.algorithm().name(), {"fedavg", "fedper", "local", "constant_delta"})) {
+  if (!OneOf(c.algorithm().name(), {"fedavg", "fedprox", "fedper", "local", "constant_delta"})) {
     return check.Fail("algorithm.name",
                       absl::StrCat("unknown algorithm '", c.algorithm().name(),
-                                   "' (known: fedavg, fedper, local, constant_delta)"));
+                                   "' (known: fedavg, fedprox, fedper, local, constant_delta)"));
+  }
+  if (!(c.train().proximal_mu() >= 0) || !std::isfinite(c.train().proximal_mu())) {
+    return check.Fail("train.proximal_mu",
+                      absl::StrCat("must be finite and >= 0, got ", c.train().proximal_mu()));
+  }
+  if (c.algorithm().name() == "fedprox" && c.train().proximal_mu() == 0) {
+    return check.Fail("train.proximal_mu", "fedprox needs mu > 0 (with 0 it is fedavg)");
+  }
+  if (!OneOf(c.upload().codec(), {"none", "fp16", "bf16", "int8", "topk"})) {
+    return check.Fail("upload.codec", absl::StrCat("unknown update codec '", c.upload().codec(),
+                                                   "' (known: none, fp16, bf16, int8, topk)"));
+  }
+  if (!(c.upload().topk_fraction() > 0 && c.upload().topk_fraction() <= 1)) {
+    return check.Fail("upload.topk_fraction",
+                      absl::StrCat("must be in (0, 1], got ", c.upload().topk_fraction()));
   }
   for (const auto& p : c.algorithm().personal_patterns()) {
     if (p.empty()) return check.Fail("algorithm.personal_patterns", "empty pattern");
@@ -247,11 +270,12 @@ absl::Status Validate(const ExperimentConfig& c, const Checker& check) {
                       absl::StrCat("must be in [0, 0.5), got ", s.trim_fraction()));
   }
   if (!(s.norm_bound() >= 0) || !std::isfinite(s.norm_bound())) {
-    return check.Fail("server.norm_bound", absl::StrCat("must be finite and >= 0, got ", s.norm_bound()));
+    return check.Fail("server.norm_bound",
+                      absl::StrCat("must be finite and >= 0, got ", s.norm_bound()));
   }
   if (s.norm_bound() > 0 && s.aggregator() != "weighted_mean") {
-    return check.Fail("server.norm_bound", absl::StrCat("applies to weighted_mean, not to ",
-                                                        s.aggregator()));
+    return check.Fail("server.norm_bound",
+                      absl::StrCat("applies to weighted_mean, not to ", s.aggregator()));
   }
   if (!OneOf(s.aggregator(), {"weighted_mean", "median", "trimmed_mean", "krum", "multi_krum"})) {
     return check.Fail("server.aggregator",
@@ -268,11 +292,28 @@ absl::Status Validate(const ExperimentConfig& c, const Checker& check) {
     return check.Fail("server.min_updates", absl::StrCat("must be in [0, cohort size=", cohort,
                                                          "], got ", s.min_updates()));
   }
+  if (s.aggregation_buffer_mb() < 0 || s.aggregation_buffer_mb() > (int64_t{1} << 30)) {
+    return check.Fail("server.aggregation_buffer_mb",
+                      absl::StrCat("must be in [0, 2^30], got ", s.aggregation_buffer_mb()));
+  }
   TAILOR_RETURN_IF_ERROR(ValidateServerOptimizer(s, check));
   TAILOR_RETURN_IF_ERROR(ValidateKrum(s, s.min_updates() > 0 ? s.min_updates() : cohort, check));
   if (c.eval().every_rounds() < 1) {
     return check.Fail("eval.every_rounds",
                       absl::StrCat("must be >= 1, got ", c.eval().every_rounds()));
+  }
+  const auto& attack = c.simulation().attack();
+  if (!(attack.byzantine_fraction() >= 0 && attack.byzantine_fraction() < 0.5)) {
+    return check.Fail("simulation.attack.byzantine_fraction",
+                      absl::StrCat("must be in [0, 0.5), got ", attack.byzantine_fraction()));
+  }
+  if (!OneOf(attack.kind(), {"sign_flip", "gaussian"})) {
+    return check.Fail("simulation.attack.kind", absl::StrCat("unknown attack '", attack.kind(),
+                                                             "' (known: sign_flip, gaussian)"));
+  }
+  if (!(attack.scale() > 0) || !std::isfinite(attack.scale())) {
+    return check.Fail("simulation.attack.scale",
+                      absl::StrCat("must be finite and > 0, got ", attack.scale()));
   }
   if (c.simulation().workers() < 0) {
     return check.Fail("simulation.workers",
@@ -350,8 +391,8 @@ absl::StatusOr<ExperimentConfig> ParseExperimentConfig(
     TextFormat::Parser parser;
     parser.RecordErrorsTo(&errors);
     if (!parser.MergeFromString(OverrideToText(o), &config)) {
-      return absl::InvalidArgumentError(absl::StrCat("override ", o.path, "=", o.value,
-                                                     " is invalid: ", errors.Format("flag")));
+      return absl::InvalidArgumentError(
+          absl::StrCat("override ", o.path, "=", o.value, " is invalid: ", errors.Format("flag")));
     }
   }
   if (config.name().empty()) config.set_name(StemOf(source_name));

@@ -1,5 +1,7 @@
 #include "core/parameter_set.h"
 
+#include "core/parameter_schema.h"
+
 #include "absl/strings/str_cat.h"
 
 namespace tailor {
@@ -45,28 +47,8 @@ size_t ParameterSet::TotalBytes() const {
 
 absl::Status ParameterSet::CheckSameSchema(const ParameterSet& other,
                                            const std::string& what) const {
-  for (size_t i = 0; i < other.size(); ++i) {
-    const NamedTensor& got = other.entries_[i];
-    const Tensor* want = Find(got.name);
-    if (want == nullptr) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(what, " has unknown tensor '", got.name, "'"));
-    }
-    if (!want->SameLayout(got.tensor)) {
-      return absl::InvalidArgumentError(absl::StrCat(what, " tensor '", got.name, "' is ",
-                                                     got.tensor.Describe(), ", expected ",
-                                                     want->Describe()));
-    }
-    if (i >= entries_.size() || entries_[i].name != got.name) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(what, " tensor '", got.name, "' is out of order at position ", i));
-    }
-  }
-  if (other.size() != size()) {
-    return absl::InvalidArgumentError(absl::StrCat(what, " is missing tensor '",
-                                                   entries_[other.size()].name, "'"));
-  }
-  return absl::OkStatus();
+  // One implementation of the check and its messages: the schema's.
+  return ParameterSchema::Of(*this).Check(other, what);
 }
 
 absl::Status ParameterSet::Assign(const ParameterSet& values) {

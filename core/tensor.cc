@@ -16,11 +16,18 @@ size_t DTypeSize(DType dtype) {
     case DType::kFloat64:
     case DType::kInt64:
       return 8;
+    case DType::kFloat16:
+    case DType::kBFloat16:
+      return 2;
+    case DType::kInt8:
+      return 1;
+    case DType::kInt32:
+      return 4;
   }
   return 0;
 }
 
-bool IsKnownDType(uint8_t value) { return value >= 1 && value <= 3; }
+bool IsKnownDType(uint8_t value) { return value >= 1 && value <= 7; }
 
 std::string DTypeName(DType dtype) {
   switch (dtype) {
@@ -30,6 +37,14 @@ std::string DTypeName(DType dtype) {
       return "float64";
     case DType::kInt64:
       return "int64";
+    case DType::kFloat16:
+      return "float16";
+    case DType::kBFloat16:
+      return "bfloat16";
+    case DType::kInt8:
+      return "int8";
+    case DType::kInt32:
+      return "int32";
   }
   return absl::StrCat("dtype(", static_cast<int>(dtype), ")");
 }
@@ -95,9 +110,54 @@ absl::Status CheckFiniteSpan(absl::Span<const T> values) {
   }
   return absl::OkStatus();
 }
+
+// Non-negative IEEE values order like their bit patterns, and NaN/infinity have the largest:
+// an integer max over |x|'s bits finds the maximum and any non-finite value in one vectorizable
+// loop (the AVX2 clone handles 8 floats or 4 doubles per instruction).
+__attribute__((target_clones("avx2", "default"))) uint32_t MaxAbsBits32(const uint32_t* bits,
+                                                                        size_t n) {
+  uint32_t m = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const uint32_t a = bits[i] & 0x7fffffffu;
+    m = a > m ? a : m;
+  }
+  return m;
+}
+__attribute__((target_clones("avx2", "default"))) int64_t MaxAbsBits64(const int64_t* bits,
+                                                                       size_t n) {
+  int64_t m = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const int64_t a = bits[i] & INT64_MAX;
+    m = a > m ? a : m;
+  }
+  return m;
+}
+
 }  // namespace
 
+double Tensor::MaxAbs() const {
+  if (dtype_ == DType::kFloat32) {
+    const uint32_t m =
+        MaxAbsBits32(reinterpret_cast<const uint32_t*>(data()), static_cast<size_t>(numel_));
+    if (m >= 0x7f800000u) return INFINITY;
+    float f;
+    std::memcpy(&f, &m, sizeof(f));
+    return f;
+  }
+  if (dtype_ == DType::kFloat64) {
+    const int64_t m =
+        MaxAbsBits64(reinterpret_cast<const int64_t*>(data()), static_cast<size_t>(numel_));
+    if (m >= 0x7ff0000000000000LL) return INFINITY;
+    double d;
+    std::memcpy(&d, &m, sizeof(d));
+    return d;
+  }
+  return 0;
+}
+
 absl::Status Tensor::CheckFinite() const {
+  // The vectorized scan answers the common case; the slow loop only locates a bad element.
+  if (std::isfinite(MaxAbs())) return absl::OkStatus();
   if (dtype_ == DType::kFloat32) return CheckFiniteSpan(f32());
   if (dtype_ == DType::kFloat64) return CheckFiniteSpan(f64());
   return absl::OkStatus();

@@ -20,6 +20,11 @@ enum class DType : uint8_t {
   kFloat32 = 1,
   kFloat64 = 2,
   kInt64 = 3,
+  // Wire-only types of the update codecs (core/update_codec.h); never model parameters.
+  kFloat16 = 4,   // IEEE 754 binary16
+  kBFloat16 = 5,  // the upper half of a float32
+  kInt8 = 6,
+  kInt32 = 7,
 };
 
 // Size in bytes of one element; 0 for an unknown value.
@@ -56,15 +61,16 @@ class Tensor {
   // OK when every element is finite (non-floating tensors always are); otherwise
   // INVALID_ARGUMENT naming the first bad index.
   absl::Status CheckFinite() const;
+  // The largest |element| of a float32/float64 tensor, or +infinity when an element is NaN or
+  // infinite (0 for other dtypes and for an empty tensor). One vectorized read.
+  double MaxAbs() const;
   // "float32[32,1,5,5]".
   std::string Describe() const;
 
   bool SameLayout(const Tensor& other) const {
     return dtype_ == other.dtype_ && shape_ == other.shape_;
   }
-  bool operator==(const Tensor& other) const {
-    return SameLayout(other) && bytes_ == other.bytes_;
-  }
+  bool operator==(const Tensor& other) const { return SameLayout(other) && bytes_ == other.bytes_; }
 
  private:
   DType dtype_ = DType::kFloat32;

@@ -8,6 +8,7 @@
 #define TAILOR_CORE_WIRE_UPDATE_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "core/parameter_set.h"
@@ -20,15 +21,21 @@ namespace tailor {
 absl::StatusOr<std::string> EncodeSharedUpdate(const ParameterSet& update,
                                                const PersonalizationPolicy& policy);
 
-// Decodes an uploaded update and checks it against the shared schema the coordinator
-// published: the same names in order, dtypes and shapes, and only finite values.
+// Decodes an uploaded update, expands compressed tensors (core/update_codec.h) and checks it
+// against the shared schema the coordinator published: the same names in order, dtypes and
+// shapes, and only finite values.
 // INVALID_ARGUMENT / DATA_LOSS with a message naming the offending tensor.
+// When `max_abs` is non-null it receives each tensor's largest |value| (Tensor::MaxAbs), which
+// the finiteness check computes anyway: the weighted mean uses it to admit the update without
+// reading it again.
 absl::StatusOr<ParameterSet> DecodeSharedUpdate(absl::string_view bytes,
-                                                const ParameterSet& shared_schema);
+                                                const ParameterSet& shared_schema,
+                                                std::vector<double>* max_abs = nullptr);
 // The same checks for an update decoded elsewhere (a ParameterSetDecoder fed by a stream); a
 // decoding error passes through unchanged.
 absl::StatusOr<ParameterSet> CheckSharedUpdate(absl::StatusOr<ParameterSet> decoded,
-                                               const ParameterSet& shared_schema);
+                                               const ParameterSet& shared_schema,
+                                               std::vector<double>* max_abs = nullptr);
 
 }  // namespace tailor
 

@@ -145,9 +145,9 @@ class UploadReactor : public grpc::ServerReadReactor<v1::UpdateChunk> {
       return;
     }
     if (static_cast<int64_t>(received_) != total_) {
-      Refuse(grpc::Status(grpc::StatusCode::DATA_LOSS,
-                          absl::StrCat("upload truncated: got ", received_, " of ", total_,
-                                       " bytes")));
+      Refuse(grpc::Status(
+          grpc::StatusCode::DATA_LOSS,
+          absl::StrCat("upload truncated: got ", received_, " of ", total_, " bytes")));
       return;
     }
     Deliver(std::make_shared<absl::StatusOr<ParameterSet>>(decoder_->Finish()));
@@ -187,8 +187,9 @@ class CoordinatorService::WaitReactor : public grpc::ServerUnaryReactor {
 
 CoordinatorService::CoordinatorService(CoordinatorServiceOptions options)
     : options_(std::move(options)),
-      limiter_(options_.rate_limit_per_second, options_.rate_limit_burst,
-               options_.clock ? options_.clock : [] { return absl::Now(); }) {
+      limiter_(
+          options_.rate_limit_per_second, options_.rate_limit_burst,
+          options_.clock ? options_.clock : [] { return absl::Now(); }) {
   absl::MutexLock lock(&mu_);
   for (const auto& [id, token] : options_.client_tokens) clients_[id];
   reaper_ = std::thread([this] { ExpireWaiters(); });
@@ -249,7 +250,9 @@ void CoordinatorService::ReportLostClients(absl::Time now) {
   mu_.Unlock();  // the sinks take their own locks and call observers
   auto report = [&why](int64_t id, const char* task, int64_t round) {
     LogEvent(LogLevel::kWarn, "client_lost",
-             {{"client", absl::StrCat(id)}, {"task", task}, {"round", absl::StrCat(round)},
+             {{"client", absl::StrCat(id)},
+              {"task", task},
+              {"round", absl::StrCat(round)},
               {"msg", why}});
   };
   for (int64_t id : lost_train) {
@@ -277,8 +280,9 @@ void CoordinatorService::RemoveWaiter(WaitReactor* waiter) {
 absl::StatusOr<int64_t> CoordinatorService::ClientOf(const std::string& session, bool charge) {
   auto it = sessions_.find(session);
   if (it == sessions_.end()) {
-    return absl::UnauthenticatedError("unknown session; join first (the coordinator may have "
-                                      "restarted)");
+    return absl::UnauthenticatedError(
+        "unknown session; join first (the coordinator may have "
+        "restarted)");
   }
   if (charge && !limiter_.Allow(it->second)) return RateLimited(it->second);
   clients_[it->second].last_seen = absl::Now();
@@ -348,6 +352,9 @@ void CoordinatorService::DispatchTrain(const TrainTask& task, const std::vector<
   o->set_momentum(task.options.momentum);
   o->set_weight_decay(task.options.weight_decay);
   o->set_drop_last(task.options.drop_last);
+  o->set_proximal_mu(task.options.proximal_mu);
+  o->set_upload_codec(task.options.upload_codec);
+  o->set_topk_fraction(task.options.topk_fraction);
   for (int64_t id : cohort) {
     auto it = clients_.find(id);
     if (it != clients_.end()) it->second.train = {task.round, absl::Now()};
@@ -396,11 +403,12 @@ grpc::ServerUnaryReactor* CoordinatorService::Join(grpc::CallbackServerContext* 
   if (it != options_.client_tokens.end() && options_.revoked_clients.count(request->client_id()) &&
       TokenMatches(it->second, request->token())) {
     LogEvent(LogLevel::kWarn, "join_refused",
-             {{"client", absl::StrCat(request->client_id())}, {"peer", context->peer()},
+             {{"client", absl::StrCat(request->client_id())},
+              {"peer", context->peer()},
               {"msg", "revoked"}});
-    return FinishNow(context, grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
-                                           absl::StrCat("client ", request->client_id(),
-                                                        " is revoked")));
+    return FinishNow(context,
+                     grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                                  absl::StrCat("client ", request->client_id(), " is revoked")));
   }
   if (it == options_.client_tokens.end() || !TokenMatches(it->second, request->token())) {
     // One message for both cases: do not tell a stranger which client ids exist.
@@ -410,15 +418,14 @@ grpc::ServerUnaryReactor* CoordinatorService::Join(grpc::CallbackServerContext* 
     }
     LogEvent(LogLevel::kWarn, "join_refused",
              {{"client", absl::StrCat(request->client_id())}, {"peer", context->peer()}});
-    return FinishNow(context, grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                                           "unknown client or wrong token"));
+    return FinishNow(
+        context, grpc::Status(grpc::StatusCode::UNAUTHENTICATED, "unknown client or wrong token"));
   }
   if (request->experiment() != options_.experiment) {
-    return FinishNow(context,
-                     grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
-                                  absl::StrCat("this coordinator runs experiment '",
-                                               options_.experiment, "', not '",
-                                               request->experiment(), "'")));
+    return FinishNow(context, grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                                           absl::StrCat("this coordinator runs experiment '",
+                                                        options_.experiment, "', not '",
+                                                        request->experiment(), "'")));
   }
   absl::MutexLock lock(&mu_);
   const std::string session = NewSessionId();
@@ -506,15 +513,16 @@ absl::StatusOr<std::pair<int64_t, std::shared_ptr<UpdateSink>>>
 CoordinatorService::OpenTrainSinkFor(const std::string& session, int64_t round, bool charge) {
   TAILOR_ASSIGN_OR_RETURN(int64_t client, ClientOf(session, charge));
   if (!train_sink_ || round != train_round_) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "round ", round, " is not open (the open round is ", train_round_, ")"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("round ", round, " is not open (the open round is ", train_round_, ")"));
   }
   return std::make_pair(client, train_sink_);
 }
 
-grpc::Status CoordinatorService::AcceptUpload(
-    const std::string& session, int64_t round, double weight, double train_loss,
-    std::shared_ptr<absl::StatusOr<ParameterSet>> decoded, uint64_t bytes) {
+grpc::Status CoordinatorService::AcceptUpload(const std::string& session, int64_t round,
+                                              double weight, double train_loss,
+                                              std::shared_ptr<absl::StatusOr<ParameterSet>> decoded,
+                                              uint64_t bytes) {
   std::shared_ptr<UpdateSink> sink;
   UpdateUpload upload;
   {
@@ -532,6 +540,7 @@ grpc::Status CoordinatorService::AcceptUpload(
   upload.weight = weight;
   upload.stats.mean_loss = train_loss;
   upload.decoded = std::move(decoded);
+  upload.wire_bytes = static_cast<int64_t>(bytes);
   // Schema checks and aggregation happen in the Round, outside the service lock.
   grpc::Status status = ToGrpcStatus(sink->OnUpdate(upload));
   LogEvent(status.ok() ? LogLevel::kInfo : LogLevel::kWarn,
@@ -572,8 +581,7 @@ std::string CoordinatorService::PrometheusText() const {
   std::string out;
   auto metric = [&out](const char* name, const char* type, const char* help,
                        const std::string& samples) {
-    absl::StrAppend(&out, "# HELP ", name, " ", help, "\n# TYPE ", name, " ", type, "\n",
-                    samples);
+    absl::StrAppend(&out, "# HELP ", name, " ", help, "\n# TYPE ", name, " ", type, "\n", samples);
   };
   auto sample = [](const char* name, double value, const std::string& labels = "") {
     return absl::StrCat(name, labels.empty() ? "" : "{", labels, labels.empty() ? "" : "}", " ",
@@ -586,7 +594,8 @@ std::string CoordinatorService::PrometheusText() const {
     if (slot.waiter != nullptr || now - slot.last_seen < 2 * options_.long_poll) ++connected;
   }
   metric("tailor_experiment_info", "gauge", "The experiment this coordinator runs.",
-         sample("tailor_experiment_info", 1, absl::StrCat("experiment=\"", options_.experiment, "\"")));
+         sample("tailor_experiment_info", 1,
+                absl::StrCat("experiment=\"", options_.experiment, "\"")));
   metric("tailor_rounds_completed", "gauge", "Rounds completed and committed.",
          sample("tailor_rounds_completed", static_cast<double>(completed_rounds_)));
   metric("tailor_rounds_configured", "gauge", "Rounds the experiment runs.",
@@ -595,8 +604,7 @@ std::string CoordinatorService::PrometheusText() const {
          sample("tailor_current_round", static_cast<double>(train_round_)));
   metric("tailor_clients_registered", "gauge", "Clients allowed to join.",
          sample("tailor_clients_registered", static_cast<double>(options_.client_tokens.size())));
-  metric("tailor_clients_connected", "gauge",
-         "Clients heard from within two long-poll periods.",
+  metric("tailor_clients_connected", "gauge", "Clients heard from within two long-poll periods.",
          sample("tailor_clients_connected", static_cast<double>(connected)));
   metric("tailor_clients_lost_total", "counter",
          "Clients holding a training task that went silent past the heartbeat timeout.",
@@ -617,14 +625,13 @@ std::string CoordinatorService::PrometheusText() const {
   std::string rejected;
   for (const auto& [code, count] : stats_.uploads_rejected) {
     rejected += sample("tailor_uploads_rejected_total", static_cast<double>(count),
-                       absl::StrCat("reason=\"",
-                                    GrpcCodeName(code),
-                                    "\""));
+                       absl::StrCat("reason=\"", GrpcCodeName(code), "\""));
   }
   metric("tailor_uploads_rejected_total", "counter", "Uploads refused, by gRPC status.", rejected);
-  metric("tailor_round_duration_seconds", "summary", "Wall time of completed rounds.",
-         sample("tailor_round_duration_seconds_sum", stats_.round_seconds_sum) +
-             sample("tailor_round_duration_seconds_count", static_cast<double>(stats_.rounds_timed)));
+  metric(
+      "tailor_round_duration_seconds", "summary", "Wall time of completed rounds.",
+      sample("tailor_round_duration_seconds_sum", stats_.round_seconds_sum) +
+          sample("tailor_round_duration_seconds_count", static_cast<double>(stats_.rounds_timed)));
   metric("tailor_last_round_duration_seconds", "gauge", "Wall time of the last completed round.",
          sample("tailor_last_round_duration_seconds", stats_.last_round_seconds));
   return out;
@@ -646,9 +653,9 @@ void CoordinatorService::CountRejectedUploadLocked(grpc::StatusCode code) {
   ++stats_.uploads_rejected[code];
 }
 
-grpc::ServerUnaryReactor* CoordinatorService::ReportEvaluation(
-    grpc::CallbackServerContext* context, const v1::EvaluationReport* request,
-    v1::ReportResponse* response) {
+grpc::ServerUnaryReactor* CoordinatorService::ReportEvaluation(grpc::CallbackServerContext* context,
+                                                               const v1::EvaluationReport* request,
+                                                               v1::ReportResponse* response) {
   std::shared_ptr<EvalSink> sink;
   EvalReport report;
   {
@@ -656,9 +663,9 @@ grpc::ServerUnaryReactor* CoordinatorService::ReportEvaluation(
     absl::StatusOr<int64_t> client = ClientOf(request->session());
     if (!client.ok()) return FinishNow(context, ToGrpcStatus(client.status()));
     if (!eval_sink_ || request->round() != eval_round_) {
-      return FinishNow(context, grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
-                                             absl::StrCat("no evaluation open for round ",
-                                                          request->round())));
+      return FinishNow(
+          context, grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                                absl::StrCat("no evaluation open for round ", request->round())));
     }
     if (request->count() < 0 || request->correct() < 0 || request->correct() > request->count()) {
       return FinishNow(context, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
@@ -682,10 +689,10 @@ grpc::ServerUnaryReactor* CoordinatorService::Heartbeat(grpc::CallbackServerCont
   absl::StatusOr<int64_t> client = ClientOf(request->session());  // records it as seen
   if (!client.ok()) return FinishNow(context, ToGrpcStatus(client.status()));
   const ClientSlot& slot = clients_[*client];
-  response->set_round_open(
-      (train_sink_ != nullptr && request->round() == train_round_ &&
-       slot.train.round == request->round()) ||
-      (eval_sink_ != nullptr && request->round() == eval_round_ && slot.eval.round == request->round()));
+  response->set_round_open((train_sink_ != nullptr && request->round() == train_round_ &&
+                            slot.train.round == request->round()) ||
+                           (eval_sink_ != nullptr && request->round() == eval_round_ &&
+                            slot.eval.round == request->round()));
   return FinishNow(context, grpc::Status::OK);
 }
 

@@ -39,10 +39,10 @@ std::string RoundRecordToJson(const RoundRecord& r, const std::string& run_name)
   std::string out = absl::StrCat(
       "{\"run\":\"", JsonEscape(run_name), "\",\"round\":", r.round, ",\"cohort\":", r.cohort_size,
       ",\"accepted\":", r.accepted, ",\"rejected\":", r.rejected, ",\"failed\":", r.failed,
-      ",\"train_loss\":", Num(r.train_loss), ",\"update_norm\":", Num(r.update_norm),
-      ",\"round_seconds\":", Num(r.round_seconds), ",\"train_seconds\":", Num(r.train_seconds),
-      ",\"eval_seconds\":", Num(r.eval_seconds), ",\"elapsed_seconds\":",
-      Num(r.elapsed_seconds));
+      ",\"upload_bytes\":", r.upload_bytes, ",\"train_loss\":", Num(r.train_loss),
+      ",\"update_norm\":", Num(r.update_norm), ",\"round_seconds\":", Num(r.round_seconds),
+      ",\"train_seconds\":", Num(r.train_seconds), ",\"eval_seconds\":", Num(r.eval_seconds),
+      ",\"elapsed_seconds\":", Num(r.elapsed_seconds));
   if (!r.rejections.empty()) {
     out += ",\"rejections\":{";
     bool first = true;

@@ -10,9 +10,11 @@ namespace tailor {
 
 absl::StatusOr<std::unique_ptr<Round>> Round::Create(RoundOptions options) {
   if (options.cohort.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat("round ", options.round, " has an empty cohort"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("round ", options.round, " has an empty cohort"));
   }
-  if (options.min_updates < 1 || options.min_updates > static_cast<int64_t>(options.cohort.size())) {
+  if (options.min_updates < 1 ||
+      options.min_updates > static_cast<int64_t>(options.cohort.size())) {
     return absl::InvalidArgumentError(absl::StrCat("min_updates ", options.min_updates,
                                                    " outside [1, cohort size ",
                                                    options.cohort.size(), "]"));
@@ -39,9 +41,11 @@ absl::Status Round::Reject(absl::Status why) {
 
 absl::Status Round::OnUpdate(const UpdateUpload& upload) {
   // Decode outside the lock: it is the expensive part and touches no round state.
+  std::vector<double> max_abs;  // from the finiteness check, so the mean need not reread
   absl::StatusOr<ParameterSet> delta =
-      upload.decoded ? CheckSharedUpdate(std::move(*upload.decoded), *options_.shared_schema)
-                     : DecodeSharedUpdate(upload.payload, *options_.shared_schema);
+      upload.decoded
+          ? CheckSharedUpdate(std::move(*upload.decoded), *options_.shared_schema, &max_abs)
+          : DecodeSharedUpdate(upload.payload, *options_.shared_schema, &max_abs);
   int64_t done = 0;
   absl::Status result;
   {
@@ -63,8 +67,9 @@ absl::Status Round::OnUpdate(const UpdateUpload& upload) {
     if (dropped_.contains(upload.client_id)) {
       // Already counted as this round's dropout; counting it again as an update (or as a
       // rejection) would make the round's numbers add up to more than its cohort.
-      return absl::FailedPreconditionError(absl::StrCat(
-          who, " was counted as a dropout of round ", options_.round, "; its update came too late"));
+      return absl::FailedPreconditionError(absl::StrCat(who, " was counted as a dropout of round ",
+                                                        options_.round,
+                                                        "; its update came too late"));
     }
     if (accepted_.contains(upload.client_id)) {
       return Reject(absl::AlreadyExistsError(
@@ -76,18 +81,25 @@ absl::Status Round::OnUpdate(const UpdateUpload& upload) {
     } else if (!delta.ok()) {
       result = Annotate(delta.status(), who);
     } else {
-      result = Annotate(options_.aggregator->Add(*delta, upload.weight), who);
+      // Handed over: the weighted mean may buffer it to fold several updates in one pass.
+      result = Annotate(
+          options_.aggregator->AddShared(std::make_shared<const ParameterSet>(*std::move(delta)),
+                                         upload.weight, &max_abs),
+          who);
     }
     MarkReported(upload.client_id);
     if (!result.ok()) {
       (void)Reject(result);
     } else {
       accepted_.insert(upload.client_id);
+      upload_bytes_ +=
+          upload.wire_bytes > 0 ? upload.wire_bytes : static_cast<int64_t>(upload.payload.size());
       train_stats_[upload.client_id] = {upload.weight, upload.stats.mean_loss};
     }
     done = static_cast<int64_t>(reported_.size());
   }
-  if (options_.on_progress) options_.on_progress(done, static_cast<int64_t>(options_.cohort.size()));
+  if (options_.on_progress)
+    options_.on_progress(done, static_cast<int64_t>(options_.cohort.size()));
   return result;
 }
 
@@ -105,20 +117,21 @@ void Round::OnTrainFailure(int64_t client_id, int64_t round, const absl::Status&
     dropped_.insert(client_id);
     done = static_cast<int64_t>(reported_.size());
   }
-  if (options_.on_progress) options_.on_progress(done, static_cast<int64_t>(options_.cohort.size()));
+  if (options_.on_progress)
+    options_.on_progress(done, static_cast<int64_t>(options_.cohort.size()));
 }
 
 void Round::AwaitAllReported() { AwaitAllReportedUntil(absl::InfiniteFuture()); }
 
 bool Round::AwaitAllReportedUntil(absl::Time deadline) {
   absl::MutexLock lock(&mu_);
-  const bool all = mu_.AwaitWithDeadline(
-      absl::Condition(
-          +[](Round* r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(r->mu_) {
-            return r->reported_.size() >= r->options_.cohort.size();
-          },
-          this),
-      deadline);
+  const bool all =
+      mu_.AwaitWithDeadline(absl::Condition(
+                                +[](Round* r) ABSL_EXCLUSIVE_LOCKS_REQUIRED(r->mu_) {
+                                  return r->reported_.size() >= r->options_.cohort.size();
+                                },
+                                this),
+                            deadline);
   if (all) return true;
   for (int64_t id : options_.cohort) {
     if (reported_.contains(id)) continue;
@@ -143,6 +156,7 @@ absl::StatusOr<RoundResult> Round::Close() {
   r.rejected = rejected_;
   r.failed = failed_;
   r.rejections = rejections_;
+  r.upload_bytes = upload_bytes_;
   if (r.accepted < options_.min_updates) {
     return absl::FailedPreconditionError(absl::StrCat(
         "round ", options_.round, " closed with ", r.accepted, " accepted updates (", r.rejected,

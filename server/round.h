@@ -53,6 +53,9 @@ struct RoundStats {
   // does not depend on arrival order).
   double train_loss = 0;
   int64_t train_samples = 0;
+  // Bytes of the accepted updates as they travelled (UpdateUpload::wire_bytes, or the payload
+  // size when a transport did not say).
+  int64_t upload_bytes = 0;
   // Rejection reasons (status code name -> count), for metrics.
   std::map<std::string, int64_t> rejections;
 };
@@ -95,6 +98,7 @@ class Round : public UpdateSink {
   // client id -> (weight, mean loss) of accepted updates; ordered for a deterministic sum.
   std::map<int64_t, std::pair<double, double>> train_stats_ ABSL_GUARDED_BY(mu_);
   int64_t rejected_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t upload_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t failed_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<std::string, int64_t> rejections_ ABSL_GUARDED_BY(mu_);
   // The first failure or rejection, quoted when the round cannot close.

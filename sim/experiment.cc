@@ -14,8 +14,8 @@ absl::Status CheckPatternsMatch(const PersonalizationPolicy& policy, const Param
     bool matched = false;
     for (const auto& e : model.entries()) matched = matched || GlobMatch(pattern, e.name);
     if (!matched) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "algorithm.personal_patterns: '", pattern, "' matches no parameter of the model"));
+      return absl::InvalidArgumentError(absl::StrCat("algorithm.personal_patterns: '", pattern,
+                                                     "' matches no parameter of the model"));
     }
   }
   return absl::OkStatus();
@@ -29,7 +29,8 @@ absl::StatusOr<Experiment> BuildExperiment(const config::ExperimentConfig& c, En
   TAILOR_ASSIGN_OR_RETURN(e.spec, GetModelSpec(c.model().architecture()));
   std::vector<std::string> patterns(c.algorithm().personal_patterns().begin(),
                                     c.algorithm().personal_patterns().end());
-  TAILOR_ASSIGN_OR_RETURN(e.algorithm, CreateClientAlgorithm(c.algorithm().name(), e.spec, patterns));
+  TAILOR_ASSIGN_OR_RETURN(e.algorithm,
+                          CreateClientAlgorithm(c.algorithm().name(), e.spec, patterns));
   e.initial_model = std::make_shared<const ParameterSet>(
       InitialParameters(e.spec, DeriveSeed(c.seed(), {kModelInitStream})));
   TAILOR_RETURN_IF_ERROR(CheckPatternsMatch(e.algorithm->policy(), *e.initial_model));
@@ -53,11 +54,13 @@ TrainOptions TrainOptionsFrom(const config::ExperimentConfig& c) {
   t.momentum = c.train().momentum();
   t.weight_decay = c.train().weight_decay();
   t.drop_last = !c.train().keep_last_batch();
+  t.proximal_mu = c.train().proximal_mu();
+  t.upload_codec = c.upload().codec();
+  t.topk_fraction = c.upload().topk_fraction();
   return t;
 }
 
-CoordinatorOptions CoordinatorOptionsFrom(const config::ExperimentConfig& c,
-                                          const Experiment& e) {
+CoordinatorOptions CoordinatorOptionsFrom(const config::ExperimentConfig& c, const Experiment& e) {
   CoordinatorOptions co;
   co.num_clients = c.data().num_clients();
   co.rounds = c.rounds();
@@ -70,6 +73,7 @@ CoordinatorOptions CoordinatorOptionsFrom(const config::ExperimentConfig& c,
     co.aggregator.byzantine_clients = c.server().byzantine_clients();
   }
   co.aggregator.multi_krum_selected = c.server().multi_krum_selected();
+  co.aggregator.buffer_bytes = c.server().aggregation_buffer_mb() << 20;
   co.server_optimizer.name = c.server().optimizer();
   co.server_optimizer.learning_rate = c.server().server_learning_rate();
   co.server_optimizer.momentum = c.server().server_momentum();

@@ -9,11 +9,13 @@ absl::StatusOr<std::unique_ptr<InProcessTransport>> InProcessTransport::Create(
     InProcessTransportOptions options) {
   if (options.workers < 1) options.workers = 1;
   if (!options.experiment || !options.experiment->data || !options.store) {
-    return absl::InvalidArgumentError("in-process transport needs an experiment with data and a store");
+    return absl::InvalidArgumentError(
+        "in-process transport needs an experiment with data and a store");
   }
   std::vector<std::unique_ptr<LocalTrainer>> trainers;
   for (int i = 0; i < options.workers; ++i) {
-    TAILOR_ASSIGN_OR_RETURN(auto trainer, LocalTrainer::Create(options.experiment->spec.architecture));
+    TAILOR_ASSIGN_OR_RETURN(auto trainer,
+                            LocalTrainer::Create(options.experiment->spec.architecture));
     trainers.push_back(std::move(trainer));
   }
   return std::unique_ptr<InProcessTransport>(
@@ -24,8 +26,9 @@ InProcessTransport::InProcessTransport(InProcessTransportOptions options,
                                        std::vector<std::unique_ptr<LocalTrainer>> trainers)
     : options_(std::move(options)),
       trainers_(std::move(trainers)),
-      pool_(std::make_unique<ThreadPool>(options_.workers, [threads = options_.intra_op_threads](
-                                                                int) { SetTorchThreads(threads); })) {}
+      pool_(std::make_unique<ThreadPool>(
+          options_.workers,
+          [threads = options_.intra_op_threads](int) { SetTorchThreads(threads); })) {}
 
 InProcessTransport::~InProcessTransport() { pool_.reset(); }
 
@@ -42,6 +45,10 @@ void InProcessTransport::DispatchTrain(const TrainTask& task, const std::vector<
         return;
       }
       absl::StatusOr<UpdateUpload> up = RuntimeFor(id).Train(task, *trainers_[worker]);
+      if (up.ok() && options_.byzantine != nullptr && options_.byzantine->IsByzantine(id)) {
+        absl::Status corrupted = options_.byzantine->Corrupt(&*up);
+        if (!corrupted.ok()) up = corrupted;
+      }
       if (!up.ok()) {
         sink->OnTrainFailure(id, task.round, up.status());
         return;

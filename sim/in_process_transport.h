@@ -12,8 +12,9 @@
 #include "client/algorithm.h"
 #include "client/personal_store.h"
 #include "core/thread_pool.h"
-#include "sim/experiment.h"
 #include "server/transport.h"
+#include "sim/byzantine.h"
+#include "sim/experiment.h"
 
 namespace tailor {
 
@@ -26,6 +27,8 @@ struct InProcessTransportOptions {
   // Not owned; must outlive the transport. Its data must be loaded.
   const Experiment* experiment = nullptr;
   PersonalStore* store = nullptr;
+  // Simulated attackers (optional, not owned): their updates are corrupted before upload.
+  const ByzantineClients* byzantine = nullptr;
 };
 
 class InProcessTransport : public ClientTransport {

@@ -1,8 +1,10 @@
 #include "sim/simulation.h"
 
+#include <optional>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "client/personal_store.h"
 #include "core/serialization.h"
 #include "core/status_macros.h"
@@ -35,10 +37,27 @@ absl::StatusOr<SimulationResult> RunSimulation(const config::ExperimentConfig& c
 
   const int cores = std::max(1u, std::thread::hardware_concurrency());
   const int workers = c.simulation().workers() > 0 ? c.simulation().workers() : cores;
-  const int intra_op = c.simulation().intra_op_threads() > 0 ? c.simulation().intra_op_threads() : 1;
+  const int intra_op =
+      c.simulation().intra_op_threads() > 0 ? c.simulation().intra_op_threads() : 1;
+
+  std::optional<ByzantineClients> byzantine;
+  if (c.simulation().attack().byzantine_fraction() > 0) {
+    AttackOptions attack;
+    attack.byzantine_fraction = c.simulation().attack().byzantine_fraction();
+    attack.kind = c.simulation().attack().kind();
+    attack.scale = c.simulation().attack().scale();
+    attack.seed = c.seed();
+    TAILOR_ASSIGN_OR_RETURN(byzantine, ByzantineClients::Create(c.data().num_clients(), attack));
+    if (options.progress != nullptr) {
+      absl::FPrintF(options.progress, "[%s] attack: %d of %d clients upload %s x%g updates\n",
+                    c.name(), byzantine->count(), c.data().num_clients(), attack.kind,
+                    attack.scale);
+    }
+  }
 
   InMemoryPersonalStore store;
   InProcessTransportOptions to;
+  if (byzantine) to.byzantine = &*byzantine;
   to.workers = workers;
   to.intra_op_threads = intra_op;
   to.experiment = &experiment;
@@ -65,8 +84,8 @@ absl::StatusOr<SimulationResult> RunSimulation(const config::ExperimentConfig& c
     google::protobuf::TextFormat::PrintToString(c, &resolved);
     TAILOR_RETURN_IF_ERROR(
         env->WriteFileAtomically(c.output_dir() + "/config.resolved.textproto", resolved));
-    metrics = std::make_unique<MetricsJsonlWriter>(c.output_dir() + "/metrics.jsonl", c.name(),
-                                                   env);
+    metrics =
+        std::make_unique<MetricsJsonlWriter>(c.output_dir() + "/metrics.jsonl", c.name(), env);
     TAILOR_RETURN_IF_ERROR(metrics->status());
     co.observers.push_back(metrics.get());
   }
@@ -76,8 +95,9 @@ absl::StatusOr<SimulationResult> RunSimulation(const config::ExperimentConfig& c
   TAILOR_RETURN_IF_ERROR(coordinator->RunAll());
   if (metrics) TAILOR_RETURN_IF_ERROR(metrics->status());
   if (options.write_outputs) {
-    TAILOR_RETURN_IF_ERROR(env->WriteFileAtomically(
-        c.output_dir() + "/final_shared.tlps", SerializeParameterSet(*coordinator->global_shared())));
+    TAILOR_RETURN_IF_ERROR(
+        env->WriteFileAtomically(c.output_dir() + "/final_shared.tlps",
+                                 SerializeParameterSet(*coordinator->global_shared())));
   }
 
   SimulationResult result;
@@ -96,8 +116,8 @@ absl::StatusOr<SimulationResult> RunSimulation(const config::ExperimentConfig& c
   }
   result.seconds = absl::ToDoubleSeconds(env->Now() - start);
   if (options.write_outputs) {
-    TAILOR_RETURN_IF_ERROR(env->WriteFileAtomically(
-        c.output_dir() + "/accuracy.svg", AccuracyPlotSvg({result}, c.name())));
+    TAILOR_RETURN_IF_ERROR(env->WriteFileAtomically(c.output_dir() + "/accuracy.svg",
+                                                    AccuracyPlotSvg({result}, c.name())));
   }
   return result;
 }

@@ -5,6 +5,7 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "client/client_runtime.h"
 #include "client/daemon.h"
 #include "core/malloc_tuning.h"
 #include "client/personal_store.h"
@@ -67,8 +68,11 @@ int ClientCommand() {
     return 1;
   }
   if (stored->has_value()) {
-    std::fprintf(stderr, "client %lld: resuming with stored personal parameters (%zu tensors)\n",
-                 static_cast<long long>(id), (*stored)->size());
+    const ClientRuntime::DeviceState state = ClientRuntime::SplitStoredState(**stored);
+    std::fprintf(stderr,
+                 "client %lld: resuming with stored personal parameters (%zu tensors)%s\n",
+                 static_cast<long long>(id), state.personal.size(),
+                 state.residual.empty() ? "" : " and upload error-feedback memory");
   }
   auto trainer = LocalTrainer::Create(c.model().architecture());
   if (!trainer.ok()) {

@@ -108,5 +108,59 @@ TEST(CreateAggregator, UnknownNameIsRefused) {
   EXPECT_STATUS(CreateAggregator("mode"), absl::StatusCode::kInvalidArgument, "unknown aggregator");
 }
 
+// The buffered fold (AddShared) against one-at-a-time folding: the same bits for any buffer
+// size and arrival order, with updates too large for the fast path interleaved (they take the
+// exact path after the buffer is folded), and refusals leaving the aggregate untouched.
+TEST(WeightedMean, BufferedFoldingGivesTheSameBitsAsFoldingEachOnArrival) {
+  // Tensors longer than a tile (8192), so tiles and tails are both exercised.
+  const std::vector<std::pair<std::string, std::vector<int64_t>>> spec = {{"w", {130, 150}},
+                                                                          {"b", {7}}};
+  std::vector<ParameterSet> updates;
+  std::vector<double> weights;
+  for (int i = 0; i < 12; ++i) {
+    updates.push_back(RandomSet(spec, 900 + i, 0.05));
+    weights.push_back(1 + (i * 13) % 7);
+  }
+  updates[5].entry(0).tensor.f32()[17] = 3e5f;  // beyond the fast path at weight >= 8
+  weights[5] = 100;
+  WeightedMeanAggregator reference(/*buffer_bytes=*/0);
+  ASSERT_OK(reference.Begin(updates[0]));
+  for (size_t i = 0; i < updates.size(); ++i) ASSERT_OK(reference.Add(updates[i], weights[i]));
+  const ParameterSet want = *reference.Finalize();
+  for (int64_t buffer : {int64_t{1}, int64_t{100000}, int64_t{400000}, int64_t{1} << 30}) {
+    std::vector<size_t> order(updates.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::rotate(order.begin(), order.begin() + 4, order.end());
+    std::reverse(order.begin(), order.begin() + 6);
+    WeightedMeanAggregator buffered(buffer);
+    ASSERT_OK(buffered.Begin(updates[0]));
+    for (size_t i : order) {
+      ASSERT_OK(buffered.AddShared(std::make_shared<const ParameterSet>(updates[i]), weights[i]));
+      // A refused update in the middle of a buffer changes nothing.
+      ParameterSet poisoned = updates[i];
+      poisoned.entry(1).tensor.f32()[3] = NAN;
+      EXPECT_STATUS(buffered.AddShared(std::make_shared<const ParameterSet>(poisoned), 1),
+                    absl::StatusCode::kInvalidArgument, "non-finite");
+    }
+    EXPECT_EQ(buffered.num_updates(), 12);
+    EXPECT_TRUE(*buffered.Finalize() == want) << "buffer " << buffer;
+  }
+}
+
+TEST(WeightedMean, ASumThatWouldOverflowIsRefusedOnArrivalEvenWhenBuffered) {
+  ParameterSet big = RandomSet(kSpec, 3, 0.01);
+  big.entry(0).tensor.f32()[0] = 2e9f;  // 2e9 x weight 2 > 2^31: no fixed-point room
+  WeightedMeanAggregator agg;
+  ASSERT_OK(agg.Begin(big));
+  const ParameterSet fine = RandomSet(kSpec, 4, 0.01);
+  ASSERT_OK(agg.AddShared(std::make_shared<const ParameterSet>(fine), 1));
+  EXPECT_STATUS(agg.AddShared(std::make_shared<const ParameterSet>(big), 2),
+                absl::StatusCode::kOutOfRange, "overflows");
+  EXPECT_EQ(agg.num_updates(), 1);
+  auto mean = agg.Finalize();
+  ASSERT_OK(mean);
+  EXPECT_NEAR(mean->entry(0).tensor.f32()[0], fine.entry(0).tensor.f32()[0], 1e-9);
+}
+
 }  // namespace
 }  // namespace tailor

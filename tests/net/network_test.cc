@@ -2,10 +2,9 @@
 // same model as `tailor simulate`, and survive a client killed mid-experiment.
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <httplib.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-
-#include <httplib.h>
 
 #include <regex>
 
@@ -41,6 +40,10 @@ rounds: 3
 data { num_clients: 4 max_samples: 1600 dirichlet { alpha: 0.5 min_samples_per_client: 40 } }
 train { learning_rate: 0.02 }
 algorithm { name: "fedper" }
+# Compressed uploads with error feedback kept on each client's disk, and a stateful server
+# optimizer: both must cross the network (and a coordinator restart) without changing a bit.
+upload { codec: "topk" topk_fraction: 0.1 }
+server { optimizer: "fedavgm" server_momentum: 0.5 }
 eval { every_rounds: 100 }
 simulation { workers: 2 }
 )";
@@ -54,7 +57,8 @@ class NetworkTest : public ::testing::Test {
     std::string tokens;
     for (int i = 0; i < 4; ++i) {
       tokens += absl::StrCat(i, " secret-", i, "\n");
-      ASSERT_OK(env->WriteFileAtomically(absl::StrCat(dir_, "/token", i), absl::StrCat("secret-", i)));
+      ASSERT_OK(
+          env->WriteFileAtomically(absl::StrCat(dir_, "/token", i), absl::StrCat("secret-", i)));
     }
     ASSERT_OK(env->WriteFileAtomically(dir_ + "/tokens", tokens));
     address_ = absl::StrCat("127.0.0.1:", testing::FreeLoopbackPort());
@@ -68,9 +72,13 @@ class NetworkTest : public ::testing::Test {
   // `sets`: extra config overrides (one --set flag holds them all: a second would replace it).
   std::unique_ptr<ChildProcess> Coordinator(const std::string& sets = "",
                                             const std::vector<std::string>& extra = {}) {
-    std::vector<std::string> argv = {TAILOR_BINARY, "coordinator", "--config=" + dir_ + "/exp.textproto",
-                                     "--set=output_dir=" + dir_ + "/coord" + sets, "--listen=" + address_,
-                                     "--client_tokens=" + dir_ + "/tokens", "--long_poll_s=2",
+    std::vector<std::string> argv = {TAILOR_BINARY,
+                                     "coordinator",
+                                     "--config=" + dir_ + "/exp.textproto",
+                                     "--set=output_dir=" + dir_ + "/coord" + sets,
+                                     "--listen=" + address_,
+                                     "--client_tokens=" + dir_ + "/tokens",
+                                     "--long_poll_s=2",
                                      "--tls_cert=" + dir_ + "/certs/coordinator.crt",
                                      "--tls_key=" + dir_ + "/certs/coordinator.key",
                                      "--tls_ca=" + dir_ + "/certs/ca.crt"};
@@ -78,14 +86,17 @@ class NetworkTest : public ::testing::Test {
     return std::make_unique<ChildProcess>(argv, dir_ + "/coordinator.log");
   }
   std::unique_ptr<ChildProcess> Client(int id, const std::vector<std::string>& extra = {}) {
-    std::vector<std::string> argv{TAILOR_BINARY, "client", "--config=" + dir_ + "/exp.textproto",
-                                 "--coordinator=" + address_, absl::StrCat("--client_id=", id),
-                                 absl::StrCat("--token_file=", dir_, "/token", id),
-                                 absl::StrCat("--state_dir=", dir_, "/state", id),
-                                 "--heartbeat_s=1",
-                                 "--tls_ca=" + dir_ + "/certs/ca.crt",
-                                 absl::StrCat("--tls_cert=", dir_, "/certs/client-", id, ".crt"),
-                                 absl::StrCat("--tls_key=", dir_, "/certs/client-", id, ".key")};
+    std::vector<std::string> argv{TAILOR_BINARY,
+                                  "client",
+                                  "--config=" + dir_ + "/exp.textproto",
+                                  "--coordinator=" + address_,
+                                  absl::StrCat("--client_id=", id),
+                                  absl::StrCat("--token_file=", dir_, "/token", id),
+                                  absl::StrCat("--state_dir=", dir_, "/state", id),
+                                  "--heartbeat_s=1",
+                                  "--tls_ca=" + dir_ + "/certs/ca.crt",
+                                  absl::StrCat("--tls_cert=", dir_, "/certs/client-", id, ".crt"),
+                                  absl::StrCat("--tls_key=", dir_, "/certs/client-", id, ".key")};
     argv.insert(argv.end(), extra.begin(), extra.end());
     return std::make_unique<ChildProcess>(argv, absl::StrCat(dir_, "/client", id, ".log"));
   }
@@ -105,15 +116,15 @@ TEST_F(NetworkTest, FourClientProcessesOverMutualTlsGiveTheSimulationsModelBitFo
   // `tailor status` answers while the experiment runs.
   for (int i = 0; i < 100 && Log("status.log").find("experiment:       net") == std::string::npos;
        ++i) {
-    ChildProcess status({TAILOR_BINARY, "status", "--coordinator=" + address_,
-                         "--tls_ca=" + dir_ + "/certs/ca.crt",
-                         "--tls_cert=" + dir_ + "/certs/client-0.crt",
-                         "--tls_key=" + dir_ + "/certs/client-0.key"},
-                        dir_ + "/status.log");
+    ChildProcess status(
+        {TAILOR_BINARY, "status", "--coordinator=" + address_, "--tls_ca=" + dir_ + "/certs/ca.crt",
+         "--tls_cert=" + dir_ + "/certs/client-0.crt", "--tls_key=" + dir_ + "/certs/client-0.key"},
+        dir_ + "/status.log");
     status.Wait(absl::Seconds(10));
     absl::SleepFor(absl::Milliseconds(100));
   }
-  EXPECT_NE(Log("status.log").find("experiment:       net"), std::string::npos) << Log("status.log");
+  EXPECT_NE(Log("status.log").find("experiment:       net"), std::string::npos)
+      << Log("status.log");
   // The operator endpoints of the running coordinator (its port is in the structured log).
   const std::regex port_line("event=metrics_listening .*port=([0-9]+)");
   std::smatch m;
@@ -148,7 +159,8 @@ TEST_F(NetworkTest, FourClientProcessesOverMutualTlsGiveTheSimulationsModelBitFo
   EXPECT_TRUE(*net_model == *sim_model) << "network and simulation models differ";
   // Each client kept its own head on its own disk.
   for (int i = 0; i < 4; ++i) {
-    EXPECT_TRUE(Env::Default()->FileExists(absl::StrCat(dir_, "/state", i, "/net/client-", i, ".tlps")));
+    EXPECT_TRUE(
+        Env::Default()->FileExists(absl::StrCat(dir_, "/state", i, "/net/client-", i, ".tlps")));
   }
 }
 
@@ -170,12 +182,13 @@ TEST_F(NetworkTest, AClientKilledMidExperimentIsADropoutNotAFailure) {
   // min_updates 3 of 4, a 10-minute round timeout and a 3 s heartbeat timeout: the killed client
   // is found missing by its silence, and the survivors finish long before any deadline.
   const absl::Time start = absl::Now();
-  auto coordinator = Coordinator(",server.min_updates=3",
-                                 {"--round_timeout_s=600", "--heartbeat_timeout_s=3"});
+  auto coordinator =
+      Coordinator(",server.min_updates=3,upload.codec=none",
+                  {"--round_timeout_s=600", "--heartbeat_timeout_s=3"});
   std::vector<std::unique_ptr<ChildProcess>> clients;
   for (int i = 0; i < 3; ++i) clients.push_back(Client(i));
-  // Client 3 stops after the first 1 MiB chunk of its first upload (2.3 MB): killed there, it
-  // dies mid-upload.
+  // Client 3 stops after the first 1 MiB chunk of its first upload (2.3 MB uncompressed): killed
+  // there, it dies mid-upload.
   clients.push_back(Client(3, {"--testing_stall_upload_after_bytes=1000000"}));
   for (int i = 0; i < 600 && Log("client3.log").find("stalled mid-upload") == std::string::npos;
        ++i) {
@@ -243,8 +256,9 @@ TEST_F(NetworkTest, ARestartedClientKeepsItsPersonalHead) {
   clients[2] = Client(2);
   ASSERT_EQ(coordinator->Wait(absl::Minutes(3)), 0) << Log("coordinator.log");
   EXPECT_EQ(clients[2]->Wait(absl::Seconds(30)), 0) << Log("client2.log");
-  EXPECT_NE(Log("client2.log").find("client 2: resuming with stored personal parameters (2 tensors)"),
-            std::string::npos)
+  EXPECT_NE(
+      Log("client2.log").find("client 2: resuming with stored personal parameters (2 tensors)"),
+      std::string::npos)
       << Log("client2.log");
   // The head on disk is still a valid personal state after the kill and the restart.
   auto head_state = Env::Default()->ReadFile(head);

@@ -3,6 +3,10 @@
 #include "sim/simulation.h"
 
 #include "core/config_loader.h"
+#include "core/serialization.h"
+#include "core/status_macros.h"
+#include "core/wire_update.h"
+#include "sim/byzantine.h"
 #include "sim/summary_table.h"
 #include "sim/svg_plot.h"
 #include "tests/test_util.h"
@@ -11,16 +15,16 @@ namespace tailor {
 namespace {
 
 config::ExperimentConfig TinyConfig(const std::string& algorithm, int workers) {
-  auto c = ParseExperimentConfig(R"(
+  auto c = ParseExperimentConfig(
+      R"(
     name: "tiny"
     seed: 5
     rounds: 2
     data { num_clients: 4 max_samples: 1600 dirichlet { alpha: 0.5 min_samples_per_client: 40 } }
     train { learning_rate: 0.02 }
   )",
-                                 "tiny.textproto",
-                                 {{"algorithm.name", algorithm},
-                                  {"simulation.workers", std::to_string(workers)}});
+      "tiny.textproto",
+      {{"algorithm.name", algorithm}, {"simulation.workers", std::to_string(workers)}});
   EXPECT_OK(c);
   return *c;
 }
@@ -97,6 +101,76 @@ TEST(Simulation, WritesMetricsJsonl) {
   EXPECT_NE(jsonl->find("\"round\":1"), std::string::npos);
   EXPECT_NE(jsonl->find("\"personalized_accuracy\""), std::string::npos);
   EXPECT_EQ(std::count(jsonl->begin(), jsonl->end(), '\n'), 1);
+}
+
+// Issue 4's Byzantine test in miniature (the full table is bench/byzantine.sh): 2 of 10 clients
+// upload their update sign-flipped and x100. FedAvg's mean follows them; the median and
+// Multi-Krum stay near the clean run.
+TEST(Simulation, ASignFlippingMinorityBreaksFedAvgButNotTheRobustRules) {
+  auto run = [](const std::string& rule, double fraction) -> absl::StatusOr<double> {
+    auto c =
+        ParseExperimentConfig(R"(
+      name: "byz" seed: 2 rounds: 3
+      data { num_clients: 10 max_samples: 3000 iid {} }
+      train { learning_rate: 0.02 }
+      simulation { workers: 2 attack { kind: "sign_flip" scale: 100 } }
+    )",
+                              "byz.textproto",
+                              {{"server.aggregator", rule},
+                               {"simulation.attack.byzantine_fraction", std::to_string(fraction)}});
+    if (!c.ok()) return c.status();
+    SimulationOptions o;
+    o.write_outputs = false;
+    TAILOR_ASSIGN_OR_RETURN(SimulationResult r, RunSimulation(*c, o));
+    return r.rounds.back().eval->micro_accuracy;
+  };
+  auto clean = run("weighted_mean", 0);
+  ASSERT_OK(clean);
+  EXPECT_GT(*clean, 0.35);  // far above chance (0.1) after 3 short rounds
+  auto fedavg = run("weighted_mean", 0.2);
+  // Either the mean drives training to divergence (the run stops with that error) or to chance.
+  if (fedavg.ok()) {
+    EXPECT_LT(*fedavg, 0.3);
+  } else {
+    EXPECT_NE(fedavg.status().message().find("diverged"), std::string::npos) << fedavg.status();
+  }
+  for (const std::string rule : {"median", "multi_krum"}) {
+    auto robust = run(rule, 0.2);
+    ASSERT_OK(robust);
+    EXPECT_GT(*robust, *clean - 0.08) << rule << ": " << *robust << " vs clean " << *clean;
+  }
+}
+
+TEST(ByzantineClients, AFixedSeededShareAttacksAndSignFlipScalesTheUpdate) {
+  AttackOptions o;
+  o.byzantine_fraction = 0.25;
+  o.seed = 4;
+  auto a = ByzantineClients::Create(10, o);
+  auto b = ByzantineClients::Create(10, o);
+  ASSERT_OK(a);
+  EXPECT_EQ(a->count(), 2);  // floor(0.25 * 10)
+  int n = 0;
+  for (int64_t id = 0; id < 10; ++id) {
+    EXPECT_EQ(a->IsByzantine(id), b->IsByzantine(id));
+    n += a->IsByzantine(id);
+  }
+  EXPECT_EQ(n, 2);
+  EXPECT_FALSE(a->IsByzantine(10));
+  const ParameterSet honest = testing::RandomSet({{"w", {5}}}, 3, 0.1);
+  UpdateUpload up;
+  up.payload = *EncodeSharedUpdate(honest, PersonalizationPolicy());
+  ASSERT_OK(a->Corrupt(&up));
+  const ParameterSet bad = *DeserializeParameterSet(up.payload);
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_FLOAT_EQ(bad.entry(0).tensor.f32()[i], -100 * honest.entry(0).tensor.f32()[i]);
+  }
+  o.kind = "label_flip";
+  EXPECT_STATUS(ByzantineClients::Create(10, o).status(), absl::StatusCode::kInvalidArgument,
+                "unknown attack 'label_flip'");
+  o.kind = "sign_flip";
+  o.byzantine_fraction = 0.5;
+  EXPECT_STATUS(ByzantineClients::Create(10, o).status(), absl::StatusCode::kInvalidArgument,
+                "byzantine_fraction");
 }
 
 TEST(AccuracyPlot, OnePolylinePerRunWithEscapedNames) {
