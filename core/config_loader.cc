@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "core/status_macros.h"
+#include "core/update_codec.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
 
@@ -248,13 +249,16 @@ absl::Status Validate(const ExperimentConfig& c, const Checker& check) {
   if (c.algorithm().name() == "fedprox" && c.train().proximal_mu() == 0) {
     return check.Fail("train.proximal_mu", "fedprox needs mu > 0 (with 0 it is fedavg)");
   }
-  if (!OneOf(c.upload().codec(), {"none", "fp16", "bf16", "int8", "topk"})) {
-    return check.Fail("upload.codec", absl::StrCat("unknown update codec '", c.upload().codec(),
-                                                   "' (known: none, fp16, bf16, int8, topk)"));
+  // The codec module is the one judge of its options; each is checked alone to name the field.
+  UpdateCodecOptions codec;
+  codec.name = c.upload().codec();
+  if (absl::Status s = ValidateUpdateCodec(codec); !s.ok()) {
+    return check.Fail("upload.codec", std::string(s.message()));
   }
-  if (!(c.upload().topk_fraction() > 0 && c.upload().topk_fraction() <= 1)) {
-    return check.Fail("upload.topk_fraction",
-                      absl::StrCat("must be in (0, 1], got ", c.upload().topk_fraction()));
+  codec = UpdateCodecOptions();
+  codec.topk_fraction = c.upload().topk_fraction();
+  if (absl::Status s = ValidateUpdateCodec(codec); !s.ok()) {
+    return check.Fail("upload.topk_fraction", std::string(s.message()));
   }
   for (const auto& p : c.algorithm().personal_patterns()) {
     if (p.empty()) return check.Fail("algorithm.personal_patterns", "empty pattern");
