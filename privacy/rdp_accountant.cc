@@ -1,0 +1,152 @@
+#include "privacy/rdp_accountant.h"
+
+#include <cmath>
+#include <limits>
+
+#include "absl/strings/str_cat.h"
+
+namespace tailor {
+namespace {
+
+// Double is ample: every quantity is summed in log space with positive terms only.
+using Real = double;
+constexpr Real kPi = 3.141592653589793238462643383279502884;
+
+// log(exp(a) + exp(b)) without overflow.
+Real LogAdd(Real a, Real b) {
+  if (a == -std::numeric_limits<Real>::infinity()) return b;
+  if (b == -std::numeric_limits<Real>::infinity()) return a;
+  const Real hi = std::max(a, b), lo = std::min(a, b);
+  return hi + std::log1p(std::exp(lo - hi));
+}
+
+// log A_α for integer α: the binomial expansion, every term positive.
+Real LogAInteger(Real q, Real z, int64_t alpha) {
+  Real log_a = -std::numeric_limits<Real>::infinity();
+  const Real log_q = std::log(q);
+  const Real log_1mq = q < 1 ? std::log1p(-q) : -std::numeric_limits<Real>::infinity();
+  const Real a = static_cast<Real>(alpha);
+  Real log_binom = 0;  // log C(α, k), updated term by term
+  for (int64_t k = 0; k <= alpha; ++k) {
+    const Real kk = static_cast<Real>(k);
+    if (k > 0) log_binom += std::log((a - kk + 1) / kk);
+    if (q == 1 && k < alpha) continue;  // (1-q)^(α-k) = 0
+    const Real term = log_binom + kk * log_q + (k < alpha ? (a - kk) * log_1mq : 0) +
+                      (kk * kk - kk) / (2 * z * z);
+    log_a = LogAdd(log_a, term);
+  }
+  return log_a;
+}
+
+// log of the integrand of A_α at x: log φ_z(x) + α · log((1 - q) + q · exp((2x - 1) / (2z²))).
+Real LogIntegrand(Real q, Real z, Real alpha, Real x, Real log_norm) {
+  const Real log_phi = -x * x / (2 * z * z) - log_norm;
+  const Real log_ratio = (2 * x - 1) / (2 * z * z);  // log(μ1(x) / μ0(x))
+  // log((1-q) + q·r) = log(1-q) + log1p(q·r / (1-q)), or log q + log r when that is larger.
+  Real log_mix;
+  if (q == 1) {
+    log_mix = log_ratio;
+  } else {
+    const Real a = std::log1p(-q), b = std::log(q) + log_ratio;
+    log_mix = LogAdd(a, b);
+  }
+  return log_phi + alpha * log_mix;
+}
+
+// log A_α for any α > 1: the trapezoidal rule over the integrand's mass, which lies around 0
+// (the (1-q)^α part) and around α (the q^α r^α part, a Gaussian centred at α), each of width z.
+Real LogAFractional(Real q, Real z, Real alpha) {
+  const Real lo = -14 * z - 1, hi = alpha + 14 * z + 1;
+  // Error ~ exp(-2π d / h) with d = πz² the strip of analyticity: 2π d / h >= 40 gives < 1e-17.
+  const Real h = std::min(z / 4, 2 * kPi * kPi * z * z / 40);
+  const int64_t n = static_cast<int64_t>(std::ceil((hi - lo) / h));
+  const Real step = (hi - lo) / static_cast<Real>(n);
+  const Real log_norm = std::log(z * std::sqrt(2 * kPi));
+  Real max_log = -std::numeric_limits<Real>::infinity();
+  std::vector<Real> logs(static_cast<size_t>(n + 1));
+  for (int64_t i = 0; i <= n; ++i) {
+    logs[static_cast<size_t>(i)] =
+        LogIntegrand(q, z, alpha, lo + step * static_cast<Real>(i), log_norm);
+    max_log = std::max(max_log, logs[static_cast<size_t>(i)]);
+  }
+  Real sum = 0;
+  for (int64_t i = 0; i <= n; ++i) {
+    const Real w = (i == 0 || i == n) ? 0.5 : 1.0;
+    sum += w * std::exp(logs[static_cast<size_t>(i)] - max_log);
+  }
+  return max_log + std::log(sum * step);
+}
+
+absl::Status CheckMechanism(double q, double z) {
+  if (!(q > 0 && q <= 1)) {
+    return absl::InvalidArgumentError(absl::StrCat("sampling rate q must be in (0, 1], got ", q));
+  }
+  if (!(z > 0) || !std::isfinite(z)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("noise multiplier z must be finite and > 0, got ", z));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+const std::vector<double>& DefaultRdpOrders() {
+  static const std::vector<double> orders = [] {
+    std::vector<double> o;
+    for (int x = 1; x < 100; ++x) o.push_back(1 + x / 10.0);
+    for (int a = 11; a < 64; ++a) o.push_back(a);
+    for (double a : {64.0, 80.0, 96.0, 128.0, 256.0, 512.0, 1024.0}) o.push_back(a);
+    return o;
+  }();
+  return orders;
+}
+
+namespace {
+
+absl::Status CheckOrder(double alpha) {
+  if (!(alpha > 1) || !std::isfinite(alpha)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("RDP order must be finite and > 1, got ", alpha));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<double> SubsampledGaussianRdpByIntegral(double q, double z, double alpha) {
+  if (absl::Status s = CheckMechanism(q, z); !s.ok()) return s;
+  if (absl::Status s = CheckOrder(alpha); !s.ok()) return s;
+  return static_cast<double>(LogAFractional(q, z, alpha) / (alpha - 1));
+}
+
+absl::StatusOr<double> SubsampledGaussianRdp(double q, double z, double alpha) {
+  if (absl::Status s = CheckMechanism(q, z); !s.ok()) return s;
+  if (absl::Status s = CheckOrder(alpha); !s.ok()) return s;
+  const Real a = alpha;
+  const bool integer = std::floor(alpha) == alpha && alpha <= 1e6;
+  const Real log_a =
+      integer ? LogAInteger(q, z, static_cast<int64_t>(alpha)) : LogAFractional(q, z, a);
+  return static_cast<double>(log_a / (a - 1));
+}
+
+absl::StatusOr<PrivacySpent> SubsampledGaussianEpsilon(double q, double z, int64_t steps,
+                                                       double delta,
+                                                       const std::vector<double>& orders) {
+  if (absl::Status s = CheckMechanism(q, z); !s.ok()) return s;
+  if (steps < 0) return absl::InvalidArgumentError(absl::StrCat("steps must be >= 0, got ", steps));
+  if (!(delta > 0 && delta < 1)) {
+    return absl::InvalidArgumentError(absl::StrCat("delta must be in (0, 1), got ", delta));
+  }
+  PrivacySpent best{std::numeric_limits<double>::infinity(), 0};
+  if (steps == 0) return PrivacySpent{0, 0};
+  for (double alpha : orders.empty() ? DefaultRdpOrders() : orders) {
+    auto rdp = SubsampledGaussianRdp(q, z, alpha);
+    if (!rdp.ok()) return rdp.status();
+    const double eps = static_cast<double>(steps) * *rdp + std::log((alpha - 1) / alpha) -
+                       (std::log(delta) + std::log(alpha)) / (alpha - 1);
+    if (eps < best.epsilon) best = {std::max(0.0, eps), alpha};
+  }
+  return best;
+}
+
+}  // namespace tailor

@@ -1,0 +1,69 @@
+// The RDP accountant against published values, against itself (closed form vs integral at
+// integer orders), against the plain Gaussian's exact RDP, and bad input.
+#include "privacy/rdp_accountant.h"
+
+#include <cmath>
+
+#include "tests/test_util.h"
+
+namespace tailor {
+namespace {
+
+TEST(RdpAccountant, ReproducesPublishedEpsilons) {
+  // DP-SGD on MNIST (Abadi et al.; TF-Privacy's tutorial): q = 256/60000, z = 1.1, 60 epochs.
+  auto mnist = SubsampledGaussianEpsilon(256.0 / 60000, 1.1, 14063, 1e-5);
+  ASSERT_OK(mnist);
+  EXPECT_NEAR(mnist->epsilon, 2.5967, 5e-5);
+  auto second = SubsampledGaussianEpsilon(0.01, 1.0, 1000, 1e-6);
+  ASSERT_OK(second);
+  EXPECT_NEAR(second->epsilon, 2.4367, 5e-5);
+}
+
+TEST(RdpAccountant, IntegralAgreesWithTheClosedFormAtIntegerOrders) {
+  for (double q : {1e-3, 0.01, 0.1, 0.5, 0.9}) {
+    for (double z : {0.5, 1.0, 2.0, 5.0}) {
+      for (double alpha : {2.0, 3.0, 7.0, 16.0, 40.0}) {
+        const double closed = *SubsampledGaussianRdp(q, z, alpha);
+        const double integral = *SubsampledGaussianRdpByIntegral(q, z, alpha);
+        EXPECT_NEAR(integral, closed, 1e-9 * std::max(1.0, std::fabs(closed)))
+            << "q=" << q << " z=" << z << " alpha=" << alpha;
+      }
+    }
+  }
+}
+
+TEST(RdpAccountant, WithoutSamplingItIsTheGaussiansExactRdp) {
+  for (double z : {0.7, 1.3, 4.0}) {
+    for (double alpha : {1.5, 2.0, 2.7, 12.0}) {
+      EXPECT_NEAR(*SubsampledGaussianRdp(1.0, z, alpha), alpha / (2 * z * z), 1e-9)
+          << "z=" << z << " alpha=" << alpha;
+    }
+  }
+}
+
+TEST(RdpAccountant, MoreStepsCostMoreAndMoreNoiseCostsLess) {
+  const double few = SubsampledGaussianEpsilon(0.01, 1.0, 100, 1e-5)->epsilon;
+  const double many = SubsampledGaussianEpsilon(0.01, 1.0, 10000, 1e-5)->epsilon;
+  const double noisier = SubsampledGaussianEpsilon(0.01, 2.0, 10000, 1e-5)->epsilon;
+  EXPECT_LT(few, many);
+  EXPECT_LT(noisier, many);
+  EXPECT_EQ(SubsampledGaussianEpsilon(0.01, 1.0, 0, 1e-5)->epsilon, 0);
+}
+
+TEST(RdpAccountant, BadInputIsRefusedByName) {
+  EXPECT_STATUS(SubsampledGaussianRdp(0, 1, 2).status(), absl::StatusCode::kInvalidArgument,
+                "sampling rate q");
+  EXPECT_STATUS(SubsampledGaussianRdp(1.5, 1, 2).status(), absl::StatusCode::kInvalidArgument,
+                "sampling rate q");
+  EXPECT_STATUS(SubsampledGaussianRdp(0.1, 0, 2).status(), absl::StatusCode::kInvalidArgument,
+                "noise multiplier z");
+  EXPECT_STATUS(SubsampledGaussianRdp(0.1, 1, 1).status(), absl::StatusCode::kInvalidArgument,
+                "RDP order");
+  EXPECT_STATUS(SubsampledGaussianEpsilon(0.1, 1, 10, 0).status(),
+                absl::StatusCode::kInvalidArgument, "delta");
+  EXPECT_STATUS(SubsampledGaussianEpsilon(0.1, 1, -1, 1e-5).status(),
+                absl::StatusCode::kInvalidArgument, "steps");
+}
+
+}  // namespace
+}  // namespace tailor
