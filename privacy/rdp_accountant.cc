@@ -149,4 +149,39 @@ absl::StatusOr<PrivacySpent> SubsampledGaussianEpsilon(double q, double z, int64
   return best;
 }
 
+absl::StatusOr<double> NoiseMultiplierForEpsilon(double q, int64_t steps, double target_epsilon,
+                                                 double delta, const std::vector<double>& orders) {
+  if (!(target_epsilon > 0) || !std::isfinite(target_epsilon)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("target epsilon must be finite and > 0, got ", target_epsilon));
+  }
+  if (steps < 1) return absl::InvalidArgumentError(absl::StrCat("steps must be >= 1, got ", steps));
+  auto epsilon_at = [&](double z) -> absl::StatusOr<double> {
+    auto spent = SubsampledGaussianEpsilon(q, z, steps, delta, orders);
+    if (!spent.ok()) return spent.status();
+    return spent->epsilon;
+  };
+  // ε falls as z grows: bracket the target, then bisect, keeping `hi` on the safe side.
+  double hi = 1;
+  for (;;) {
+    auto e = epsilon_at(hi);
+    if (!e.ok()) return e.status();
+    if (*e <= target_epsilon) break;
+    hi *= 2;
+    if (hi > 1e4) {
+      return absl::OutOfRangeError(absl::StrCat("no noise multiplier up to 1e4 reaches epsilon ",
+                                                target_epsilon, " in ", steps, " steps at q=", q));
+    }
+  }
+  double lo = hi / 2;
+  if (hi == 1) lo = 0;
+  while (hi - lo > 1e-4 * hi) {
+    const double mid = 0.5 * (lo + hi);
+    auto e = epsilon_at(mid);
+    if (!e.ok()) return e.status();
+    (*e <= target_epsilon ? hi : lo) = mid;
+  }
+  return hi;
+}
+
 }  // namespace tailor

@@ -46,6 +46,13 @@ absl::StatusOr<PrivacySpent> SubsampledGaussianEpsilon(double q, double z, int64
                                                        double delta,
                                                        const std::vector<double>& orders = {});
 
+// The smallest noise multiplier z (to a relative 1e-4, rounded up) whose ε after `steps` steps
+// at rate q is at most `target_epsilon`: it never returns a z that would exceed the target.
+// INVALID_ARGUMENT for out-of-range inputs; OUT_OF_RANGE when even z = 1e4 cannot meet it.
+absl::StatusOr<double> NoiseMultiplierForEpsilon(double q, int64_t steps, double target_epsilon,
+                                                 double delta,
+                                                 const std::vector<double>& orders = {});
+
 }  // namespace tailor
 
 #endif  // TAILOR_PRIVACY_RDP_ACCOUNTANT_H_

@@ -15,6 +15,7 @@ int SimulateCommand();
 int CoordinatorCommand();
 int ClientCommand();
 int StatusCommand();
+int PrivacyCommand();
 
 // Loads each --config with the --set overrides applied; prints the error and returns it.
 absl::StatusOr<std::vector<config::ExperimentConfig>> LoadConfigsFromFlags(const char* command);

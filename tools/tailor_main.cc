@@ -74,6 +74,9 @@ constexpr char kUsage[] =
     "      parameters in DIR, uploads only shared updates.\n"
     "  tailor status --coordinator HOST:PORT\n"
     "      A running coordinator's experiment, rounds, clients and model version.\n"
+    "  tailor privacy --q RATE --steps N (--z NOISE | --epsilon TARGET) [--delta D]\n"
+    "      The epsilon spent (RDP accountant, Poisson-subsampled Gaussian), or the noise\n"
+    "      multiplier needed for a target epsilon.\n"
     "  tailor help\n";
 
 }  // namespace
@@ -163,6 +166,7 @@ int main(int argc, char** argv) {
   if (command == "coordinator") return tailor::CoordinatorCommand();
   if (command == "client") return tailor::ClientCommand();
   if (command == "status") return tailor::StatusCommand();
+  if (command == "privacy") return tailor::PrivacyCommand();
   std::fprintf(stderr, "tailor: unknown command '%s'\n\n%s", command.c_str(), kUsage);
   return 2;
 }

@@ -65,5 +65,19 @@ TEST(RdpAccountant, BadInputIsRefusedByName) {
                 absl::StatusCode::kInvalidArgument, "steps");
 }
 
+TEST(RdpAccountant, TheNoiseForATargetMeetsItAndBarelyLessWouldNot) {
+  for (double q : {0.001, 0.01, 0.2}) {
+    for (double target : {1.0, 3.0, 8.0}) {
+      auto z = NoiseMultiplierForEpsilon(q, 500, target, 1e-5);
+      ASSERT_OK(z);
+      EXPECT_LE(SubsampledGaussianEpsilon(q, *z, 500, 1e-5)->epsilon, target);
+      EXPECT_GT(SubsampledGaussianEpsilon(q, *z * (1 - 3e-4), 500, 1e-5)->epsilon, target)
+          << "q=" << q << " target=" << target << " z=" << *z;
+    }
+  }
+  EXPECT_STATUS(NoiseMultiplierForEpsilon(0.01, 100, 0, 1e-5).status(),
+                absl::StatusCode::kInvalidArgument, "target epsilon");
+}
+
 }  // namespace
 }  // namespace tailor

@@ -49,8 +49,7 @@ TEST(TailorCli, BrokenConfigNamesFileLineAndField) {
       WriteConfig("rounds: 2\ndata { num_clients: 3 }\ntrain {\n  batch_size: -4\n}\n");
   Outcome o = RunTailor("simulate --config " + path);
   EXPECT_EQ(o.exit_code, 2);
-  EXPECT_NE(o.output.find(path + ":4:3: train.batch_size: must be >= 1, got -4"),
-            std::string::npos)
+  EXPECT_NE(o.output.find(path + ":4:3: train.batch_size: must be >= 1, got -4"), std::string::npos)
       << o.output;
 }
 
@@ -70,8 +69,8 @@ TEST(TailorCli, MissingConfigAndBadOverride) {
 TEST(TailorCli, RepeatedSetFlagsAddUp) {
   // Abseil alone would keep only the last --set; the bad value must be seen whichever comes first.
   const std::string path = WriteConfig("rounds: 1\ndata { num_clients: 2 }\n");
-  for (const std::string order : {"--set train.batch_size=-4 --set rounds=2",
-                                  "--set rounds=2 --set=train.batch_size=-4"}) {
+  for (const std::string order :
+       {"--set train.batch_size=-4 --set rounds=2", "--set rounds=2 --set=train.batch_size=-4"}) {
     Outcome o = RunTailor("simulate --config " + path + " " + order);
     EXPECT_EQ(o.exit_code, 2) << order;
     EXPECT_NE(o.output.find("train.batch_size: must be >= 1, got -4"), std::string::npos)
@@ -83,12 +82,14 @@ TEST(TailorCli, NetworkCommandsRefuseBadCredentialFiles) {
   const std::string path = WriteConfig("rounds: 1\ndata { num_clients: 2 }\n");
   const std::string dir = testing::MakeTempDir("cli-net");
   ASSERT_OK(Env::Default()->WriteFileAtomically(dir + "/bad-tokens", "0 a\nnot-a-number b\n"));
-  Outcome bad = RunTailor("coordinator --config " + path + " --client_tokens " + dir + "/bad-tokens");
+  Outcome bad =
+      RunTailor("coordinator --config " + path + " --client_tokens " + dir + "/bad-tokens");
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_NE(bad.output.find("bad-tokens:2: expected 'CLIENT_ID TOKEN'"), std::string::npos)
       << bad.output;
   ASSERT_OK(Env::Default()->WriteFileAtomically(dir + "/one-token", "0 a\n"));
-  Outcome missing = RunTailor("coordinator --config " + path + " --client_tokens " + dir + "/one-token");
+  Outcome missing =
+      RunTailor("coordinator --config " + path + " --client_tokens " + dir + "/one-token");
   EXPECT_EQ(missing.exit_code, 2);
   EXPECT_NE(missing.output.find("no token for client 1"), std::string::npos) << missing.output;
   Outcome no_file = RunTailor("client --config " + path + " --client_id 0 --state_dir " + dir +
@@ -104,7 +105,8 @@ TEST(TailorCli, TinyRunPrintsProgressSummaryAndWritesMetrics) {
   const std::string dir = testing::MakeTempDir("cli-run");
   const std::string path = WriteConfig(
       "name: \"cli\" rounds: 2 data { num_clients: 3 max_samples: 900 }\n"
-      "algorithm { name: \"fedper\" } output_dir: \"" + dir + "/out\"\n");
+      "algorithm { name: \"fedper\" } output_dir: \"" +
+      dir + "/out\"\n");
   Outcome o = RunTailor("simulate --config " + path);
   ASSERT_EQ(o.exit_code, 0) << o.output;
   EXPECT_NE(o.output.find("[cli] round 2/2"), std::string::npos) << o.output;
@@ -114,6 +116,21 @@ TEST(TailorCli, TinyRunPrintsProgressSummaryAndWritesMetrics) {
   ASSERT_OK(metrics);
   EXPECT_EQ(std::count(metrics->begin(), metrics->end(), '\n'), 2);
   EXPECT_TRUE(Env::Default()->FileExists(dir + "/out/config.resolved.textproto"));
+}
+
+TEST(TailorCli, PrivacyGivesEpsilonOrTheNoiseForATarget) {
+  Outcome eps = RunTailor("privacy --q=0.01 --z=1.0 --steps=1000 --delta=1e-6");
+  ASSERT_EQ(eps.exit_code, 0) << eps.output;
+  EXPECT_NE(eps.output.find("epsilon: 2.436"), std::string::npos) << eps.output;
+  Outcome z = RunTailor("privacy --q=0.01 --steps=1000 --delta=1e-6 --epsilon=2.4367");
+  ASSERT_EQ(z.exit_code, 0) << z.output;
+  EXPECT_NE(z.output.find("z: 1.000"), std::string::npos) << z.output;
+  Outcome both = RunTailor("privacy --q=0.01 --steps=10 --z=1 --epsilon=2");
+  EXPECT_EQ(both.exit_code, 2);
+  EXPECT_NE(both.output.find("exactly one of --z"), std::string::npos) << both.output;
+  Outcome bad = RunTailor("privacy --q=2 --steps=10 --z=1");
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.output.find("sampling rate q must be in (0, 1]"), std::string::npos) << bad.output;
 }
 
 }  // namespace
