@@ -10,6 +10,17 @@
 
 namespace tailor {
 
+absl::Status CheckFloatingSchema(const ParameterSet& schema) {
+  for (const auto& e : schema.entries()) {
+    if (!e.tensor.IsFloating()) {
+      return absl::InvalidArgumentError(absl::StrCat("tensor '", e.name, "' is ",
+                                                     DTypeName(e.tensor.dtype()),
+                                                     "; aggregation needs floating point"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::unique_ptr<StreamingAggregator>> CreateAggregator(
     const AggregatorOptions& options) {
   if (!(options.norm_bound >= 0) || !std::isfinite(options.norm_bound)) {

@@ -58,6 +58,10 @@ struct AggregatorOptions {
   int64_t buffer_bytes = int64_t{4} << 30;
 };
 
+// INVALID_ARGUMENT naming the first tensor of `schema` that is not float32/float64: every rule
+// checks this in Begin.
+absl::Status CheckFloatingSchema(const ParameterSet& schema);
+
 // INVALID_ARGUMENT for an unknown name or an invalid hyperparameter.
 absl::StatusOr<std::unique_ptr<StreamingAggregator>> CreateAggregator(
     const AggregatorOptions& options);

@@ -12,13 +12,7 @@ CoordinateRobustAggregator::CoordinateRobustAggregator(Rule rule, double trim_fr
     : rule_(rule), trim_fraction_(trim_fraction) {}
 
 absl::Status CoordinateRobustAggregator::Begin(const ParameterSet& schema) {
-  for (const auto& e : schema.entries()) {
-    if (!e.tensor.IsFloating()) {
-      return absl::InvalidArgumentError(absl::StrCat("tensor '", e.name, "' is ",
-                                                     DTypeName(e.tensor.dtype()),
-                                                     "; aggregation needs floating point"));
-    }
-  }
+  TAILOR_RETURN_IF_ERROR(CheckFloatingSchema(schema));
   schema_ = ParameterSchema::Of(schema);
   updates_.clear();
   return absl::OkStatus();

@@ -48,12 +48,7 @@ KrumAggregator::KrumAggregator(int byzantine, int selected)
     : byzantine_(byzantine), selected_(selected) {}
 
 absl::Status KrumAggregator::Begin(const ParameterSet& schema) {
-  for (const auto& e : schema.entries()) {
-    if (!e.tensor.IsFloating()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("tensor '", e.name, "' is not floating point; krum needs distances"));
-    }
-  }
+  TAILOR_RETURN_IF_ERROR(CheckFloatingSchema(schema));
   schema_ = ParameterSchema::Of(schema);
   updates_.clear();
   selection_.clear();

@@ -61,13 +61,10 @@ constexpr size_t kTile = 65536;
 }  // namespace
 
 absl::Status WeightedMeanAggregator::Begin(const ParameterSet& schema) {
+  TAILOR_RETURN_IF_ERROR(CheckFloatingSchema(schema));
   offsets_.clear();
   size_t offset = 0;
   for (const auto& e : schema.entries()) {
-    if (!e.tensor.IsFloating()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("cannot average non-floating tensor '", e.name, "'"));
-    }
     offsets_.push_back(offset);
     offset += static_cast<size_t>(e.tensor.numel());
   }

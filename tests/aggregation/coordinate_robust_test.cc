@@ -137,5 +137,16 @@ TEST(CoordinateRobust, BadInputIsRefusedAndLeavesTheAggregateUnchanged) {
                 "known: weighted_mean, median, trimmed_mean, krum, multi_krum");
 }
 
+TEST(Aggregators, EveryRuleRefusesANonFloatingSchemaNamingTheTensor) {
+  ParameterSet schema = RandomSet(kSpec, 1, 0.1);
+  ASSERT_OK(schema.Add("steps", Tensor(DType::kInt64, {1})));
+  for (const std::string rule : {"weighted_mean", "median", "trimmed_mean", "krum", "multi_krum"}) {
+    SCOPED_TRACE(rule);
+    auto agg = *CreateAggregator(rule);
+    EXPECT_STATUS(agg->Begin(schema), absl::StatusCode::kInvalidArgument,
+                  "tensor 'steps' is int64; aggregation needs floating point");
+  }
+}
+
 }  // namespace
 }  // namespace tailor
