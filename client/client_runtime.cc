@@ -6,6 +6,7 @@
 #include "core/status_macros.h"
 #include "core/update_codec.h"
 #include "core/wire_update.h"
+#include "privacy/clipping.h"
 
 namespace tailor {
 
@@ -86,6 +87,11 @@ absl::StatusOr<UpdateUpload> ClientRuntime::Train(const TrainTask& task, LocalTr
   // the global set).
   TAILOR_ASSIGN_OR_RETURN(ParameterSet delta,
                           Difference(std::move(after.shared), *task.global_shared));
+  if (options.clip_norm > 0) {
+    // Before the codec: the residual of error feedback then carries clipped values only.
+    TAILOR_ASSIGN_OR_RETURN(const double norm, ClipToNorm(&delta, options.clip_norm));
+    up.within_clip_norm = norm <= options.clip_norm;
+  }
   UpdateCodecOptions codec;
   codec.name = options.upload_codec;
   codec.topk_fraction = options.topk_fraction;

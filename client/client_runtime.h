@@ -42,6 +42,9 @@ struct UpdateUpload {
   // round reports their sum so the upload codecs' savings are measured, not assumed.
   int64_t wire_bytes = 0;
   TrainStats stats;
+  // Under DP (TrainOptions::clip_norm > 0): the update's norm was within the clip norm before
+  // clipping. Adaptive clipping counts these bits, with noise, to move the norm.
+  bool within_clip_norm = false;
 };
 
 struct EvalTask {

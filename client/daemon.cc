@@ -215,6 +215,7 @@ class Daemon {
       t.options.upload_codec = task.options().upload_codec();
     }
     t.options.topk_fraction = task.options().topk_fraction();
+    t.options.clip_norm = task.options().clip_norm();
     // A retried round (after a transient upload failure) must not train twice: reuse the result.
     if (!pending_upload_ || pending_upload_->round != task.round()) {
       TAILOR_ASSIGN_OR_RETURN(UpdateUpload up, runtime_.Train(t, trainer_));
@@ -245,6 +246,7 @@ class Daemon {
         chunk.set_round(up.round);
         chunk.set_weight(up.weight);
         chunk.set_train_loss(up.stats.mean_loss);
+        chunk.set_within_clip_norm(up.within_clip_norm);
         chunk.set_total_bytes(static_cast<int64_t>(up.payload.size()));
         first = false;
       }

@@ -40,6 +40,9 @@ struct TrainOptions {
   // "bf16", "int8" or "topk" (with topk_fraction of each tensor sent).
   std::string upload_codec = "none";
   double topk_fraction = 0.01;
+  // Differential privacy (privacy/clipping.h): when > 0 the shared update is clipped to this
+  // L2 norm before it is encoded, and the upload says whether it was within it already.
+  double clip_norm = 0;
 };
 
 struct TrainStats {

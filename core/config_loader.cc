@@ -126,6 +126,17 @@ void ApplyDefaults(ExperimentConfig* c) {
   auto* attack = c->mutable_simulation()->mutable_attack();
   if (attack->kind().empty()) attack->set_kind("sign_flip");
   if (!attack->has_scale()) attack->set_scale(100);
+  auto* privacy = c->mutable_privacy();
+  if (!privacy->has_delta()) privacy->set_delta(1e-5);
+  if (privacy->sampling_rate() == 0) {
+    const int k = c->server().clients_per_round();
+    privacy->set_sampling_rate(k == 0 || c->data().num_clients() < 1
+                                   ? 1.0
+                                   : static_cast<double>(k) / c->data().num_clients());
+  }
+  auto* adaptive = privacy->mutable_adaptive_clipping();
+  if (!adaptive->has_target_quantile()) adaptive->set_target_quantile(0.5);
+  if (!adaptive->has_learning_rate()) adaptive->set_learning_rate(0.2);
   if (!c->eval().has_every_rounds()) c->mutable_eval()->set_every_rounds(1);
   if (c->output_dir().empty()) c->set_output_dir(absl::StrCat("runs/", c->name()));
 }
@@ -177,6 +188,73 @@ absl::Status ValidateKrum(const config::ServerConfig& s, int smallest_round, con
     return check.Fail("server.multi_krum_selected",
                       absl::StrCat("must be 0 (= updates - f) or in [1, ", smallest_round - f,
                                    "] for multi_krum, got ", s.multi_krum_selected()));
+  }
+  return absl::OkStatus();
+}
+
+bool FiniteAtLeastZero(double x) { return x >= 0 && std::isfinite(x); }
+
+absl::Status ValidatePrivacy(const ExperimentConfig& c, const Checker& check) {
+  const auto& p = c.privacy();
+  for (const auto& [name, value] : {std::pair<const char*, double>{"clip_norm", p.clip_norm()},
+                                    {"noise_multiplier", p.noise_multiplier()},
+                                    {"target_epsilon", p.target_epsilon()},
+                                    {"epsilon_budget", p.epsilon_budget()}}) {
+    if (!FiniteAtLeastZero(value)) {
+      return check.Fail(absl::StrCat("privacy.", name),
+                        absl::StrCat("must be finite and >= 0, got ", value));
+    }
+  }
+  if (!(p.delta() > 0 && p.delta() < 1)) {
+    return check.Fail("privacy.delta", absl::StrCat("must be in (0, 1), got ", p.delta()));
+  }
+  if (!(p.sampling_rate() > 0 && p.sampling_rate() <= 1)) {
+    return check.Fail("privacy.sampling_rate",
+                      absl::StrCat("must be in (0, 1], got ", p.sampling_rate()));
+  }
+  if (!OneOf(p.noise(), {"", "secure", "reproducible"})) {
+    return check.Fail("privacy.noise", absl::StrCat("unknown noise source '", p.noise(),
+                                                    "' (known: secure, reproducible)"));
+  }
+  const auto& a = p.adaptive_clipping();
+  if (!(a.target_quantile() > 0 && a.target_quantile() < 1)) {
+    return check.Fail("privacy.adaptive_clipping.target_quantile",
+                      absl::StrCat("must be in (0, 1), got ", a.target_quantile()));
+  }
+  if (!(a.learning_rate() > 0) || !std::isfinite(a.learning_rate())) {
+    return check.Fail("privacy.adaptive_clipping.learning_rate",
+                      absl::StrCat("must be finite and > 0, got ", a.learning_rate()));
+  }
+  if (!FiniteAtLeastZero(a.count_stddev())) {
+    return check.Fail("privacy.adaptive_clipping.count_stddev",
+                      absl::StrCat("must be finite and >= 0, got ", a.count_stddev()));
+  }
+  if (!PrivacyEnabled(c)) return absl::OkStatus();
+  // Privacy is on: the rest of the config must not undo it.
+  if (p.clip_norm() == 0) {
+    return check.Fail("privacy.clip_norm", "must be > 0 when privacy is on");
+  }
+  if (p.noise_multiplier() == 0 && p.target_epsilon() == 0) {
+    return check.Fail("privacy.noise_multiplier",
+                      "set it, or privacy.target_epsilon to derive it; a clip norm alone "
+                      "gives no privacy");
+  }
+  if (c.server().aggregator() != "weighted_mean" || c.server().norm_bound() > 0) {
+    return check.Fail("server.aggregator",
+                      "privacy replaces the aggregator with the noised mean of clipped updates; "
+                      "leave server.aggregator and server.norm_bound unset");
+  }
+  if (c.server().min_updates() != 0) {
+    return check.Fail("server.min_updates",
+                      "must be 0 with privacy: a Poisson-sampled round may be small or empty, "
+                      "and its noised mean is defined either way");
+  }
+  if (c.algorithm().name() == "local") {
+    return check.Fail("privacy.clip_norm", "algorithm 'local' shares nothing to protect");
+  }
+  if (c.simulation().attack().byzantine_fraction() > 0) {
+    return check.Fail("simulation.attack.byzantine_fraction",
+                      "attack simulation and privacy are not combined");
   }
   return absl::OkStatus();
 }
@@ -319,6 +397,7 @@ absl::Status Validate(const ExperimentConfig& c, const Checker& check) {
     return check.Fail("simulation.attack.scale",
                       absl::StrCat("must be finite and > 0, got ", attack.scale()));
   }
+  TAILOR_RETURN_IF_ERROR(ValidatePrivacy(c, check));
   if (c.simulation().workers() < 0) {
     return check.Fail("simulation.workers",
                       absl::StrCat("must be >= 0, got ", c.simulation().workers()));
@@ -365,6 +444,11 @@ std::string StemOf(const std::string& path) {
 }
 
 }  // namespace
+
+bool PrivacyEnabled(const config::ExperimentConfig& config) {
+  const auto& p = config.privacy();
+  return p.clip_norm() > 0 || p.noise_multiplier() > 0 || p.target_epsilon() > 0;
+}
 
 absl::StatusOr<ConfigOverride> ParseOverride(const std::string& flag) {
   size_t eq = flag.find('=');

@@ -25,6 +25,10 @@ struct ConfigOverride {
 // Parses "path=value" as given on a command line. INVALID_ARGUMENT without '='.
 absl::StatusOr<ConfigOverride> ParseOverride(const std::string& flag);
 
+// True when the config turns client-level differential privacy on (privacy.clip_norm,
+// noise_multiplier or target_epsilon set).
+bool PrivacyEnabled(const config::ExperimentConfig& config);
+
 // `source_name` is used in error messages (normally the file path).
 absl::StatusOr<config::ExperimentConfig> ParseExperimentConfig(
     const std::string& text, const std::string& source_name,

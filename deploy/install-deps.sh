@@ -13,7 +13,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libsodium-dev libssl-dev libsqlite3-dev zlib1g-dev libcpp-httplib-dev
   libopenblas0-openmp
-  dataset-fashion-mnist python3-numpy python3-yaml systemd iproute2 openssl
+  dataset-fashion-mnist python3-numpy python3-yaml python3-mpmath systemd iproute2 openssl
 )
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(python3-torch)

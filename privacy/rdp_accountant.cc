@@ -129,24 +129,90 @@ absl::StatusOr<double> SubsampledGaussianRdp(double q, double z, double alpha) {
   return static_cast<double>(log_a / (a - 1));
 }
 
+absl::StatusOr<PrivacySpent> EpsilonFromRdp(const std::vector<double>& orders,
+                                            const std::vector<double>& rdp, double delta) {
+  if (orders.size() != rdp.size() || orders.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("RDP curve has ", rdp.size(), " values for ",
+                                                   orders.size(), " orders"));
+  }
+  if (!(delta > 0 && delta < 1)) {
+    return absl::InvalidArgumentError(absl::StrCat("delta must be in (0, 1), got ", delta));
+  }
+  PrivacySpent best{std::numeric_limits<double>::infinity(), 0};
+  for (size_t i = 0; i < orders.size(); ++i) {
+    const double alpha = orders[i];
+    if (absl::Status s = CheckOrder(alpha); !s.ok()) return s;
+    if (rdp[i] == 0) return PrivacySpent{0, 0};  // nothing released yet
+    const double eps = rdp[i] + std::log((alpha - 1) / alpha) -
+                       (std::log(delta) + std::log(alpha)) / (alpha - 1);
+    if (eps < best.epsilon) best = {std::max(0.0, eps), alpha};
+  }
+  return best;
+}
+
+absl::StatusOr<std::vector<double>> SubsampledGaussianRdpCurve(double q, double z,
+                                                               const std::vector<double>& orders) {
+  std::vector<double> curve;
+  curve.reserve(orders.size());
+  for (double alpha : orders) {
+    auto rdp = SubsampledGaussianRdp(q, z, alpha);
+    if (!rdp.ok()) return rdp.status();
+    curve.push_back(*rdp);
+  }
+  return curve;
+}
+
 absl::StatusOr<PrivacySpent> SubsampledGaussianEpsilon(double q, double z, int64_t steps,
                                                        double delta,
                                                        const std::vector<double>& orders) {
   if (absl::Status s = CheckMechanism(q, z); !s.ok()) return s;
   if (steps < 0) return absl::InvalidArgumentError(absl::StrCat("steps must be >= 0, got ", steps));
-  if (!(delta > 0 && delta < 1)) {
-    return absl::InvalidArgumentError(absl::StrCat("delta must be in (0, 1), got ", delta));
+  RdpAccountant accountant(orders);
+  if (absl::Status s = accountant.AddSteps(q, z, steps); !s.ok()) return s;
+  return accountant.Epsilon(delta);
+}
+
+RdpAccountant::RdpAccountant(std::vector<double> orders)
+    : orders_(orders.empty() ? DefaultRdpOrders() : std::move(orders)),
+      rdp_(orders_.size(), 0.0) {}
+
+absl::Status RdpAccountant::AddSteps(double q, double z, int64_t steps) {
+  if (steps < 0) return absl::InvalidArgumentError(absl::StrCat("steps must be >= 0, got ", steps));
+  if (absl::Status s = CheckMechanism(q, z); !s.ok()) return s;
+  if (steps == 0) return absl::OkStatus();
+  auto curve = SubsampledGaussianRdpCurve(q, z, orders_);
+  if (!curve.ok()) return curve.status();
+  for (size_t i = 0; i < rdp_.size(); ++i) rdp_[i] += static_cast<double>(steps) * (*curve)[i];
+  return absl::OkStatus();
+}
+
+absl::StatusOr<PrivacySpent> RdpAccountant::Epsilon(double delta) const {
+  return EpsilonFromRdp(orders_, rdp_, delta);
+}
+
+absl::StatusOr<PrivacySpent> RdpAccountant::EpsilonAfter(double q, double z, int64_t steps,
+                                                         double delta) const {
+  RdpAccountant next = *this;
+  if (absl::Status s = next.AddSteps(q, z, steps); !s.ok()) return s;
+  return next.Epsilon(delta);
+}
+
+absl::StatusOr<RdpAccountant> RdpAccountant::FromCurve(std::vector<double> orders,
+                                                       std::vector<double> rdp) {
+  if (orders.empty() || orders.size() != rdp.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("RDP state has ", rdp.size(), " values for ",
+                                                   orders.size(), " orders"));
   }
-  PrivacySpent best{std::numeric_limits<double>::infinity(), 0};
-  if (steps == 0) return PrivacySpent{0, 0};
-  for (double alpha : orders.empty() ? DefaultRdpOrders() : orders) {
-    auto rdp = SubsampledGaussianRdp(q, z, alpha);
-    if (!rdp.ok()) return rdp.status();
-    const double eps = static_cast<double>(steps) * *rdp + std::log((alpha - 1) / alpha) -
-                       (std::log(delta) + std::log(alpha)) / (alpha - 1);
-    if (eps < best.epsilon) best = {std::max(0.0, eps), alpha};
+  for (size_t i = 0; i < orders.size(); ++i) {
+    if (absl::Status s = CheckOrder(orders[i]); !s.ok()) return s;
+    if (!(rdp[i] >= 0) || !std::isfinite(rdp[i])) {
+      return absl::InvalidArgumentError(absl::StrCat("RDP state at order ", orders[i], " is ",
+                                                     rdp[i], "; it must be finite and >= 0"));
+    }
   }
-  return best;
+  RdpAccountant a(std::move(orders));
+  a.rdp_ = std::move(rdp);
+  return a;
 }
 
 absl::StatusOr<double> NoiseMultiplierForEpsilon(double q, int64_t steps, double target_epsilon,

@@ -7,8 +7,10 @@
 //   A_α = E_{x ~ N(0, z²)} [ ((1 - q) + q · exp((2x - 1) / (2z²)))^α ].
 // Integer α: the binomial closed form Σ_k C(α,k) (1-q)^(α-k) q^k exp((k² - k) / (2z²)), summed in
 // log space. Fractional α: the integral itself, by the trapezoidal rule on a grid fine enough
-// that its error is below 1e-12 relative: the integrand is analytic in the strip |Im x| < πz²,
-// where the rule converges like exp(-2π·πz²/h). This avoids the series expansion some libraries
+// that the rule's error is below 1e-17 relative: the integrand is analytic in the strip
+// |Im x| < πz², where the rule converges like exp(-2π·πz²/h). What remains is double rounding
+// of A_α ≈ 1 + O(q²): against a 30-digit mpmath computation the RDP agrees to 4e-8 relative at
+// worst (q = 1e-3, z = 5, α = 1.2) and ε to 1e-13 (tests/privacy/rdp_crosscheck.py). This avoids the series expansion some libraries
 // use at fractional orders, which sums absolute values of an alternating series and
 // over-estimates for larger q.
 //
@@ -45,6 +47,37 @@ struct PrivacySpent {
 absl::StatusOr<PrivacySpent> SubsampledGaussianEpsilon(double q, double z, int64_t steps,
                                                        double delta,
                                                        const std::vector<double>& orders = {});
+
+// The RDP of one step at each of `orders`.
+absl::StatusOr<std::vector<double>> SubsampledGaussianRdpCurve(double q, double z,
+                                                               const std::vector<double>& orders);
+
+// (ε, δ) from a composed RDP curve with the improved conversion, minimized over the orders.
+absl::StatusOr<PrivacySpent> EpsilonFromRdp(const std::vector<double>& orders,
+                                            const std::vector<double>& rdp, double delta);
+
+// The composition of steps that may differ in (q, z): RDP adds order by order. Its whole state
+// is the curve, so a checkpoint of (orders, curve) restores it exactly.
+class RdpAccountant {
+ public:
+  // DefaultRdpOrders() when `orders` is empty.
+  explicit RdpAccountant(std::vector<double> orders = {});
+  // INVALID_ARGUMENT for a bad curve (sizes differ, an order <= 1, a value < 0 or not finite).
+  static absl::StatusOr<RdpAccountant> FromCurve(std::vector<double> orders,
+                                                 std::vector<double> rdp);
+
+  absl::Status AddSteps(double q, double z, int64_t steps);
+  absl::StatusOr<PrivacySpent> Epsilon(double delta) const;
+  // ε if `steps` more steps at (q, z) were composed, without composing them.
+  absl::StatusOr<PrivacySpent> EpsilonAfter(double q, double z, int64_t steps, double delta) const;
+
+  const std::vector<double>& orders() const { return orders_; }
+  const std::vector<double>& rdp() const { return rdp_; }
+
+ private:
+  std::vector<double> orders_;
+  std::vector<double> rdp_;
+};
 
 // The smallest noise multiplier z (to a relative 1e-4, rounded up) whose ε after `steps` steps
 // at rate q is at most `target_epsilon`: it never returns a z that would exceed the target.

@@ -20,6 +20,12 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Create(CoordinatorOpti
   TAILOR_RETURN_IF_ERROR(CreateAggregator(options.aggregator).status());
   TAILOR_ASSIGN_OR_RETURN(std::unique_ptr<ServerOptimizer> optimizer,
                           CreateServerOptimizer(options.server_optimizer));
+  std::unique_ptr<DpFedAvg> privacy;
+  if (options.privacy) {
+    options.privacy->population = options.num_clients;
+    options.privacy->planned_rounds = options.rounds;
+    TAILOR_ASSIGN_OR_RETURN(privacy, DpFedAvg::Create(*options.privacy));
+  }
   TAILOR_RETURN_IF_ERROR(Annotate(options.initial_shared.CheckFinite(), "initial model"));
   std::optional<Checkpoint> checkpoint;
   if (options.checkpoints != nullptr) {
@@ -31,13 +37,31 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Create(CoordinatorOpti
     }
   }
   if (checkpoint) {
-    TAILOR_RETURN_IF_ERROR(Annotate(
-        optimizer->Restore(checkpoint->server_state, options.initial_shared),
-        absl::StrCat("resuming after round ", checkpoint->round,
-                     " (was the server optimizer changed mid-run?)")));
+    // The checkpoint's server state holds the optimizer's tensors and, under DP, the
+    // accountant's ("privacy/..."); each part is restored by its owner.
+    ParameterSet optimizer_state, privacy_state;
+    const std::string prefix = DpFedAvg::kStatePrefix;
+    for (size_t i = 0; i < checkpoint->server_state.size(); ++i) {
+      NamedTensor& e = checkpoint->server_state.entry(i);
+      ParameterSet& part = e.name.compare(0, prefix.size(), prefix) == 0 ? privacy_state
+                                                                         : optimizer_state;
+      TAILOR_RETURN_IF_ERROR(part.Add(e.name, std::move(e.tensor)));
+    }
+    const std::string resuming = absl::StrCat("resuming after round ", checkpoint->round);
+    TAILOR_RETURN_IF_ERROR(Annotate(optimizer->Restore(optimizer_state, options.initial_shared),
+                                    absl::StrCat(resuming,
+                                                 " (was the server optimizer changed mid-run?)")));
+    if (privacy) {
+      TAILOR_RETURN_IF_ERROR(Annotate(privacy->Restore(privacy_state), resuming));
+    } else if (!privacy_state.empty()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          resuming, ": the run is differentially private and this config turns privacy off; "
+                    "continuing would release updates without noise under the same run"));
+    }
   }
   std::unique_ptr<Coordinator> c(new Coordinator(std::move(options)));
   c->optimizer_ = std::move(optimizer);
+  c->privacy_ = std::move(privacy);
   if (checkpoint) {
     c->completed_rounds_ = checkpoint->round;
     c->global_ = std::make_shared<const ParameterSet>(std::move(checkpoint->global_shared));
@@ -55,25 +79,39 @@ absl::StatusOr<RoundRecord> Coordinator::RunRound() {
   const int64_t round = completed_rounds_ + 1;
   const absl::Time round_start = options_.env->Now();
 
+  if (BudgetExhausted()) return absl::ResourceExhaustedError(BudgetMessage());
   RoundOptions ro;
   ro.round = round;
-  ro.cohort = SelectFixedCohort(options_.num_clients, options_.clients_per_round, options_.seed,
-                                round);
   ro.shared_schema = global_;
-  TAILOR_ASSIGN_OR_RETURN(ro.aggregator, CreateAggregator(options_.aggregator));
-  ro.min_updates = options_.min_updates > 0 ? options_.min_updates
-                                            : static_cast<int64_t>(ro.cohort.size());
-  ro.min_updates = std::min<int64_t>(ro.min_updates, static_cast<int64_t>(ro.cohort.size()));
+  TrainTask task;
+  task.options = options_.train;
+  std::optional<PrivacyRecord> privacy_record;
+  if (privacy_) {
+    // Poisson sampling, the noised mean, and the clip norm clients apply on the device.
+    ro.cohort = privacy_->SampleCohort(round);
+    TAILOR_ASSIGN_OR_RETURN(ro.aggregator, privacy_->AggregatorForRound(round));
+    ro.min_updates = 0;
+    task.options.clip_norm = privacy_->clip_norm();
+    privacy_record.emplace();
+    privacy_record->clip_norm = privacy_->clip_norm();
+    privacy_record->noise_multiplier = privacy_->noise_multiplier();
+    privacy_record->expected_cohort = privacy_->expected_cohort();
+  } else {
+    ro.cohort = SelectFixedCohort(options_.num_clients, options_.clients_per_round,
+                                  options_.seed, round);
+    TAILOR_ASSIGN_OR_RETURN(ro.aggregator, CreateAggregator(options_.aggregator));
+    ro.min_updates = options_.min_updates > 0 ? options_.min_updates
+                                              : static_cast<int64_t>(ro.cohort.size());
+    ro.min_updates = std::min<int64_t>(ro.min_updates, static_cast<int64_t>(ro.cohort.size()));
+  }
   ro.on_progress = [this, round](int64_t done, int64_t total) {
     for (RoundObserver* o : options_.observers) o->OnClientProgress(round, done, total);
   };
   const std::vector<int64_t> cohort = ro.cohort;
   TAILOR_ASSIGN_OR_RETURN(std::shared_ptr<Round> state, Round::Create(std::move(ro)));
 
-  TrainTask task;
   task.round = round;
   task.global_shared = global_;
-  task.options = options_.train;
   task.seed = DeriveSeed(options_.seed, {0x747261696eULL /*"train"*/, static_cast<uint64_t>(round)});
   options_.transport->DispatchTrain(task, cohort, state);
   state->AwaitAllReportedUntil(round_start + options_.round_timeout);
@@ -82,6 +120,12 @@ absl::StatusOr<RoundRecord> Coordinator::RunRound() {
 
   RoundRecord record;
   static_cast<RoundStats&>(record) = result;
+  if (privacy_) {
+    TAILOR_RETURN_IF_ERROR(privacy_->CompleteRound(round, result.accepted, result.within_clip));
+    privacy_record->epsilon = privacy_->Spent().epsilon;
+    privacy_record->delta = privacy_->options().delta;
+    record.privacy = privacy_record;
+  }
   if (!global_->empty()) {
     auto next = std::make_shared<ParameterSet>(*global_);
     TAILOR_ASSIGN_OR_RETURN(record.update_norm, optimizer_->Step(next.get(), result.mean_delta));
@@ -89,7 +133,8 @@ absl::StatusOr<RoundRecord> Coordinator::RunRound() {
   }
   completed_rounds_ = round;
 
-  if (round % options_.eval_every == 0 || round == options_.rounds) {
+  // The last round the privacy budget allows is evaluated like the last planned one.
+  if (round % options_.eval_every == 0 || round == options_.rounds || BudgetExhausted()) {
     std::vector<int64_t> everyone(static_cast<size_t>(options_.num_clients));
     std::iota(everyone.begin(), everyone.end(), int64_t{0});
     auto collector = std::make_shared<EvalCollector>(options_.num_clients);
@@ -108,14 +153,44 @@ absl::StatusOr<RoundRecord> Coordinator::RunRound() {
   if (options_.checkpoints != nullptr) {
     // Committed before anyone is told: a round reported is a round that survives a crash.
     TAILOR_RETURN_IF_ERROR(options_.checkpoints->SaveRound(
-        round, *global_, optimizer_->State(), RoundRecordToJson(record, options_.run_name)));
+        round, *global_, ServerState(), RoundRecordToJson(record, options_.run_name)));
   }
   for (RoundObserver* o : options_.observers) o->OnRoundComplete(record);
   return record;
 }
 
+bool Coordinator::BudgetExhausted() const {
+  return privacy_ != nullptr && !privacy_->NextRoundFitsBudget();
+}
+
+std::string Coordinator::BudgetMessage() const {
+  return absl::StrCat("the privacy budget allows no round ", completed_rounds_ + 1,
+                      ": it would spend epsilon ",
+                      absl::SixDigits(privacy_->SpentAfterNextRound().epsilon), " > budget ",
+                      privacy_->options().epsilon_budget, " (spent: ",
+                      absl::SixDigits(privacy_->Spent().epsilon), " at delta ",
+                      privacy_->options().delta, ")");
+}
+
+ParameterSet Coordinator::ServerState() const {
+  ParameterSet state = optimizer_->State();
+  if (privacy_) {
+    ParameterSet dp = privacy_->State();
+    for (size_t i = 0; i < dp.size(); ++i) {
+      NamedTensor& e = dp.entry(i);
+      (void)state.Add(std::move(e.name), std::move(e.tensor));  // disjoint prefixes
+    }
+  }
+  return state;
+}
+
 absl::Status Coordinator::RunAll() {
   while (completed_rounds_ < options_.rounds) {
+    if (BudgetExhausted()) {
+      stop_reason_ = absl::StrCat("stopped after round ", completed_rounds_, " of ",
+                                  options_.rounds, ": ", BudgetMessage());
+      break;
+    }
     TAILOR_RETURN_IF_ERROR(RunRound().status());
   }
   options_.transport->Finish();

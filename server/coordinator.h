@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "core/env.h"
 #include "aggregation/server_optimizer.h"
+#include "privacy/dp_fedavg.h"
 #include "server/checkpoint_store.h"
 #include "server/evaluation.h"
 #include "server/round.h"
@@ -22,11 +23,24 @@
 
 namespace tailor {
 
+// What a DP round spent and with which parameters.
+struct PrivacyRecord {
+  // (ε, δ) spent by every round so far, this one included.
+  double epsilon = 0;
+  double delta = 0;
+  // The clip norm and noise multiplier this round used, and the expected cohort size.
+  double clip_norm = 0;
+  double noise_multiplier = 0;
+  double expected_cohort = 0;
+};
+
 struct RoundRecord : RoundStats {
   // L2 norm of the applied global update (0 when nothing is shared).
   double update_norm = 0;
   // Present on evaluation rounds.
   std::optional<EvalSummary> eval;
+  // Present when the run is differentially private.
+  std::optional<PrivacyRecord> privacy;
   // Wall time of the whole round, of its training phase (dispatch to close) and its evaluation.
   double round_seconds = 0;
   double train_seconds = 0;
@@ -56,6 +70,10 @@ struct CoordinatorOptions {
   // The server's step on the aggregate (aggregation/server_optimizer.h); the default "sgd" with
   // learning rate 1 is FedAvg. Its state is checkpointed with the model.
   ServerOptimizerOptions server_optimizer;
+  // Client-level differential privacy (privacy/dp_fedavg.h). When set, it samples the cohorts
+  // (clients_per_round and min_updates are ignored), aggregates, accounts and enforces the
+  // budget; its population is num_clients and its planned rounds `rounds`.
+  std::optional<DpFedAvgOptions> privacy;
   // Evaluate after every this many rounds, and after the last.
   int64_t eval_every = 1;
   // Master seed (cohorts, per-round client seeds).
@@ -81,10 +99,16 @@ class Coordinator {
  public:
   static absl::StatusOr<std::unique_ptr<Coordinator>> Create(CoordinatorOptions options);
 
-  // Runs the next round. FAILED_PRECONDITION when the round could not gather enough updates.
+  // Runs the next round. FAILED_PRECONDITION when the round could not gather enough updates;
+  // RESOURCE_EXHAUSTED, running nothing, when it would take ε above the privacy budget.
   absl::StatusOr<RoundRecord> RunRound();
-  // Runs rounds until options.rounds are complete.
+  // Runs rounds until options.rounds are complete or the privacy budget stops the run (which
+  // is not an error: see stop_reason()).
   absl::Status RunAll();
+  // Why RunAll stopped before options.rounds; empty when it did not.
+  const std::string& stop_reason() const { return stop_reason_; }
+  // The DP mechanism (its ε, clip norm), or null without privacy.
+  const DpFedAvg* privacy() const { return privacy_.get(); }
 
   int64_t completed_rounds() const { return completed_rounds_; }
   // True when this coordinator resumed from a checkpoint.
@@ -93,10 +117,17 @@ class Coordinator {
 
  private:
   explicit Coordinator(CoordinatorOptions options);
+  // The optimizer's state and the privacy state, as one set for the checkpoint.
+  ParameterSet ServerState() const;
+  // True when privacy is on and the next round would exceed the budget; and why, in words.
+  bool BudgetExhausted() const;
+  std::string BudgetMessage() const;
 
   CoordinatorOptions options_;
   std::shared_ptr<const ParameterSet> global_;
   std::unique_ptr<ServerOptimizer> optimizer_;
+  std::unique_ptr<DpFedAvg> privacy_;
+  std::string stop_reason_;
   int64_t completed_rounds_ = 0;
   bool resumed_ = false;
   absl::Time started_;

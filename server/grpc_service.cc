@@ -5,6 +5,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "core/log.h"
 #include "core/serialization.h"
 #include "core/sha256.h"
@@ -93,6 +94,7 @@ class UploadReactor : public grpc::ServerReadReactor<v1::UpdateChunk> {
       round_ = chunk_.round();
       weight_ = chunk_.weight();
       loss_ = chunk_.train_loss();
+      within_clip_norm_ = chunk_.within_clip_norm();
       total_ = chunk_.total_bytes();
       if (total_ < 0 || total_ > service_->max_upload_bytes()) {
         Refuse(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
@@ -135,7 +137,8 @@ class UploadReactor : public grpc::ServerReadReactor<v1::UpdateChunk> {
   }
   void Deliver(std::shared_ptr<absl::StatusOr<ParameterSet>> decoded) {
     grpc::Status status =
-        service_->AcceptUpload(session_, round_, weight_, loss_, std::move(decoded), received_);
+        service_->AcceptUpload(session_, round_, weight_, loss_, within_clip_norm_,
+                                 std::move(decoded), received_);
     response_->set_accepted(status.ok());
     Finish(status);
   }
@@ -161,6 +164,7 @@ class UploadReactor : public grpc::ServerReadReactor<v1::UpdateChunk> {
   int64_t round_ = 0;
   double weight_ = 0;
   double loss_ = 0;
+  bool within_clip_norm_ = false;
   int64_t total_ = 0;
   uint64_t received_ = 0;
 };
@@ -355,6 +359,7 @@ void CoordinatorService::DispatchTrain(const TrainTask& task, const std::vector<
   o->set_proximal_mu(task.options.proximal_mu);
   o->set_upload_codec(task.options.upload_codec);
   o->set_topk_fraction(task.options.topk_fraction);
+  o->set_clip_norm(task.options.clip_norm);
   for (int64_t id : cohort) {
     auto it = clients_.find(id);
     if (it != clients_.end()) it->second.train = {task.round, absl::Now()};
@@ -381,6 +386,11 @@ void CoordinatorService::Finish() {
   v1::Task done;
   done.set_kind(v1::Task::FINISHED);
   for (auto& [id, slot] : clients_) Deliver(id, done);
+}
+
+void CoordinatorService::SetPrivacy(const v1::PrivacyStatus& privacy) {
+  absl::MutexLock lock(&mu_);
+  privacy_ = privacy;
 }
 
 void CoordinatorService::SetProgress(int64_t completed_rounds, int64_t total_rounds) {
@@ -521,6 +531,7 @@ CoordinatorService::OpenTrainSinkFor(const std::string& session, int64_t round, 
 
 grpc::Status CoordinatorService::AcceptUpload(const std::string& session, int64_t round,
                                               double weight, double train_loss,
+                                              bool within_clip_norm,
                                               std::shared_ptr<absl::StatusOr<ParameterSet>> decoded,
                                               uint64_t bytes) {
   std::shared_ptr<UpdateSink> sink;
@@ -539,6 +550,7 @@ grpc::Status CoordinatorService::AcceptUpload(const std::string& session, int64_
   upload.round = round;
   upload.weight = weight;
   upload.stats.mean_loss = train_loss;
+  upload.within_clip_norm = within_clip_norm;
   upload.decoded = std::move(decoded);
   upload.wire_bytes = static_cast<int64_t>(bytes);
   // Schema checks and aggregation happen in the Round, outside the service lock.
@@ -583,9 +595,10 @@ std::string CoordinatorService::PrometheusText() const {
                        const std::string& samples) {
     absl::StrAppend(&out, "# HELP ", name, " ", help, "\n# TYPE ", name, " ", type, "\n", samples);
   };
+  // Full round-trip precision: a gauge such as epsilon must not be rounded down for display.
   auto sample = [](const char* name, double value, const std::string& labels = "") {
     return absl::StrCat(name, labels.empty() ? "" : "{", labels, labels.empty() ? "" : "}", " ",
-                        value, "\n");
+                        absl::StrFormat("%.17g", value), "\n");
   };
   // Clients heard from (any RPC, including a parked long poll) within two poll periods.
   const absl::Time now = absl::Now();
@@ -634,6 +647,17 @@ std::string CoordinatorService::PrometheusText() const {
           sample("tailor_round_duration_seconds_count", static_cast<double>(stats_.rounds_timed)));
   metric("tailor_last_round_duration_seconds", "gauge", "Wall time of the last completed round.",
          sample("tailor_last_round_duration_seconds", stats_.last_round_seconds));
+  if (privacy_) {
+    metric("tailor_privacy_epsilon", "gauge",
+           "Epsilon spent by the committed rounds (client-level DP, at tailor_privacy_delta).",
+           sample("tailor_privacy_epsilon", privacy_->epsilon()));
+    metric("tailor_privacy_delta", "gauge", "The delta of tailor_privacy_epsilon.",
+           sample("tailor_privacy_delta", privacy_->delta()));
+    metric("tailor_privacy_epsilon_budget", "gauge", "The epsilon that stops training (0: none).",
+           sample("tailor_privacy_epsilon_budget", privacy_->epsilon_budget()));
+    metric("tailor_privacy_clip_norm", "gauge", "The clip norm of the next round.",
+           sample("tailor_privacy_clip_norm", privacy_->clip_norm()));
+  }
   return out;
 }
 
@@ -706,6 +730,7 @@ grpc::ServerUnaryReactor* CoordinatorService::GetStatus(grpc::CallbackServerCont
   response->set_current_round(train_round_);
   response->set_clients_joined(static_cast<int64_t>(sessions_.size()));
   response->set_model_sha256(current_model_);
+  if (privacy_) *response->mutable_privacy() = *privacy_;
   return FinishNow(context, grpc::Status::OK);
 }
 

@@ -67,6 +67,8 @@ class CoordinatorService final : public tailor::v1::Coordinator::CallbackService
 
   // For GetStatus and metrics.
   void SetProgress(int64_t completed_rounds, int64_t total_rounds);
+  // The privacy spent by the committed rounds (for GetStatus and /metrics).
+  void SetPrivacy(const v1::PrivacyStatus& privacy);
   // A completed round's wall time (dispatch to commit), for the round-latency metrics.
   void RecordRoundSeconds(double seconds);
   // The Prometheus text exposition (format 0.0.4) of the service's counters.
@@ -99,7 +101,7 @@ class CoordinatorService final : public tailor::v1::Coordinator::CallbackService
   // chunk), and the complete, decoded upload.
   grpc::Status AdmitUpload(const std::string& session, int64_t round);
   grpc::Status AcceptUpload(const std::string& session, int64_t round, double weight,
-                            double train_loss,
+                            double train_loss, bool within_clip_norm,
                             std::shared_ptr<absl::StatusOr<ParameterSet>> decoded,
                             uint64_t bytes);
   void CountRejectedUpload(grpc::StatusCode code);
@@ -185,6 +187,7 @@ class CoordinatorService final : public tailor::v1::Coordinator::CallbackService
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   int64_t completed_rounds_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t total_rounds_ ABSL_GUARDED_BY(mu_) = 0;
+  std::optional<v1::PrivacyStatus> privacy_ ABSL_GUARDED_BY(mu_);
   std::thread reaper_;
 };
 

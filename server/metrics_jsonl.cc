@@ -52,6 +52,13 @@ std::string RoundRecordToJson(const RoundRecord& r, const std::string& run_name)
     }
     out += "}";
   }
+  if (r.privacy) {
+    const PrivacyRecord& p = *r.privacy;
+    absl::StrAppend(&out, ",\"privacy\":{\"epsilon\":", Num(p.epsilon), ",\"delta\":", Num(p.delta),
+                    ",\"clip_norm\":", Num(p.clip_norm),
+                    ",\"noise_multiplier\":", Num(p.noise_multiplier),
+                    ",\"expected_cohort\":", Num(p.expected_cohort), "}");
+  }
   if (r.eval) {
     const EvalSummary& e = *r.eval;
     absl::StrAppend(&out, ",\"eval\":{\"clients\":", e.clients, ",\"failed\":", e.failed,

@@ -9,14 +9,14 @@
 namespace tailor {
 
 absl::StatusOr<std::unique_ptr<Round>> Round::Create(RoundOptions options) {
-  if (options.cohort.empty()) {
+  if (options.cohort.empty() && options.min_updates > 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("round ", options.round, " has an empty cohort"));
   }
-  if (options.min_updates < 1 ||
+  if (options.min_updates < 0 ||
       options.min_updates > static_cast<int64_t>(options.cohort.size())) {
     return absl::InvalidArgumentError(absl::StrCat("min_updates ", options.min_updates,
-                                                   " outside [1, cohort size ",
+                                                   " outside [0, cohort size ",
                                                    options.cohort.size(), "]"));
   }
   if (!options.shared_schema || !options.aggregator) {
@@ -95,6 +95,7 @@ absl::Status Round::OnUpdate(const UpdateUpload& upload) {
       upload_bytes_ +=
           upload.wire_bytes > 0 ? upload.wire_bytes : static_cast<int64_t>(upload.payload.size());
       train_stats_[upload.client_id] = {upload.weight, upload.stats.mean_loss};
+      within_clip_ += upload.within_clip_norm ? 1 : 0;
     }
     done = static_cast<int64_t>(reported_.size());
   }
@@ -157,6 +158,7 @@ absl::StatusOr<RoundResult> Round::Close() {
   r.failed = failed_;
   r.rejections = rejections_;
   r.upload_bytes = upload_bytes_;
+  r.within_clip = within_clip_;
   if (r.accepted < options_.min_updates) {
     return absl::FailedPreconditionError(absl::StrCat(
         "round ", options_.round, " closed with ", r.accepted, " accepted updates (", r.rejected,

@@ -36,7 +36,9 @@ struct RoundOptions {
   std::shared_ptr<const ParameterSet> shared_schema;
   // Aggregation rule for this round; owned by the round.
   std::unique_ptr<StreamingAggregator> aggregator;
-  // Minimum accepted updates for the round to produce a model (>= 1).
+  // Minimum accepted updates for the round to produce a model (>= 1), or 0 for an aggregator
+  // whose result is defined without any update (DP's noised mean); the cohort may then be
+  // empty too.
   int64_t min_updates = 1;
   // Called (outside the lock) each time a cohort member is accounted for: (done, total).
   std::function<void(int64_t, int64_t)> on_progress;
@@ -56,6 +58,8 @@ struct RoundStats {
   // Bytes of the accepted updates as they travelled (UpdateUpload::wire_bytes, or the payload
   // size when a transport did not say).
   int64_t upload_bytes = 0;
+  // Accepted updates whose client reported a norm within the DP clip norm.
+  int64_t within_clip = 0;
   // Rejection reasons (status code name -> count), for metrics.
   std::map<std::string, int64_t> rejections;
 };
@@ -99,6 +103,7 @@ class Round : public UpdateSink {
   std::map<int64_t, std::pair<double, double>> train_stats_ ABSL_GUARDED_BY(mu_);
   int64_t rejected_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t upload_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t within_clip_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t failed_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<std::string, int64_t> rejections_ ABSL_GUARDED_BY(mu_);
   // The first failure or rejection, quoted when the round cannot close.

@@ -1,6 +1,7 @@
 #include "sim/experiment.h"
 
 #include "absl/strings/str_cat.h"
+#include "core/config_loader.h"
 #include "core/random.h"
 #include "core/status_macros.h"
 
@@ -57,6 +58,7 @@ TrainOptions TrainOptionsFrom(const config::ExperimentConfig& c) {
   t.proximal_mu = c.train().proximal_mu();
   t.upload_codec = c.upload().codec();
   t.topk_fraction = c.upload().topk_fraction();
+  t.clip_norm = c.privacy().clip_norm();
   return t;
 }
 
@@ -84,6 +86,24 @@ CoordinatorOptions CoordinatorOptionsFrom(const config::ExperimentConfig& c, con
   co.seed = c.seed();
   co.train = TrainOptionsFrom(c);
   co.initial_shared = e.algorithm->policy().Shared(*e.initial_model);
+  if (PrivacyEnabled(c)) {
+    const auto& p = c.privacy();
+    DpFedAvgOptions dp;
+    dp.clip_norm = p.clip_norm();
+    dp.noise_multiplier = p.noise_multiplier();
+    dp.target_epsilon = p.target_epsilon();
+    dp.sampling_rate = p.sampling_rate();
+    dp.delta = p.delta();
+    dp.epsilon_budget = p.epsilon_budget();
+    dp.adaptive_clipping = p.adaptive_clipping().enabled();
+    dp.target_quantile = p.adaptive_clipping().target_quantile();
+    dp.clip_learning_rate = p.adaptive_clipping().learning_rate();
+    dp.count_stddev = p.adaptive_clipping().count_stddev();
+    // A simulation is reproducible unless told otherwise; `tailor coordinator` overrides this.
+    dp.reproducible_noise = p.noise() != "secure";
+    dp.seed = c.seed();
+    co.privacy = dp;
+  }
   return co;
 }
 

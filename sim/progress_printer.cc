@@ -45,11 +45,16 @@ void ProgressPrinter::OnRoundComplete(const RoundRecord& r) {
   ++rounds_seen_;
   const double per_round = r.elapsed_seconds / static_cast<double>(rounds_seen_);
   const double eta = per_round * static_cast<double>(total_rounds_ - r.round);
+  std::string privacy;
+  if (r.privacy) {
+    privacy = absl::StrFormat(" | eps %.3f (delta %g, clip %.3g)", r.privacy->epsilon,
+                              r.privacy->delta, r.privacy->clip_norm);
+  }
   absl::FPrintF(out_,
-                "%s[%s] round %d/%d | clients %d/%d | train loss %.4f | %s | %.1fs/round | "
+                "%s[%s] round %d/%d | clients %d/%d | train loss %.4f | %s%s | %.1fs/round | "
                 "elapsed %s | eta %s\n",
                 interactive_ ? "\r" : "", run_name_, r.round, total_rounds_, r.accepted,
-                r.cohort_size, r.train_loss, acc, r.round_seconds,
+                r.cohort_size, r.train_loss, acc, privacy, r.round_seconds,
                 FormatDuration(r.elapsed_seconds), FormatDuration(eta));
   std::fflush(out_);
 }

@@ -108,6 +108,10 @@ absl::StatusOr<SimulationResult> RunSimulation(const config::ExperimentConfig& c
   result.rounds = std::move(records.records);
   result.final_shared = coordinator->global_shared();
   result.output_dir = options.write_outputs ? c.output_dir() : "";
+  result.stop_reason = coordinator->stop_reason();
+  if (!result.stop_reason.empty() && options.progress != nullptr) {
+    absl::FPrintF(options.progress, "[%s] %s\n", c.name(), result.stop_reason);
+  }
   if (options.keep_personal_states) {
     for (int64_t id = 0; id < result.num_clients; ++id) {
       TAILOR_ASSIGN_OR_RETURN(std::optional<ParameterSet> p, store.Load(id));

@@ -38,6 +38,8 @@ struct SimulationResult {
   // client id -> personal parameters (only with keep_personal_states).
   std::map<int64_t, ParameterSet> personal_states;
   std::string output_dir;
+  // Why the run stopped before its configured rounds (the privacy budget); empty otherwise.
+  std::string stop_reason;
 };
 
 absl::StatusOr<SimulationResult> RunSimulation(const config::ExperimentConfig& config,

@@ -25,26 +25,33 @@ double BestAccuracy(const SimulationResult& r) {
 }  // namespace
 
 std::string FormatSummaryTable(const std::vector<SimulationResult>& results) {
-  std::string out = absl::StrFormat("%-22s %-8s %7s %7s %10s %10s %8s %9s %9s %10s\n", "run",
-                                    "algo", "clients", "rounds", "pers.acc", "global.acc",
-                                    "std", "worst10%", "best", "s/round");
+  std::string out = absl::StrFormat("%-22s %-8s %7s %7s %10s %10s %8s %9s %9s %8s %10s\n",
+                                    "run", "algo", "clients", "rounds", "pers.acc",
+                                    "global.acc", "std", "worst10%", "best", "epsilon",
+                                    "s/round");
   out += std::string(out.size() - 1, '-') + "\n";
   for (const auto& r : results) {
     const EvalSummary* e = FinalEval(r);
     const double per_round = r.rounds.empty() ? 0 : r.rounds.back().elapsed_seconds / r.rounds.size();
+    const bool dp = !r.rounds.empty() && r.rounds.back().privacy;
     absl::StrAppendFormat(
-        &out, "%-22s %-8s %7d %7d %10s %10s %8s %9s %9s %10.1f\n", r.name, r.algorithm,
+        &out, "%-22s %-8s %7d %7d %10s %10s %8s %9s %9s %8s %10.1f\n", r.name, r.algorithm,
         r.num_clients, r.rounds.size(), e ? FormatPercent(e->micro_accuracy) : "-",
         e && r.has_global_model ? FormatPercent(e->micro_accuracy) : "n/a",
         e ? FormatPercent(e->accuracy_std) : "-", e ? FormatPercent(e->worst10_accuracy) : "-",
-        FormatPercent(BestAccuracy(r)), per_round);
+        FormatPercent(BestAccuracy(r)),
+        dp ? absl::StrFormat("%.3f", r.rounds.back().privacy->epsilon) : "-", per_round);
+  }
+  for (const auto& r : results) {
+    if (!r.stop_reason.empty()) absl::StrAppend(&out, r.name, ": ", r.stop_reason, "\n");
   }
   out +=
       "\npers.acc: each client's own model on its local test set, sum(correct)/sum(test) over "
       "clients, after the last round.\nglobal.acc: the shared global model alone; n/a when part "
       "of every model is personal (e.g. FedPer's head), local-only training has none.\nstd, "
       "worst10%: spread of per-client accuracy (population std; mean of the worst 10% of "
-      "clients). best: best pers.acc over evaluated rounds.\n";
+      "clients). best: best pers.acc over evaluated rounds.\nepsilon: client-level (epsilon, delta)-DP "
+      "of the shared model after the last round (delta in metrics.jsonl); - when not private.\n";
   return out;
 }
 

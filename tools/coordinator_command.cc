@@ -70,12 +70,24 @@ absl::StatusOr<ClientCredentials> ReadTokens(const std::string& path) {
   return credentials;
 }
 
+v1::PrivacyStatus PrivacyStatusOf(const DpFedAvg& dp) {
+  v1::PrivacyStatus p;
+  p.set_epsilon(dp.Spent().epsilon);
+  p.set_delta(dp.options().delta);
+  p.set_epsilon_budget(dp.options().epsilon_budget);
+  p.set_noise_multiplier(dp.noise_multiplier());
+  p.set_clip_norm(dp.clip_norm());
+  return p;
+}
+
 // Keeps the service's status view current.
 class StatusUpdater : public RoundObserver {
  public:
   StatusUpdater(CoordinatorService* service, int64_t total) : service_(service), total_(total) {}
+  void set_privacy(const DpFedAvg* privacy) { privacy_ = privacy; }
   void OnRoundComplete(const RoundRecord& r) override {
     service_->SetProgress(r.round, total_);
+    if (privacy_ != nullptr) service_->SetPrivacy(PrivacyStatusOf(*privacy_));
     service_->RecordRoundSeconds(r.round_seconds);
     LogEvent(LogLevel::kInfo, "round_complete",
              {{"round", absl::StrCat(r.round)},
@@ -89,6 +101,7 @@ class StatusUpdater : public RoundObserver {
  private:
   CoordinatorService* service_;
   int64_t total_;
+  const DpFedAvg* privacy_ = nullptr;
 };
 
 int Run(const config::ExperimentConfig& c) {
@@ -164,6 +177,8 @@ int Run(const config::ExperimentConfig& c) {
   }
 
   CoordinatorOptions co = CoordinatorOptionsFrom(c, *experiment);
+  // A deployment keys its noise from the OS unless the config asks for reproducible noise.
+  if (co.privacy && c.privacy().noise().empty()) co.privacy->reproducible_noise = false;
   co.transport = &service;
   co.env = env;
   co.round_timeout = absl::Seconds(absl::GetFlag(FLAGS_round_timeout_s));
@@ -197,6 +212,11 @@ int Run(const config::ExperimentConfig& c) {
               {"state", c.output_dir() + "/coordinator.db"}});
     service.SetProgress((*coordinator)->completed_rounds(), c.rounds());
   }
+  if (coordinator.ok() && (*coordinator)->privacy() != nullptr) {
+    // Reported from the start: a restarted coordinator shows the epsilon it had committed.
+    status.set_privacy((*coordinator)->privacy());
+    service.SetPrivacy(PrivacyStatusOf(*(*coordinator)->privacy()));
+  }
   absl::Status run = coordinator.ok() ? (*coordinator)->RunAll() : coordinator.status();
   if (run.ok()) {
     run = env->WriteFileAtomically(c.output_dir() + "/final_shared.tlps",
@@ -212,6 +232,9 @@ int Run(const config::ExperimentConfig& c) {
   if (!run.ok()) {
     std::fprintf(stderr, "tailor coordinator: %s\n", run.ToString().c_str());
     return 1;
+  }
+  if (!(*coordinator)->stop_reason().empty()) {
+    std::printf("%s\n", (*coordinator)->stop_reason().c_str());
   }
   std::printf("final model: %s/final_shared.tlps\nmetrics: %s/metrics.jsonl\n",
               c.output_dir().c_str(), c.output_dir().c_str());

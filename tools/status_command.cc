@@ -3,6 +3,7 @@
 
 #include "absl/flags/declare.h"
 #include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "grpcpp/create_channel.h"
 #include "tailor/v1/coordinator.grpc.pb.h"
@@ -36,6 +37,13 @@ int StatusCommand() {
       status.experiment().c_str(), static_cast<long long>(status.completed_rounds()),
       static_cast<long long>(status.total_rounds()), static_cast<long long>(status.current_round()),
       static_cast<long long>(status.clients_joined()), status.model_sha256().c_str());
+  if (status.has_privacy()) {
+    const v1::PrivacyStatus& p = status.privacy();
+    std::printf("privacy:          epsilon %.6f at delta %g (budget %s), z %.4f, clip norm %.4g\n",
+                p.epsilon(), p.delta(),
+                p.epsilon_budget() > 0 ? absl::StrCat(p.epsilon_budget()).c_str() : "none",
+                p.noise_multiplier(), p.clip_norm());
+  }
   return 0;
 }
 

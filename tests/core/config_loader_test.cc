@@ -106,6 +106,41 @@ TEST(ConfigLoader, EachRangeCheck) {
       {"rounds: 1 data { num_clients: 9 } server { byzantine_clients: 1 }",
        "server.byzantine_clients"},
       {"rounds: 1 data { num_clients: 5 } eval { every_rounds: 0 }", "eval.every_rounds"},
+      {"rounds: 1 data { num_clients: 5 } privacy { clip_norm: -1 }", "privacy.clip_norm"},
+      {"rounds: 1 data { num_clients: 5 } privacy { noise_multiplier: inf }",
+       "privacy.noise_multiplier"},
+      {"rounds: 1 data { num_clients: 5 } privacy { target_epsilon: -3 }",
+       "privacy.target_epsilon"},
+      {"rounds: 1 data { num_clients: 5 } privacy { epsilon_budget: nan }",
+       "privacy.epsilon_budget"},
+      {"rounds: 1 data { num_clients: 5 } privacy { delta: 1 }", "privacy.delta"},
+      {"rounds: 1 data { num_clients: 5 } privacy { sampling_rate: 1.5 }",
+       "privacy.sampling_rate"},
+      {"rounds: 1 data { num_clients: 5 } privacy { noise: \"mt19937\" }", "privacy.noise"},
+      {"rounds: 1 data { num_clients: 5 } privacy { adaptive_clipping { target_quantile: 1 } }",
+       "privacy.adaptive_clipping.target_quantile"},
+      {"rounds: 1 data { num_clients: 5 } privacy { adaptive_clipping { learning_rate: 0 } }",
+       "privacy.adaptive_clipping.learning_rate"},
+      {"rounds: 1 data { num_clients: 5 } privacy { adaptive_clipping { count_stddev: -1 } }",
+       "privacy.adaptive_clipping.count_stddev"},
+      // Privacy on, and the rest of the config must not undo it.
+      {"rounds: 1 data { num_clients: 5 } privacy { noise_multiplier: 1 }", "privacy.clip_norm"},
+      {"rounds: 1 data { num_clients: 5 } privacy { clip_norm: 1 }", "privacy.noise_multiplier"},
+      {"rounds: 1 data { num_clients: 5 } server { aggregator: \"median\" } "
+       "privacy { clip_norm: 1 noise_multiplier: 1 }",
+       "server.aggregator"},
+      {"rounds: 1 data { num_clients: 5 } server { norm_bound: 3 } "
+       "privacy { clip_norm: 1 noise_multiplier: 1 }",
+       "server.aggregator"},
+      {"rounds: 1 data { num_clients: 5 } server { min_updates: 2 } "
+       "privacy { clip_norm: 1 noise_multiplier: 1 }",
+       "server.min_updates"},
+      {"rounds: 1 data { num_clients: 5 } algorithm { name: \"local\" } "
+       "privacy { clip_norm: 1 noise_multiplier: 1 }",
+       "privacy.clip_norm"},
+      {"rounds: 1 data { num_clients: 5 } simulation { attack { byzantine_fraction: 0.2 } } "
+       "privacy { clip_norm: 1 noise_multiplier: 1 }",
+       "simulation.attack.byzantine_fraction"},
       {"rounds: 1 data { num_clients: 5 } model { architecture: \"resnet\" }",
        "model.architecture"},
   };
@@ -113,6 +148,22 @@ TEST(ConfigLoader, EachRangeCheck) {
     auto r = ParseExperimentConfig(c.text, "c.textproto");
     EXPECT_STATUS(r, absl::StatusCode::kInvalidArgument, std::string(c.field) + ":");
   }
+}
+
+TEST(ConfigLoader, PrivacyDefaultsFollowTheCohort) {
+  auto c = ParseExperimentConfig(
+      "rounds: 1 data { num_clients: 40 } server { clients_per_round: 10 } "
+      "privacy { clip_norm: 0.5 target_epsilon: 3 }",
+      "p.textproto");
+  ASSERT_OK(c);
+  EXPECT_TRUE(PrivacyEnabled(*c));
+  EXPECT_DOUBLE_EQ(c->privacy().sampling_rate(), 0.25);
+  EXPECT_DOUBLE_EQ(c->privacy().delta(), 1e-5);
+  EXPECT_DOUBLE_EQ(c->privacy().adaptive_clipping().target_quantile(), 0.5);
+  auto off = ParseExperimentConfig("rounds: 1 data { num_clients: 4 }", "o.textproto");
+  ASSERT_OK(off);
+  EXPECT_FALSE(PrivacyEnabled(*off));
+  EXPECT_DOUBLE_EQ(off->privacy().sampling_rate(), 1.0);
 }
 
 TEST(ConfigLoader, OverridesApplyAndAreValidated) {

@@ -8,7 +8,9 @@
 
 #include <regex>
 
+#include "absl/strings/str_format.h"
 #include "core/env.h"
+#include "privacy/rdp_accountant.h"
 #include "tests/net/process_util.h"
 #include "tests/test_util.h"
 
@@ -104,6 +106,30 @@ class NetworkTest : public ::testing::Test {
     auto s = Env::Default()->ReadFile(dir_ + "/" + name);
     return s.ok() ? *s : "";
   }
+  // Runs `tailor status` (appending to status.log) until its output contains `needle`, for up
+  // to about 100 tries; returns the log.
+  std::string StatusUntil(const std::string& needle) {
+    for (int i = 0; i < 100 && Log("status.log").find(needle) == std::string::npos; ++i) {
+      ChildProcess status({TAILOR_BINARY, "status", "--coordinator=" + address_,
+                           "--tls_ca=" + dir_ + "/certs/ca.crt",
+                           "--tls_cert=" + dir_ + "/certs/client-0.crt",
+                           "--tls_key=" + dir_ + "/certs/client-0.key"},
+                          dir_ + "/status.log");
+      status.Wait(absl::Seconds(10));
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    return Log("status.log");
+  }
+  // An HTTP client for the coordinator's operator endpoints (its port is in the structured
+  // log when it was started with --metrics_listen=127.0.0.1:0).
+  std::unique_ptr<httplib::Client> MetricsEndpoint() {
+    const std::regex port_line("event=metrics_listening .*port=([0-9]+)");
+    std::smatch m;
+    const std::string log = Log("coordinator.log");
+    EXPECT_TRUE(std::regex_search(log, m, port_line)) << log;
+    if (m.empty()) return nullptr;
+    return std::make_unique<httplib::Client>("127.0.0.1", std::stoi(m[1]));
+  }
 
   std::string dir_;
   std::string address_;
@@ -114,27 +140,15 @@ TEST_F(NetworkTest, FourClientProcessesOverMutualTlsGiveTheSimulationsModelBitFo
   std::vector<std::unique_ptr<ChildProcess>> clients;
   for (int i = 0; i < 4; ++i) clients.push_back(Client(i));
   // `tailor status` answers while the experiment runs.
-  for (int i = 0; i < 100 && Log("status.log").find("experiment:       net") == std::string::npos;
-       ++i) {
-    ChildProcess status(
-        {TAILOR_BINARY, "status", "--coordinator=" + address_, "--tls_ca=" + dir_ + "/certs/ca.crt",
-         "--tls_cert=" + dir_ + "/certs/client-0.crt", "--tls_key=" + dir_ + "/certs/client-0.key"},
-        dir_ + "/status.log");
-    status.Wait(absl::Seconds(10));
-    absl::SleepFor(absl::Milliseconds(100));
-  }
-  EXPECT_NE(Log("status.log").find("experiment:       net"), std::string::npos)
-      << Log("status.log");
-  // The operator endpoints of the running coordinator (its port is in the structured log).
-  const std::regex port_line("event=metrics_listening .*port=([0-9]+)");
-  std::smatch m;
-  const std::string log = Log("coordinator.log");
-  ASSERT_TRUE(std::regex_search(log, m, port_line)) << log;
-  httplib::Client http("127.0.0.1", std::stoi(m[1]));
-  auto health = http.Get("/healthz");
+  const std::string status = StatusUntil("experiment:       net");
+  EXPECT_NE(status.find("experiment:       net"), std::string::npos) << status;
+  // The operator endpoints of the running coordinator.
+  auto http = MetricsEndpoint();
+  ASSERT_NE(http, nullptr);
+  auto health = http->Get("/healthz");
   ASSERT_TRUE(health);
   EXPECT_EQ(health->status, 200);
-  auto metrics = http.Get("/metrics");
+  auto metrics = http->Get("/metrics");
   ASSERT_TRUE(metrics);
   EXPECT_NE(metrics->body.find("tailor_experiment_info{experiment=\"net\"} 1"), std::string::npos)
       << metrics->body;
@@ -239,6 +253,65 @@ TEST_F(NetworkTest, ACoordinatorKilledMidRoundResumesWithoutLosingOrRepeatingRou
   }
   EXPECT_EQ(std::count(metrics.begin(), metrics.end(), '\n'), 4);
   EXPECT_TRUE(Env::Default()->FileExists(dir_ + "/coord/final_shared.tlps"));
+}
+
+// The last "epsilon" in a metrics.jsonl text, or -1.
+double LastEpsilon(const std::string& metrics) {
+  static const std::regex epsilon("\"epsilon\":([0-9.e+-]+)");
+  double last = -1;
+  for (auto it = std::sregex_iterator(metrics.begin(), metrics.end(), epsilon);
+       it != std::sregex_iterator(); ++it) {
+    last = std::stod((*it)[1]);
+  }
+  return last;
+}
+
+TEST_F(NetworkTest, APrivateCoordinatorKilledAndRestartedReportsTheEpsilonItHad) {
+  // Client-level DP over the network: every client each round (q = 1), noise keyed from the OS.
+  const std::string dp =
+      ",rounds=4,privacy.clip_norm=0.01,privacy.noise_multiplier=3,privacy.sampling_rate=1";
+  auto coordinator = Coordinator(dp);
+  std::vector<std::unique_ptr<ChildProcess>> clients;
+  for (int i = 0; i < 4; ++i) clients.push_back(Client(i));
+  for (int i = 0; i < 1200 && Log("coord/metrics.jsonl").find("\"round\":2,") == std::string::npos;
+       ++i) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  ASSERT_NE(Log("coord/metrics.jsonl").find("\"round\":2,"), std::string::npos)
+      << Log("coordinator.log");
+  coordinator->Kill(SIGKILL);
+  ASSERT_EQ(coordinator->Wait(absl::Seconds(10)), 128 + SIGKILL);
+  for (auto& c : clients) {
+    c->Kill(SIGKILL);
+    c->Wait(absl::Seconds(5));
+  }
+
+  // Restarted with no client connected: before it can run anything, `tailor status` and
+  // /metrics report exactly the epsilon of the committed rounds (metrics.jsonl is rebuilt from
+  // the committed rounds when the coordinator starts, so its last line is the committed one).
+  auto restarted = Coordinator(dp, {"--metrics_listen=127.0.0.1:0"});
+  const std::string status = StatusUntil("privacy:");
+  const double committed = LastEpsilon(Log("coord/metrics.jsonl"));
+  ASSERT_GT(committed, 0) << Log("coord/metrics.jsonl");
+  const std::string want = absl::StrFormat("privacy:          epsilon %.6f", committed);
+  EXPECT_NE(status.find(want), std::string::npos) << want << "\n" << status;
+  auto http = MetricsEndpoint();
+  ASSERT_NE(http, nullptr);
+  auto metrics = http->Get("/metrics");
+  ASSERT_TRUE(metrics);
+  std::smatch gauge;
+  ASSERT_TRUE(std::regex_search(metrics->body, gauge,
+                                std::regex("tailor_privacy_epsilon ([0-9.e+-]+)")))
+      << metrics->body;
+  EXPECT_EQ(std::stod(gauge[1]), committed);
+
+  // The clients come back and the run finishes; the last round reports the accountant's
+  // epsilon for all four rounds, not four minus the restart.
+  for (int i = 0; i < 4; ++i) clients[i] = Client(i);
+  ASSERT_EQ(restarted->Wait(absl::Minutes(3)), 0) << Log("coordinator.log");
+  const std::string all = Log("coord/metrics.jsonl");
+  EXPECT_NEAR(LastEpsilon(all), SubsampledGaussianEpsilon(1, 3, 4, 1e-5)->epsilon, 1e-12) << all;
+  EXPECT_EQ(std::count(all.begin(), all.end(), '\n'), 4) << all;
 }
 
 TEST_F(NetworkTest, ARestartedClientKeepsItsPersonalHead) {

@@ -4,6 +4,7 @@
 #include "server/coordinator.h"
 
 #include "core/wire_update.h"
+#include "privacy/rdp_accountant.h"
 #include "tests/test_util.h"
 
 namespace tailor {
@@ -24,6 +25,7 @@ class ScriptedTransport : public ClientTransport {
       u.client_id = c;
       u.round = task.round;
       u.weight = 10 + c;
+      u.within_clip_norm = c % 2 == 0;
       u.payload =
           *EncodeSharedUpdate(RandomSet(kSpec, static_cast<uint64_t>(1000 * task.round + c), 0.05),
                               PersonalizationPolicy());
@@ -123,6 +125,133 @@ TEST_F(CoordinatorTest, ChangingTheOptimizerMidRunIsRefused) {
                 absl::StatusCode::kInvalidArgument, "changed mid-run");
   EXPECT_STATUS(Coordinator::Create(Options("nesterov", 4, store.get())).status(),
                 absl::StatusCode::kInvalidArgument, "unknown server optimizer 'nesterov'");
+}
+
+}  // namespace
+}  // namespace tailor
+
+namespace tailor {
+namespace {
+
+// Keeps every round's record.
+class Records : public RoundObserver {
+ public:
+  void OnRoundComplete(const RoundRecord& r) override { rounds.push_back(r); }
+  std::vector<RoundRecord> rounds;
+};
+
+class PrivateCoordinatorTest : public CoordinatorTest {
+ protected:
+  CoordinatorOptions Private(int64_t rounds, CheckpointStore* store, double budget = 0) {
+    CoordinatorOptions o = Options("sgd", rounds, store);
+    DpFedAvgOptions dp;
+    dp.clip_norm = 0.5;
+    dp.noise_multiplier = 1.0;
+    dp.sampling_rate = 0.6;
+    dp.delta = 1e-5;
+    dp.epsilon_budget = budget;
+    dp.adaptive_clipping = true;
+    dp.count_stddev = 2;
+    dp.reproducible_noise = true;
+    dp.seed = 5;
+    o.privacy = dp;
+    o.observers = {&records_};
+    return o;
+  }
+  double EpsilonAfter(int64_t rounds) {
+    return SubsampledGaussianEpsilon(0.6, 1.0, rounds, 1e-5)->epsilon;
+  }
+  Records records_;
+};
+
+TEST_F(PrivateCoordinatorTest, TheBudgetStopsTheRunBeforeTheRoundThatWouldExceedIt) {
+  auto store = *CheckpointStore::Open(testing::MakeTempDir("budget"), "t", Env::Default());
+  const double budget = 0.5 * (EpsilonAfter(7) + EpsilonAfter(8));
+  auto c = Coordinator::Create(Private(20, store.get(), budget));
+  ASSERT_OK(c);
+  ASSERT_OK((*c)->RunAll());
+  EXPECT_EQ((*c)->completed_rounds(), 7);
+  EXPECT_EQ(*store->CountRounds(), 7);
+  EXPECT_NE((*c)->stop_reason().find("stopped after round 7 of 20"), std::string::npos)
+      << (*c)->stop_reason();
+  EXPECT_NE((*c)->stop_reason().find("privacy budget allows no round 8"), std::string::npos);
+  ASSERT_EQ(records_.rounds.size(), 7u);
+  for (const RoundRecord& r : records_.rounds) {
+    ASSERT_TRUE(r.privacy.has_value());
+    EXPECT_NEAR(r.privacy->epsilon, EpsilonAfter(r.round), 1e-12) << r.round;
+    EXPECT_LE(r.privacy->epsilon, budget);
+  }
+  // The last round the budget allows is evaluated even though eval_every is 1000.
+  EXPECT_TRUE(records_.rounds.back().eval.has_value());
+  // Asking for another round directly is refused, and runs nothing.
+  EXPECT_STATUS((*c)->RunRound().status(), absl::StatusCode::kResourceExhausted, "budget");
+  EXPECT_EQ((*c)->completed_rounds(), 7);
+}
+
+TEST_F(PrivateCoordinatorTest, ARestartedCoordinatorReportsTheSameEpsilonAndEndsWhereItWould) {
+  auto straight_store =
+      *CheckpointStore::Open(testing::MakeTempDir("dp-straight"), "t", Env::Default());
+  auto straight = Coordinator::Create(Private(6, straight_store.get()));
+  ASSERT_OK(straight);
+  ASSERT_OK((*straight)->RunAll());
+
+  const std::string dir = testing::MakeTempDir("dp-resumed");
+  double spent_before = 0, clip_before = 0;
+  {
+    auto store = *CheckpointStore::Open(dir, "t", Env::Default());
+    auto first = Coordinator::Create(Private(3, store.get()));
+    ASSERT_OK(first);
+    ASSERT_OK((*first)->RunAll());
+    spent_before = (*first)->privacy()->Spent().epsilon;
+    clip_before = (*first)->privacy()->clip_norm();
+  }
+  auto store = *CheckpointStore::Open(dir, "t", Env::Default());
+  auto resumed = Coordinator::Create(Private(6, store.get()));
+  ASSERT_OK(resumed);
+  EXPECT_EQ((*resumed)->completed_rounds(), 3);
+  // Before it runs anything, it reports exactly what it had.
+  EXPECT_EQ((*resumed)->privacy()->Spent().epsilon, spent_before);
+  EXPECT_EQ((*resumed)->privacy()->clip_norm(), clip_before);
+  EXPECT_NEAR(spent_before, EpsilonAfter(3), 1e-12);
+  ASSERT_OK((*resumed)->RunAll());
+  EXPECT_EQ((*resumed)->privacy()->Spent().epsilon, (*straight)->privacy()->Spent().epsilon);
+  // Reproducible noise, restored clip norm: the same model bit for bit.
+  EXPECT_TRUE(*(*resumed)->global_shared() == *(*straight)->global_shared());
+}
+
+TEST_F(PrivateCoordinatorTest, PrivacyCannotBeSwitchedOnOrOffMidRun) {
+  const std::string dp_dir = testing::MakeTempDir("dp-then-off");
+  {
+    auto store = *CheckpointStore::Open(dp_dir, "t", Env::Default());
+    ASSERT_OK((*Coordinator::Create(Private(2, store.get())))->RunAll());
+  }
+  auto dp_store = *CheckpointStore::Open(dp_dir, "t", Env::Default());
+  EXPECT_STATUS(Coordinator::Create(Options("sgd", 4, dp_store.get())).status(),
+                absl::StatusCode::kFailedPrecondition, "turns privacy off");
+
+  const std::string plain_dir = testing::MakeTempDir("off-then-dp");
+  {
+    auto store = *CheckpointStore::Open(plain_dir, "t", Env::Default());
+    RunToEnd(Options("sgd", 2, store.get()));
+  }
+  auto plain_store = *CheckpointStore::Open(plain_dir, "t", Env::Default());
+  EXPECT_STATUS(Coordinator::Create(Private(4, plain_store.get())).status(),
+                absl::StatusCode::kFailedPrecondition, "began without differential privacy");
+}
+
+TEST_F(PrivateCoordinatorTest, AnEmptyPoissonCohortStillReleasesNoiseAndSpends) {
+  CoordinatorOptions o = Private(6, nullptr);
+  o.privacy->sampling_rate = 0.01;  // with 5 clients most rounds sample nobody
+  o.privacy->adaptive_clipping = false;
+  auto c = Coordinator::Create(std::move(o));
+  ASSERT_OK(c);
+  const ParameterSet initial = *(*c)->global_shared();
+  ASSERT_OK((*c)->RunAll());
+  int empty = 0;
+  for (const RoundRecord& r : records_.rounds) empty += r.cohort_size == 0;
+  EXPECT_GE(empty, 1);
+  EXPECT_GT(records_.rounds.back().privacy->epsilon, 0);
+  EXPECT_FALSE(*(*c)->global_shared() == initial);  // the noise moved it
 }
 
 }  // namespace

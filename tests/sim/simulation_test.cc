@@ -5,7 +5,9 @@
 #include "core/config_loader.h"
 #include "core/serialization.h"
 #include "core/status_macros.h"
+#include "absl/strings/str_format.h"
 #include "core/wire_update.h"
+#include "privacy/rdp_accountant.h"
 #include "sim/byzantine.h"
 #include "sim/summary_table.h"
 #include "sim/svg_plot.h"
@@ -87,6 +89,57 @@ TEST(Simulation, PatternThatMatchesNothingIsAConfigError) {
   SimulationOptions o;
   o.write_outputs = false;
   EXPECT_STATUS(RunSimulation(c, o), absl::StatusCode::kInvalidArgument, "'head.*' matches no");
+}
+
+// DP-FedAvg end to end: the real clients clip on the device (every accepted update reports
+// whether it was within the norm), the run is reproducible for its seed, stops at its budget
+// and says so in the summary, and every metrics line carries the epsilon spent.
+TEST(Simulation, APrivateRunClipsOnTheDeviceStopsAtItsBudgetAndRepeatsForItsSeed) {
+  auto c = TinyConfig("fedper", 2);
+  c.set_rounds(10);
+  c.mutable_privacy()->set_clip_norm(0.05);
+  c.mutable_privacy()->set_noise_multiplier(1.5);
+  c.mutable_privacy()->set_sampling_rate(0.75);
+  const double budget = 0.5 * (SubsampledGaussianEpsilon(0.75, 1.5, 3, 1e-5)->epsilon +
+                               SubsampledGaussianEpsilon(0.75, 1.5, 4, 1e-5)->epsilon);
+  c.mutable_privacy()->set_epsilon_budget(budget);
+  c.set_output_dir(testing::MakeTempDir("dp-sim") + "/run");
+  SimulationOptions o;
+  auto first = RunSimulation(c, o);
+  ASSERT_OK(first);
+  ASSERT_EQ(first->rounds.size(), 3u);
+  EXPECT_NE(first->stop_reason.find("stopped after round 3 of 10"), std::string::npos)
+      << first->stop_reason;
+  int64_t accepted = 0, within = 0;
+  for (const RoundRecord& r : first->rounds) {
+    ASSERT_TRUE(r.privacy.has_value());
+    EXPECT_LE(r.privacy->epsilon, budget);
+    accepted += r.accepted;
+    within += r.within_clip;
+  }
+  EXPECT_GT(accepted, 0);
+  // Trained updates of a CNN body are far larger than 0.05: the clients clipped them.
+  EXPECT_EQ(within, 0);
+  const std::string table = FormatSummaryTable({*first});
+  EXPECT_NE(table.find(absl::StrFormat("%.3f", first->rounds.back().privacy->epsilon)),
+            std::string::npos)
+      << table;
+  EXPECT_NE(table.find("stopped after round 3"), std::string::npos) << table;
+  auto jsonl = Env::Default()->ReadFile(c.output_dir() + "/metrics.jsonl");
+  ASSERT_OK(jsonl);
+  EXPECT_EQ(std::count(jsonl->begin(), jsonl->end(), '\n'), 3);
+  EXPECT_NE(jsonl->find("\"privacy\":{\"epsilon\":"), std::string::npos) << *jsonl;
+
+  c.set_output_dir(testing::MakeTempDir("dp-sim-again") + "/run");
+  auto again = RunSimulation(c, o);
+  ASSERT_OK(again);
+  EXPECT_TRUE(*again->final_shared == *first->final_shared)
+      << "reproducible noise should repeat for the same seed";
+  c.mutable_privacy()->set_noise("secure");
+  auto secure = RunSimulation(c, o);
+  ASSERT_OK(secure);
+  EXPECT_FALSE(*secure->final_shared == *first->final_shared)
+      << "OS-keyed noise must not repeat the seeded noise";
 }
 
 TEST(Simulation, WritesMetricsJsonl) {

@@ -133,5 +133,30 @@ TEST(TailorCli, PrivacyGivesEpsilonOrTheNoiseForATarget) {
   EXPECT_NE(bad.output.find("sampling rate q must be in (0, 1]"), std::string::npos) << bad.output;
 }
 
+TEST(TailorCli, ThePrintedNoiseMultiplierMeetsTheTarget) {
+  // z is printed rounded up: copying it into --z gives epsilon <= the target.
+  Outcome z = RunTailor("privacy --q=0.1 --steps=100 --delta=1e-5 --epsilon=3");
+  ASSERT_EQ(z.exit_code, 0) << z.output;
+  const size_t at = z.output.find("z: ");
+  ASSERT_NE(at, std::string::npos) << z.output;
+  const std::string printed = z.output.substr(at + 3, z.output.find('\n', at) - at - 3);
+  Outcome eps = RunTailor("privacy --q=0.1 --steps=100 --delta=1e-5 --json --z=" + printed);
+  ASSERT_EQ(eps.exit_code, 0) << eps.output;
+  const size_t e = eps.output.find("\"epsilon\":");
+  ASSERT_NE(e, std::string::npos) << eps.output;
+  EXPECT_LE(std::stod(eps.output.substr(e + 10)), 3.0) << eps.output;
+}
+
+TEST(TailorCli, PrivacyReportsPldBesideRdp) {
+  Outcome both = RunTailor("privacy --q=0.01 --z=1 --steps=100 --accountant=both");
+  ASSERT_EQ(both.exit_code, 0) << both.output;
+  EXPECT_NE(both.output.find("epsilon (RDP): 1.214"), std::string::npos) << both.output;
+  EXPECT_NE(both.output.find("epsilon (PLD): 0.71"), std::string::npos) << both.output;
+  Outcome bad = RunTailor("privacy --q=0.01 --z=1 --steps=100 --accountant=moments");
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.output.find("--accountant must be rdp, pld or both"), std::string::npos)
+      << bad.output;
+}
+
 }  // namespace
 }  // namespace tailor

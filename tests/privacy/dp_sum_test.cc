@@ -1,0 +1,131 @@
+// The noised sum: the released noise has std z·S/E[m], one client moves the sum by at most S,
+// the coordinator re-clips, arrival order does not matter, and bad input is refused.
+#include "privacy/dp_sum.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/parameter_math.h"
+#include "tests/test_util.h"
+
+namespace tailor {
+namespace {
+
+DpSumOptions Options(SecureRandom* rng, double clip = 1.0, double z = 1.0, double cohort = 10) {
+  DpSumOptions o;
+  o.clip_norm = clip;
+  o.noise_multiplier = z;
+  o.expected_cohort = cohort;
+  o.rng = rng;
+  return o;
+}
+
+ParameterSet Zeros(int64_t n) {
+  ParameterSet set;
+  (void)set.Add("w", Tensor(DType::kFloat32, {n}));
+  return set;
+}
+
+TEST(DpSum, ReleasedNoiseHasTheConfiguredStdAndMeanZero) {
+  // No update at all (a Poisson round can be empty): the release is the noise alone, with std
+  // z·S/E[m] = 2·0.5/4 = 0.25 per coordinate. 10^6 coordinates: the mean within 5 standard
+  // errors, the variance within 5 standard errors (0.7%).
+  constexpr int64_t kD = 1000000;
+  auto rng = SecureRandom::FromSeed(1, 1);
+  auto sum = DpSumAggregator::Create(Options(rng.get(), 0.5, 2.0, 4)).value();
+  const ParameterSet schema = Zeros(kD);
+  ASSERT_OK(sum->Begin(schema));
+  auto out = sum->Finalize();
+  ASSERT_OK(out);
+  double s = 0, s2 = 0;
+  for (float v : out->entry(0).tensor.f32()) {
+    s += v;
+    s2 += static_cast<double>(v) * v;
+  }
+  const double mean = s / kD, var = s2 / kD - mean * mean, want = 0.25 * 0.25;
+  EXPECT_LT(std::fabs(mean), 5 * 0.25 / std::sqrt(kD));
+  EXPECT_LT(std::fabs(var / want - 1), 5 * std::sqrt(2.0 / kD));
+  // The noise really is on the grid: every released value times E[m]/g is an integer.
+  const double steps = 4 / sum->grid_step();
+  for (int i = 0; i < 1000; ++i) {
+    const double x = out->entry(0).tensor.f32()[i] * steps;
+    EXPECT_NEAR(x, std::nearbyint(x), std::fabs(x) * 1e-6 + 1e-6);
+  }
+}
+
+TEST(DpSum, OneClientMovesTheSumByAtMostTheClipNorm) {
+  // Same noise (same seeded stream) with and without one client: the difference is that
+  // client's clipped contribution, whose norm is at most S / E[m], however large it was.
+  const ParameterSet others = testing::RandomSet({{"w", {5000}}}, 2, 0.001);
+  ParameterSet huge = testing::RandomSet({{"w", {5000}}}, 3, 100.0);
+  const double clip = 0.8, cohort = 10;
+  auto release = [&](bool with_huge) {
+    auto rng = SecureRandom::FromSeed(9, 9);
+    auto sum = DpSumAggregator::Create(Options(rng.get(), clip, 1.0, cohort)).value();
+    EXPECT_OK(sum->Begin(others));
+    EXPECT_OK(sum->Add(others, 1));
+    if (with_huge) {
+      EXPECT_OK(sum->Add(huge, 1));
+      EXPECT_EQ(sum->num_clipped(), 1);
+    }
+    return sum->Finalize().value();
+  };
+  const ParameterSet with = release(true), without = release(false);
+  auto diff = Difference(with, without);
+  ASSERT_OK(diff);
+  const double moved = L2Norm(*diff) * cohort;
+  EXPECT_LE(moved, clip * (1 + 1e-5));  // float32 output rounding
+  EXPECT_GT(moved, clip * 0.99);        // and the huge update did count, at full norm
+}
+
+TEST(DpSum, ArrivalOrderDoesNotChangeABit) {
+  std::vector<ParameterSet> updates;
+  for (int k = 0; k < 6; ++k) updates.push_back(testing::RandomSet({{"w", {777}}}, 10 + k, 0.1));
+  auto run = [&](const std::vector<int>& order) {
+    auto rng = SecureRandom::FromSeed(5, 5);
+    auto sum = DpSumAggregator::Create(Options(rng.get(), 1.5, 0.7, 6)).value();
+    EXPECT_OK(sum->Begin(updates[0]));
+    for (int k : order) EXPECT_OK(sum->Add(updates[k], 1.0 + k));  // weights do not matter
+    return sum->Finalize().value();
+  };
+  EXPECT_EQ(run({0, 1, 2, 3, 4, 5}), run({5, 3, 1, 0, 4, 2}));
+}
+
+TEST(DpSum, WeightsDoNotScaleAClientsInfluence) {
+  const ParameterSet u = testing::RandomSet({{"w", {100}}}, 4, 0.01);
+  auto run = [&](double weight) {
+    auto rng = SecureRandom::FromSeed(6, 6);
+    auto sum = DpSumAggregator::Create(Options(rng.get())).value();
+    EXPECT_OK(sum->Begin(u));
+    EXPECT_OK(sum->Add(u, weight));
+    return sum->Finalize().value();
+  };
+  EXPECT_EQ(run(1), run(1000));
+}
+
+TEST(DpSum, RefusesBadInputWithoutCountingIt) {
+  auto rng = SecureRandom::FromSeed(8, 8);
+  EXPECT_STATUS(DpSumAggregator::Create(Options(rng.get(), 0)).status(),
+                absl::StatusCode::kInvalidArgument, "clip norm");
+  EXPECT_STATUS(DpSumAggregator::Create(Options(rng.get(), 1, -1)).status(),
+                absl::StatusCode::kInvalidArgument, "noise multiplier");
+  EXPECT_STATUS(DpSumAggregator::Create(Options(rng.get(), 1, 1, 0)).status(),
+                absl::StatusCode::kInvalidArgument, "expected cohort");
+  EXPECT_STATUS(DpSumAggregator::Create(Options(nullptr)).status(),
+                absl::StatusCode::kInvalidArgument, "noise source");
+  auto sum = DpSumAggregator::Create(Options(rng.get())).value();
+  ASSERT_OK(sum->Begin(Zeros(4)));
+  EXPECT_STATUS(sum->Add(Zeros(5), 1), absl::StatusCode::kInvalidArgument, "update");
+  ParameterSet nan = Zeros(4);
+  nan.entry(0).tensor.f32()[2] = std::nanf("");
+  EXPECT_STATUS(sum->Add(nan, 1), absl::StatusCode::kInvalidArgument, "'w'");
+  EXPECT_STATUS(sum->Add(Zeros(4), 0), absl::StatusCode::kInvalidArgument, "weight");
+  EXPECT_EQ(sum->num_updates(), 0);
+  // A model too large for an exact grid at this noise is refused up front, not mis-noised.
+  auto noisy = DpSumAggregator::Create(Options(rng.get(), 1, 1000)).value();
+  EXPECT_STATUS(noisy->Begin(Zeros(1000000)), absl::StatusCode::kInvalidArgument,
+                "fine enough grid");
+}
+
+}  // namespace
+}  // namespace tailor
