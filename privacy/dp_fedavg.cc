@@ -95,6 +95,13 @@ absl::StatusOr<std::unique_ptr<DpFedAvg>> DpFedAvg::Create(const DpFedAvgOptions
           "privacy.adaptive_clipping.count_stddev or the sampling rate"));
     }
     dp->update_noise_multiplier_ = 1 / std::sqrt(1 / (z * z) - 1 / (two_sigma_b * two_sigma_b));
+    const double max_steps =
+        std::sqrt(static_cast<double>(DiscreteGaussianSampler::kMaxSigmaSquared));
+    if (dp->count_stddev_ / kCountGrid > max_steps) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "adaptive clipping: count noise std ", dp->count_stddev_,
+          " is above the sampler's range (at most ", max_steps * kCountGrid, ")"));
+    }
   }
   if (!o.reproducible_noise) {
     TAILOR_ASSIGN_OR_RETURN(dp->os_random_, SecureRandom::FromOsEntropy());
@@ -213,7 +220,9 @@ absl::Status DpFedAvg::Restore(const ParameterSet& state) {
       RdpAccountant::FromCurve(std::move(stored_orders),
                                std::vector<double>(curve->f64().begin(), curve->f64().end())));
   accountant_ = std::move(restored);
-  clip_norm_ = clip->f64()[0];
+  // The adaptive norm is state; a fixed one is configuration (changing it mid-run is safe: the
+  // noise scales with it, so each round's ε is the same).
+  if (options_.adaptive_clipping) clip_norm_ = clip->f64()[0];
   return absl::OkStatus();
 }
 

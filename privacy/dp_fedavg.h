@@ -85,7 +85,8 @@ class DpFedAvg {
   // The last round's noised fraction of updates within the clip norm (adaptive clipping).
   double last_within_clip_fraction() const { return last_fraction_; }
 
-  // Checkpointable state: tensors named "privacy/...".
+  // Checkpointable state: tensors named "privacy/...": the RDP curve, and the clip norm (restored
+  // only with adaptive clipping; otherwise the configured norm applies).
   ParameterSet State() const;
   // FAILED_PRECONDITION when `state` holds no privacy state (the run began without DP) or was
   // made with other RDP orders; INVALID_ARGUMENT for a malformed one.

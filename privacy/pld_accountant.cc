@@ -273,7 +273,8 @@ absl::StatusOr<double> PldDelta(double q, double z, int64_t steps, double epsilo
                                 PldDirection direction, const PldOptions& options) {
   if (absl::Status s = CheckArgs(q, z, steps, options); !s.ok()) return s;
   if (!(epsilon >= 0) || !std::isfinite(epsilon)) {
-    return absl::InvalidArgumentError(absl::StrCat("epsilon must be finite and >= 0, got ", epsilon));
+    return absl::InvalidArgumentError(
+        absl::StrCat("epsilon must be finite and >= 0, got ", epsilon));
   }
   if (steps == 0) return 0.0;
   auto composed = Composed(q, z, steps, direction, options);

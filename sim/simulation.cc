@@ -9,6 +9,7 @@
 #include "core/serialization.h"
 #include "core/status_macros.h"
 #include "google/protobuf/text_format.h"
+#include "privacy/pld_accountant.h"
 #include "server/metrics_jsonl.h"
 #include "sim/experiment.h"
 #include "sim/in_process_transport.h"
@@ -109,6 +110,16 @@ absl::StatusOr<SimulationResult> RunSimulation(const config::ExperimentConfig& c
   result.final_shared = coordinator->global_shared();
   result.output_dir = options.write_outputs ? c.output_dir() : "";
   result.stop_reason = coordinator->stop_reason();
+  if (const DpFedAvg* dp = coordinator->privacy(); dp != nullptr) {
+    // A report, not a budget: the tighter ε of the same (q, z, rounds, δ).
+    auto pld = PldEpsilon(dp->sampling_rate(), dp->noise_multiplier(),
+                          coordinator->completed_rounds(), dp->options().delta);
+    if (pld.ok()) {
+      result.pld_epsilon = *pld;
+    } else {
+      result.pld_note = std::string(pld.status().message());
+    }
+  }
   if (!result.stop_reason.empty() && options.progress != nullptr) {
     absl::FPrintF(options.progress, "[%s] %s\n", c.name(), result.stop_reason);
   }

@@ -40,6 +40,10 @@ struct SimulationResult {
   std::string output_dir;
   // Why the run stopped before its configured rounds (the privacy budget); empty otherwise.
   std::string stop_reason;
+  // Under DP: the same rounds' ε by the tighter PLD accountant (the budget uses RDP's), or -1
+  // when the PLD accountant could not run (its message in pld_note).
+  double pld_epsilon = -1;
+  std::string pld_note;
 };
 
 absl::StatusOr<SimulationResult> RunSimulation(const config::ExperimentConfig& config,

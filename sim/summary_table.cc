@@ -44,14 +44,24 @@ std::string FormatSummaryTable(const std::vector<SimulationResult>& results) {
   }
   for (const auto& r : results) {
     if (!r.stop_reason.empty()) absl::StrAppend(&out, r.name, ": ", r.stop_reason, "\n");
+    if (r.rounds.empty() || !r.rounds.back().privacy) continue;
+    const PrivacyRecord& p = *r.rounds.back().privacy;
+    absl::StrAppendFormat(&out, "%s: epsilon %.4f at delta %g by RDP (the budget's accountant)",
+                          r.name, p.epsilon, p.delta);
+    if (r.pld_epsilon >= 0) {
+      absl::StrAppendFormat(&out, "; %.4f by PLD for the same %d rounds\n", r.pld_epsilon,
+                            r.rounds.size());
+    } else {
+      absl::StrAppend(&out, "; PLD: ", r.pld_note, "\n");
+    }
   }
   out +=
       "\npers.acc: each client's own model on its local test set, sum(correct)/sum(test) over "
       "clients, after the last round.\nglobal.acc: the shared global model alone; n/a when part "
       "of every model is personal (e.g. FedPer's head), local-only training has none.\nstd, "
       "worst10%: spread of per-client accuracy (population std; mean of the worst 10% of "
-      "clients). best: best pers.acc over evaluated rounds.\nepsilon: client-level (epsilon, delta)-DP "
-      "of the shared model after the last round (delta in metrics.jsonl); - when not private.\n";
+      "clients). best: best pers.acc over evaluated rounds.\nepsilon: client-level "
+      "(epsilon, delta)-DP of the shared model after the last round (delta in metrics.jsonl); - when not private.\n";
   return out;
 }
 

@@ -119,6 +119,17 @@ TEST(DpFedAvg, StateRestoresTheSameEpsilonAndClipNorm) {
   EXPECT_EQ(restarted->Spent().epsilon, dp->Spent().epsilon);
 }
 
+TEST(DpFedAvg, AFixedClipNormComesFromTheConfigOnResume) {
+  DpFedAvgOptions o = Options();
+  auto dp = DpFedAvg::Create(o).value();
+  ASSERT_OK(dp->CompleteRound(1, 10, 5));
+  o.clip_norm = 2.5;  // the operator changed S between runs
+  auto resumed = DpFedAvg::Create(o).value();
+  ASSERT_OK(resumed->Restore(dp->State()));
+  EXPECT_EQ(resumed->clip_norm(), 2.5);
+  EXPECT_EQ(resumed->Spent().epsilon, dp->Spent().epsilon);
+}
+
 TEST(DpFedAvg, RefusesBadOptionsByName) {
   auto refused = [](auto mutate, const char* what) {
     DpFedAvgOptions o = Options();
@@ -132,6 +143,10 @@ TEST(DpFedAvg, RefusesBadOptionsByName) {
   refused([](DpFedAvgOptions& o) { o.epsilon_budget = -1; }, "epsilon_budget");
   refused([](DpFedAvgOptions& o) { o.adaptive_clipping = true; o.target_quantile = 1; },
           "target_quantile");
+  refused([](DpFedAvgOptions& o) { o.adaptive_clipping = true; o.count_stddev = 1e6; },
+          "sampler's range");
+  refused([](DpFedAvgOptions& o) { o.noise_multiplier = 0; o.target_epsilon = 1; },
+          "number of rounds");
 }
 
 }  // namespace

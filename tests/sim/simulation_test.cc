@@ -125,6 +125,10 @@ TEST(Simulation, APrivateRunClipsOnTheDeviceStopsAtItsBudgetAndRepeatsForItsSeed
             std::string::npos)
       << table;
   EXPECT_NE(table.find("stopped after round 3"), std::string::npos) << table;
+  // The tighter PLD number for the same rounds is reported beside the budget's RDP one.
+  EXPECT_GT(first->pld_epsilon, 0);
+  EXPECT_LT(first->pld_epsilon, first->rounds.back().privacy->epsilon);
+  EXPECT_NE(table.find("by PLD for the same 3 rounds"), std::string::npos) << table;
   auto jsonl = Env::Default()->ReadFile(c.output_dir() + "/metrics.jsonl");
   ASSERT_OK(jsonl);
   EXPECT_EQ(std::count(jsonl->begin(), jsonl->end(), '\n'), 3);
