@@ -1,5 +1,8 @@
 #include "client/client_runtime.h"
 
+#include <cmath>
+#include <cstring>
+
 #include "absl/strings/str_cat.h"
 #include "core/parameter_math.h"
 #include "core/random.h"
@@ -7,22 +10,31 @@
 #include "core/update_codec.h"
 #include "core/wire_update.h"
 #include "privacy/clipping.h"
+#include "privacy/rdp_accountant.h"
+#include "privacy/secure_random.h"
 
 namespace tailor {
 
 namespace {
 
 constexpr char kResidualPrefix[] = "upload_residual/";
+constexpr char kDpSgdPrefix[] = "dp_sgd/";
+constexpr char kDpSgdCurve[] = "rdp";
+
+bool StartsWith(const std::string& s, const char* prefix) {
+  return s.compare(0, std::strlen(prefix), prefix) == 0;
+}
 
 }  // namespace
 
 ClientRuntime::DeviceState ClientRuntime::SplitStoredState(ParameterSet stored) {
   ClientRuntime::DeviceState state;
-  const std::string prefix = kResidualPrefix;
   for (size_t i = 0; i < stored.size(); ++i) {
     NamedTensor& e = stored.entry(i);
-    if (e.name.compare(0, prefix.size(), prefix) == 0) {
-      (void)state.residual.Add(e.name.substr(prefix.size()), std::move(e.tensor));
+    if (StartsWith(e.name, kResidualPrefix)) {
+      (void)state.residual.Add(e.name.substr(std::strlen(kResidualPrefix)), std::move(e.tensor));
+    } else if (StartsWith(e.name, kDpSgdPrefix)) {
+      (void)state.dp_sgd.Add(e.name.substr(std::strlen(kDpSgdPrefix)), std::move(e.tensor));
     } else {
       (void)state.personal.Add(std::move(e.name), std::move(e.tensor));
     }
@@ -33,12 +45,53 @@ ClientRuntime::DeviceState ClientRuntime::SplitStoredState(ParameterSet stored) 
 namespace {
 
 absl::StatusOr<ParameterSet> JoinForStore(const ParameterSet& personal,
-                                          const ParameterSet& residual) {
+                                          const ClientRuntime::DeviceState& state) {
   ParameterSet out = personal;
-  for (const auto& e : residual.entries()) {
-    TAILOR_RETURN_IF_ERROR(out.Add(kResidualPrefix + e.name, e.tensor));
+  for (const auto& [prefix, part] : {std::pair<const char*, const ParameterSet*>{
+                                         kResidualPrefix, &state.residual},
+                                     {kDpSgdPrefix, &state.dp_sgd}}) {
+    for (const auto& e : part->entries()) {
+      TAILOR_RETURN_IF_ERROR(out.Add(prefix + e.name, e.tensor));
+    }
   }
   return out;
+}
+
+// DP-SGD's coins from a SecureRandom.
+class SecureCoins : public PrivateCoins {
+ public:
+  explicit SecureCoins(std::unique_ptr<SecureRandom> random) : random_(std::move(random)) {}
+  bool Bernoulli(double p) override {
+    const uint128 den = uint128{1} << 53;
+    return random_->Bernoulli(static_cast<uint128>(std::floor(p * 0x1p53)), den);
+  }
+  void FillStandardNormal(float* out, size_t n) override { random_->FillStandardNormal(out, n); }
+
+ private:
+  std::unique_ptr<SecureRandom> random_;
+};
+
+// Composes this round's DP-SGD steps into the device's RDP curve; returns ε at `delta`.
+absl::StatusOr<double> AccountDpSgd(ParameterSet* curve_state, double rate, double z,
+                                    int64_t steps, double delta) {
+  RdpAccountant accountant;
+  if (const Tensor* stored = curve_state->Find(kDpSgdCurve); stored != nullptr) {
+    if (stored->dtype() != DType::kFloat64 ||
+        stored->numel() != static_cast<int64_t>(DefaultRdpOrders().size())) {
+      return absl::DataLossError("the device's DP-SGD accountant state is malformed");
+    }
+    TAILOR_ASSIGN_OR_RETURN(
+        accountant, RdpAccountant::FromCurve(DefaultRdpOrders(),
+                                             std::vector<double>(stored->f64().begin(),
+                                                                 stored->f64().end())));
+  }
+  TAILOR_RETURN_IF_ERROR(accountant.AddSteps(rate, z, steps));
+  Tensor curve(DType::kFloat64, {static_cast<int64_t>(accountant.rdp().size())});
+  std::copy(accountant.rdp().begin(), accountant.rdp().end(), curve.f64().begin());
+  *curve_state = ParameterSet();
+  TAILOR_RETURN_IF_ERROR(curve_state->Add(kDpSgdCurve, std::move(curve)));
+  TAILOR_ASSIGN_OR_RETURN(PrivacySpent spent, accountant.Epsilon(delta));
+  return spent.epsilon;
 }
 
 }  // namespace
@@ -74,6 +127,23 @@ absl::StatusOr<UpdateUpload> ClientRuntime::Train(const TrainTask& task, LocalTr
   if (options.proximal_mu > 0 && !options.proximal) {
     options.proximal = [&policy](const std::string& name) { return !policy.IsPersonal(name); };
   }
+  std::unique_ptr<SecureCoins> coins;
+  if (options.dp_sgd_clip_norm != 0) {
+    if (!(options.dp_sgd_clip_norm > 0) || !std::isfinite(options.dp_sgd_clip_norm) ||
+        !(options.dp_sgd_noise_multiplier > 0) || !std::isfinite(options.dp_sgd_noise_multiplier)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "DP-SGD needs a finite clip norm and noise multiplier > 0, got ",
+          options.dp_sgd_clip_norm, " and ", options.dp_sgd_noise_multiplier));
+    }
+    std::unique_ptr<SecureRandom> random;
+    if (ctx_.reproducible_private_noise) {
+      random = SecureRandom::FromSeed(seed, 0x6470736764ULL /*"dpsgd"*/);
+    } else {
+      TAILOR_ASSIGN_OR_RETURN(random, SecureRandom::FromOsEntropy());
+    }
+    coins = std::make_unique<SecureCoins>(std::move(random));
+    options.dp_sgd_coins = coins.get();
+  }
   TAILOR_ASSIGN_OR_RETURN(TrainStats stats,
                           ctx_.algorithm->TrainLocally(trainer, ctx_.data, options, seed));
   PersonalizationPolicy::Parts after = policy.Split(trainer.Snapshot());
@@ -87,7 +157,8 @@ absl::StatusOr<UpdateUpload> ClientRuntime::Train(const TrainTask& task, LocalTr
   // the global set).
   TAILOR_ASSIGN_OR_RETURN(ParameterSet delta,
                           Difference(std::move(after.shared), *task.global_shared));
-  if (options.clip_norm > 0) {
+  // Any non-zero norm is applied (NaN and negatives are refused by ClipToNorm, not ignored).
+  if (options.clip_norm != 0) {
     // Before the codec: the residual of error feedback then carries clipped values only.
     TAILOR_ASSIGN_OR_RETURN(const double norm, ClipToNorm(&delta, options.clip_norm));
     up.within_clip_norm = norm <= options.clip_norm;
@@ -104,7 +175,13 @@ absl::StatusOr<UpdateUpload> ClientRuntime::Train(const TrainTask& task, LocalTr
       ParameterSet wire,
       CompressUpdate(delta, codec, DeriveSeed(seed, {0x636f646563ULL /*"codec"*/}),
                      feedback ? &state.residual : nullptr));
-  TAILOR_ASSIGN_OR_RETURN(ParameterSet to_store, JoinForStore(after.personal, state.residual));
+  if (coins) {
+    TAILOR_ASSIGN_OR_RETURN(
+        up.record_epsilon,
+        AccountDpSgd(&state.dp_sgd, DpSgdSamplingRate(options.batch_size, ctx_.data.train.size()),
+                     options.dp_sgd_noise_multiplier, stats.steps, options.dp_sgd_delta));
+  }
+  TAILOR_ASSIGN_OR_RETURN(ParameterSet to_store, JoinForStore(after.personal, state));
   TAILOR_RETURN_IF_ERROR(ctx_.store->Save(ctx_.client_id, to_store));
   TAILOR_ASSIGN_OR_RETURN(up.payload, EncodeSharedUpdate(wire, policy));
   return up;

@@ -45,6 +45,9 @@ struct UpdateUpload {
   // Under DP (TrainOptions::clip_norm > 0): the update's norm was within the clip norm before
   // clipping. Adaptive clipping counts these bits, with noise, to move the norm.
   bool within_clip_norm = false;
+  // Under sample-level DP-SGD: the record-level ε this device has spent over all its rounds
+  // (at TrainOptions::dp_sgd_delta); -1 without DP-SGD.
+  double record_epsilon = -1;
 };
 
 struct EvalTask {
@@ -66,18 +69,24 @@ struct ClientContext {
   // The model's full parameter names in order, and the initial model (source of a client's
   // personal part before its first round).
   std::shared_ptr<const ParameterSet> initial_model;
+  // DP-SGD's private coins keyed from the task seed (simulations: the same seed gives the same
+  // numbers) instead of the OS (deployed clients: the coordinator, which chose the seed, must
+  // not be able to predict them).
+  bool reproducible_private_noise = false;
 };
 
 class ClientRuntime {
  public:
   explicit ClientRuntime(ClientContext context) : ctx_(std::move(context)) {}
-  // What the device keeps between rounds: the personal parameters and, with the topk upload
-  // codec, the error-feedback memory (stored beside them as "upload_residual/<name>").
+  // What the device keeps between rounds: the personal parameters; with the topk upload codec,
+  // the error-feedback memory (stored beside them as "upload_residual/<name>"); with DP-SGD,
+  // the device's record-level RDP curve ("dp_sgd/rdp").
   struct DeviceState {
     ParameterSet personal;
     ParameterSet residual;
+    ParameterSet dp_sgd;
   };
-  // Splits what a PersonalStore holds into the two.
+  // Splits what a PersonalStore holds into the three.
   static DeviceState SplitStoredState(ParameterSet stored);
 
   absl::StatusOr<UpdateUpload> Train(const TrainTask& task, LocalTrainer& trainer);

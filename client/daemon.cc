@@ -216,6 +216,9 @@ class Daemon {
     }
     t.options.topk_fraction = task.options().topk_fraction();
     t.options.clip_norm = task.options().clip_norm();
+    t.options.dp_sgd_clip_norm = task.options().dp_sgd_clip_norm();
+    t.options.dp_sgd_noise_multiplier = task.options().dp_sgd_noise_multiplier();
+    if (task.options().dp_sgd_delta() > 0) t.options.dp_sgd_delta = task.options().dp_sgd_delta();
     // A retried round (after a transient upload failure) must not train twice: reuse the result.
     if (!pending_upload_ || pending_upload_->round != task.round()) {
       TAILOR_ASSIGN_OR_RETURN(UpdateUpload up, runtime_.Train(t, trainer_));
@@ -247,6 +250,7 @@ class Daemon {
         chunk.set_weight(up.weight);
         chunk.set_train_loss(up.stats.mean_loss);
         chunk.set_within_clip_norm(up.within_clip_norm);
+        if (up.record_epsilon >= 0) chunk.set_record_epsilon(up.record_epsilon);
         chunk.set_total_bytes(static_cast<int64_t>(up.payload.size()));
         first = false;
       }

@@ -7,6 +7,7 @@
 #ifndef TAILOR_CLIENT_LOCAL_TRAINER_H_
 #define TAILOR_CLIENT_LOCAL_TRAINER_H_
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -21,6 +22,18 @@ namespace tailor {
 
 // Which parameters an optimization step may change.
 using TrainableFilter = std::function<bool(const std::string& name)>;
+
+// The private randomness of sample-level DP-SGD: record sampling and gradient noise must come
+// from a generator the coordinator cannot predict (privacy/secure_random.h behind it), never
+// from the task seed.
+class PrivateCoins {
+ public:
+  virtual ~PrivateCoins() = default;
+  // True with probability p (a 53-bit dyadic rational rounded down).
+  virtual bool Bernoulli(double p) = 0;
+  // n independent N(0, 1) values.
+  virtual void FillStandardNormal(float* out, size_t n) = 0;
+};
 
 struct TrainOptions {
   double learning_rate = 0.005;
@@ -43,7 +56,23 @@ struct TrainOptions {
   // Differential privacy (privacy/clipping.h): when > 0 the shared update is clipped to this
   // L2 norm before it is encoded, and the upload says whether it was within it already.
   double clip_norm = 0;
+  // Sample-level DP-SGD (Abadi et al., "Deep Learning with Differential Privacy", CCS 2016),
+  // when dp_sgd_clip_norm > 0: each step trains on a Poisson sample of the local records at
+  // rate batch_size / n (epochs · n / batch_size steps), clips every example's gradient to
+  // dp_sgd_clip_norm, adds N(0, (z·C)²) to each coordinate of the sum and divides by
+  // batch_size. It protects each record even from the client's own uploads. The coins come
+  // from `dp_sgd_coins` (not owned; required then).
+  double dp_sgd_clip_norm = 0;
+  double dp_sgd_noise_multiplier = 0;
+  PrivateCoins* dp_sgd_coins = nullptr;
+  // δ of the record-level ε each client reports. Default 1e-5.
+  double dp_sgd_delta = 1e-5;
 };
+
+// DP-SGD's Poisson sampling rate of records per step: batch_size / n, at most 1.
+inline double DpSgdSamplingRate(int batch_size, size_t n) {
+  return n == 0 ? 1.0 : std::min(1.0, static_cast<double>(batch_size) / static_cast<double>(n));
+}
 
 struct TrainStats {
   // Mean training loss over the steps taken (0 when no step was taken).

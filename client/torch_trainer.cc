@@ -101,6 +101,15 @@ class TorchTrainer : public LocalTrainer {
         }
       }
       model_->train();
+      if (options.dp_sgd_clip_norm > 0) {
+        TrainStats dp = TrainDpSgd(pool, indices, options, params, anchored, sgd);
+        for (auto& p : model_->parameters(true)) p.set_requires_grad(true);
+        if (!std::isfinite(dp.mean_loss)) {
+          return absl::FailedPreconditionError(
+              "local training diverged (non-finite loss); lower train.learning_rate");
+        }
+        return dp;
+      }
       Rng rng(seed);
       std::vector<uint32_t> order(indices.begin(), indices.end());
       const size_t bs = static_cast<size_t>(options.batch_size);
@@ -165,6 +174,70 @@ class TorchTrainer : public LocalTrainer {
   }
 
  private:
+  // Sample-level DP-SGD (see TrainOptions): Poisson-sampled steps, per-example clipping by one
+  // backward pass per example, Gaussian noise from the private coins on the clipped sum.
+  TrainStats TrainDpSgd(const ImageDataset& pool, absl::Span<const uint32_t> indices,
+                        const TrainOptions& options, std::vector<at::Tensor>& params,
+                        std::vector<std::pair<at::Tensor, at::Tensor>>& anchored,
+                        torch::optim::SGD& sgd) {
+    PrivateCoins& coins = *options.dp_sgd_coins;
+    const double n = static_cast<double>(indices.size());
+    const double rate = DpSgdSamplingRate(options.batch_size, indices.size());
+    const double expected_batch = rate * n;
+    const int64_t steps_per_epoch = std::max<int64_t>(1, std::llround(n / expected_batch));
+    const double clip = options.dp_sgd_clip_norm;
+    const double noise_std = options.dp_sgd_noise_multiplier * clip;
+    std::vector<at::Tensor> sums;
+    for (const at::Tensor& p : params) sums.push_back(torch::zeros_like(p));
+    std::vector<float> noise;
+    TrainStats stats;
+    double loss_sum = 0;
+    int64_t loss_steps = 0;
+    at::Tensor x, y;
+    for (int epoch = 0; epoch < options.epochs; ++epoch) {
+      for (int64_t step = 0; step < steps_per_epoch; ++step) {
+        for (at::Tensor& s : sums) s.zero_();
+        double step_loss = 0;
+        int64_t sampled = 0;
+        for (uint32_t index : indices) {
+          if (!coins.Bernoulli(rate)) continue;
+          FillBatch(pool, absl::MakeConstSpan(&index, 1), &x, &y);
+          sgd.zero_grad();
+          at::Tensor loss = torch::nn::functional::cross_entropy(model_->Forward(x), y);
+          loss.backward();
+          torch::NoGradGuard no_grad;
+          double squared = 0;
+          for (const at::Tensor& p : params) squared += p.grad().pow(2).sum().item<double>();
+          const double norm = std::sqrt(squared);
+          const double factor = norm > clip ? clip / norm : 1.0;
+          for (size_t i = 0; i < params.size(); ++i) sums[i].add_(params[i].grad(), factor);
+          step_loss += loss.item<double>();
+          ++sampled;
+        }
+        torch::NoGradGuard no_grad;
+        for (size_t i = 0; i < params.size(); ++i) {
+          noise.resize(static_cast<size_t>(sums[i].numel()));
+          coins.FillStandardNormal(noise.data(), noise.size());
+          at::Tensor noisy =
+              sums[i] + torch::from_blob(noise.data(), sums[i].sizes(), torch::kFloat32) * noise_std;
+          params[i].mutable_grad() = noisy.div_(expected_batch);
+        }
+        for (auto& [w, start] : anchored) {
+          w.mutable_grad().add_(w.detach() - start, options.proximal_mu);
+        }
+        sgd.step();
+        if (sampled > 0) {
+          loss_sum += step_loss / static_cast<double>(sampled);
+          ++loss_steps;
+        }
+        ++stats.steps;  // an empty Poisson sample is still a (noise-only) step
+        stats.samples += sampled;
+      }
+    }
+    stats.mean_loss = loss_steps > 0 ? loss_sum / static_cast<double>(loss_steps) : 0.0;
+    return stats;
+  }
+
   std::shared_ptr<TorchClassifier> model_;
 };
 

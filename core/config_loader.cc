@@ -112,6 +112,7 @@ void ApplyDefaults(ExperimentConfig* c) {
   if (!train->has_proximal_mu()) {
     train->set_proximal_mu(c->algorithm().name() == "fedprox" ? 0.01 : 0.0);
   }
+  if (!train->dp_sgd().has_delta()) train->mutable_dp_sgd()->set_delta(1e-5);
   if (c->upload().codec().empty()) c->mutable_upload()->set_codec("none");
   if (!c->upload().has_topk_fraction()) c->mutable_upload()->set_topk_fraction(0.01);
   if (c->server().aggregator().empty()) c->mutable_server()->set_aggregator("weighted_mean");
@@ -228,6 +229,19 @@ absl::Status ValidatePrivacy(const ExperimentConfig& c, const Checker& check) {
   if (!FiniteAtLeastZero(a.count_stddev())) {
     return check.Fail("privacy.adaptive_clipping.count_stddev",
                       absl::StrCat("must be finite and >= 0, got ", a.count_stddev()));
+  }
+  const auto& sgd = c.train().dp_sgd();
+  if (!FiniteAtLeastZero(sgd.clip_norm())) {
+    return check.Fail("train.dp_sgd.clip_norm",
+                      absl::StrCat("must be finite and >= 0, got ", sgd.clip_norm()));
+  }
+  if (sgd.clip_norm() > 0 && !(sgd.noise_multiplier() > 0 && std::isfinite(sgd.noise_multiplier()))) {
+    return check.Fail("train.dp_sgd.noise_multiplier",
+                      absl::StrCat("must be finite and > 0 with DP-SGD, got ",
+                                   sgd.noise_multiplier()));
+  }
+  if (!(sgd.delta() > 0 && sgd.delta() < 1)) {
+    return check.Fail("train.dp_sgd.delta", absl::StrCat("must be in (0, 1), got ", sgd.delta()));
   }
   if (!PrivacyEnabled(c)) return absl::OkStatus();
   // Privacy is on: the rest of the config must not undo it.

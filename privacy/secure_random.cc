@@ -2,6 +2,7 @@
 
 #include <sodium.h>
 
+#include <cmath>
 #include <cstring>
 
 #include "core/sha256.h"
@@ -61,6 +62,20 @@ uint128 SecureRandom::UniformBelow(uint128 n) {
     if (bits > 64) r |= static_cast<uint128>(NextU64()) << 64;
     r &= mask;
     if (r <= max) return r;
+  }
+}
+
+double SecureRandom::UniformOpen() {
+  return (static_cast<double>(NextU64() >> 11) + 0.5) * 0x1p-53;
+}
+
+void SecureRandom::FillStandardNormal(float* out, size_t n) {
+  constexpr double kTwoPi = 6.283185307179586476925286766559;
+  for (size_t i = 0; i < n; i += 2) {
+    const double radius = std::sqrt(-2 * std::log(UniformOpen()));
+    const double angle = kTwoPi * UniformOpen();
+    out[i] = static_cast<float>(radius * std::cos(angle));
+    if (i + 1 < n) out[i + 1] = static_cast<float>(radius * std::sin(angle));
   }
 }
 

@@ -32,6 +32,11 @@ class SecureRandom {
   uint128 UniformBelow(uint128 n);
   // True with probability num / den exactly (0 <= num <= den, den > 0).
   bool Bernoulli(uint128 num, uint128 den);
+  // Uniform in (0, 1), 53 random bits (never 0, so its log is finite).
+  double UniformOpen();
+  // n independent N(0, 1) floats by the Box-Muller transform. Floating point: for DP-SGD's
+  // internal gradient noise, never for a released value (docs/privacy.md says why).
+  void FillStandardNormal(float* out, size_t n);
 
   // True when the key came from the OS.
   bool secure() const { return secure_; }

@@ -95,6 +95,7 @@ class UploadReactor : public grpc::ServerReadReactor<v1::UpdateChunk> {
       weight_ = chunk_.weight();
       loss_ = chunk_.train_loss();
       within_clip_norm_ = chunk_.within_clip_norm();
+      record_epsilon_ = chunk_.has_record_epsilon() ? chunk_.record_epsilon() : -1;
       total_ = chunk_.total_bytes();
       if (total_ < 0 || total_ > service_->max_upload_bytes()) {
         Refuse(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
@@ -137,8 +138,9 @@ class UploadReactor : public grpc::ServerReadReactor<v1::UpdateChunk> {
   }
   void Deliver(std::shared_ptr<absl::StatusOr<ParameterSet>> decoded) {
     grpc::Status status =
-        service_->AcceptUpload(session_, round_, weight_, loss_, within_clip_norm_,
-                                 std::move(decoded), received_);
+        service_->AcceptUpload(session_, round_, weight_, loss_,
+                                 {within_clip_norm_, record_epsilon_}, std::move(decoded),
+                                 received_);
     response_->set_accepted(status.ok());
     Finish(status);
   }
@@ -165,6 +167,7 @@ class UploadReactor : public grpc::ServerReadReactor<v1::UpdateChunk> {
   double weight_ = 0;
   double loss_ = 0;
   bool within_clip_norm_ = false;
+  double record_epsilon_ = -1;
   int64_t total_ = 0;
   uint64_t received_ = 0;
 };
@@ -360,6 +363,9 @@ void CoordinatorService::DispatchTrain(const TrainTask& task, const std::vector<
   o->set_upload_codec(task.options.upload_codec);
   o->set_topk_fraction(task.options.topk_fraction);
   o->set_clip_norm(task.options.clip_norm);
+  o->set_dp_sgd_clip_norm(task.options.dp_sgd_clip_norm);
+  o->set_dp_sgd_noise_multiplier(task.options.dp_sgd_noise_multiplier);
+  o->set_dp_sgd_delta(task.options.dp_sgd_delta);
   for (int64_t id : cohort) {
     auto it = clients_.find(id);
     if (it != clients_.end()) it->second.train = {task.round, absl::Now()};
@@ -531,7 +537,7 @@ CoordinatorService::OpenTrainSinkFor(const std::string& session, int64_t round, 
 
 grpc::Status CoordinatorService::AcceptUpload(const std::string& session, int64_t round,
                                               double weight, double train_loss,
-                                              bool within_clip_norm,
+                                              UploadPrivacy privacy,
                                               std::shared_ptr<absl::StatusOr<ParameterSet>> decoded,
                                               uint64_t bytes) {
   std::shared_ptr<UpdateSink> sink;
@@ -550,7 +556,8 @@ grpc::Status CoordinatorService::AcceptUpload(const std::string& session, int64_
   upload.round = round;
   upload.weight = weight;
   upload.stats.mean_loss = train_loss;
-  upload.within_clip_norm = within_clip_norm;
+  upload.within_clip_norm = privacy.within_clip_norm;
+  upload.record_epsilon = privacy.record_epsilon;
   upload.decoded = std::move(decoded);
   upload.wire_bytes = static_cast<int64_t>(bytes);
   // Schema checks and aggregation happen in the Round, outside the service lock.

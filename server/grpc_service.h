@@ -100,8 +100,13 @@ class CoordinatorService final : public tailor::v1::Coordinator::CallbackService
   // For the upload reactor only: whether `session` may upload for `round` (checked on the first
   // chunk), and the complete, decoded upload.
   grpc::Status AdmitUpload(const std::string& session, int64_t round);
+  // What an upload's header says about privacy (UpdateUpload's fields of the same names).
+  struct UploadPrivacy {
+    bool within_clip_norm = false;
+    double record_epsilon = -1;
+  };
   grpc::Status AcceptUpload(const std::string& session, int64_t round, double weight,
-                            double train_loss, bool within_clip_norm,
+                            double train_loss, UploadPrivacy privacy,
                             std::shared_ptr<absl::StatusOr<ParameterSet>> decoded,
                             uint64_t bytes);
   void CountRejectedUpload(grpc::StatusCode code);

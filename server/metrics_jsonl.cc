@@ -52,6 +52,9 @@ std::string RoundRecordToJson(const RoundRecord& r, const std::string& run_name)
     }
     out += "}";
   }
+  if (r.record_epsilon_max >= 0) {
+    absl::StrAppend(&out, ",\"record_epsilon_max\":", Num(r.record_epsilon_max));
+  }
   if (r.privacy) {
     const PrivacyRecord& p = *r.privacy;
     absl::StrAppend(&out, ",\"privacy\":{\"epsilon\":", Num(p.epsilon), ",\"delta\":", Num(p.delta),

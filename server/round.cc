@@ -96,6 +96,9 @@ absl::Status Round::OnUpdate(const UpdateUpload& upload) {
           upload.wire_bytes > 0 ? upload.wire_bytes : static_cast<int64_t>(upload.payload.size());
       train_stats_[upload.client_id] = {upload.weight, upload.stats.mean_loss};
       within_clip_ += upload.within_clip_norm ? 1 : 0;
+      if (std::isfinite(upload.record_epsilon)) {
+        record_epsilon_max_ = std::max(record_epsilon_max_, upload.record_epsilon);
+      }
     }
     done = static_cast<int64_t>(reported_.size());
   }
@@ -159,6 +162,7 @@ absl::StatusOr<RoundResult> Round::Close() {
   r.rejections = rejections_;
   r.upload_bytes = upload_bytes_;
   r.within_clip = within_clip_;
+  r.record_epsilon_max = record_epsilon_max_;
   if (r.accepted < options_.min_updates) {
     return absl::FailedPreconditionError(absl::StrCat(
         "round ", options_.round, " closed with ", r.accepted, " accepted updates (", r.rejected,

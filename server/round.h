@@ -60,6 +60,8 @@ struct RoundStats {
   int64_t upload_bytes = 0;
   // Accepted updates whose client reported a norm within the DP clip norm.
   int64_t within_clip = 0;
+  // The largest record-level ε (DP-SGD) an accepted client reported; -1 when none did.
+  double record_epsilon_max = -1;
   // Rejection reasons (status code name -> count), for metrics.
   std::map<std::string, int64_t> rejections;
 };
@@ -104,6 +106,7 @@ class Round : public UpdateSink {
   int64_t rejected_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t upload_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t within_clip_ ABSL_GUARDED_BY(mu_) = 0;
+  double record_epsilon_max_ ABSL_GUARDED_BY(mu_) = -1;
   int64_t failed_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<std::string, int64_t> rejections_ ABSL_GUARDED_BY(mu_);
   // The first failure or rejection, quoted when the round cannot close.

@@ -32,6 +32,7 @@ absl::StatusOr<Experiment> BuildExperiment(const config::ExperimentConfig& c, En
                                     c.algorithm().personal_patterns().end());
   TAILOR_ASSIGN_OR_RETURN(e.algorithm,
                           CreateClientAlgorithm(c.algorithm().name(), e.spec, patterns));
+  e.reproducible_private_noise = c.privacy().noise() != "secure";
   e.initial_model = std::make_shared<const ParameterSet>(
       InitialParameters(e.spec, DeriveSeed(c.seed(), {kModelInitStream})));
   TAILOR_RETURN_IF_ERROR(CheckPatternsMatch(e.algorithm->policy(), *e.initial_model));
@@ -59,6 +60,9 @@ TrainOptions TrainOptionsFrom(const config::ExperimentConfig& c) {
   t.upload_codec = c.upload().codec();
   t.topk_fraction = c.upload().topk_fraction();
   t.clip_norm = c.privacy().clip_norm();
+  t.dp_sgd_clip_norm = c.train().dp_sgd().clip_norm();
+  t.dp_sgd_noise_multiplier = c.train().dp_sgd().noise_multiplier();
+  t.dp_sgd_delta = c.train().dp_sgd().delta();
   return t;
 }
 
@@ -117,6 +121,8 @@ ClientContext ClientContextFor(const Experiment& e, int64_t id, PersonalStore* s
   ctx.data.train = split.train;
   ctx.data.test = split.test;
   ctx.initial_model = e.initial_model;
+  // In a simulation the private coins follow the seed unless privacy.noise says "secure".
+  ctx.reproducible_private_noise = e.reproducible_private_noise;
   return ctx;
 }
 

@@ -25,6 +25,8 @@ struct Experiment {
   std::shared_ptr<const ParameterSet> initial_model;
   // Loaded only when asked for (the coordinator never sees client data).
   std::optional<FederatedDataset> data;
+  // privacy.noise is not "secure": simulated clients key DP-SGD's coins from the seed.
+  bool reproducible_private_noise = true;
 };
 
 absl::StatusOr<Experiment> BuildExperiment(const config::ExperimentConfig& config, Env* env,

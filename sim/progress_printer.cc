@@ -50,6 +50,9 @@ void ProgressPrinter::OnRoundComplete(const RoundRecord& r) {
     privacy = absl::StrFormat(" | eps %.3f (delta %g, clip %.3g)", r.privacy->epsilon,
                               r.privacy->delta, r.privacy->clip_norm);
   }
+  if (r.record_epsilon_max >= 0) {
+    privacy += absl::StrFormat(" | record eps <= %.3f", r.record_epsilon_max);
+  }
   absl::FPrintF(out_,
                 "%s[%s] round %d/%d | clients %d/%d | train loss %.4f | %s%s | %.1fs/round | "
                 "elapsed %s | eta %s\n",

@@ -4,6 +4,7 @@
 #include "core/serialization.h"
 #include "core/wire_update.h"
 #include "models/model_spec.h"
+#include "privacy/rdp_accountant.h"
 #include "tests/test_util.h"
 
 namespace tailor {
@@ -167,6 +168,135 @@ TEST(TorchTrainer, ProximalTermShrinksTheUpdateOfAnchoredParametersOnly) {
   EXPECT_LT(strong, 0.6 * mild);
   // The head is not anchored: mu changes it only through the body it sits on.
   EXPECT_GT(moved(10, "fc2.weight"), 0.5 * moved(0, "fc2.weight"));
+}
+
+TEST(ClientRuntime, UnderDifferentialPrivacyTheUploadIsClippedOnTheDevice) {
+  FedPerClient free_client(4);
+  ClientRuntime free_runtime(free_client.ctx);
+  auto unclipped = free_runtime.Train(free_client.task, *free_client.trainer);
+  ASSERT_OK(unclipped);
+  const double norm = L2Norm(*DeserializeParameterSet(unclipped->payload));
+
+  for (double clip : {norm / 4, norm * 4}) {
+    FedPerClient c(4);  // same client, same seed: the same update before clipping
+    c.task.options.clip_norm = clip;
+    ClientRuntime runtime(c.ctx);
+    auto up = runtime.Train(c.task, *c.trainer);
+    ASSERT_OK(up);
+    const double sent = L2Norm(*DeserializeParameterSet(up->payload));
+    EXPECT_LE(sent, clip);
+    EXPECT_EQ(up->within_clip_norm, norm <= clip);
+    if (clip > norm) {
+      EXPECT_NEAR(sent, norm, 1e-6 * norm);  // untouched within the norm
+    }
+  }
+  FedPerClient broken(4);
+  broken.task.options.clip_norm = std::nan("");
+  ClientRuntime runtime(broken.ctx);
+  EXPECT_STATUS(runtime.Train(broken.task, *broken.trainer).status(),
+                absl::StatusCode::kInvalidArgument, "clip norm");
+}
+
+// Scripted coins: every record sampled (or none), and a fixed "noise" value.
+class ScriptedCoins : public PrivateCoins {
+ public:
+  ScriptedCoins(bool sample, float noise) : sample_(sample), noise_(noise) {}
+  bool Bernoulli(double) override { return sample_; }
+  void FillStandardNormal(float* out, size_t n) override { std::fill(out, out + n, noise_); }
+
+ private:
+  bool sample_;
+  float noise_;
+};
+
+// Trains 20 records, batch 10 (2 steps), plain SGD without momentum; returns ‖Δw‖ of conv1.
+double DpSgdMovement(double clip, bool sample, float noise, double* per_coordinate = nullptr) {
+  auto ds = Synthetic();
+  auto trainer = *LocalTrainer::Create("fmnist_cnn");
+  EXPECT_OK(trainer->Load(InitialParameters(*GetModelSpec("fmnist_cnn"), 3)));
+  const ParameterSet start = trainer->Snapshot();
+  ScriptedCoins coins(sample, noise);
+  TrainOptions opts;
+  opts.learning_rate = 0.1;
+  opts.dp_sgd_clip_norm = clip;
+  opts.dp_sgd_noise_multiplier = 2.0;
+  opts.dp_sgd_coins = &coins;
+  auto stats = trainer->Train(*ds, Range(0, 20), opts, nullptr, 1);
+  EXPECT_OK(stats);
+  EXPECT_EQ(stats->steps, 2);
+  const ParameterSet end = trainer->Snapshot();
+  const Tensor& a = *start.Find("conv1.bias");
+  const Tensor& b = *end.Find("conv1.bias");
+  if (per_coordinate != nullptr) *per_coordinate = b.f32()[0] - a.f32()[0];
+  double squared = 0;
+  for (const char* name : {"conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias",
+                           "fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"}) {
+    const Tensor& x = *start.Find(name);
+    const Tensor& y = *end.Find(name);
+    for (int64_t i = 0; i < x.numel(); ++i) {
+      const double d = static_cast<double>(y.f32()[i]) - x.f32()[i];
+      squared += d * d;
+    }
+  }
+  return std::sqrt(squared);
+}
+
+TEST(TorchTrainer, DpSgdClipsEveryExampleAndAddsNoiseOfStdZTimesC) {
+  // Every record in both steps and no noise: each step's gradient is Σ clip(gᵢ)/10 over 20
+  // records, so the model moves at most 2 steps · lr · 20·C/10 = 0.4·C.
+  const double clip = 1e-3;
+  EXPECT_LE(DpSgdMovement(clip, true, 0.0f), 0.4 * clip * (1 + 1e-4));
+  // The same run with a generous norm moves much further: the bound above is the clipping.
+  EXPECT_GT(DpSgdMovement(100.0, true, 0.0f), 100 * 0.4 * clip);
+  // No record sampled and every noise draw 1: each coordinate moves by exactly
+  // -2 steps · lr · z·C / batch = -2 · 0.1 · 2 · 0.5 / 10 = -0.02.
+  double moved = 0;
+  DpSgdMovement(0.5, false, 1.0f, &moved);
+  EXPECT_NEAR(moved, -0.02, 1e-6);
+}
+
+TEST(ClientRuntime, DpSgdAccountsEachRecordOnTheDeviceAcrossRoundsAndRestarts) {
+  FedPerClient c(5);
+  c.task.options.dp_sgd_clip_norm = 1.0;
+  c.task.options.dp_sgd_noise_multiplier = 1.2;
+  c.task.options.batch_size = 15;  // 150 records: rate 0.1, 10 steps per epoch
+  c.ctx.reproducible_private_noise = true;
+  double previous = 0;
+  for (int round = 1; round <= 3; ++round) {
+    c.task.round = round;
+    ClientRuntime runtime(c.ctx);  // a new runtime each round: the state is on the "disk"
+    auto up = runtime.Train(c.task, *c.trainer);
+    ASSERT_OK(up);
+    const double want = SubsampledGaussianEpsilon(0.1, 1.2, 10 * round, 1e-5)->epsilon;
+    EXPECT_NEAR(up->record_epsilon, want, 1e-12) << round;
+    EXPECT_GT(up->record_epsilon, previous);
+    previous = up->record_epsilon;
+  }
+  auto stored = *c.store.Load(5);
+  ASSERT_TRUE(stored.has_value());
+  EXPECT_NE(stored->Find("dp_sgd/rdp"), nullptr);
+  EXPECT_EQ(stored->Find("dp_sgd/rdp")->numel(), static_cast<int64_t>(DefaultRdpOrders().size()));
+  // The accountant state never travels: only shared parameters are in the payload.
+  c.task.round = 4;
+  auto up = ClientRuntime(c.ctx).Train(c.task, *c.trainer);
+  ASSERT_OK(up);
+  EXPECT_EQ(up->payload.find("dp_sgd"), std::string::npos);
+  // Bad settings are refused by name.
+  c.task.options.dp_sgd_noise_multiplier = 0;
+  EXPECT_STATUS(ClientRuntime(c.ctx).Train(c.task, *c.trainer).status(),
+                absl::StatusCode::kInvalidArgument, "DP-SGD");
+}
+
+TEST(ClientRuntime, DpSgdRepeatsForASeedOnlyInReproducibleMode) {
+  auto run = [](bool reproducible) {
+    FedPerClient c(6);
+    c.task.options.dp_sgd_clip_norm = 1.0;
+    c.task.options.dp_sgd_noise_multiplier = 1.0;
+    c.ctx.reproducible_private_noise = reproducible;
+    return ClientRuntime(c.ctx).Train(c.task, *c.trainer).value().payload;
+  };
+  EXPECT_EQ(run(true), run(true));
+  EXPECT_NE(run(false), run(false));
 }
 
 TEST(ClientRuntime, TopKUploadKeepsItsErrorFeedbackOnTheDeviceBesideThePersonalHead) {

@@ -123,6 +123,13 @@ TEST(ConfigLoader, EachRangeCheck) {
        "privacy.adaptive_clipping.learning_rate"},
       {"rounds: 1 data { num_clients: 5 } privacy { adaptive_clipping { count_stddev: -1 } }",
        "privacy.adaptive_clipping.count_stddev"},
+      {"rounds: 1 data { num_clients: 5 } train { dp_sgd { clip_norm: -1 } }",
+       "train.dp_sgd.clip_norm"},
+      {"rounds: 1 data { num_clients: 5 } train { dp_sgd { clip_norm: 1 } }",
+       "train.dp_sgd.noise_multiplier"},
+      {"rounds: 1 data { num_clients: 5 } train { dp_sgd { clip_norm: 1 noise_multiplier: 1 "
+       "delta: 0 } }",
+       "train.dp_sgd.delta"},
       // Privacy on, and the rest of the config must not undo it.
       {"rounds: 1 data { num_clients: 5 } privacy { noise_multiplier: 1 }", "privacy.clip_norm"},
       {"rounds: 1 data { num_clients: 5 } privacy { clip_norm: 1 }", "privacy.noise_multiplier"},

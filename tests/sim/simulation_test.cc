@@ -146,6 +146,22 @@ TEST(Simulation, APrivateRunClipsOnTheDeviceStopsAtItsBudgetAndRepeatsForItsSeed
       << "OS-keyed noise must not repeat the seeded noise";
 }
 
+TEST(Simulation, DpSgdClientsReportTheirRecordLevelEpsilon) {
+  auto c = TinyConfig("fedavg", 2);
+  c.set_rounds(1);
+  c.mutable_train()->mutable_dp_sgd()->set_clip_norm(1.0);
+  c.mutable_train()->mutable_dp_sgd()->set_noise_multiplier(1.5);
+  c.set_output_dir(testing::MakeTempDir("dp-sgd") + "/run");
+  SimulationOptions o;
+  auto r = RunSimulation(c, o);
+  ASSERT_OK(r);
+  ASSERT_EQ(r->rounds.size(), 1u);
+  EXPECT_GT(r->rounds[0].record_epsilon_max, 0);
+  auto jsonl = Env::Default()->ReadFile(c.output_dir() + "/metrics.jsonl");
+  ASSERT_OK(jsonl);
+  EXPECT_NE(jsonl->find("\"record_epsilon_max\":"), std::string::npos) << *jsonl;
+}
+
 TEST(Simulation, WritesMetricsJsonl) {
   auto c = TinyConfig("fedavg", 2);
   c.set_rounds(1);
