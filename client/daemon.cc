@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "client/train_options_proto.h"
 #include "core/random.h"
 #include "core/serialization.h"
 #include "core/status_macros.h"
@@ -204,21 +205,7 @@ class Daemon {
     t.round = task.round();
     t.global_shared = model;
     t.seed = task.seed();
-    t.options.learning_rate = task.options().learning_rate();
-    t.options.batch_size = task.options().batch_size();
-    t.options.epochs = task.options().epochs();
-    t.options.momentum = task.options().momentum();
-    t.options.weight_decay = task.options().weight_decay();
-    t.options.drop_last = task.options().drop_last();
-    t.options.proximal_mu = task.options().proximal_mu();
-    if (!task.options().upload_codec().empty()) {
-      t.options.upload_codec = task.options().upload_codec();
-    }
-    t.options.topk_fraction = task.options().topk_fraction();
-    t.options.clip_norm = task.options().clip_norm();
-    t.options.dp_sgd_clip_norm = task.options().dp_sgd_clip_norm();
-    t.options.dp_sgd_noise_multiplier = task.options().dp_sgd_noise_multiplier();
-    if (task.options().dp_sgd_delta() > 0) t.options.dp_sgd_delta = task.options().dp_sgd_delta();
+    t.options = TrainOptionsFromProto(task.options());
     // A retried round (after a transient upload failure) must not train twice: reuse the result.
     if (!pending_upload_ || pending_upload_->round != task.round()) {
       TAILOR_ASSIGN_OR_RETURN(UpdateUpload up, runtime_.Train(t, trainer_));

@@ -6,6 +6,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "client/train_options_proto.h"
 #include "core/log.h"
 #include "core/serialization.h"
 #include "core/sha256.h"
@@ -352,20 +353,7 @@ void CoordinatorService::DispatchTrain(const TrainTask& task, const std::vector<
   train_round_ = task.round;
   v1::Task t = NewTask(v1::Task::TRAIN, task.round, task.global_shared);
   t.set_seed(task.seed);
-  auto* o = t.mutable_options();
-  o->set_learning_rate(task.options.learning_rate);
-  o->set_batch_size(task.options.batch_size);
-  o->set_epochs(task.options.epochs);
-  o->set_momentum(task.options.momentum);
-  o->set_weight_decay(task.options.weight_decay);
-  o->set_drop_last(task.options.drop_last);
-  o->set_proximal_mu(task.options.proximal_mu);
-  o->set_upload_codec(task.options.upload_codec);
-  o->set_topk_fraction(task.options.topk_fraction);
-  o->set_clip_norm(task.options.clip_norm);
-  o->set_dp_sgd_clip_norm(task.options.dp_sgd_clip_norm);
-  o->set_dp_sgd_noise_multiplier(task.options.dp_sgd_noise_multiplier);
-  o->set_dp_sgd_delta(task.options.dp_sgd_delta);
+  TrainOptionsToProto(task.options, t.mutable_options());
   for (int64_t id : cohort) {
     auto it = clients_.find(id);
     if (it != clients_.end()) it->second.train = {task.round, absl::Now()};

@@ -1,5 +1,6 @@
 // The trainer (LibTorch) and the client runtime on a small synthetic dataset.
 #include "client/client_runtime.h"
+#include "client/train_options_proto.h"
 #include "core/parameter_math.h"
 #include "core/serialization.h"
 #include "core/wire_update.h"
@@ -332,6 +333,46 @@ TEST(ClientRuntime, TopKUploadKeepsItsErrorFeedbackOnTheDeviceBesideThePersonalH
   // The next round loads the stored head and the memory separately and still trains.
   task.round = 2;
   ASSERT_OK(runtime.Train(task, *trainer));
+}
+
+TEST(TrainOptionsProto, EveryWireFieldSurvivesTheRoundTrip) {
+  TrainOptions in;
+  in.learning_rate = 0.123;
+  in.batch_size = 17;
+  in.epochs = 3;
+  in.momentum = 0.5;
+  in.weight_decay = 1e-4;
+  in.drop_last = false;
+  in.proximal_mu = 0.02;
+  in.upload_codec = "int8";
+  in.topk_fraction = 0.3;
+  in.clip_norm = 0.7;
+  in.dp_sgd_clip_norm = 1.5;
+  in.dp_sgd_noise_multiplier = 1.1;
+  in.dp_sgd_delta = 1e-7;
+  v1::TrainOptionsMsg msg;
+  TrainOptionsToProto(in, &msg);
+  // Through bytes, as the network carries it.
+  v1::TrainOptionsMsg parsed;
+  ASSERT_TRUE(parsed.ParseFromString(msg.SerializeAsString()));
+  const TrainOptions out = TrainOptionsFromProto(parsed);
+  EXPECT_EQ(out.learning_rate, in.learning_rate);
+  EXPECT_EQ(out.batch_size, in.batch_size);
+  EXPECT_EQ(out.epochs, in.epochs);
+  EXPECT_EQ(out.momentum, in.momentum);
+  EXPECT_EQ(out.weight_decay, in.weight_decay);
+  EXPECT_EQ(out.drop_last, in.drop_last);
+  EXPECT_EQ(out.proximal_mu, in.proximal_mu);
+  EXPECT_EQ(out.upload_codec, in.upload_codec);
+  EXPECT_EQ(out.topk_fraction, in.topk_fraction);
+  EXPECT_EQ(out.clip_norm, in.clip_norm);
+  EXPECT_EQ(out.dp_sgd_clip_norm, in.dp_sgd_clip_norm);
+  EXPECT_EQ(out.dp_sgd_noise_multiplier, in.dp_sgd_noise_multiplier);
+  EXPECT_EQ(out.dp_sgd_delta, in.dp_sgd_delta);
+  // An empty message keeps the defaults that zero would break.
+  const TrainOptions empty = TrainOptionsFromProto(v1::TrainOptionsMsg());
+  EXPECT_EQ(empty.upload_codec, "none");
+  EXPECT_EQ(empty.dp_sgd_delta, 1e-5);
 }
 
 TEST(ClientAlgorithm, UnknownNameIsRefused) {
