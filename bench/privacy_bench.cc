@@ -47,15 +47,17 @@ void BM_DiscreteGaussianSample(benchmark::State& state) {
 }
 BENCHMARK(BM_DiscreteGaussianSample);
 
-// The noise of one DP round over P parameters (no update: Finalize is all noise).
+// The noise of one DP round over P parameters (no update: Finalize is all noise), at noise
+// multiplier range(1)/1000.
 void BM_DpRoundNoise(benchmark::State& state) {
   const int64_t p = state.range(0);
+  const double z = static_cast<double>(state.range(1)) / 1000;
   ParameterSet schema;
   (void)schema.Add("w", Tensor(DType::kFloat32, {p}));
   auto rng = SecureRandom::FromSeed(2, 2);
   DpSumOptions o;
   o.clip_norm = 1;
-  o.noise_multiplier = 1;
+  o.noise_multiplier = z;
   o.expected_cohort = 100;
   o.rng = rng.get();
   auto sum = DpSumAggregator::Create(o).value();
@@ -65,7 +67,7 @@ void BM_DpRoundNoise(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations() * p);
 }
-BENCHMARK(BM_DpRoundNoise)->Arg(1 << 20)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_DpRoundNoise)->Args({1 << 20, 1000})->Args({1 << 20, 1})->Unit(benchmark::kMillisecond);
 
 // Baseline in the same run: copying the same number of floats.
 void BM_CopyFloatsBaseline(benchmark::State& state) {

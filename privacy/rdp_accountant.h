@@ -37,6 +37,12 @@ absl::StatusOr<double> SubsampledGaussianRdp(double q, double z, double alpha);
 // orders); exposed so tests can check the two against each other.
 absl::StatusOr<double> SubsampledGaussianRdpByIntegral(double q, double z, double alpha);
 
+// An upper bound at fractional orders from the two neighbouring integer orders (log A_α is
+// convex in α). SubsampledGaussianRdp uses it when z is so small (below about 0.03) that the
+// integral would need more than 2^20 points; such a z spends an enormous ε anyway, and the
+// bound can only over-report it.
+absl::StatusOr<double> SubsampledGaussianRdpByInterpolation(double q, double z, double alpha);
+
 struct PrivacySpent {
   double epsilon = 0;
   double order = 0;  // the order that gave the minimum
