@@ -30,22 +30,49 @@ class ClientAlgorithm {
   virtual const PersonalizationPolicy& policy() const = 0;
   // False for local-only training: nothing is uploaded and the global model is never used.
   virtual bool federated() const { return true; }
-  // Whether the shared parameters alone form a complete model worth evaluating as "the global
-  // model" (true when nothing is personal).
-  bool has_global_model() const { return policy().patterns().empty(); }
+  // Whether what a client evaluates is the global model itself: nothing is personal and
+  // nothing is fine-tuned before evaluation (FedAvg + fine-tuning evaluates tuned copies).
+  bool has_global_model() const {
+    return policy().patterns().empty() && !fine_tunes_before_evaluation();
+  }
+  virtual bool fine_tunes_before_evaluation() const { return false; }
 
   // Local training of one round. The trainer holds the client's starting model (the global
   // shared parameters merged with its personal ones).
   virtual absl::StatusOr<TrainStats> TrainLocally(LocalTrainer& trainer, const LocalData& data,
                                                   const TrainOptions& options,
                                                   uint64_t seed) const;
+
+  // Runs before the client's model is evaluated, on the loaded model; what it changes is
+  // evaluated and then discarded (never stored or uploaded). Default: nothing. FedBABU and
+  // FedAvg + fine-tuning fine-tune here.
+  virtual absl::Status PrepareEvaluation(LocalTrainer& trainer, const LocalData& data,
+                                         const TrainOptions& options, uint64_t seed) const {
+    return absl::OkStatus();
+  }
 };
 
-// `name`: "fedavg", "fedper", "local". `personal_patterns` overrides the algorithm's default
-// personal part when non-empty (FedPer's default is the model's head).
+struct AlgorithmOptions {
+  // Overrides the algorithm's default personal part when non-empty.
+  std::vector<std::string> personal_patterns;
+  // FedRep: epochs on the head (body frozen) before the body's epochs (head frozen).
+  int head_epochs = 1;
+  // FedBABU, FedAvg + fine-tuning: epochs of fine-tuning on local training data before each
+  // evaluation.
+  int finetune_epochs = 1;
+};
+
+// Known names: "fedavg", "fedprox", "fedavg_ft", "fedper", "fedrep", "lg_fedavg", "fedbabu",
+// "local", "constant_delta".
 absl::StatusOr<std::unique_ptr<ClientAlgorithm>> CreateClientAlgorithm(
+    const std::string& name, const ModelSpec& model, const AlgorithmOptions& options);
+inline absl::StatusOr<std::unique_ptr<ClientAlgorithm>> CreateClientAlgorithm(
     const std::string& name, const ModelSpec& model,
-    const std::vector<std::string>& personal_patterns);
+    const std::vector<std::string>& personal_patterns) {
+  AlgorithmOptions options;
+  options.personal_patterns = personal_patterns;
+  return CreateClientAlgorithm(name, model, options);
+}
 
 }  // namespace tailor
 

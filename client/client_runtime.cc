@@ -189,6 +189,11 @@ absl::StatusOr<UpdateUpload> ClientRuntime::Train(const TrainTask& task, LocalTr
 
 absl::StatusOr<EvalReport> ClientRuntime::Evaluate(const EvalTask& task, LocalTrainer& trainer) {
   TAILOR_RETURN_IF_ERROR(LoadModel(*task.global_shared, trainer).status());
+  TAILOR_RETURN_IF_ERROR(Annotate(
+      ctx_.algorithm->PrepareEvaluation(
+          trainer, ctx_.data, task.options,
+          DeriveSeed(task.seed, {static_cast<uint64_t>(ctx_.client_id)})),
+      "fine-tuning before evaluation"));
   EvalReport report;
   report.client_id = ctx_.client_id;
   TAILOR_ASSIGN_OR_RETURN(report.personalized, trainer.Evaluate(*ctx_.data.pool, ctx_.data.test));

@@ -53,6 +53,10 @@ struct UpdateUpload {
 struct EvalTask {
   int64_t round = 0;
   std::shared_ptr<const ParameterSet> global_shared;
+  // For algorithms that fine-tune before evaluating (FedBABU, FedAvg + fine-tuning): the
+  // experiment's local training options. The fine-tuned model is evaluated, never stored.
+  TrainOptions options;
+  uint64_t seed = 0;
 };
 
 struct EvalReport {

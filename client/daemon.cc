@@ -257,6 +257,8 @@ class Daemon {
     EvalTask t;
     t.round = task.round();
     t.global_shared = model;
+    t.options = TrainOptionsFromProto(task.options());
+    t.seed = task.seed();
     TAILOR_ASSIGN_OR_RETURN(EvalReport report, runtime_.Evaluate(t, trainer_));
     v1::EvaluationReport req;
     req.set_session(session_);

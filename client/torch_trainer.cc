@@ -102,6 +102,9 @@ class TorchTrainer : public LocalTrainer {
       }
       model_->train();
       if (options.dp_sgd_clip_norm > 0) {
+        if (options.dp_sgd_coins == nullptr) {
+          return absl::InvalidArgumentError("DP-SGD needs the device's private coins");
+        }
         TrainStats dp = TrainDpSgd(pool, indices, options, params, anchored, sgd);
         for (auto& p : model_->parameters(true)) p.set_requires_grad(true);
         if (!std::isfinite(dp.mean_loss)) {

@@ -109,6 +109,8 @@ void ApplyDefaults(ExperimentConfig* c) {
   if (!train->has_batch_size()) train->set_batch_size(10);
   if (!train->has_local_epochs()) train->set_local_epochs(1);
   if (c->algorithm().name().empty()) c->mutable_algorithm()->set_name("fedavg");
+  if (!c->algorithm().has_head_epochs()) c->mutable_algorithm()->set_head_epochs(1);
+  if (!c->algorithm().has_finetune_epochs()) c->mutable_algorithm()->set_finetune_epochs(1);
   if (!train->has_proximal_mu()) {
     train->set_proximal_mu(c->algorithm().name() == "fedprox" ? 0.01 : 0.0);
   }
@@ -329,10 +331,20 @@ absl::Status Validate(const ExperimentConfig& c, const Checker& check) {
   if (!(t.weight_decay() >= 0) || !std::isfinite(t.weight_decay())) {
     return check.Fail("train.weight_decay", absl::StrCat("must be >= 0, got ", t.weight_decay()));
   }
-  if (!OneOf(c.algorithm().name(), {"fedavg", "fedprox", "fedper", "local", "constant_delta"})) {
+  if (!OneOf(c.algorithm().name(), {"fedavg", "fedprox", "fedavg_ft", "fedper", "fedrep",
+                                     "lg_fedavg", "fedbabu", "local", "constant_delta"})) {
     return check.Fail("algorithm.name",
                       absl::StrCat("unknown algorithm '", c.algorithm().name(),
-                                   "' (known: fedavg, fedprox, fedper, local, constant_delta)"));
+                                   "' (known: fedavg, fedprox, fedavg_ft, fedper, fedrep, "
+                                   "lg_fedavg, fedbabu, local, constant_delta)"));
+  }
+  if (c.algorithm().head_epochs() < 1) {
+    return check.Fail("algorithm.head_epochs",
+                      absl::StrCat("must be >= 1, got ", c.algorithm().head_epochs()));
+  }
+  if (c.algorithm().finetune_epochs() < 0) {
+    return check.Fail("algorithm.finetune_epochs",
+                      absl::StrCat("must be >= 0, got ", c.algorithm().finetune_epochs()));
   }
   if (!(c.train().proximal_mu() >= 0) || !std::isfinite(c.train().proximal_mu())) {
     return check.Fail("train.proximal_mu",

@@ -141,6 +141,8 @@ absl::StatusOr<RoundRecord> Coordinator::RunRound() {
     EvalTask eval;
     eval.round = round;
     eval.global_shared = global_;
+    eval.options = options_.train;
+    eval.seed = DeriveSeed(options_.seed, {0x6576616cULL /*"eval"*/, static_cast<uint64_t>(round)});
     const absl::Time eval_start = options_.env->Now();
     options_.transport->DispatchEval(eval, everyone, collector);
     record.eval = collector->WaitUntil(eval_start + options_.eval_timeout);

@@ -366,7 +366,9 @@ void CoordinatorService::DispatchEval(const EvalTask& task, const std::vector<in
   absl::MutexLock lock(&mu_);
   eval_sink_ = std::move(sink);
   eval_round_ = task.round;
-  const v1::Task t = NewTask(v1::Task::EVALUATE, task.round, task.global_shared);
+  v1::Task t = NewTask(v1::Task::EVALUATE, task.round, task.global_shared);
+  t.set_seed(task.seed);
+  TrainOptionsToProto(task.options, t.mutable_options());
   for (int64_t id : clients) {
     auto it = clients_.find(id);
     if (it != clients_.end()) it->second.eval = {task.round, absl::Now()};

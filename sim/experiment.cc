@@ -28,10 +28,13 @@ absl::StatusOr<Experiment> BuildExperiment(const config::ExperimentConfig& c, En
                                            bool load_data) {
   Experiment e;
   TAILOR_ASSIGN_OR_RETURN(e.spec, GetModelSpec(c.model().architecture()));
-  std::vector<std::string> patterns(c.algorithm().personal_patterns().begin(),
-                                    c.algorithm().personal_patterns().end());
+  AlgorithmOptions algorithm;
+  algorithm.personal_patterns.assign(c.algorithm().personal_patterns().begin(),
+                                     c.algorithm().personal_patterns().end());
+  algorithm.head_epochs = c.algorithm().head_epochs();
+  algorithm.finetune_epochs = c.algorithm().finetune_epochs();
   TAILOR_ASSIGN_OR_RETURN(e.algorithm,
-                          CreateClientAlgorithm(c.algorithm().name(), e.spec, patterns));
+                          CreateClientAlgorithm(c.algorithm().name(), e.spec, algorithm));
   e.reproducible_private_noise = c.privacy().noise() != "secure";
   e.initial_model = std::make_shared<const ParameterSet>(
       InitialParameters(e.spec, DeriveSeed(c.seed(), {kModelInitStream})));

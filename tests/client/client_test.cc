@@ -91,7 +91,8 @@ TEST(TorchTrainer, SameSeedSameResult) {
 // One FedPer client on the synthetic data: 150 training and 50 test samples, an in-memory
 // store, and the round-1 task from the initial model.
 struct FedPerClient {
-  explicit FedPerClient(int64_t id) {
+  explicit FedPerClient(int64_t id, const std::string& name = "fedper")
+      : algorithm(*CreateClientAlgorithm(name, spec, std::vector<std::string>{})) {
     ctx.client_id = id;
     ctx.algorithm = algorithm.get();
     ctx.store = &store;
@@ -103,7 +104,7 @@ struct FedPerClient {
   }
   std::shared_ptr<ImageDataset> ds = Synthetic();
   ModelSpec spec = *GetModelSpec("fmnist_cnn");
-  std::unique_ptr<ClientAlgorithm> algorithm = *CreateClientAlgorithm("fedper", spec, {});
+  std::unique_ptr<ClientAlgorithm> algorithm;
   std::shared_ptr<const ParameterSet> initial =
       std::make_shared<const ParameterSet>(InitialParameters(spec, 3));
   InMemoryPersonalStore store;
@@ -136,7 +137,9 @@ TEST(ClientRuntime, UploadHoldsOnlySharedDeltaAndPersonalStaysInStore) {
   EXPECT_EQ((*personal)->names(), (std::vector<std::string>{"fc2.weight", "fc2.bias"}));
   EXPECT_FALSE(*(*personal)->Find("fc2.weight") == *initial->Find("fc2.weight"));
 
-  EvalTask eval{1, task.global_shared};
+  EvalTask eval;
+  eval.round = 1;
+  eval.global_shared = task.global_shared;
   auto report = runtime.Evaluate(eval, *trainer);
   ASSERT_OK(report);
   EXPECT_EQ(report->personalized.count, 50);
@@ -375,9 +378,118 @@ TEST(TrainOptionsProto, EveryWireFieldSurvivesTheRoundTrip) {
   EXPECT_EQ(empty.dp_sgd_delta, 1e-5);
 }
 
+// Records what each Train call may change and for how many epochs; trains nothing.
+class RecordingTrainer : public LocalTrainer {
+ public:
+  struct Call {
+    int epochs;
+    bool head_trains, body_trains;
+  };
+  absl::Status Load(const ParameterSet&) override { return absl::OkStatus(); }
+  ParameterSet Snapshot() const override { return ParameterSet(); }
+  absl::StatusOr<TrainStats> Train(const ImageDataset&, absl::Span<const uint32_t>,
+                                   const TrainOptions& options, const TrainableFilter& trainable,
+                                   uint64_t) override {
+    calls.push_back({options.epochs, !trainable || trainable("fc2.weight"),
+                     !trainable || trainable("conv1.weight")});
+    TrainStats stats;
+    stats.steps = 1;
+    return stats;
+  }
+  absl::StatusOr<EvalStats> Evaluate(const ImageDataset&, absl::Span<const uint32_t>) override {
+    return EvalStats();
+  }
+  std::vector<Call> calls;
+};
+
+TEST(ClientAlgorithm, FedRepTrainsTheHeadFirstThenTheBody) {
+  AlgorithmOptions options;
+  options.head_epochs = 3;
+  auto fedrep = CreateClientAlgorithm("fedrep", *GetModelSpec("fmnist_cnn"), options);
+  ASSERT_OK(fedrep);
+  EXPECT_TRUE((*fedrep)->policy().IsPersonal("fc2.weight"));
+  EXPECT_FALSE((*fedrep)->policy().IsPersonal("conv1.weight"));
+  RecordingTrainer trainer;
+  TrainOptions train;
+  train.epochs = 2;
+  auto ds = Synthetic();
+  const std::vector<uint32_t> idx = Range(0, 10);
+  ASSERT_OK((*fedrep)->TrainLocally(trainer, {ds.get(), idx, idx}, train, 1));
+  ASSERT_EQ(trainer.calls.size(), 2u);
+  EXPECT_EQ(trainer.calls[0].epochs, 3);  // the head, body frozen
+  EXPECT_TRUE(trainer.calls[0].head_trains);
+  EXPECT_FALSE(trainer.calls[0].body_trains);
+  EXPECT_EQ(trainer.calls[1].epochs, 2);  // then the body, head frozen
+  EXPECT_FALSE(trainer.calls[1].head_trains);
+  EXPECT_TRUE(trainer.calls[1].body_trains);
+}
+
+TEST(ClientRuntime, LgFedAvgUploadsTheHeadAndNeverTheBody) {
+  FedPerClient c(3, "lg_fedavg");
+  auto up = ClientRuntime(c.ctx).Train(c.task, *c.trainer);
+  ASSERT_OK(up);
+  auto sent = DeserializeParameterSet(up->payload);
+  ASSERT_OK(sent);
+  EXPECT_EQ(sent->names(), (std::vector<std::string>{"fc2.weight", "fc2.bias"}));
+  for (const char* body : {"conv1", "conv2", "fc1"}) {
+    EXPECT_EQ(up->payload.find(body), std::string::npos) << body << " left the device";
+  }
+  auto stored = *c.store.Load(3);
+  ASSERT_TRUE(stored.has_value());
+  EXPECT_NE(stored->Find("conv1.weight"), nullptr);
+  EXPECT_EQ(stored->Find("fc2.weight"), nullptr);
+}
+
+TEST(ClientRuntime, FedBabuKeepsTheHeadFixedDuringFederationAndFineTunesOnlyToEvaluate) {
+  FedPerClient c(8, "fedbabu");
+  ClientRuntime runtime(c.ctx);
+  for (int round = 1; round <= 2; ++round) {
+    c.task.round = round;
+    auto up = runtime.Train(c.task, *c.trainer);
+    ASSERT_OK(up);
+    EXPECT_GT(L2Norm(*DeserializeParameterSet(up->payload)), 0);  // the body learned
+  }
+  auto stored = *c.store.Load(8);
+  ASSERT_TRUE(stored.has_value());
+  EXPECT_TRUE(*stored->Find("fc2.weight") == *c.initial->Find("fc2.weight"))
+      << "the head moved during federation";
+  // Evaluation fine-tunes (the result differs from the model as stored) and stores nothing.
+  EvalTask eval{2, c.task.global_shared, c.task.options, 5};
+  auto tuned = runtime.Evaluate(eval, *c.trainer);
+  ASSERT_OK(tuned);
+  EXPECT_TRUE(*(*c.store.Load(8))->Find("fc2.weight") == *c.initial->Find("fc2.weight"));
+  FedPerClient untuned_client(8, "fedbabu");
+  AlgorithmOptions none;
+  none.finetune_epochs = 0;
+  auto no_finetune = *CreateClientAlgorithm("fedbabu", untuned_client.spec, none);
+  untuned_client.ctx.algorithm = no_finetune.get();
+  untuned_client.ctx.store = &c.store;
+  auto plain = ClientRuntime(untuned_client.ctx).Evaluate(eval, *untuned_client.trainer);
+  ASSERT_OK(plain);
+  EXPECT_NE(tuned->personalized.loss_sum, plain->personalized.loss_sum);
+}
+
+TEST(ClientRuntime, FedAvgWithFineTuningEvaluatesATunedCopyOfTheGlobalModel) {
+  FedPerClient ft(9, "fedavg_ft"), plain(9, "fedavg");
+  EvalTask eval{1, ft.task.global_shared, ft.task.options, 5};
+  eval.global_shared = std::make_shared<const ParameterSet>(*ft.initial);
+  auto tuned = ClientRuntime(ft.ctx).Evaluate(eval, *ft.trainer);
+  auto untuned = ClientRuntime(plain.ctx).Evaluate(eval, *plain.trainer);
+  ASSERT_OK(tuned);
+  ASSERT_OK(untuned);
+  EXPECT_LT(tuned->personalized.loss_sum, untuned->personalized.loss_sum);
+  auto stored = ft.store.Load(9);
+  ASSERT_OK(stored);
+  EXPECT_FALSE(stored->has_value()) << "evaluation must not store the fine-tuned model";
+  // What it evaluates is not the global model, so no report may call it that.
+  EXPECT_FALSE(ft.algorithm->has_global_model());
+  EXPECT_TRUE(plain.algorithm->has_global_model());
+}
+
 TEST(ClientAlgorithm, UnknownNameIsRefused) {
-  EXPECT_STATUS(CreateClientAlgorithm("fedmagic", *GetModelSpec("fmnist_cnn"), {}),
-                absl::StatusCode::kInvalidArgument, "fedmagic");
+  EXPECT_STATUS(
+      CreateClientAlgorithm("fedmagic", *GetModelSpec("fmnist_cnn"), AlgorithmOptions()),
+      absl::StatusCode::kInvalidArgument, "fedmagic");
 }
 
 TEST(DirectoryPersonalStore, PersistsAndReportsCorruption) {
