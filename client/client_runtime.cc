@@ -189,14 +189,21 @@ absl::StatusOr<UpdateUpload> ClientRuntime::Train(const TrainTask& task, LocalTr
 
 absl::StatusOr<EvalReport> ClientRuntime::Evaluate(const EvalTask& task, LocalTrainer& trainer) {
   TAILOR_RETURN_IF_ERROR(LoadModel(*task.global_shared, trainer).status());
+  EvalReport report;
+  report.client_id = ctx_.client_id;
+  const ClientAlgorithm& algorithm = *ctx_.algorithm;
+  if (algorithm.policy().patterns().empty() && algorithm.fine_tunes_before_evaluation()) {
+    // The global model, before this client tunes its copy.
+    TAILOR_ASSIGN_OR_RETURN(report.global, trainer.Evaluate(*ctx_.data.pool, ctx_.data.test));
+  }
   TAILOR_RETURN_IF_ERROR(Annotate(
       ctx_.algorithm->PrepareEvaluation(
           trainer, ctx_.data, task.options,
           DeriveSeed(task.seed, {static_cast<uint64_t>(ctx_.client_id)})),
       "fine-tuning before evaluation"));
-  EvalReport report;
-  report.client_id = ctx_.client_id;
   TAILOR_ASSIGN_OR_RETURN(report.personalized, trainer.Evaluate(*ctx_.data.pool, ctx_.data.test));
+  // Without fine-tuning and with nothing personal, the evaluated model is the global one.
+  if (algorithm.has_global_model()) report.global = report.personalized;
   return report;
 }
 

@@ -7,6 +7,7 @@
 
 #include <memory>
 #include <optional>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -61,8 +62,12 @@ struct EvalTask {
 
 struct EvalReport {
   int64_t client_id = 0;
-  // The client's own model (global shared + its personal part) on its local test set.
+  // The client's own model (global shared + its personal part, fine-tuned when the algorithm
+  // does so) on its local test set.
   EvalStats personalized;
+  // The global model alone on the same test set, when the shared part is a complete model
+  // (nothing personal); before any fine-tuning.
+  std::optional<EvalStats> global;
 };
 
 struct ClientContext {

@@ -266,6 +266,11 @@ class Daemon {
     req.set_correct(report.personalized.correct);
     req.set_count(report.personalized.count);
     req.set_loss_sum(report.personalized.loss_sum);
+    if (report.global) {
+      req.mutable_global()->set_correct(report.global->correct);
+      req.mutable_global()->set_count(report.global->count);
+      req.mutable_global()->set_loss_sum(report.global->loss_sum);
+    }
     absl::Status s = WithRetries([&] {
       v1::ReportResponse r;
       auto c = Context(options_.rpc_timeout);

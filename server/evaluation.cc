@@ -45,6 +45,7 @@ EvalSummary SummarizeEval(const std::map<int64_t, EvalStats>& per_client, int64_
 void EvalCollector::OnEvalReport(const EvalReport& report) {
   absl::MutexLock lock(&mu_);
   stats_[report.client_id] = report.personalized;
+  if (report.global) global_[report.client_id] = *report.global;
 }
 
 void EvalCollector::OnEvalFailure(int64_t client_id, const absl::Status& why) {
@@ -63,7 +64,13 @@ EvalSummary EvalCollector::WaitUntil(absl::Time deadline) {
       deadline);
   const int64_t missing =
       all ? 0 : expected_ - static_cast<int64_t>(stats_.size()) - failed_;
-  return SummarizeEval(stats_, failed_ + missing);
+  EvalSummary summary = SummarizeEval(stats_, failed_ + missing);
+  if (!global_.empty() && global_.size() == stats_.size()) {
+    const EvalSummary global = SummarizeEval(global_, 0);
+    summary.global_micro_accuracy = global.micro_accuracy;
+    summary.global_macro_accuracy = global.macro_accuracy;
+  }
+  return summary;
 }
 
 }  // namespace tailor

@@ -27,6 +27,10 @@ struct EvalSummary {
   int64_t test_samples = 0;
   // client id -> accuracy, for reports of the distribution.
   std::map<int64_t, double> per_client;
+  // The global model alone on the same sets (micro and macro), when every reporting client
+  // evaluated it; -1 otherwise (e.g. a personal head: there is no global model to evaluate).
+  double global_micro_accuracy = -1;
+  double global_macro_accuracy = -1;
 };
 
 // Clients with an empty test set are left out of the per-client statistics.
@@ -46,6 +50,7 @@ class EvalCollector : public EvalSink {
   const int64_t expected_;
   absl::Mutex mu_;
   std::map<int64_t, EvalStats> stats_ ABSL_GUARDED_BY(mu_);
+  std::map<int64_t, EvalStats> global_ ABSL_GUARDED_BY(mu_);
   int64_t failed_ ABSL_GUARDED_BY(mu_) = 0;
 };
 

@@ -699,6 +699,10 @@ grpc::ServerUnaryReactor* CoordinatorService::ReportEvaluation(grpc::CallbackSer
   report.personalized.correct = request->correct();
   report.personalized.count = request->count();
   report.personalized.loss_sum = request->loss_sum();
+  if (request->has_global()) {
+    report.global = EvalStats{request->global().correct(), request->global().count(),
+                              request->global().loss_sum()};
+  }
   sink->OnEvalReport(report);
   return FinishNow(context, grpc::Status::OK);
 }

@@ -70,7 +70,12 @@ std::string RoundRecordToJson(const RoundRecord& r, const std::string& run_name)
                     ",\"personalized_accuracy_macro\":", Num(e.macro_accuracy),
                     ",\"accuracy_std\":", Num(e.accuracy_std),
                     ",\"worst10_accuracy\":", Num(e.worst10_accuracy),
-                    ",\"test_loss\":", Num(e.mean_loss), "}");
+                    ",\"test_loss\":", Num(e.mean_loss));
+    if (e.global_micro_accuracy >= 0) {
+      absl::StrAppend(&out, ",\"global_accuracy\":", Num(e.global_micro_accuracy),
+                      ",\"global_accuracy_macro\":", Num(e.global_macro_accuracy));
+    }
+    out += "}";
   }
   out += "}";
   return out;

@@ -37,7 +37,7 @@ std::string FormatSummaryTable(const std::vector<SimulationResult>& results) {
     absl::StrAppendFormat(
         &out, "%-22s %-8s %7d %7d %10s %10s %8s %9s %9s %8s %10.1f\n", r.name, r.algorithm,
         r.num_clients, r.rounds.size(), e ? FormatPercent(e->micro_accuracy) : "-",
-        e && r.has_global_model ? FormatPercent(e->micro_accuracy) : "n/a",
+        e && e->global_micro_accuracy >= 0 ? FormatPercent(e->global_micro_accuracy) : "n/a",
         e ? FormatPercent(e->accuracy_std) : "-", e ? FormatPercent(e->worst10_accuracy) : "-",
         FormatPercent(BestAccuracy(r)),
         dp ? absl::StrFormat("%.3f", r.rounds.back().privacy->epsilon) : "-", per_round);

@@ -481,9 +481,19 @@ TEST(ClientRuntime, FedAvgWithFineTuningEvaluatesATunedCopyOfTheGlobalModel) {
   auto stored = ft.store.Load(9);
   ASSERT_OK(stored);
   EXPECT_FALSE(stored->has_value()) << "evaluation must not store the fine-tuned model";
-  // What it evaluates is not the global model, so no report may call it that.
+  // What it evaluates is not the global model, so no report may call it that; the global
+  // model is evaluated separately, before tuning, and is the plain FedAvg client's model.
   EXPECT_FALSE(ft.algorithm->has_global_model());
   EXPECT_TRUE(plain.algorithm->has_global_model());
+  ASSERT_TRUE(tuned->global.has_value());
+  ASSERT_TRUE(untuned->global.has_value());
+  EXPECT_EQ(tuned->global->loss_sum, untuned->personalized.loss_sum);
+  EXPECT_EQ(untuned->global->loss_sum, untuned->personalized.loss_sum);
+  // A personal head: there is no global model to evaluate.
+  FedPerClient fedper(9);
+  auto personal = ClientRuntime(fedper.ctx).Evaluate(eval, *fedper.trainer);
+  ASSERT_OK(personal);
+  EXPECT_FALSE(personal->global.has_value());
 }
 
 TEST(ClientAlgorithm, UnknownNameIsRefused) {

@@ -1,0 +1,54 @@
+// Evaluation summaries: micro and macro accuracy, spread, the worst 10%, and the global model's
+// accuracy beside the personalized one.
+#include "server/evaluation.h"
+
+#include "tests/test_util.h"
+
+namespace tailor {
+namespace {
+
+EvalReport Report(int64_t id, int64_t correct, int64_t count,
+                  std::optional<std::pair<int64_t, int64_t>> global = std::nullopt) {
+  EvalReport r;
+  r.client_id = id;
+  r.personalized = {correct, count, 0.5 * count};
+  if (global) r.global = EvalStats{global->first, global->second, 0};
+  return r;
+}
+
+TEST(EvalCollector, SummarizesPersonalizedAndGlobalAccuracy) {
+  EvalCollector c(3);
+  c.OnEvalReport(Report(0, 9, 10, {{5, 10}}));
+  c.OnEvalReport(Report(1, 30, 40, {{20, 40}}));
+  c.OnEvalReport(Report(2, 0, 10, {{10, 10}}));
+  const EvalSummary s = c.WaitUntil(absl::InfiniteFuture());
+  EXPECT_EQ(s.clients, 3);
+  EXPECT_DOUBLE_EQ(s.micro_accuracy, 39.0 / 60);
+  EXPECT_DOUBLE_EQ(s.macro_accuracy, (0.9 + 0.75 + 0.0) / 3);
+  EXPECT_DOUBLE_EQ(s.worst10_accuracy, 0.0);
+  EXPECT_DOUBLE_EQ(s.global_micro_accuracy, 35.0 / 60);
+  EXPECT_DOUBLE_EQ(s.global_macro_accuracy, (0.5 + 0.5 + 1.0) / 3);
+}
+
+TEST(EvalCollector, NoGlobalAccuracyUnlessEveryClientEvaluatedIt) {
+  EvalCollector c(2);
+  c.OnEvalReport(Report(0, 9, 10, {{5, 10}}));
+  c.OnEvalReport(Report(1, 3, 10));  // a client without a global model to evaluate
+  const EvalSummary s = c.WaitUntil(absl::InfiniteFuture());
+  EXPECT_EQ(s.global_micro_accuracy, -1);
+  EvalCollector none(1);
+  none.OnEvalReport(Report(0, 1, 2));
+  EXPECT_EQ(none.WaitUntil(absl::InfiniteFuture()).global_micro_accuracy, -1);
+}
+
+TEST(EvalCollector, MissingClientsCountAsFailedAtTheDeadline) {
+  EvalCollector c(3);
+  c.OnEvalReport(Report(0, 1, 2));
+  c.OnEvalFailure(1, absl::UnavailableError("gone"));
+  const EvalSummary s = c.WaitUntil(absl::Now());
+  EXPECT_EQ(s.failed, 2);
+  EXPECT_EQ(s.clients, 1);
+}
+
+}  // namespace
+}  // namespace tailor
