@@ -17,14 +17,7 @@ namespace {
 // `update` scaled by `factor`, as a new set the inner rule may keep.
 std::shared_ptr<const ParameterSet> ScaledCopy(const ParameterSet& update, double factor) {
   auto scaled = std::make_shared<ParameterSet>(update);
-  for (size_t t = 0; t < scaled->size(); ++t) {
-    Tensor& x = scaled->entry(t).tensor;
-    if (x.dtype() == DType::kFloat32) {
-      for (float& v : x.f32()) v = static_cast<float>(v * factor);
-    } else if (x.dtype() == DType::kFloat64) {
-      for (double& v : x.f64()) v *= factor;
-    }
-  }
+  Scale(scaled.get(), factor);
   return scaled;
 }
 

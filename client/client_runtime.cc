@@ -61,10 +61,7 @@ absl::StatusOr<ParameterSet> JoinForStore(const ParameterSet& personal,
 class SecureCoins : public PrivateCoins {
  public:
   explicit SecureCoins(std::unique_ptr<SecureRandom> random) : random_(std::move(random)) {}
-  bool Bernoulli(double p) override {
-    const uint128 den = uint128{1} << 53;
-    return random_->Bernoulli(static_cast<uint128>(std::floor(p * 0x1p53)), den);
-  }
+  bool Bernoulli(double p) override { return random_->BernoulliRate(p); }
   void FillStandardNormal(float* out, size_t n) override { random_->FillStandardNormal(out, n); }
 
  private:

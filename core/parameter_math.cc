@@ -79,6 +79,17 @@ absl::StatusOr<ParameterSet> MergeInOrder(const ParameterSet& a, const Parameter
   return out;
 }
 
+void Scale(ParameterSet* set, double factor) {
+  for (size_t t = 0; t < set->size(); ++t) {
+    Tensor& x = set->entry(t).tensor;
+    if (x.dtype() == DType::kFloat32) {
+      for (float& v : x.f32()) v = static_cast<float>(v * factor);
+    } else if (x.dtype() == DType::kFloat64) {
+      for (double& v : x.f64()) v *= factor;
+    }
+  }
+}
+
 double L2Norm(const ParameterSet& set) {
   double sum = 0;
   for (const auto& e : set.entries()) {

@@ -22,6 +22,9 @@ absl::StatusOr<ParameterSet> MergeInOrder(const ParameterSet& a, const Parameter
 // Euclidean norm over all floating tensors.
 double L2Norm(const ParameterSet& set);
 
+// Multiplies every float32/float64 value by `factor` in place (float32 products rounded once).
+void Scale(ParameterSet* set, double factor);
+
 }  // namespace tailor
 
 #endif  // TAILOR_CORE_PARAMETER_MATH_H_

@@ -7,21 +7,6 @@
 #include "core/status_macros.h"
 
 namespace tailor {
-namespace {
-
-void Scale(ParameterSet* update, double factor) {
-  for (size_t t = 0; t < update->size(); ++t) {
-    Tensor& x = update->entry(t).tensor;
-    if (x.dtype() == DType::kFloat32) {
-      for (float& v : x.f32()) v = static_cast<float>(v * factor);
-    } else {
-      for (double& v : x.f64()) v *= factor;
-    }
-  }
-}
-
-}  // namespace
-
 absl::StatusOr<double> ClipToNorm(ParameterSet* update, double clip_norm) {
   if (!(clip_norm > 0) || !std::isfinite(clip_norm)) {
     return absl::InvalidArgumentError(

@@ -123,12 +123,9 @@ SecureRandom& DpFedAvg::RandomFor(Purpose purpose, int64_t round) {
 
 std::vector<int64_t> DpFedAvg::SampleCohort(int64_t round) {
   SecureRandom& rng = RandomFor(kCohort, round);
-  // q as a dyadic rational rounded down: the accountant's q is then never below the true rate.
-  const uint128 den = uint128{1} << 53;
-  const uint128 num = static_cast<uint128>(std::floor(options_.sampling_rate * 0x1p53));
   std::vector<int64_t> cohort;
   for (int64_t id = 0; id < options_.population; ++id) {
-    if (rng.Bernoulli(num, den)) cohort.push_back(id);
+    if (rng.BernoulliRate(options_.sampling_rate)) cohort.push_back(id);
   }
   return cohort;
 }

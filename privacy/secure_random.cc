@@ -65,6 +65,11 @@ uint128 SecureRandom::UniformBelow(uint128 n) {
   }
 }
 
+bool SecureRandom::BernoulliRate(double p) {
+  const uint128 den = uint128{1} << 53;
+  return Bernoulli(static_cast<uint128>(std::floor(p * 0x1p53)), den);
+}
+
 double SecureRandom::UniformOpen() {
   return (static_cast<double>(NextU64() >> 11) + 0.5) * 0x1p-53;
 }

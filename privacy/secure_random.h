@@ -32,6 +32,9 @@ class SecureRandom {
   uint128 UniformBelow(uint128 n);
   // True with probability num / den exactly (0 <= num <= den, den > 0).
   bool Bernoulli(uint128 num, uint128 den);
+  // True with probability p in [0, 1] taken as a 53-bit dyadic rational rounded down, so a
+  // privacy analysis at rate p never under-states the rate used.
+  bool BernoulliRate(double p);
   // Uniform in (0, 1), 53 random bits (never 0, so its log is finite).
   double UniformOpen();
   // n independent N(0, 1) floats by the Box-Muller transform. Floating point: for DP-SGD's
