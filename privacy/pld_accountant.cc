@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "privacy/rdp_accountant.h"
 
 namespace tailor {
 namespace {
@@ -227,13 +228,7 @@ double DeltaAt(const Pmf& pmf, double epsilon, double delta_l) {
 }
 
 absl::Status CheckArgs(double q, double z, int64_t steps, const PldOptions& o) {
-  if (!(q > 0 && q <= 1)) {
-    return absl::InvalidArgumentError(absl::StrCat("sampling rate q must be in (0, 1], got ", q));
-  }
-  if (!(z > 0) || !std::isfinite(z)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("noise multiplier z must be finite and > 0, got ", z));
-  }
+  if (absl::Status s = CheckSubsampledGaussian(q, z); !s.ok()) return s;
   if (steps < 0) return absl::InvalidArgumentError(absl::StrCat("steps must be >= 0, got ", steps));
   if (!(o.value_discretization > 0 && o.value_discretization <= 0.1)) {
     return absl::InvalidArgumentError(absl::StrCat("PLD discretization must be in (0, 0.1], got ",

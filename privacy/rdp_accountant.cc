@@ -98,7 +98,9 @@ Real LogAInterpolated(Real q, Real z, Real alpha) {
   return (1 - w) * below + w * LogAInteger(q, z, k + 1);
 }
 
-absl::Status CheckMechanism(double q, double z) {
+}  // namespace
+
+absl::Status CheckSubsampledGaussian(double q, double z) {
   if (!(q > 0 && q <= 1)) {
     return absl::InvalidArgumentError(absl::StrCat("sampling rate q must be in (0, 1], got ", q));
   }
@@ -108,8 +110,6 @@ absl::Status CheckMechanism(double q, double z) {
   }
   return absl::OkStatus();
 }
-
-}  // namespace
 
 const std::vector<double>& DefaultRdpOrders() {
   static const std::vector<double> orders = [] {
@@ -135,13 +135,13 @@ absl::Status CheckOrder(double alpha) {
 }  // namespace
 
 absl::StatusOr<double> SubsampledGaussianRdpByIntegral(double q, double z, double alpha) {
-  if (absl::Status s = CheckMechanism(q, z); !s.ok()) return s;
+  if (absl::Status s = CheckSubsampledGaussian(q, z); !s.ok()) return s;
   if (absl::Status s = CheckOrder(alpha); !s.ok()) return s;
   return static_cast<double>(LogAFractional(q, z, alpha) / (alpha - 1));
 }
 
 absl::StatusOr<double> SubsampledGaussianRdp(double q, double z, double alpha) {
-  if (absl::Status s = CheckMechanism(q, z); !s.ok()) return s;
+  if (absl::Status s = CheckSubsampledGaussian(q, z); !s.ok()) return s;
   if (absl::Status s = CheckOrder(alpha); !s.ok()) return s;
   const Real a = alpha;
   const bool integer = std::floor(alpha) == alpha && alpha <= 1e6;
@@ -157,7 +157,7 @@ absl::StatusOr<double> SubsampledGaussianRdp(double q, double z, double alpha) {
 }
 
 absl::StatusOr<double> SubsampledGaussianRdpByInterpolation(double q, double z, double alpha) {
-  if (absl::Status s = CheckMechanism(q, z); !s.ok()) return s;
+  if (absl::Status s = CheckSubsampledGaussian(q, z); !s.ok()) return s;
   if (absl::Status s = CheckOrder(alpha); !s.ok()) return s;
   return static_cast<double>(LogAInterpolated(q, z, alpha) / (alpha - 1));
 }
@@ -198,7 +198,7 @@ absl::StatusOr<std::vector<double>> SubsampledGaussianRdpCurve(double q, double 
 absl::StatusOr<PrivacySpent> SubsampledGaussianEpsilon(double q, double z, int64_t steps,
                                                        double delta,
                                                        const std::vector<double>& orders) {
-  if (absl::Status s = CheckMechanism(q, z); !s.ok()) return s;
+  if (absl::Status s = CheckSubsampledGaussian(q, z); !s.ok()) return s;
   if (steps < 0) return absl::InvalidArgumentError(absl::StrCat("steps must be >= 0, got ", steps));
   RdpAccountant accountant(orders);
   if (absl::Status s = accountant.AddSteps(q, z, steps); !s.ok()) return s;
@@ -211,7 +211,7 @@ RdpAccountant::RdpAccountant(std::vector<double> orders)
 
 absl::Status RdpAccountant::AddSteps(double q, double z, int64_t steps) {
   if (steps < 0) return absl::InvalidArgumentError(absl::StrCat("steps must be >= 0, got ", steps));
-  if (absl::Status s = CheckMechanism(q, z); !s.ok()) return s;
+  if (absl::Status s = CheckSubsampledGaussian(q, z); !s.ok()) return s;
   if (steps == 0) return absl::OkStatus();
   auto curve = SubsampledGaussianRdpCurve(q, z, orders_);
   if (!curve.ok()) return curve.status();

@@ -26,6 +26,10 @@
 
 namespace tailor {
 
+// INVALID_ARGUMENT naming q or z unless 0 < q <= 1 and z > 0 is finite: the mechanism's
+// parameters, checked the same way by every accountant.
+absl::Status CheckSubsampledGaussian(double q, double z);
+
 // The default orders: 1.1 .. 10.9 in steps of 0.1, 11 .. 63, and 64, 80, 96, 128, 256, 512, 1024.
 const std::vector<double>& DefaultRdpOrders();
 
