@@ -47,6 +47,10 @@ class ParameterOnlyTrainer : public LocalTrainer {
     s.count = static_cast<int64_t>(indices.size());
     return s;
   }
+  absl::StatusOr<ParameterSet> Gradient(const ImageDataset&, absl::Span<const uint32_t>,
+                                        double*) override {
+    return absl::UnimplementedError("the swarm's clients compute no gradients");
+  }
 
  private:
   ParameterSet params_;

@@ -1,5 +1,7 @@
 #include "client/algorithm.h"
 
+#include "client/algorithm_steps.h"
+
 #include "absl/strings/str_cat.h"
 #include "core/random.h"
 #include "core/status_macros.h"
@@ -9,7 +11,8 @@ namespace tailor {
 absl::StatusOr<TrainStats> ClientAlgorithm::TrainLocally(LocalTrainer& trainer,
                                                          const LocalData& data,
                                                          const TrainOptions& options,
-                                                         uint64_t seed) const {
+                                                         uint64_t seed,
+                                                         ParameterSet* /*state*/) const {
   // Default: plain local SGD on every parameter.
   return trainer.Train(*data.pool, data.train, options, /*trainable=*/nullptr, seed);
 }
@@ -18,7 +21,7 @@ namespace {
 
 // One class serves the methods that differ only in their split: FedAvg (McMahan et al. 2017,
 // nothing personal), FedPer (Arivazhagan et al. 2019, personal head, body and head trained
-// together) and Local-only (everything personal, no federation).
+// together), LG-FedAvg and FedBN (below) and Local-only (everything personal, no federation).
 class SplitOnlyAlgorithm : public ClientAlgorithm {
  public:
   SplitOnlyAlgorithm(std::string name, PersonalizationPolicy policy, bool federated)
@@ -41,8 +44,8 @@ class ConstantDeltaAlgorithm : public ClientAlgorithm {
   std::string name() const override { return "constant_delta"; }
   const PersonalizationPolicy& policy() const override { return policy_; }
   absl::StatusOr<TrainStats> TrainLocally(LocalTrainer& trainer, const LocalData& data,
-                                          const TrainOptions& options,
-                                          uint64_t seed) const override {
+                                          const TrainOptions& options, uint64_t seed,
+                                          ParameterSet* /*state*/) const override {
     ParameterSet params = trainer.Snapshot();
     for (size_t i = 0; i < params.size(); ++i) {
       Tensor& t = params.entry(i).tensor;
@@ -57,109 +60,6 @@ class ConstantDeltaAlgorithm : public ClientAlgorithm {
 
  private:
   PersonalizationPolicy policy_;
-};
-
-// Trains `epochs` epochs with only the parameters `trainable` accepts; adds to `total`.
-absl::Status TrainPart(LocalTrainer& trainer, const LocalData& data, TrainOptions options,
-                       int epochs, TrainableFilter trainable, uint64_t seed, TrainStats* total) {
-  options.epochs = epochs;
-  TAILOR_ASSIGN_OR_RETURN(TrainStats part,
-                          trainer.Train(*data.pool, data.train, options, trainable, seed));
-  const double steps = static_cast<double>(total->steps + part.steps);
-  if (steps > 0) {
-    total->mean_loss = (total->mean_loss * static_cast<double>(total->steps) +
-                        part.mean_loss * static_cast<double>(part.steps)) /
-                       steps;
-  }
-  total->steps += part.steps;
-  total->samples += part.samples;
-  return absl::OkStatus();
-}
-
-// FedRep (Collins et al., "Exploiting Shared Representations for Personalized Federated
-// Learning", ICML 2021): the personal head is trained first with the body frozen, then the
-// shared body with the head frozen; only the body is uploaded.
-class FedRepAlgorithm : public ClientAlgorithm {
- public:
-  FedRepAlgorithm(PersonalizationPolicy policy, int head_epochs)
-      : policy_(std::move(policy)), head_epochs_(head_epochs) {}
-  std::string name() const override { return "fedrep"; }
-  const PersonalizationPolicy& policy() const override { return policy_; }
-  absl::StatusOr<TrainStats> TrainLocally(LocalTrainer& trainer, const LocalData& data,
-                                          const TrainOptions& options,
-                                          uint64_t seed) const override {
-    const PersonalizationPolicy& p = policy_;
-    TrainStats stats;
-    TAILOR_RETURN_IF_ERROR(TrainPart(
-        trainer, data, options, head_epochs_,
-        [&p](const std::string& n) { return p.IsPersonal(n); }, DeriveSeed(seed, {1}), &stats));
-    TAILOR_RETURN_IF_ERROR(TrainPart(
-        trainer, data, options, options.epochs,
-        [&p](const std::string& n) { return !p.IsPersonal(n); }, DeriveSeed(seed, {2}), &stats));
-    return stats;
-  }
-
- private:
-  PersonalizationPolicy policy_;
-  int head_epochs_;
-};
-
-// FedBABU (Oh, Kim and Yun, "FedBABU: Towards Enhanced Representation for Federated Image
-// Classification", ICLR 2022): during federation only the body trains; the head stays at its
-// (common) initialization. Before each evaluation the client fine-tunes the whole model on its
-// training data. The head is kept on the device (it never changes, so uploading it would only
-// cost bytes).
-class FedBabuAlgorithm : public ClientAlgorithm {
- public:
-  FedBabuAlgorithm(PersonalizationPolicy policy, int finetune_epochs)
-      : policy_(std::move(policy)), finetune_epochs_(finetune_epochs) {}
-  std::string name() const override { return "fedbabu"; }
-  bool fine_tunes_before_evaluation() const override { return finetune_epochs_ > 0; }
-  const PersonalizationPolicy& policy() const override { return policy_; }
-  absl::StatusOr<TrainStats> TrainLocally(LocalTrainer& trainer, const LocalData& data,
-                                          const TrainOptions& options,
-                                          uint64_t seed) const override {
-    const PersonalizationPolicy& p = policy_;
-    return trainer.Train(*data.pool, data.train, options,
-                         [&p](const std::string& n) { return !p.IsPersonal(n); }, seed);
-  }
-  absl::Status PrepareEvaluation(LocalTrainer& trainer, const LocalData& data,
-                                 const TrainOptions& options, uint64_t seed) const override {
-    return FineTune(trainer, data, options, finetune_epochs_, seed);
-  }
-
-  // Shared with FedAvg + fine-tuning: every parameter, plain SGD (DP-SGD is for what leaves
-  // the device; a fine-tuned model is only evaluated on it).
-  static absl::Status FineTune(LocalTrainer& trainer, const LocalData& data,
-                               TrainOptions options, int epochs, uint64_t seed) {
-    TrainStats ignored;
-    options.dp_sgd_clip_norm = 0;
-    options.proximal_mu = 0;
-    return TrainPart(trainer, data, options, epochs, nullptr, seed, &ignored);
-  }
-
- private:
-  PersonalizationPolicy policy_;
-  int finetune_epochs_;
-};
-
-// FedAvg + local fine-tuning (the baseline of Wang et al. 2019 and Yu et al. 2020): plain
-// FedAvg, and each client fine-tunes the global model before it is evaluated.
-class FineTunedFedAvgAlgorithm : public ClientAlgorithm {
- public:
-  FineTunedFedAvgAlgorithm(PersonalizationPolicy policy, int finetune_epochs)
-      : policy_(std::move(policy)), finetune_epochs_(finetune_epochs) {}
-  std::string name() const override { return "fedavg_ft"; }
-  bool fine_tunes_before_evaluation() const override { return finetune_epochs_ > 0; }
-  const PersonalizationPolicy& policy() const override { return policy_; }
-  absl::Status PrepareEvaluation(LocalTrainer& trainer, const LocalData& data,
-                                 const TrainOptions& options, uint64_t seed) const override {
-    return FedBabuAlgorithm::FineTune(trainer, data, options, finetune_epochs_, seed);
-  }
-
- private:
-  PersonalizationPolicy policy_;
-  int finetune_epochs_;
 };
 
 // Every parameter of `model` that `head` does not call personal: the body, as exact names.
@@ -185,10 +85,19 @@ absl::StatusOr<std::unique_ptr<ClientAlgorithm>> CreateClientAlgorithm(
         "head_epochs must be >= 1 and finetune_epochs >= 0, got ", options.head_epochs, " and ",
         options.finetune_epochs));
   }
-  if (name == "fedrep") {
-    return std::make_unique<FedRepAlgorithm>(patterns_or(model.head_patterns),
-                                             options.head_epochs);
+  if (!(options.ditto_lambda >= 0) || options.personal_epochs < 1 ||
+      !(options.apfl_alpha >= 0 && options.apfl_alpha <= 1) ||
+      !(options.ala_learning_rate > 0) ||
+      !(options.ala_data_fraction > 0 && options.ala_data_fraction <= 1) ||
+      options.ala_layers < 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "algorithm options out of range: ditto_lambda ", options.ditto_lambda,
+        " (>= 0), personal_epochs ", options.personal_epochs, " (>= 1), apfl_alpha ",
+        options.apfl_alpha, " ([0, 1]), ala_learning_rate ", options.ala_learning_rate,
+        " (> 0), ala_data_fraction ", options.ala_data_fraction, " ((0, 1]), ala_layers ",
+        options.ala_layers, " (>= 1)"));
   }
+  if (name == "fedrep") return MakeFedRep(patterns_or(model.head_patterns), options.head_epochs);
   if (name == "lg_fedavg") {
     // LG-FedAvg (Liang et al., "Think Locally, Act Globally", 2020): local representations
     // (the body) stay on the device, the global head is shared; everything trains.
@@ -196,11 +105,24 @@ absl::StatusOr<std::unique_ptr<ClientAlgorithm>> CreateClientAlgorithm(
         name, patterns_or(BodyNames(model, PersonalizationPolicy(model.head_patterns))), true);
   }
   if (name == "fedbabu") {
-    return std::make_unique<FedBabuAlgorithm>(patterns_or(model.head_patterns),
-                                              options.finetune_epochs);
+    return MakeFedBabu(patterns_or(model.head_patterns), options.finetune_epochs);
   }
-  if (name == "fedavg_ft") {
-    return std::make_unique<FineTunedFedAvgAlgorithm>(patterns_or({}), options.finetune_epochs);
+  if (name == "fedavg_ft") return MakeFineTunedFedAvg(patterns_or({}), options.finetune_epochs);
+  if (name == "ditto") {
+    return MakeDitto(patterns_or({}), options.ditto_lambda, options.personal_epochs);
+  }
+  if (name == "apfl") return MakeApfl(patterns_or({}), options.apfl_alpha);
+  if (name == "fedala") return MakeFedAla(model.TrainableNames(), options);
+  if (name == "fedbn") {
+    // FedBN (Li et al., "FedBN: Federated Learning on Non-IID Features via Local Batch
+    // Normalization", ICLR 2021): the normalization layers, their running statistics included,
+    // stay on the device; everything else is averaged.
+    if (model.norm_patterns.empty() && personal_patterns.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "fedbn keeps the normalization layers personal, and model ", model.architecture,
+          " has none (use fmnist_cnn_bn)"));
+    }
+    return std::make_unique<SplitOnlyAlgorithm>(name, patterns_or(model.norm_patterns), true);
   }
   if (name == "fedavg" || name == "fedprox") {
     // FedProx differs from FedAvg only in its local objective: train.proximal_mu, applied by the
@@ -216,8 +138,8 @@ absl::StatusOr<std::unique_ptr<ClientAlgorithm>> CreateClientAlgorithm(
   }
   return absl::InvalidArgumentError(absl::StrCat(
       "unknown algorithm '", name,
-      "' (known: fedavg, fedprox, fedavg_ft, fedper, fedrep, lg_fedavg, fedbabu, local, "
-      "constant_delta)"));
+      "' (known: fedavg, fedprox, fedavg_ft, fedper, fedrep, lg_fedavg, fedbabu, ditto, apfl, "
+      "fedbn, fedala, local, constant_delta)"));
 }
 
 }  // namespace tailor

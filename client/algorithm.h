@@ -31,23 +31,30 @@ class ClientAlgorithm {
   // False for local-only training: nothing is uploaded and the global model is never used.
   virtual bool federated() const { return true; }
   // Whether what a client evaluates is the global model itself: nothing is personal and
-  // nothing is fine-tuned before evaluation (FedAvg + fine-tuning evaluates tuned copies).
+  // the model is not changed before evaluation (FedAvg + fine-tuning evaluates tuned copies,
+  // Ditto its personal model).
   bool has_global_model() const {
-    return policy().patterns().empty() && !fine_tunes_before_evaluation();
+    return policy().patterns().empty() && !adapts_before_evaluation();
   }
-  virtual bool fine_tunes_before_evaluation() const { return false; }
+  // Whether PrepareEvaluation changes the loaded model.
+  virtual bool adapts_before_evaluation() const { return false; }
 
   // Local training of one round. The trainer holds the client's starting model (the global
-  // shared parameters merged with its personal ones).
+  // shared parameters merged with its personal ones); what it holds afterwards is split into
+  // the shared update and the new personal part. `state` is what the algorithm keeps on the
+  // device besides the model's personal part (Ditto's personal model, APFL's model and mixing
+  // weight, FedALA's local model and aggregation weights): empty before the client's first
+  // round, stored after it, never uploaded.
   virtual absl::StatusOr<TrainStats> TrainLocally(LocalTrainer& trainer, const LocalData& data,
-                                                  const TrainOptions& options,
-                                                  uint64_t seed) const;
+                                                  const TrainOptions& options, uint64_t seed,
+                                                  ParameterSet* state) const;
 
   // Runs before the client's model is evaluated, on the loaded model; what it changes is
   // evaluated and then discarded (never stored or uploaded). Default: nothing. FedBABU and
-  // FedAvg + fine-tuning fine-tune here.
+  // FedAvg + fine-tuning fine-tune here, Ditto loads its personal model.
   virtual absl::Status PrepareEvaluation(LocalTrainer& trainer, const LocalData& data,
-                                         const TrainOptions& options, uint64_t seed) const {
+                                         const TrainOptions& options, uint64_t seed,
+                                         const ParameterSet& state) const {
     return absl::OkStatus();
   }
 };
@@ -60,10 +67,22 @@ struct AlgorithmOptions {
   // FedBABU, FedAvg + fine-tuning: epochs of fine-tuning on local training data before each
   // evaluation.
   int finetune_epochs = 1;
+  // Ditto: the proximal weight λ pulling the personal model toward the global one, and the
+  // personal model's epochs per round.
+  double ditto_lambda = 0.1;
+  int personal_epochs = 1;
+  // APFL: the mixing weight α of the personal model before it is learned, in [0, 1].
+  double apfl_alpha = 0.5;
+  // FedALA: the learning rate of the aggregation weights, the share of local training data
+  // they are learned on (0, 1], and how many of the last parameter tensors they cover (the
+  // ones below take the global values).
+  double ala_learning_rate = 1.0;
+  double ala_data_fraction = 0.8;
+  int ala_layers = 2;
 };
 
 // Known names: "fedavg", "fedprox", "fedavg_ft", "fedper", "fedrep", "lg_fedavg", "fedbabu",
-// "local", "constant_delta".
+// "ditto", "apfl", "fedbn", "fedala", "local", "constant_delta".
 absl::StatusOr<std::unique_ptr<ClientAlgorithm>> CreateClientAlgorithm(
     const std::string& name, const ModelSpec& model, const AlgorithmOptions& options);
 inline absl::StatusOr<std::unique_ptr<ClientAlgorithm>> CreateClientAlgorithm(

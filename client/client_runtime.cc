@@ -20,6 +20,7 @@ namespace {
 constexpr char kResidualPrefix[] = "upload_residual/";
 constexpr char kDpSgdPrefix[] = "dp_sgd/";
 constexpr char kDpSgdCurve[] = "rdp";
+constexpr char kAlgorithmPrefix[] = "algorithm/";
 
 bool StartsWith(const std::string& s, const char* prefix) {
   return s.compare(0, std::strlen(prefix), prefix) == 0;
@@ -35,6 +36,9 @@ ClientRuntime::DeviceState ClientRuntime::SplitStoredState(ParameterSet stored) 
       (void)state.residual.Add(e.name.substr(std::strlen(kResidualPrefix)), std::move(e.tensor));
     } else if (StartsWith(e.name, kDpSgdPrefix)) {
       (void)state.dp_sgd.Add(e.name.substr(std::strlen(kDpSgdPrefix)), std::move(e.tensor));
+    } else if (StartsWith(e.name, kAlgorithmPrefix)) {
+      (void)state.algorithm.Add(e.name.substr(std::strlen(kAlgorithmPrefix)),
+                                std::move(e.tensor));
     } else {
       (void)state.personal.Add(std::move(e.name), std::move(e.tensor));
     }
@@ -49,7 +53,8 @@ absl::StatusOr<ParameterSet> JoinForStore(const ParameterSet& personal,
   ParameterSet out = personal;
   for (const auto& [prefix, part] : {std::pair<const char*, const ParameterSet*>{
                                          kResidualPrefix, &state.residual},
-                                     {kDpSgdPrefix, &state.dp_sgd}}) {
+                                     {kDpSgdPrefix, &state.dp_sgd},
+                                     {kAlgorithmPrefix, &state.algorithm}}) {
     for (const auto& e : part->entries()) {
       TAILOR_RETURN_IF_ERROR(out.Add(prefix + e.name, e.tensor));
     }
@@ -142,7 +147,8 @@ absl::StatusOr<UpdateUpload> ClientRuntime::Train(const TrainTask& task, LocalTr
     options.dp_sgd_coins = coins.get();
   }
   TAILOR_ASSIGN_OR_RETURN(TrainStats stats,
-                          ctx_.algorithm->TrainLocally(trainer, ctx_.data, options, seed));
+                          ctx_.algorithm->TrainLocally(trainer, ctx_.data, options, seed,
+                                                               &state.algorithm));
   PersonalizationPolicy::Parts after = policy.Split(trainer.Snapshot());
 
   UpdateUpload up;
@@ -185,23 +191,64 @@ absl::StatusOr<UpdateUpload> ClientRuntime::Train(const TrainTask& task, LocalTr
 }
 
 absl::StatusOr<EvalReport> ClientRuntime::Evaluate(const EvalTask& task, LocalTrainer& trainer) {
-  TAILOR_RETURN_IF_ERROR(LoadModel(*task.global_shared, trainer).status());
+  if (task.new_client_epochs > 0) return EvaluateAsNewClient(task, trainer);
+  TAILOR_ASSIGN_OR_RETURN(DeviceState state, LoadModel(*task.global_shared, trainer));
   EvalReport report;
   report.client_id = ctx_.client_id;
   const ClientAlgorithm& algorithm = *ctx_.algorithm;
-  if (algorithm.policy().patterns().empty() && algorithm.fine_tunes_before_evaluation()) {
-    // The global model, before this client tunes its copy.
+  if (algorithm.policy().patterns().empty() && algorithm.adapts_before_evaluation()) {
+    // The global model, before this client adapts its copy.
     TAILOR_ASSIGN_OR_RETURN(report.global, trainer.Evaluate(*ctx_.data.pool, ctx_.data.test));
   }
+  TAILOR_RETURN_IF_ERROR(EvaluateAdapted(task, state.algorithm, trainer, &report));
+  // Without adaptation and with nothing personal, the evaluated model is the global one.
+  if (algorithm.has_global_model()) report.global = report.personalized;
+  return report;
+}
+
+absl::StatusOr<EvalReport> ClientRuntime::EvaluateAsNewClient(const EvalTask& task,
+                                                              LocalTrainer& trainer) {
+  const ClientAlgorithm& algorithm = *ctx_.algorithm;
+  // A fresh device: the initial model's personal part, no algorithm state, nothing stored.
+  TAILOR_RETURN_IF_ERROR(trainer.Load(*ctx_.initial_model));
+  if (algorithm.federated()) {
+    TAILOR_RETURN_IF_ERROR(Annotate(trainer.Load(*task.global_shared), "global shared parameters"));
+  }
+  EvalReport report;
+  report.client_id = ctx_.client_id;
+  if (algorithm.federated() && algorithm.policy().patterns().empty()) {
+    // The global model as a new client receives it.
+    TAILOR_ASSIGN_OR_RETURN(report.global, trainer.Evaluate(*ctx_.data.pool, ctx_.data.test));
+  }
+  TrainOptions options = task.options;
+  options.epochs = task.new_client_epochs;
+  // Nothing leaves the device: no DP-SGD, no upload clipping.
+  options.dp_sgd_clip_norm = 0;
+  options.clip_norm = 0;
+  if (options.proximal_mu > 0 && !options.proximal) {
+    const PersonalizationPolicy& policy = algorithm.policy();
+    options.proximal = [&policy](const std::string& name) { return !policy.IsPersonal(name); };
+  }
+  const uint64_t seed = DeriveSeed(task.seed, {static_cast<uint64_t>(ctx_.client_id), 1});
+  ParameterSet algorithm_state;
+  TAILOR_RETURN_IF_ERROR(Annotate(
+      algorithm.TrainLocally(trainer, ctx_.data, options, seed, &algorithm_state).status(),
+      "a new client's personalization"));
+  TAILOR_RETURN_IF_ERROR(EvaluateAdapted(task, algorithm_state, trainer, &report));
+  return report;
+}
+
+absl::Status ClientRuntime::EvaluateAdapted(const EvalTask& task,
+                                            const ParameterSet& algorithm_state,
+                                            LocalTrainer& trainer, EvalReport* report) {
   TAILOR_RETURN_IF_ERROR(Annotate(
       ctx_.algorithm->PrepareEvaluation(
           trainer, ctx_.data, task.options,
-          DeriveSeed(task.seed, {static_cast<uint64_t>(ctx_.client_id)})),
-      "fine-tuning before evaluation"));
-  TAILOR_ASSIGN_OR_RETURN(report.personalized, trainer.Evaluate(*ctx_.data.pool, ctx_.data.test));
-  // Without fine-tuning and with nothing personal, the evaluated model is the global one.
-  if (algorithm.has_global_model()) report.global = report.personalized;
-  return report;
+          DeriveSeed(task.seed, {static_cast<uint64_t>(ctx_.client_id)}), algorithm_state),
+      "adapting the model before evaluation"));
+  TAILOR_ASSIGN_OR_RETURN(report->personalized,
+                          trainer.Evaluate(*ctx_.data.pool, ctx_.data.test));
+  return absl::OkStatus();
 }
 
 }  // namespace tailor

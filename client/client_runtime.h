@@ -58,6 +58,10 @@ struct EvalTask {
   // experiment's local training options. The fine-tuned model is evaluated, never stored.
   TrainOptions options;
   uint64_t seed = 0;
+  // > 0: the client is new (held out of training). It starts from the global model and a
+  // fresh personal part, runs its algorithm's local training for this many epochs, is
+  // evaluated, and keeps nothing. 0: a training client evaluates its own model.
+  int new_client_epochs = 0;
 };
 
 struct EvalReport {
@@ -89,19 +93,25 @@ class ClientRuntime {
   explicit ClientRuntime(ClientContext context) : ctx_(std::move(context)) {}
   // What the device keeps between rounds: the personal parameters; with the topk upload codec,
   // the error-feedback memory (stored beside them as "upload_residual/<name>"); with DP-SGD,
-  // the device's record-level RDP curve ("dp_sgd/rdp").
+  // the device's record-level RDP curve ("dp_sgd/rdp"); and what the algorithm keeps
+  // ("algorithm/<name>": Ditto's personal model, APFL's mixing weight...).
   struct DeviceState {
     ParameterSet personal;
     ParameterSet residual;
     ParameterSet dp_sgd;
+    ParameterSet algorithm;
   };
-  // Splits what a PersonalStore holds into the three.
+  // Splits what a PersonalStore holds into the four.
   static DeviceState SplitStoredState(ParameterSet stored);
 
   absl::StatusOr<UpdateUpload> Train(const TrainTask& task, LocalTrainer& trainer);
   absl::StatusOr<EvalReport> Evaluate(const EvalTask& task, LocalTrainer& trainer);
 
  private:
+  absl::StatusOr<EvalReport> EvaluateAsNewClient(const EvalTask& task, LocalTrainer& trainer);
+  // The report's personalized stats after the algorithm's PrepareEvaluation on the loaded model.
+  absl::Status EvaluateAdapted(const EvalTask& task, const ParameterSet& algorithm_state,
+                               LocalTrainer& trainer, EvalReport* report);
   // Loads shared + personal into `trainer`; returns the device state used.
   absl::StatusOr<DeviceState> LoadModel(const ParameterSet& global_shared, LocalTrainer& trainer);
 

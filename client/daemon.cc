@@ -259,6 +259,7 @@ class Daemon {
     t.global_shared = model;
     t.options = TrainOptionsFromProto(task.options());
     t.seed = task.seed();
+    t.new_client_epochs = task.new_client_epochs();
     TAILOR_ASSIGN_OR_RETURN(EvalReport report, runtime_.Evaluate(t, trainer_));
     v1::EvaluationReport req;
     req.set_session(session_);

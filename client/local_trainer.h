@@ -49,6 +49,10 @@ struct TrainOptions {
   // model, for shared parameters). 0: no proximal term.
   double proximal_mu = 0;
   TrainableFilter proximal;
+  // The point the proximal term pulls toward, by name, instead of the start values (Ditto pulls
+  // the personal model toward the global one). Not owned; parameters it lacks use their start
+  // values.
+  const ParameterSet* proximal_anchor = nullptr;
   // How the shared update is compressed for upload (core/update_codec.h): "none", "fp16",
   // "bf16", "int8" or "topk" (with topk_fraction of each tensor sent).
   std::string upload_codec = "none";
@@ -109,6 +113,15 @@ class LocalTrainer {
 
   virtual absl::StatusOr<EvalStats> Evaluate(const ImageDataset& pool,
                                              absl::Span<const uint32_t> indices) = 0;
+
+  // The gradient of the mean cross-entropy over `batch` at the loaded parameters (training
+  // mode: normalization layers use, and update, batch statistics), one entry per parameter
+  // (no buffers), in Snapshot() order. Sets *loss to that mean loss. Algorithms whose step is
+  // not plain SGD on one model (APFL's mixed model, FedALA's aggregation weights) build it
+  // from this.
+  virtual absl::StatusOr<ParameterSet> Gradient(const ImageDataset& pool,
+                                                absl::Span<const uint32_t> batch,
+                                                double* loss) = 0;
 };
 
 // Sets LibTorch's intra-op thread count for the calling thread: OpenMP keeps the count per

@@ -95,9 +95,22 @@ class TorchTrainer : public LocalTrainer {
       if (options.proximal_mu > 0) {
         for (auto& p : model_->named_parameters(true)) {
           const bool train = !trainable || trainable(p.key());
-          if (train && (!options.proximal || options.proximal(p.key()))) {
+          if (!train || (options.proximal && !options.proximal(p.key()))) continue;
+          const Tensor* anchor = options.proximal_anchor == nullptr
+                                     ? nullptr
+                                     : options.proximal_anchor->Find(p.key());
+          if (anchor == nullptr) {
             anchored.emplace_back(p.value(), p.value().detach().clone());
+            continue;
           }
+          if (anchor->dtype() != DType::kFloat32 || p.value().sizes().vec() != anchor->shape()) {
+            return absl::InvalidArgumentError(absl::StrCat(
+                "proximal anchor '", p.key(), "' is ", anchor->Describe(),
+                ", model expects float32", c10::str(p.value().sizes())));
+          }
+          anchored.emplace_back(p.value(), torch::from_blob(const_cast<uint8_t*>(anchor->data()),
+                                                            p.value().sizes(), torch::kFloat32)
+                                               .clone());
         }
       }
       model_->train();
@@ -148,6 +161,39 @@ class TorchTrainer : public LocalTrainer {
       return stats;
     } catch (const c10::Error& e) {
       return FromTorch(e, "Train");
+    }
+  }
+
+  absl::StatusOr<ParameterSet> Gradient(const ImageDataset& pool,
+                                        absl::Span<const uint32_t> batch, double* loss) override {
+    if (batch.empty()) return absl::InvalidArgumentError("Gradient needs a non-empty batch");
+    try {
+      model_->train();
+      model_->zero_grad();
+      at::Tensor x, y;
+      FillBatch(pool, batch, &x, &y);
+      at::Tensor mean_loss = torch::nn::functional::cross_entropy(model_->Forward(x), y);
+      mean_loss.backward();
+      *loss = mean_loss.item<double>();
+      if (!std::isfinite(*loss)) {
+        return absl::FailedPreconditionError(
+            "local training diverged (non-finite loss); lower train.learning_rate");
+      }
+      ParameterSet out;
+      for (const auto& p : model_->named_parameters(true)) {
+        Tensor g(DType::kFloat32, p.value().sizes().vec());
+        const at::Tensor& grad = p.value().grad();
+        if (grad.defined()) {
+          at::Tensor c = grad.contiguous();
+          std::memcpy(g.data(), c.data_ptr<float>(), g.byte_size());
+        } else {
+          std::fill(g.f32().begin(), g.f32().end(), 0.0f);
+        }
+        (void)out.Add(p.key(), std::move(g));
+      }
+      return out;
+    } catch (const c10::Error& e) {
+      return FromTorch(e, "Gradient");
     }
   }
 

@@ -111,6 +111,13 @@ void ApplyDefaults(ExperimentConfig* c) {
   if (c->algorithm().name().empty()) c->mutable_algorithm()->set_name("fedavg");
   if (!c->algorithm().has_head_epochs()) c->mutable_algorithm()->set_head_epochs(1);
   if (!c->algorithm().has_finetune_epochs()) c->mutable_algorithm()->set_finetune_epochs(1);
+  auto* algorithm = c->mutable_algorithm();
+  if (!algorithm->has_ditto_lambda()) algorithm->set_ditto_lambda(0.1);
+  if (!algorithm->has_personal_epochs()) algorithm->set_personal_epochs(1);
+  if (!algorithm->has_apfl_alpha()) algorithm->set_apfl_alpha(0.5);
+  if (!algorithm->has_ala_learning_rate()) algorithm->set_ala_learning_rate(1.0);
+  if (!algorithm->has_ala_data_fraction()) algorithm->set_ala_data_fraction(0.8);
+  if (!algorithm->has_ala_layers()) algorithm->set_ala_layers(2);
   if (!train->has_proximal_mu()) {
     train->set_proximal_mu(c->algorithm().name() == "fedprox" ? 0.01 : 0.0);
   }
@@ -141,6 +148,7 @@ void ApplyDefaults(ExperimentConfig* c) {
   if (!adaptive->has_target_quantile()) adaptive->set_target_quantile(0.5);
   if (!adaptive->has_learning_rate()) adaptive->set_learning_rate(0.2);
   if (!c->eval().has_every_rounds()) c->mutable_eval()->set_every_rounds(1);
+  if (!c->eval().has_new_client_epochs()) c->mutable_eval()->set_new_client_epochs(1);
   if (c->output_dir().empty()) c->set_output_dir(absl::StrCat("runs/", c->name()));
 }
 
@@ -310,10 +318,10 @@ absl::Status Validate(const ExperimentConfig& c, const Checker& check) {
     return check.Fail("data.shards.classes_per_client",
                       absl::StrCat("must be >= 1, got ", data.shards().classes_per_client()));
   }
-  if (!OneOf(c.model().architecture(), {"fmnist_cnn", "mlp_10m", "mlp_small"})) {
+  if (!OneOf(c.model().architecture(), {"fmnist_cnn", "fmnist_cnn_bn", "mlp_10m", "mlp_small"})) {
     return check.Fail("model.architecture",
                       absl::StrCat("unknown architecture '", c.model().architecture(),
-                                   "' (known: fmnist_cnn, mlp_10m, mlp_small)"));
+                                   "' (known: fmnist_cnn, fmnist_cnn_bn, mlp_10m, mlp_small)"));
   }
   const auto& t = c.train();
   if (!(t.learning_rate() > 0) || !std::isfinite(t.learning_rate())) {
@@ -331,12 +339,36 @@ absl::Status Validate(const ExperimentConfig& c, const Checker& check) {
   if (!(t.weight_decay() >= 0) || !std::isfinite(t.weight_decay())) {
     return check.Fail("train.weight_decay", absl::StrCat("must be >= 0, got ", t.weight_decay()));
   }
-  if (!OneOf(c.algorithm().name(), {"fedavg", "fedprox", "fedavg_ft", "fedper", "fedrep",
-                                     "lg_fedavg", "fedbabu", "local", "constant_delta"})) {
+  if (!OneOf(c.algorithm().name(),
+             {"fedavg", "fedprox", "fedavg_ft", "fedper", "fedrep", "lg_fedavg", "fedbabu",
+              "ditto", "apfl", "fedbn", "fedala", "local", "constant_delta"})) {
     return check.Fail("algorithm.name",
                       absl::StrCat("unknown algorithm '", c.algorithm().name(),
                                    "' (known: fedavg, fedprox, fedavg_ft, fedper, fedrep, "
-                                   "lg_fedavg, fedbabu, local, constant_delta)"));
+                                   "lg_fedavg, fedbabu, ditto, apfl, fedbn, fedala, local, "
+                                   "constant_delta)"));
+  }
+  const config::AlgorithmConfig& a = c.algorithm();
+  if (!(a.ditto_lambda() >= 0) || !std::isfinite(a.ditto_lambda())) {
+    return check.Fail("algorithm.ditto_lambda", absl::StrCat("must be >= 0, got ", a.ditto_lambda()));
+  }
+  if (a.personal_epochs() < 1) {
+    return check.Fail("algorithm.personal_epochs",
+                      absl::StrCat("must be >= 1, got ", a.personal_epochs()));
+  }
+  if (!(a.apfl_alpha() >= 0 && a.apfl_alpha() <= 1)) {
+    return check.Fail("algorithm.apfl_alpha", absl::StrCat("must be in [0, 1], got ", a.apfl_alpha()));
+  }
+  if (!(a.ala_learning_rate() > 0) || !std::isfinite(a.ala_learning_rate())) {
+    return check.Fail("algorithm.ala_learning_rate",
+                      absl::StrCat("must be > 0, got ", a.ala_learning_rate()));
+  }
+  if (!(a.ala_data_fraction() > 0 && a.ala_data_fraction() <= 1)) {
+    return check.Fail("algorithm.ala_data_fraction",
+                      absl::StrCat("must be in (0, 1], got ", a.ala_data_fraction()));
+  }
+  if (a.ala_layers() < 1) {
+    return check.Fail("algorithm.ala_layers", absl::StrCat("must be >= 1, got ", a.ala_layers()));
   }
   if (c.algorithm().head_epochs() < 1) {
     return check.Fail("algorithm.head_epochs",
@@ -409,6 +441,15 @@ absl::Status Validate(const ExperimentConfig& c, const Checker& check) {
   if (c.eval().every_rounds() < 1) {
     return check.Fail("eval.every_rounds",
                       absl::StrCat("must be >= 1, got ", c.eval().every_rounds()));
+  }
+  if (c.eval().new_clients() < 0 || c.eval().new_clients() >= c.data().num_clients()) {
+    return check.Fail("eval.new_clients",
+                      absl::StrCat("must be in [0, data.num_clients = ", c.data().num_clients(),
+                                   "), got ", c.eval().new_clients()));
+  }
+  if (c.eval().new_client_epochs() < 1) {
+    return check.Fail("eval.new_client_epochs",
+                      absl::StrCat("must be >= 1, got ", c.eval().new_client_epochs()));
   }
   const auto& attack = c.simulation().attack();
   if (!(attack.byzantine_fraction() >= 0 && attack.byzantine_fraction() < 0.5)) {

@@ -11,9 +11,10 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc
   libtorch-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libsodium-dev libssl-dev libsqlite3-dev zlib1g-dev libcpp-httplib-dev
+  libsodium-dev libssl-dev libsqlite3-dev zlib1g-dev libcpp-httplib-dev nlohmann-json3-dev
   libopenblas0-openmp
   dataset-fashion-mnist python3-numpy python3-yaml python3-mpmath systemd iproute2 openssl
+  chromium python3-pil
 )
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(python3-torch)

@@ -1,5 +1,6 @@
 #include "models/model_spec.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
@@ -22,6 +23,39 @@ ModelSpec FmnistCnn() {
       {"fc2.weight", {10, 512}, 512},               {"fc2.bias", {10}, 512},
   };
   spec.head_patterns = {"fc2.*"};
+  return spec;
+}
+
+// The reference CNN with batch norm after each hidden layer (FedBN's model; Li et al. add
+// batch norm to the same kind of CNN): conv1 - bn1 - ReLU - pool - conv2 - bn2 - ReLU - pool -
+// fc1 - bn3 - ReLU - fc2. Buffers (running statistics) come after all parameters, in the
+// order LibTorch lists them.
+ModelSpec FmnistCnnBn() {
+  using Init = ParameterSpec::Init;
+  ModelSpec spec;
+  spec.architecture = "fmnist_cnn_bn";
+  spec.num_classes = 10;
+  auto norm = [&spec](const std::string& layer, int64_t width) {
+    spec.parameters.push_back({layer + ".weight", {width}, 1, Init::kOnes});
+    spec.parameters.push_back({layer + ".bias", {width}, 1, Init::kZeros});
+  };
+  spec.parameters = {{"conv1.weight", {32, 1, 5, 5}, 1 * 5 * 5}, {"conv1.bias", {32}, 1 * 5 * 5}};
+  norm("bn1", 32);
+  spec.parameters.push_back({"conv2.weight", {64, 32, 5, 5}, 32 * 5 * 5});
+  spec.parameters.push_back({"conv2.bias", {64}, 32 * 5 * 5});
+  norm("bn2", 64);
+  spec.parameters.push_back({"fc1.weight", {512, 1024}, 1024});
+  spec.parameters.push_back({"fc1.bias", {512}, 1024});
+  norm("bn3", 512);
+  spec.parameters.push_back({"fc2.weight", {10, 512}, 512});
+  spec.parameters.push_back({"fc2.bias", {10}, 512});
+  for (const auto& [layer, width] : {std::pair<std::string, int64_t>{"bn1", 32}, {"bn2", 64},
+                                     {"bn3", 512}}) {
+    spec.parameters.push_back({layer + ".running_mean", {width}, 1, Init::kZeros, true});
+    spec.parameters.push_back({layer + ".running_var", {width}, 1, Init::kOnes, true});
+  }
+  spec.head_patterns = {"fc2.*"};
+  spec.norm_patterns = {"bn*"};
   return spec;
 }
 
@@ -57,10 +91,19 @@ ModelSpec MlpSmall() {
 
 absl::StatusOr<ModelSpec> GetModelSpec(const std::string& architecture) {
   if (architecture == "fmnist_cnn") return FmnistCnn();
+  if (architecture == "fmnist_cnn_bn") return FmnistCnnBn();
   if (architecture == "mlp_10m") return Mlp10M();
   if (architecture == "mlp_small") return MlpSmall();
   return absl::NotFoundError(absl::StrCat("unknown model architecture '", architecture,
-                                          "' (known: fmnist_cnn, mlp_10m, mlp_small)"));
+                                          "' (known: fmnist_cnn, fmnist_cnn_bn, mlp_10m, mlp_small)"));
+}
+
+std::vector<std::string> ModelSpec::TrainableNames() const {
+  std::vector<std::string> names;
+  for (const ParameterSpec& p : parameters) {
+    if (!p.buffer) names.push_back(p.name);
+  }
+  return names;
 }
 
 ParameterSet InitialParameters(const ModelSpec& spec, uint64_t seed) {
@@ -68,6 +111,11 @@ ParameterSet InitialParameters(const ModelSpec& spec, uint64_t seed) {
   for (size_t i = 0; i < spec.parameters.size(); ++i) {
     const ParameterSpec& p = spec.parameters[i];
     Tensor t(DType::kFloat32, p.shape);
+    if (p.init != ParameterSpec::Init::kUniformFanIn) {
+      if (p.init == ParameterSpec::Init::kOnes) std::fill(t.f32().begin(), t.f32().end(), 1.0f);
+      (void)out.Add(p.name, std::move(t));
+      continue;
+    }
     Rng rng(DeriveSeed(seed, {0x696e6974ULL /*"init"*/, i}));
     const double bound = 1.0 / std::sqrt(static_cast<double>(p.fan_in));
     for (float& v : t.f32()) v = static_cast<float>((2.0 * rng.Uniform() - 1.0) * bound);

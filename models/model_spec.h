@@ -13,11 +13,17 @@
 namespace tailor {
 
 struct ParameterSpec {
+  enum class Init { kUniformFanIn, kOnes, kZeros };
   std::string name;
   std::vector<int64_t> shape;
-  // Fan-in of the layer the parameter belongs to; init is U(-1/sqrt(fan_in), 1/sqrt(fan_in)),
-  // which is PyTorch's default for Linear and Conv2d weights and biases.
+  // Fan-in of the layer the parameter belongs to; kUniformFanIn is U(±1/sqrt(fan_in)),
+  // PyTorch's default for Linear and Conv2d weights and biases. Batch norm starts at weight 1,
+  // bias 0, running mean 0 and running variance 1, as in PyTorch.
   int64_t fan_in = 1;
+  Init init = Init::kUniformFanIn;
+  // A buffer (batch-norm running statistics): part of the model, moved and stored like a
+  // parameter, but not trained by gradients.
+  bool buffer = false;
 };
 
 struct ModelSpec {
@@ -26,7 +32,12 @@ struct ModelSpec {
   std::vector<ParameterSpec> parameters;
   // Glob patterns selecting the classifier head (FedPer's personal part).
   std::vector<std::string> head_patterns;
+  // Glob patterns selecting the normalization layers (FedBN's personal part); empty when the
+  // model has none.
+  std::vector<std::string> norm_patterns;
   int num_classes = 0;
+  // The names of the trained parameters (not buffers), in order.
+  std::vector<std::string> TrainableNames() const;
 };
 
 // NOT_FOUND for an unknown architecture name.

@@ -17,12 +17,21 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Create(CoordinatorOpti
   if (options.transport == nullptr) return absl::InvalidArgumentError("no transport");
   if (options.env == nullptr) options.env = Env::Default();
   if (options.eval_every < 1) options.eval_every = 1;
+  if (options.new_clients < 0 || options.new_clients >= options.num_clients) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("new_clients must be in [0, num_clients = ", options.num_clients,
+                     "), got ", options.new_clients));
+  }
+  if (options.new_clients > 0 && options.new_client_epochs < 1) {
+    return absl::InvalidArgumentError(absl::StrCat("new_client_epochs must be >= 1, got ",
+                                                   options.new_client_epochs));
+  }
   TAILOR_RETURN_IF_ERROR(CreateAggregator(options.aggregator).status());
   TAILOR_ASSIGN_OR_RETURN(std::unique_ptr<ServerOptimizer> optimizer,
                           CreateServerOptimizer(options.server_optimizer));
   std::unique_ptr<DpFedAvg> privacy;
   if (options.privacy) {
-    options.privacy->population = options.num_clients;
+    options.privacy->population = options.num_clients - options.new_clients;
     options.privacy->planned_rounds = options.rounds;
     TAILOR_ASSIGN_OR_RETURN(privacy, DpFedAvg::Create(*options.privacy));
   }
@@ -97,8 +106,8 @@ absl::StatusOr<RoundRecord> Coordinator::RunRound() {
     privacy_record->noise_multiplier = privacy_->noise_multiplier();
     privacy_record->expected_cohort = privacy_->expected_cohort();
   } else {
-    ro.cohort = SelectFixedCohort(options_.num_clients, options_.clients_per_round,
-                                  options_.seed, round);
+    ro.cohort = SelectFixedCohort(training_clients(), options_.clients_per_round, options_.seed,
+                                  round);
     TAILOR_ASSIGN_OR_RETURN(ro.aggregator, CreateAggregator(options_.aggregator));
     ro.min_updates = options_.min_updates > 0 ? options_.min_updates
                                               : static_cast<int64_t>(ro.cohort.size());
@@ -135,17 +144,12 @@ absl::StatusOr<RoundRecord> Coordinator::RunRound() {
 
   // The last round the privacy budget allows is evaluated like the last planned one.
   if (round % options_.eval_every == 0 || round == options_.rounds || BudgetExhausted()) {
-    std::vector<int64_t> everyone(static_cast<size_t>(options_.num_clients));
-    std::iota(everyone.begin(), everyone.end(), int64_t{0});
-    auto collector = std::make_shared<EvalCollector>(options_.num_clients);
-    EvalTask eval;
-    eval.round = round;
-    eval.global_shared = global_;
-    eval.options = options_.train;
-    eval.seed = DeriveSeed(options_.seed, {0x6576616cULL /*"eval"*/, static_cast<uint64_t>(round)});
     const absl::Time eval_start = options_.env->Now();
-    options_.transport->DispatchEval(eval, everyone, collector);
-    record.eval = collector->WaitUntil(eval_start + options_.eval_timeout);
+    record.eval = Evaluate(round, 0, training_clients(), /*new_clients=*/false);
+    if (options_.new_clients > 0) {
+      record.new_client_eval =
+          Evaluate(round, training_clients(), options_.new_clients, /*new_clients=*/true);
+    }
     record.eval_seconds = absl::ToDoubleSeconds(options_.env->Now() - eval_start);
   }
   const absl::Time now = options_.env->Now();
@@ -159,6 +163,22 @@ absl::StatusOr<RoundRecord> Coordinator::RunRound() {
   }
   for (RoundObserver* o : options_.observers) o->OnRoundComplete(record);
   return record;
+}
+
+EvalSummary Coordinator::Evaluate(int64_t round, int64_t first, int64_t count,
+                                  bool new_clients) {
+  std::vector<int64_t> clients(static_cast<size_t>(count));
+  std::iota(clients.begin(), clients.end(), first);
+  auto collector = std::make_shared<EvalCollector>(count);
+  EvalTask eval;
+  eval.round = round;
+  eval.global_shared = global_;
+  eval.options = options_.train;
+  eval.seed = DeriveSeed(options_.seed, {0x6576616cULL /*"eval"*/, static_cast<uint64_t>(round)});
+  if (new_clients) eval.new_client_epochs = options_.new_client_epochs;
+  const absl::Time start = options_.env->Now();
+  options_.transport->DispatchEval(eval, clients, collector);
+  return collector->WaitUntil(start + options_.eval_timeout);
 }
 
 bool Coordinator::BudgetExhausted() const {

@@ -37,8 +37,11 @@ struct PrivacyRecord {
 struct RoundRecord : RoundStats {
   // L2 norm of the applied global update (0 when nothing is shared).
   double update_norm = 0;
-  // Present on evaluation rounds.
+  // Present on evaluation rounds: the training population's personalized models.
   std::optional<EvalSummary> eval;
+  // Present on evaluation rounds when clients are held out: how new clients do after
+  // personalizing from the current global model (CoordinatorOptions::new_clients).
+  std::optional<EvalSummary> new_client_eval;
   // Present when the run is differentially private.
   std::optional<PrivacyRecord> privacy;
   // Wall time of the whole round, of its training phase (dispatch to close) and its evaluation.
@@ -76,6 +79,12 @@ struct CoordinatorOptions {
   std::optional<DpFedAvgOptions> privacy;
   // Evaluate after every this many rounds, and after the last.
   int64_t eval_every = 1;
+  // Clients held out of training: the last `new_clients` ids never join a cohort (nor the DP
+  // population). On evaluation rounds each one personalizes from the current global model with
+  // its algorithm's local training for `new_client_epochs` epochs, is evaluated, and keeps
+  // nothing. In [0, num_clients).
+  int64_t new_clients = 0;
+  int new_client_epochs = 1;
   // Master seed (cohorts, per-round client seeds).
   uint64_t seed = 0;
   TrainOptions train;
@@ -122,6 +131,11 @@ class Coordinator {
   // True when privacy is on and the next round would exceed the budget; and why, in words.
   bool BudgetExhausted() const;
   std::string BudgetMessage() const;
+  // Clients who train: ids [0, training_clients()).
+  int64_t training_clients() const { return options_.num_clients - options_.new_clients; }
+  // Evaluates clients [first, first + count) on the current model; new clients personalize
+  // first.
+  EvalSummary Evaluate(int64_t round, int64_t first, int64_t count, bool new_clients);
 
   CoordinatorOptions options_;
   std::shared_ptr<const ParameterSet> global_;

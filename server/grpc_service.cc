@@ -368,6 +368,7 @@ void CoordinatorService::DispatchEval(const EvalTask& task, const std::vector<in
   eval_round_ = task.round;
   v1::Task t = NewTask(v1::Task::EVALUATE, task.round, task.global_shared);
   t.set_seed(task.seed);
+  t.set_new_client_epochs(task.new_client_epochs);
   TrainOptionsToProto(task.options, t.mutable_options());
   for (int64_t id : clients) {
     auto it = clients_.find(id);

@@ -35,6 +35,33 @@ std::string Num(double v) { return absl::StrFormat("%.17g", v); }
 
 }  // namespace
 
+namespace {
+
+// One evaluation's summary; per-client accuracies (by client id) to 4 decimals, for the
+// distribution plots of reports.
+std::string EvalToJson(const EvalSummary& e) {
+  std::string out = absl::StrCat(
+      "{\"clients\":", e.clients, ",\"failed\":", e.failed, ",\"test_samples\":", e.test_samples,
+      ",\"personalized_accuracy\":", Num(e.micro_accuracy),
+      ",\"personalized_accuracy_macro\":", Num(e.macro_accuracy),
+      ",\"accuracy_std\":", Num(e.accuracy_std), ",\"worst10_accuracy\":", Num(e.worst10_accuracy),
+      ",\"test_loss\":", Num(e.mean_loss));
+  if (e.global_micro_accuracy >= 0) {
+    absl::StrAppend(&out, ",\"global_accuracy\":", Num(e.global_micro_accuracy),
+                    ",\"global_accuracy_macro\":", Num(e.global_macro_accuracy));
+  }
+  out += ",\"client_accuracy\":[";
+  bool first = true;
+  for (const auto& [id, accuracy] : e.per_client) {
+    absl::StrAppend(&out, first ? "" : ",", absl::StrFormat("%.4f", accuracy));
+    first = false;
+  }
+  out += "]}";
+  return out;
+}
+
+}  // namespace
+
 std::string RoundRecordToJson(const RoundRecord& r, const std::string& run_name) {
   std::string out = absl::StrCat(
       "{\"run\":\"", JsonEscape(run_name), "\",\"round\":", r.round, ",\"cohort\":", r.cohort_size,
@@ -62,20 +89,9 @@ std::string RoundRecordToJson(const RoundRecord& r, const std::string& run_name)
                     ",\"noise_multiplier\":", Num(p.noise_multiplier),
                     ",\"expected_cohort\":", Num(p.expected_cohort), "}");
   }
-  if (r.eval) {
-    const EvalSummary& e = *r.eval;
-    absl::StrAppend(&out, ",\"eval\":{\"clients\":", e.clients, ",\"failed\":", e.failed,
-                    ",\"test_samples\":", e.test_samples,
-                    ",\"personalized_accuracy\":", Num(e.micro_accuracy),
-                    ",\"personalized_accuracy_macro\":", Num(e.macro_accuracy),
-                    ",\"accuracy_std\":", Num(e.accuracy_std),
-                    ",\"worst10_accuracy\":", Num(e.worst10_accuracy),
-                    ",\"test_loss\":", Num(e.mean_loss));
-    if (e.global_micro_accuracy >= 0) {
-      absl::StrAppend(&out, ",\"global_accuracy\":", Num(e.global_micro_accuracy),
-                      ",\"global_accuracy_macro\":", Num(e.global_macro_accuracy));
-    }
-    out += "}";
+  if (r.eval) absl::StrAppend(&out, ",\"eval\":", EvalToJson(*r.eval));
+  if (r.new_client_eval) {
+    absl::StrAppend(&out, ",\"new_clients\":", EvalToJson(*r.new_client_eval));
   }
   out += "}";
   return out;

@@ -33,6 +33,12 @@ absl::StatusOr<Experiment> BuildExperiment(const config::ExperimentConfig& c, En
                                      c.algorithm().personal_patterns().end());
   algorithm.head_epochs = c.algorithm().head_epochs();
   algorithm.finetune_epochs = c.algorithm().finetune_epochs();
+  algorithm.ditto_lambda = c.algorithm().ditto_lambda();
+  algorithm.personal_epochs = c.algorithm().personal_epochs();
+  algorithm.apfl_alpha = c.algorithm().apfl_alpha();
+  algorithm.ala_learning_rate = c.algorithm().ala_learning_rate();
+  algorithm.ala_data_fraction = c.algorithm().ala_data_fraction();
+  algorithm.ala_layers = c.algorithm().ala_layers();
   TAILOR_ASSIGN_OR_RETURN(e.algorithm,
                           CreateClientAlgorithm(c.algorithm().name(), e.spec, algorithm));
   e.reproducible_private_noise = c.privacy().noise() != "secure";
@@ -90,6 +96,8 @@ CoordinatorOptions CoordinatorOptionsFrom(const config::ExperimentConfig& c, con
   co.server_optimizer.beta2 = c.server().beta2();
   co.server_optimizer.tau = c.server().tau();
   co.eval_every = c.eval().every_rounds();
+  co.new_clients = c.eval().new_clients();
+  co.new_client_epochs = c.eval().new_client_epochs();
   co.seed = c.seed();
   co.train = TrainOptionsFrom(c);
   co.initial_shared = e.algorithm->policy().Shared(*e.initial_model);

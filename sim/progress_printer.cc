@@ -38,7 +38,14 @@ void ProgressPrinter::OnRoundComplete(const RoundRecord& r) {
   std::string acc = "-";
   if (r.eval) {
     acc = absl::StrFormat("pers acc %s", FormatPercent(r.eval->micro_accuracy));
-    if (has_global_model_) acc += " (= global)";
+    if (has_global_model_) {
+      acc += " (= global)";
+    } else if (r.eval->global_micro_accuracy >= 0) {
+      acc += absl::StrFormat(" global %s", FormatPercent(r.eval->global_micro_accuracy));
+    }
+  }
+  if (r.new_client_eval) {
+    acc += absl::StrFormat(" | new clients %s", FormatPercent(r.new_client_eval->micro_accuracy));
   }
   // Rounds run by this process: after a coordinator restart, elapsed time starts again while
   // round numbers continue.

@@ -14,6 +14,7 @@
 #include "sim/experiment.h"
 #include "sim/in_process_transport.h"
 #include "sim/progress_printer.h"
+#include "sim/html_report.h"
 #include "sim/svg_plot.h"
 
 namespace tailor {
@@ -133,6 +134,8 @@ absl::StatusOr<SimulationResult> RunSimulation(const config::ExperimentConfig& c
   if (options.write_outputs) {
     TAILOR_RETURN_IF_ERROR(env->WriteFileAtomically(c.output_dir() + "/accuracy.svg",
                                                     AccuracyPlotSvg({result}, c.name())));
+    TAILOR_RETURN_IF_ERROR(env->WriteFileAtomically(c.output_dir() + "/report.html",
+                                                    RenderHtmlReport({result}, c.name())));
   }
   return result;
 }

@@ -14,6 +14,13 @@ const EvalSummary* FinalEval(const SimulationResult& r) {
   return nullptr;
 }
 
+const EvalSummary* FinalNewClientEval(const SimulationResult& r) {
+  for (auto it = r.rounds.rbegin(); it != r.rounds.rend(); ++it) {
+    if (it->new_client_eval) return &*it->new_client_eval;
+  }
+  return nullptr;
+}
+
 double BestAccuracy(const SimulationResult& r) {
   double best = 0;
   for (const auto& rec : r.rounds) {
@@ -25,21 +32,22 @@ double BestAccuracy(const SimulationResult& r) {
 }  // namespace
 
 std::string FormatSummaryTable(const std::vector<SimulationResult>& results) {
-  std::string out = absl::StrFormat("%-22s %-8s %7s %7s %10s %10s %8s %9s %9s %8s %10s\n",
+  std::string out = absl::StrFormat("%-22s %-9s %7s %7s %10s %10s %8s %9s %9s %8s %8s %10s\n",
                                     "run", "algo", "clients", "rounds", "pers.acc",
-                                    "global.acc", "std", "worst10%", "best", "epsilon",
-                                    "s/round");
+                                    "global.acc", "std", "worst10%", "best", "new.acc",
+                                    "epsilon", "s/round");
   out += std::string(out.size() - 1, '-') + "\n";
   for (const auto& r : results) {
     const EvalSummary* e = FinalEval(r);
     const double per_round = r.rounds.empty() ? 0 : r.rounds.back().elapsed_seconds / r.rounds.size();
     const bool dp = !r.rounds.empty() && r.rounds.back().privacy;
+    const EvalSummary* fresh = FinalNewClientEval(r);
     absl::StrAppendFormat(
-        &out, "%-22s %-8s %7d %7d %10s %10s %8s %9s %9s %8s %10.1f\n", r.name, r.algorithm,
+        &out, "%-22s %-9s %7d %7d %10s %10s %8s %9s %9s %8s %8s %10.1f\n", r.name, r.algorithm,
         r.num_clients, r.rounds.size(), e ? FormatPercent(e->micro_accuracy) : "-",
         e && e->global_micro_accuracy >= 0 ? FormatPercent(e->global_micro_accuracy) : "n/a",
         e ? FormatPercent(e->accuracy_std) : "-", e ? FormatPercent(e->worst10_accuracy) : "-",
-        FormatPercent(BestAccuracy(r)),
+        FormatPercent(BestAccuracy(r)), fresh ? FormatPercent(fresh->micro_accuracy) : "-",
         dp ? absl::StrFormat("%.3f", r.rounds.back().privacy->epsilon) : "-", per_round);
   }
   for (const auto& r : results) {
@@ -60,7 +68,10 @@ std::string FormatSummaryTable(const std::vector<SimulationResult>& results) {
       "clients, after the last round.\nglobal.acc: the shared global model alone; n/a when part "
       "of every model is personal (e.g. FedPer's head), local-only training has none.\nstd, "
       "worst10%: spread of per-client accuracy (population std; mean of the worst 10% of "
-      "clients). best: best pers.acc over evaluated rounds.\nepsilon: client-level "
+      "clients). best: best pers.acc over evaluated rounds.\nnew.acc: clients held out of "
+      "training (eval.new_clients), each personalized from the final global model with its "
+      "algorithm's local training (eval.new_client_epochs), on its local test set; - when none "
+      "are held out.\nepsilon: client-level "
       "(epsilon, delta)-DP of the shared model after the last round (delta in metrics.jsonl); - when not private.\n";
   return out;
 }

@@ -16,6 +16,8 @@ int CoordinatorCommand();
 int ClientCommand();
 int StatusCommand();
 int PrivacyCommand();
+// `positional`: the run directories after the subcommand.
+int ReportCommand(const std::vector<std::string>& positional);
 
 // Loads each --config with the --set overrides applied; prints the error and returns it.
 absl::StatusOr<std::vector<config::ExperimentConfig>> LoadConfigsFromFlags(const char* command);

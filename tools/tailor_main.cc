@@ -77,6 +77,10 @@ constexpr char kUsage[] =
     "  tailor privacy --q RATE --steps N (--z NOISE | --epsilon TARGET) [--delta D]\n"
     "      The epsilon spent (RDP accountant, Poisson-subsampled Gaussian), or the noise\n"
     "      multiplier needed for a target epsilon.\n"
+    "  tailor report RUN_DIR [RUN_DIR...] [--out FILE] [--title TEXT]\n"
+    "      One self-contained HTML page (inline SVG, no network) over runs' output\n"
+    "      directories: accuracy against round, new clients, per-client distribution,\n"
+    "      the summary table.\n"
     "  tailor help\n";
 
 }  // namespace
@@ -167,6 +171,7 @@ int main(int argc, char** argv) {
   if (command == "client") return tailor::ClientCommand();
   if (command == "status") return tailor::StatusCommand();
   if (command == "privacy") return tailor::PrivacyCommand();
+  if (command == "report") return tailor::ReportCommand({args.begin() + 2, args.end()});
   std::fprintf(stderr, "tailor: unknown command '%s'\n\n%s", command.c_str(), kUsage);
   return 2;
 }

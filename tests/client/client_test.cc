@@ -6,34 +6,11 @@
 #include "core/wire_update.h"
 #include "models/model_spec.h"
 #include "privacy/rdp_accountant.h"
+#include "tests/client/synthetic_client.h"
 #include "tests/test_util.h"
 
 namespace tailor {
 namespace {
-
-// 200 28x28 images whose class is written in the brightness of one row band: learnable fast.
-std::shared_ptr<ImageDataset> Synthetic(int n = 200) {
-  auto ds = std::make_shared<ImageDataset>();
-  ds->rows = ds->cols = 28;
-  ds->num_classes = 10;
-  Rng rng(1);
-  for (int i = 0; i < n; ++i) {
-    const int label = i % 10;
-    ds->labels.push_back(static_cast<uint8_t>(label));
-    for (int p = 0; p < 784; ++p) {
-      const bool band = (p / 28) / 3 == label % 9 && label != 9;
-      ds->pixels.push_back(
-          static_cast<uint8_t>(band ? 200 + rng.UniformInt(50) : rng.UniformInt(30)));
-    }
-  }
-  return ds;
-}
-
-std::vector<uint32_t> Range(uint32_t a, uint32_t b) {
-  std::vector<uint32_t> v;
-  for (uint32_t i = a; i < b; ++i) v.push_back(i);
-  return v;
-}
 
 TEST(TorchTrainer, LoadSnapshotRoundTripAndShapeChecks) {
   auto spec = *GetModelSpec("fmnist_cnn");
@@ -87,32 +64,6 @@ TEST(TorchTrainer, SameSeedSameResult) {
   EXPECT_TRUE(run(5) == run(5));
   EXPECT_FALSE(run(5) == run(6));
 }
-
-// One FedPer client on the synthetic data: 150 training and 50 test samples, an in-memory
-// store, and the round-1 task from the initial model.
-struct FedPerClient {
-  explicit FedPerClient(int64_t id, const std::string& name = "fedper")
-      : algorithm(*CreateClientAlgorithm(name, spec, std::vector<std::string>{})) {
-    ctx.client_id = id;
-    ctx.algorithm = algorithm.get();
-    ctx.store = &store;
-    ctx.data = {ds.get(), train, test};
-    ctx.initial_model = initial;
-    task.round = 1;
-    task.global_shared = std::make_shared<const ParameterSet>(algorithm->policy().Shared(*initial));
-    task.seed = 11;
-  }
-  std::shared_ptr<ImageDataset> ds = Synthetic();
-  ModelSpec spec = *GetModelSpec("fmnist_cnn");
-  std::unique_ptr<ClientAlgorithm> algorithm;
-  std::shared_ptr<const ParameterSet> initial =
-      std::make_shared<const ParameterSet>(InitialParameters(spec, 3));
-  InMemoryPersonalStore store;
-  const std::vector<uint32_t> train = Range(0, 150), test = Range(150, 200);  // ctx holds views
-  ClientContext ctx;
-  TrainTask task;
-  std::unique_ptr<LocalTrainer> trainer = *LocalTrainer::Create("fmnist_cnn");
-};
 
 TEST(ClientRuntime, UploadHoldsOnlySharedDeltaAndPersonalStaysInStore) {
   FedPerClient c(7);
@@ -399,6 +350,10 @@ class RecordingTrainer : public LocalTrainer {
   absl::StatusOr<EvalStats> Evaluate(const ImageDataset&, absl::Span<const uint32_t>) override {
     return EvalStats();
   }
+  absl::StatusOr<ParameterSet> Gradient(const ImageDataset&, absl::Span<const uint32_t>,
+                                        double*) override {
+    return absl::UnimplementedError("no gradients here");
+  }
   std::vector<Call> calls;
 };
 
@@ -414,7 +369,7 @@ TEST(ClientAlgorithm, FedRepTrainsTheHeadFirstThenTheBody) {
   train.epochs = 2;
   auto ds = Synthetic();
   const std::vector<uint32_t> idx = Range(0, 10);
-  ASSERT_OK((*fedrep)->TrainLocally(trainer, {ds.get(), idx, idx}, train, 1));
+  ASSERT_OK((*fedrep)->TrainLocally(trainer, {ds.get(), idx, idx}, train, 1, nullptr));
   ASSERT_EQ(trainer.calls.size(), 2u);
   EXPECT_EQ(trainer.calls[0].epochs, 3);  // the head, body frozen
   EXPECT_TRUE(trainer.calls[0].head_trains);

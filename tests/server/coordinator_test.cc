@@ -3,6 +3,8 @@
 // from the checkpoint must end bit for bit where an uninterrupted run ends.
 #include "server/coordinator.h"
 
+#include <set>
+
 #include "core/wire_update.h"
 #include "privacy/rdp_accountant.h"
 #include "tests/test_util.h"
@@ -252,6 +254,74 @@ TEST_F(PrivateCoordinatorTest, AnEmptyPoissonCohortStillReleasesNoiseAndSpends) 
   EXPECT_GE(empty, 1);
   EXPECT_GT(records_.rounds.back().privacy->epsilon, 0);
   EXPECT_FALSE(*(*c)->global_shared() == initial);  // the noise moved it
+}
+
+}  // namespace
+}  // namespace tailor
+
+namespace tailor {
+namespace {
+
+// Records who trains and who is evaluated how; every evaluated client reports 1 of 2 correct,
+// new clients 2 of 2.
+class RecordingTransport : public ScriptedTransport {
+ public:
+  void DispatchTrain(const TrainTask& task, const std::vector<int64_t>& cohort,
+                     std::shared_ptr<UpdateSink> sink) override {
+    trained.insert(cohort.begin(), cohort.end());
+    ScriptedTransport::DispatchTrain(task, cohort, std::move(sink));
+  }
+  void DispatchEval(const EvalTask& task, const std::vector<int64_t>& clients,
+                    std::shared_ptr<EvalSink> sink) override {
+    evals.push_back({clients, task.new_client_epochs});
+    for (int64_t c : clients) {
+      EvalReport r;
+      r.client_id = c;
+      r.personalized.count = 2;
+      r.personalized.correct = task.new_client_epochs > 0 ? 2 : 1;
+      sink->OnEvalReport(r);
+    }
+  }
+  std::set<int64_t> trained;
+  std::vector<std::pair<std::vector<int64_t>, int>> evals;
+};
+
+TEST(CoordinatorNewClients, HeldOutClientsNeverTrainAndAreEvaluatedApart) {
+  RecordingTransport transport;
+  CoordinatorOptions o;
+  o.num_clients = 10;
+  o.new_clients = 3;
+  o.new_client_epochs = 2;
+  o.rounds = 6;
+  o.clients_per_round = 4;
+  o.eval_every = 3;
+  o.seed = 5;
+  o.initial_shared = RandomSet(kSpec, 1, 1.0);
+  o.transport = &transport;
+  auto c = Coordinator::Create(o);
+  ASSERT_OK(c);
+  for (int round = 1; round <= 6; ++round) {
+    auto record = (*c)->RunRound();
+    ASSERT_OK(record);
+    EXPECT_EQ(record->eval.has_value(), round % 3 == 0);
+    EXPECT_EQ(record->new_client_eval.has_value(), round % 3 == 0);
+    if (record->new_client_eval) {
+      EXPECT_EQ(record->eval->clients, 7);
+      EXPECT_DOUBLE_EQ(record->eval->micro_accuracy, 0.5);
+      EXPECT_EQ(record->new_client_eval->clients, 3);
+      EXPECT_DOUBLE_EQ(record->new_client_eval->micro_accuracy, 1.0);
+    }
+  }
+  for (int64_t id : transport.trained) EXPECT_LT(id, 7) << "held-out client " << id << " trained";
+  EXPECT_GT(transport.trained.size(), 4u);
+  ASSERT_EQ(transport.evals.size(), 4u);  // rounds 3 and 6, regular then new clients
+  EXPECT_EQ(transport.evals[0].first, (std::vector<int64_t>{0, 1, 2, 3, 4, 5, 6}));
+  EXPECT_EQ(transport.evals[0].second, 0);
+  EXPECT_EQ(transport.evals[1].first, (std::vector<int64_t>{7, 8, 9}));
+  EXPECT_EQ(transport.evals[1].second, 2);
+
+  o.new_clients = 10;
+  EXPECT_STATUS(Coordinator::Create(o), absl::StatusCode::kInvalidArgument, "new_clients");
 }
 
 }  // namespace

@@ -1,0 +1,101 @@
+// The methods that split the model into a shared representation (the body) and a personal
+// classifier head and differ in how they train them: FedRep, FedBABU, and FedAvg with
+// fine-tuning before evaluation.
+#include "client/algorithm_steps.h"
+#include "core/status_macros.h"
+
+namespace tailor {
+namespace {
+
+// FedRep (Collins et al., "Exploiting Shared Representations for Personalized Federated
+// Learning", ICML 2021): the personal head is trained first with the body frozen, then the
+// shared body with the head frozen; only the body is uploaded.
+class FedRepAlgorithm : public ClientAlgorithm {
+ public:
+  FedRepAlgorithm(PersonalizationPolicy policy, int head_epochs)
+      : policy_(std::move(policy)), head_epochs_(head_epochs) {}
+  std::string name() const override { return "fedrep"; }
+  const PersonalizationPolicy& policy() const override { return policy_; }
+  absl::StatusOr<TrainStats> TrainLocally(LocalTrainer& trainer, const LocalData& data,
+                                          const TrainOptions& options, uint64_t seed,
+                                          ParameterSet* /*state*/) const override {
+    const PersonalizationPolicy& p = policy_;
+    TrainStats stats;
+    TAILOR_RETURN_IF_ERROR(TrainPart(
+        trainer, data, options, head_epochs_,
+        [&p](const std::string& n) { return p.IsPersonal(n); }, DeriveSeed(seed, {1}), &stats));
+    TAILOR_RETURN_IF_ERROR(TrainPart(
+        trainer, data, options, options.epochs,
+        [&p](const std::string& n) { return !p.IsPersonal(n); }, DeriveSeed(seed, {2}), &stats));
+    return stats;
+  }
+
+ private:
+  PersonalizationPolicy policy_;
+  int head_epochs_;
+};
+
+// FedBABU (Oh, Kim and Yun, "FedBABU: Towards Enhanced Representation for Federated Image
+// Classification", ICLR 2022): during federation only the body trains; the head stays at its
+// (common) initialization. Before each evaluation the client fine-tunes the whole model on its
+// training data. The head is kept on the device (it never changes, so uploading it would only
+// cost bytes).
+class FedBabuAlgorithm : public ClientAlgorithm {
+ public:
+  FedBabuAlgorithm(PersonalizationPolicy policy, int finetune_epochs)
+      : policy_(std::move(policy)), finetune_epochs_(finetune_epochs) {}
+  std::string name() const override { return "fedbabu"; }
+  bool adapts_before_evaluation() const override { return finetune_epochs_ > 0; }
+  const PersonalizationPolicy& policy() const override { return policy_; }
+  absl::StatusOr<TrainStats> TrainLocally(LocalTrainer& trainer, const LocalData& data,
+                                          const TrainOptions& options, uint64_t seed,
+                                          ParameterSet* /*state*/) const override {
+    const PersonalizationPolicy& p = policy_;
+    return trainer.Train(*data.pool, data.train, options,
+                         [&p](const std::string& n) { return !p.IsPersonal(n); }, seed);
+  }
+  absl::Status PrepareEvaluation(LocalTrainer& trainer, const LocalData& data,
+                                 const TrainOptions& options, uint64_t seed,
+                                 const ParameterSet& /*state*/) const override {
+    return FineTune(trainer, data, options, finetune_epochs_, seed);
+  }
+
+ private:
+  PersonalizationPolicy policy_;
+  int finetune_epochs_;
+};
+
+// FedAvg + local fine-tuning (the baseline of Wang et al. 2019 and Yu et al. 2020): plain
+// FedAvg, and each client fine-tunes the global model before it is evaluated.
+class FineTunedFedAvgAlgorithm : public ClientAlgorithm {
+ public:
+  FineTunedFedAvgAlgorithm(PersonalizationPolicy policy, int finetune_epochs)
+      : policy_(std::move(policy)), finetune_epochs_(finetune_epochs) {}
+  std::string name() const override { return "fedavg_ft"; }
+  bool adapts_before_evaluation() const override { return finetune_epochs_ > 0; }
+  const PersonalizationPolicy& policy() const override { return policy_; }
+  absl::Status PrepareEvaluation(LocalTrainer& trainer, const LocalData& data,
+                                 const TrainOptions& options, uint64_t seed,
+                                 const ParameterSet& /*state*/) const override {
+    return FineTune(trainer, data, options, finetune_epochs_, seed);
+  }
+
+ private:
+  PersonalizationPolicy policy_;
+  int finetune_epochs_;
+};
+
+}  // namespace
+
+std::unique_ptr<ClientAlgorithm> MakeFedRep(PersonalizationPolicy head, int head_epochs) {
+  return std::make_unique<FedRepAlgorithm>(std::move(head), head_epochs);
+}
+std::unique_ptr<ClientAlgorithm> MakeFedBabu(PersonalizationPolicy head, int finetune_epochs) {
+  return std::make_unique<FedBabuAlgorithm>(std::move(head), finetune_epochs);
+}
+std::unique_ptr<ClientAlgorithm> MakeFineTunedFedAvg(PersonalizationPolicy policy,
+                                                     int finetune_epochs) {
+  return std::make_unique<FineTunedFedAvgAlgorithm>(std::move(policy), finetune_epochs);
+}
+
+}  // namespace tailor

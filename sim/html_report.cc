@@ -1,0 +1,87 @@
+#include "sim/html_report.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "sim/summary_table.h"
+#include "sim/svg_plot.h"
+
+namespace tailor {
+namespace {
+
+std::string EscapeHtml(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '<') out += "&lt;";
+    else if (c == '>') out += "&gt;";
+    else if (c == '&') out += "&amp;";
+    else if (c == '"') out += "&quot;";
+    else out += c;
+  }
+  return out;
+}
+
+std::string Percent(double v) { return v < 0 ? "-" : absl::StrFormat("%.2f", 100 * v); }
+
+// Each run's evaluated rounds as rows: personalized, global (where it is another model), the
+// spread and new clients.
+std::string RoundTable(const SimulationResult& run) {
+  std::string html = absl::StrCat(
+      "<h3>", EscapeHtml(run.name), " (", EscapeHtml(run.algorithm),
+      ")</h3>\n<table><tr><th>round</th><th>personalized %</th><th>macro %</th>"
+      "<th>global model %</th><th>std</th><th>worst 10% </th><th>new clients %</th>"
+      "<th>&epsilon;</th></tr>\n");
+  for (const RoundRecord& r : run.rounds) {
+    if (!r.eval) continue;
+    const EvalSummary& e = *r.eval;
+    absl::StrAppend(&html, "<tr><td>", r.round, "</td><td>", Percent(e.micro_accuracy),
+                    "</td><td>", Percent(e.macro_accuracy), "</td><td>",
+                    Percent(e.global_micro_accuracy), "</td><td>", Percent(e.accuracy_std),
+                    "</td><td>", Percent(e.worst10_accuracy), "</td><td>",
+                    r.new_client_eval ? Percent(r.new_client_eval->micro_accuracy) : "-",
+                    "</td><td>",
+                    r.privacy ? absl::StrFormat("%.3f", r.privacy->epsilon) : "-",
+                    "</td></tr>\n");
+  }
+  return html + "</table>\n";
+}
+
+}  // namespace
+
+std::string RenderHtmlReport(const std::vector<SimulationResult>& runs, const std::string& title) {
+  std::string html = absl::StrCat(
+      "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>",
+      EscapeHtml(title),
+      "</title>\n<style>body{font-family:sans-serif;margin:2em;max-width:1100px}"
+      "table{border-collapse:collapse;margin-bottom:1.5em}td,th{border:1px solid #ccc;"
+      "padding:3px 8px;text-align:right}th{background:#f3f3f3}pre{background:#f7f7f7;"
+      "padding:1em;overflow-x:auto}</style></head><body>\n<h1>",
+      EscapeHtml(title), "</h1>\n<p>Runs: ");
+  for (size_t i = 0; i < runs.size(); ++i) {
+    absl::StrAppend(&html, i == 0 ? "" : ", ", "<b>", EscapeHtml(runs[i].name), "</b> (",
+                    EscapeHtml(runs[i].output_dir), ")");
+  }
+  html += ".</p>\n<h2>Accuracy against round</h2>\n";
+  html += AccuracyPlotSvg(runs, "accuracy on each client's local test set (micro)");
+  bool any_new_clients = false;
+  for (const auto& r : runs) {
+    for (const auto& rec : r.rounds) any_new_clients = any_new_clients || rec.new_client_eval;
+  }
+  if (any_new_clients) {
+    html += "<h2>New clients</h2>\n<p>Clients held out of training, each personalized from the "
+            "global model of that round with its algorithm's local training.</p>\n";
+    html += LinePlotSvg(runs, "new clients: accuracy after personalizing", "accuracy",
+                        [](const RoundRecord& r) -> std::optional<double> {
+                          if (!r.new_client_eval) return std::nullopt;
+                          return r.new_client_eval->micro_accuracy;
+                        });
+  }
+  html += "<h2>Per-client accuracy</h2>\n";
+  html += ClientAccuracyPlotSvg(runs, "distribution over clients (box: quartiles, bar: median)");
+  html += absl::StrCat("<h2>Summary</h2>\n<pre>", EscapeHtml(FormatSummaryTable(runs)),
+                       "</pre>\n<h2>Evaluated rounds</h2>\n");
+  for (const auto& r : runs) html += RoundTable(r);
+  html += "</body></html>\n";
+  return html;
+}
+
+}  // namespace tailor

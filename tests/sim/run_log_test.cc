@@ -1,0 +1,110 @@
+// Reading runs back from their output directories (`tailor report`'s input) and the HTML page.
+#include "sim/run_log.h"
+
+#include "absl/strings/match.h"
+#include "server/metrics_jsonl.h"
+#include "sim/html_report.h"
+#include "tests/test_util.h"
+
+namespace tailor {
+namespace {
+
+RoundRecord Evaluated(int64_t round, double accuracy) {
+  RoundRecord r;
+  r.round = round;
+  r.cohort_size = r.accepted = 4;
+  r.train_loss = 0.5;
+  r.elapsed_seconds = 2.0 * static_cast<double>(round);
+  EvalSummary e;
+  e.clients = 3;
+  e.micro_accuracy = accuracy;
+  e.macro_accuracy = accuracy - 0.01;
+  e.accuracy_std = 0.1;
+  e.worst10_accuracy = 0.2;
+  e.global_micro_accuracy = 0.3;
+  e.global_macro_accuracy = 0.25;
+  e.per_client = {{0, 0.5}, {1, 0.75}, {2, 1.0}};
+  r.eval = e;
+  EvalSummary fresh = e;
+  fresh.clients = 1;
+  fresh.micro_accuracy = 0.625;
+  fresh.per_client = {{3, 0.625}};
+  r.new_client_eval = fresh;
+  return r;
+}
+
+std::string WriteRun(const std::string& tag, const std::string& metrics) {
+  const std::string dir = testing::MakeTempDir(tag);
+  EXPECT_OK(Env::Default()->WriteFileAtomically(dir + "/metrics.jsonl", metrics));
+  EXPECT_OK(Env::Default()->WriteFileAtomically(
+      dir + "/config.resolved.textproto",
+      "name: \"" + tag + "\" algorithm { name: \"ditto\" } data { num_clients: 4 }"));
+  return dir;
+}
+
+TEST(RunLog, ReadsBackWhatTheMetricsWriterWrites) {
+  const std::string metrics = RoundRecordToJson(Evaluated(1, 0.8), "a") + "\n" +
+                              RoundRecordToJson(Evaluated(2, 0.9), "a") + "\n";
+  auto run = ReadRunDirectory(WriteRun("a", metrics), Env::Default());
+  ASSERT_OK(run);
+  EXPECT_EQ(run->name, "a");
+  EXPECT_EQ(run->algorithm, "ditto");
+  EXPECT_EQ(run->num_clients, 4);
+  EXPECT_TRUE(run->stop_reason.empty());
+  ASSERT_EQ(run->rounds.size(), 2u);
+  const RoundRecord& last = run->rounds.back();
+  EXPECT_EQ(last.round, 2);
+  ASSERT_TRUE(last.eval.has_value());
+  EXPECT_DOUBLE_EQ(last.eval->micro_accuracy, 0.9);
+  EXPECT_DOUBLE_EQ(last.eval->global_micro_accuracy, 0.3);
+  EXPECT_EQ(last.eval->per_client.size(), 3u);
+  EXPECT_DOUBLE_EQ(last.eval->per_client.at(1), 0.75);
+  ASSERT_TRUE(last.new_client_eval.has_value());
+  EXPECT_DOUBLE_EQ(last.new_client_eval->micro_accuracy, 0.625);
+  EXPECT_FALSE(run->has_global_model);
+  EXPECT_DOUBLE_EQ(run->seconds, 4.0);
+}
+
+TEST(RunLog, ATruncatedLastLineIsSkippedAndSaid) {
+  const std::string full = RoundRecordToJson(Evaluated(1, 0.8), "a") + "\n";
+  const std::string cut = RoundRecordToJson(Evaluated(2, 0.9), "a").substr(0, 40);
+  auto run = ReadRunDirectory(WriteRun("cut", full + cut), Env::Default());
+  ASSERT_OK(run);
+  EXPECT_EQ(run->rounds.size(), 1u);
+  EXPECT_TRUE(absl::StrContains(run->stop_reason, "truncated")) << run->stop_reason;
+}
+
+TEST(RunLog, AMalformedLineIsAnErrorNamingFileAndLine) {
+  const std::string good = RoundRecordToJson(Evaluated(1, 0.8), "a") + "\n";
+  EXPECT_STATUS(ReadRunDirectory(WriteRun("bad", good + "{\"round\": }\n" + good), Env::Default()),
+                absl::StatusCode::kInvalidArgument, "metrics.jsonl line 2");
+  EXPECT_STATUS(ReadRunDirectory(WriteRun("noround", "{\"eval\": {}}\n" + good), Env::Default()),
+                absl::StatusCode::kInvalidArgument, "'round'");
+  EXPECT_STATUS(ReadRunDirectory(testing::MakeTempDir("empty"), Env::Default()),
+                absl::StatusCode::kNotFound, "no metrics.jsonl");
+}
+
+TEST(HtmlReport, ShowsEveryRunSelfContained) {
+  SimulationResult a, b;
+  a.name = "first<run>";
+  a.algorithm = "ditto";
+  b.name = "second";
+  b.algorithm = "fedper";
+  for (int64_t r = 1; r <= 3; ++r) {
+    a.rounds.push_back(Evaluated(r, 0.5 + 0.1 * static_cast<double>(r)));
+    b.rounds.push_back(Evaluated(r, 0.4 + 0.1 * static_cast<double>(r)));
+  }
+  const std::string html = RenderHtmlReport({a, b}, "t");
+  EXPECT_TRUE(absl::StrContains(html, "first&lt;run&gt; (ditto)"));
+  EXPECT_FALSE(absl::StrContains(html, "first<run>"));
+  EXPECT_TRUE(absl::StrContains(html, "second (fedper)"));
+  EXPECT_TRUE(absl::StrContains(html, "New clients"));
+  EXPECT_TRUE(absl::StrContains(html, "62.50"));  // the new clients' accuracy in the tables
+  EXPECT_FALSE(absl::StrContains(html, "<script"));
+  // Nothing is fetched: no src or href anywhere (the SVG namespace URI is a name, not a fetch).
+  EXPECT_FALSE(absl::StrContains(html, "src="));
+  EXPECT_FALSE(absl::StrContains(html, "href="));
+}
+
+}  // namespace
+}  // namespace tailor
