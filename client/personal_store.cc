@@ -23,6 +23,10 @@ std::string DirectoryPersonalStore::PathFor(int64_t client_id) const {
   return absl::StrCat(dir_, "/client-", client_id, ".tlps");
 }
 
+bool DirectoryPersonalStore::Contains(int64_t client_id) const {
+  return env_->FileExists(PathFor(client_id));
+}
+
 absl::StatusOr<std::optional<ParameterSet>> DirectoryPersonalStore::Load(int64_t client_id) {
   const std::string path = PathFor(client_id);
   absl::StatusOr<std::string> bytes = env_->ReadFile(path);

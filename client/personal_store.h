@@ -43,6 +43,8 @@ class DirectoryPersonalStore : public PersonalStore {
   DirectoryPersonalStore(std::string dir, Env* env) : dir_(std::move(dir)), env_(env) {}
   absl::StatusOr<std::optional<ParameterSet>> Load(int64_t client_id) override;
   absl::Status Save(int64_t client_id, const ParameterSet& personal) override;
+  // Whether the client has a state file (without reading it).
+  bool Contains(int64_t client_id) const;
 
  private:
   std::string PathFor(int64_t client_id) const;

@@ -313,6 +313,11 @@ absl::Status Validate(const ExperimentConfig& c, const Checker& check) {
       return check.Fail("data.dirichlet.max_attempts",
                         absl::StrCat("must be >= 1, got ", d.max_attempts()));
     }
+    if (d.per_client() && d.has_pfllib_numpy_seed()) {
+      return check.Fail("data.dirichlet.per_client",
+                        "PFLlib's partition (pfllib_numpy_seed) splits per class; set one or the "
+                        "other");
+    }
   }
   if (data.has_shards() && data.shards().classes_per_client() < 1) {
     return check.Fail("data.shards.classes_per_client",

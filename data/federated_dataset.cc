@@ -30,7 +30,11 @@ absl::StatusOr<FederatedDataset> PartitionPool(std::shared_ptr<const ImageDatase
     return out;
   }
   Partition part;
-  if (config.has_dirichlet()) {
+  if (config.has_dirichlet() && config.dirichlet().per_client()) {
+    TAILOR_ASSIGN_OR_RETURN(
+        part, PartitionDirichletPerClient(pool->labels, pool->num_classes, config.num_clients(),
+                                          config.dirichlet().alpha(), part_seed));
+  } else if (config.has_dirichlet()) {
     DirichletOptions opts;
     opts.alpha = config.dirichlet().alpha();
     opts.min_samples_per_client = config.dirichlet().min_samples_per_client();

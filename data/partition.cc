@@ -56,6 +56,53 @@ absl::StatusOr<Partition> PartitionIid(size_t num_samples, int num_clients, uint
   return out;
 }
 
+absl::StatusOr<Partition> PartitionDirichletPerClient(const std::vector<uint8_t>& labels,
+                                                      int num_classes, int num_clients,
+                                                      double alpha, uint64_t seed) {
+  if (auto s = CheckClients(num_clients); !s.ok()) return s;
+  if (auto s = CheckLabels(labels, num_classes); !s.ok()) return s;
+  if (!(alpha > 0)) {
+    return absl::InvalidArgumentError(absl::StrCat("dirichlet alpha must be > 0, got ", alpha));
+  }
+  const size_t n = labels.size();
+  if (n < static_cast<size_t>(num_clients)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cannot give each of ", num_clients, " clients a sample from ", n));
+  }
+  Rng rng(seed);
+  std::vector<std::vector<uint32_t>> pools = IndicesByClass(labels, num_classes);
+  for (auto& pool : pools) rng.Shuffle(&pool);
+  Partition out(static_cast<size_t>(num_clients));
+  for (int c = 0; c < num_clients; ++c) {
+    const size_t share = n / num_clients + (static_cast<size_t>(c) < n % num_clients);
+    const std::vector<double> mix = rng.SymmetricDirichlet(alpha, num_classes);
+    for (size_t drawn = 0; drawn < share; ++drawn) {
+      // q_c restricted to the classes with samples left (the shares add up to n, so one is).
+      double total = 0;
+      for (int k = 0; k < num_classes; ++k) total += pools[k].empty() ? 0.0 : mix[k];
+      int chosen = -1;
+      if (total > 0) {
+        double u = rng.Uniform() * total;
+        for (int k = 0; k < num_classes; ++k) {
+          if (pools[k].empty()) continue;
+          chosen = k;
+          if ((u -= mix[k]) < 0) break;
+        }
+      } else {
+        // Every class this client favours is used up: take from the fullest remaining one.
+        for (int k = 0; k < num_classes; ++k) {
+          if (!pools[k].empty() && (chosen < 0 || pools[k].size() > pools[chosen].size())) {
+            chosen = k;
+          }
+        }
+      }
+      out[c].push_back(pools[chosen].back());
+      pools[chosen].pop_back();
+    }
+  }
+  return out;
+}
+
 absl::StatusOr<Partition> PartitionDirichlet(const std::vector<uint8_t>& labels, int num_classes,
                                              int num_clients, const DirichletOptions& options,
                                              uint64_t seed) {

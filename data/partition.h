@@ -35,6 +35,17 @@ absl::StatusOr<Partition> PartitionDirichlet(const std::vector<uint8_t>& labels,
                                              int num_clients, const DirichletOptions& options,
                                              uint64_t seed);
 
+// Per client (Hsu, Qi and Brown, "Measuring the Effects of Non-Identical Data Distribution for
+// Federated Visual Classification", 2019): client c draws its label mix q_c ~ Dir(alpha · 1)
+// and gets an equal share of the samples (sizes differ by at most one), each drawn from class
+// k with probability q_c[k] among the classes not yet used up. Every client holds data however
+// large the population, which the per-class split cannot promise (10,000 clients of 70,000
+// samples leave most clients empty there). The last clients take what earlier draws left, so
+// their mix departs from q_c when classes run out: negligible for large populations.
+absl::StatusOr<Partition> PartitionDirichletPerClient(const std::vector<uint8_t>& labels,
+                                                      int num_classes, int num_clients,
+                                                      double alpha, uint64_t seed);
+
 // Pathological non-IID: every client gets samples of `classes_per_client` classes; each class
 // is split evenly among the ceil(num_clients / num_classes · classes_per_client) first clients
 // that still need classes (PFLlib's balanced "pat").

@@ -57,13 +57,28 @@ absl::StatusOr<SimulationResult> RunSimulation(const config::ExperimentConfig& c
     }
   }
 
-  InMemoryPersonalStore store;
+  std::unique_ptr<PersonalStore> store;
+  if (c.simulation().personal_state_dir().empty()) {
+    store = std::make_unique<InMemoryPersonalStore>();
+  } else {
+    auto on_disk =
+        std::make_unique<DirectoryPersonalStore>(c.simulation().personal_state_dir(), env);
+    for (int64_t id = 0; id < c.data().num_clients(); ++id) {
+      if (on_disk->Contains(id)) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "simulation.personal_state_dir ", c.simulation().personal_state_dir(),
+            " already holds client ", id,
+            "'s state from an earlier run; remove it or choose an empty directory"));
+      }
+    }
+    store = std::move(on_disk);
+  }
   InProcessTransportOptions to;
   if (byzantine) to.byzantine = &*byzantine;
   to.workers = workers;
   to.intra_op_threads = intra_op;
   to.experiment = &experiment;
-  to.store = &store;
+  to.store = store.get();
   TAILOR_ASSIGN_OR_RETURN(std::unique_ptr<InProcessTransport> transport,
                           InProcessTransport::Create(std::move(to)));
 
@@ -126,7 +141,7 @@ absl::StatusOr<SimulationResult> RunSimulation(const config::ExperimentConfig& c
   }
   if (options.keep_personal_states) {
     for (int64_t id = 0; id < result.num_clients; ++id) {
-      TAILOR_ASSIGN_OR_RETURN(std::optional<ParameterSet> p, store.Load(id));
+      TAILOR_ASSIGN_OR_RETURN(std::optional<ParameterSet> p, store->Load(id));
       if (p) result.personal_states.emplace(id, *std::move(p));
     }
   }

@@ -140,6 +140,9 @@ TEST(ConfigLoader, EachRangeCheck) {
       {"rounds: 1 data { num_clients: 5 } algorithm { name: \"fedala\" ala_layers: 0 }",
        "algorithm.ala_layers"},
       {"rounds: 1 data { num_clients: 5 } eval { new_clients: 5 }", "eval.new_clients"},
+      {"rounds: 1 data { num_clients: 5 dirichlet { alpha: 1 per_client: true "
+       "pfllib_numpy_seed: 1 } }",
+       "data.dirichlet.per_client"},
       {"rounds: 1 data { num_clients: 5 } eval { new_clients: -1 }", "eval.new_clients"},
       {"rounds: 1 data { num_clients: 5 } eval { new_clients: 1 new_client_epochs: 0 }",
        "eval.new_client_epochs"},

@@ -73,6 +73,36 @@ TEST(PartitionDirichlet, LargeAlphaIsNearlyUniform) {
   }
 }
 
+TEST(PartitionDirichletPerClient, EqualSharesForAPopulationLargerThanAClassCanFeed) {
+  const auto labels = Labels();  // 7,000 samples
+  auto p = PartitionDirichletPerClient(labels, 10, 1000, 0.1, 3);
+  ASSERT_OK(p);
+  ExpectExactCover(*p, labels.size());
+  double dominant = 0;
+  for (const auto& c : *p) {
+    ASSERT_EQ(c.size(), 7u);
+    std::vector<int> hist(10, 0);
+    for (uint32_t i : c) ++hist[labels[i]];
+    dominant += *std::max_element(hist.begin(), hist.end()) / 7.0;
+  }
+  EXPECT_GT(dominant / 1000, 0.6) << "alpha=0.1 should give clients a dominant class";
+  EXPECT_EQ(*p, *PartitionDirichletPerClient(labels, 10, 1000, 0.1, 3));
+  EXPECT_NE(*p, *PartitionDirichletPerClient(labels, 10, 1000, 0.1, 4));
+  // A large alpha mixes classes evenly, except for the last clients, who take what the
+  // others' draws left (negligible in large populations; visible with 10 clients).
+  auto uniform = PartitionDirichletPerClient(labels, 10, 10, 1000, 1);
+  ASSERT_OK(uniform);
+  for (size_t c = 0; c < 7; ++c) {
+    std::vector<int> hist(10, 0);
+    for (uint32_t i : (*uniform)[c]) ++hist[labels[i]];
+    for (int h : hist) EXPECT_NEAR(h, 70, 25) << "client " << c;
+  }
+  EXPECT_STATUS(PartitionDirichletPerClient(labels, 10, 8000, 0.5, 1),
+                absl::StatusCode::kFailedPrecondition, "8000 clients");
+  EXPECT_STATUS(PartitionDirichletPerClient(labels, 10, 10, 0, 1),
+                absl::StatusCode::kInvalidArgument, "alpha");
+}
+
 TEST(PartitionDirichlet, ImpossibleMinimumFailsClearly) {
   DirichletOptions opts;
   opts.min_samples_per_client = 1000;
