@@ -135,8 +135,10 @@ class NetworkTest : public ::testing::Test {
   std::string address_;
 };
 
+// Client 3 is held out of training as a new client: it only evaluates, after personalizing.
 TEST_F(NetworkTest, FourClientProcessesOverMutualTlsGiveTheSimulationsModelBitForBit) {
-  auto coordinator = Coordinator("", {"--metrics_listen=127.0.0.1:0"});
+  const std::string held_out = ",eval.new_clients=1";
+  auto coordinator = Coordinator(held_out, {"--metrics_listen=127.0.0.1:0"});
   std::vector<std::unique_ptr<ChildProcess>> clients;
   for (int i = 0; i < 4; ++i) clients.push_back(Client(i));
   // `tailor status` answers while the experiment runs.
@@ -155,13 +157,13 @@ TEST_F(NetworkTest, FourClientProcessesOverMutualTlsGiveTheSimulationsModelBitFo
   EXPECT_NE(metrics->body.find("tailor_clients_registered 4"), std::string::npos);
   ASSERT_EQ(coordinator->Wait(absl::Minutes(3)), 0) << Log("coordinator.log");
   const std::string final_log = Log("coordinator.log");
-  EXPECT_NE(final_log.find("event=round_complete round=3 accepted=4"), std::string::npos)
+  EXPECT_NE(final_log.find("event=round_complete round=3 accepted=3"), std::string::npos)
       << final_log;
   for (int i = 0; i < 4; ++i) {
     EXPECT_EQ(clients[i]->Wait(absl::Seconds(30)), 0) << Log(absl::StrCat("client", i, ".log"));
   }
   ChildProcess sim({TAILOR_BINARY, "simulate", "--config=" + dir_ + "/exp.textproto",
-                    "--set=output_dir=" + dir_ + "/sim", "--quiet"},
+                    "--set=output_dir=" + dir_ + "/sim" + held_out, "--quiet"},
                    dir_ + "/sim.log");
   ASSERT_EQ(sim.Wait(absl::Minutes(2)), 0) << Log("sim.log");
   auto net_model = Env::Default()->ReadFile(dir_ + "/coord/final_shared.tlps");
@@ -171,11 +173,21 @@ TEST_F(NetworkTest, FourClientProcessesOverMutualTlsGiveTheSimulationsModelBitFo
   // Bitwise: local training is deterministic per (seed, round, client) and aggregation sums in
   // exact fixed point, so the order in which uploads arrive cannot change a bit.
   EXPECT_TRUE(*net_model == *sim_model) << "network and simulation models differ";
-  // Each client kept its own head on its own disk.
-  for (int i = 0; i < 4; ++i) {
+  // Each training client kept its own head on its own disk; the new client kept nothing.
+  for (int i = 0; i < 3; ++i) {
     EXPECT_TRUE(
         Env::Default()->FileExists(absl::StrCat(dir_, "/state", i, "/net/client-", i, ".tlps")));
   }
+  EXPECT_FALSE(Env::Default()->FileExists(dir_ + "/state3/net/client-3.tlps"));
+  // The new client's evaluation over the network is the simulation's, to the digit.
+  const std::regex fresh("\"new_clients\":\\{[^}]*\"personalized_accuracy\":([0-9.e-]+)");
+  std::smatch net_fresh, sim_fresh;
+  const std::string net_metrics = *Env::Default()->ReadFile(dir_ + "/coord/metrics.jsonl");
+  const std::string sim_metrics = *Env::Default()->ReadFile(dir_ + "/sim/metrics.jsonl");
+  ASSERT_TRUE(std::regex_search(net_metrics, net_fresh, fresh)) << net_metrics;
+  ASSERT_TRUE(std::regex_search(sim_metrics, sim_fresh, fresh)) << sim_metrics;
+  EXPECT_EQ(net_fresh[1], sim_fresh[1]);
+  EXPECT_GT(std::stod(net_fresh[1]), 0.0);
 }
 
 TEST_F(NetworkTest, PlaintextIsRefusedOffLoopback) {
