@@ -60,6 +60,16 @@ class DittoAlgorithm : public ClientAlgorithm {
   int personal_epochs_;
 };
 
+// Copies into `w` the entries of `trained` that have no gradient (buffers: batch-norm running
+// statistics the forward pass just updated), so they follow w's training.
+void KeepBuffers(const ParameterSet& trained, const ParameterSet& gradients, ParameterSet* w) {
+  for (size_t i = 0; i < w->size(); ++i) {
+    NamedTensor& e = w->entry(i);
+    if (gradients.Find(e.name) != nullptr) continue;
+    if (const Tensor* t = trained.Find(e.name); t != nullptr) e.tensor = *t;
+  }
+}
+
 // dst = a·x + (1 − a)·y over the float32 entries of x (y must hold each of them).
 ParameterSet Mix(double a, const ParameterSet& x, const ParameterSet& y) {
   ParameterSet out = x;
@@ -109,6 +119,7 @@ class ApflAlgorithm : public ClientAlgorithm {
         double loss = 0, mixed_loss = 0;
         TAILOR_RETURN_IF_ERROR(trainer.Load(w));
         TAILOR_ASSIGN_OR_RETURN(ParameterSet grad_w, trainer.Gradient(*data.pool, batch, &loss));
+        if (grad_w.size() != w.size()) KeepBuffers(trainer.Snapshot(), grad_w, &w);
         TAILOR_RETURN_IF_ERROR(trainer.Load(Mix(alpha, v, w)));
         TAILOR_ASSIGN_OR_RETURN(ParameterSet grad_mix,
                                 trainer.Gradient(*data.pool, batch, &mixed_loss));

@@ -129,6 +129,20 @@ TEST(Apfl, LearnsTheMixingWeightAndEvaluatesTheMixture) {
   }
 }
 
+TEST(Apfl, BatchNormStatisticsFollowTheGlobalModelsTraining) {
+  FedPerClient c(9, "apfl", AlgorithmOptions(), "fmnist_cnn_bn");
+  c.task.options.learning_rate = 0.05;
+  auto up = ClientRuntime(c.ctx).Train(c.task, *c.trainer);
+  ASSERT_OK(up);
+  auto sent = DeserializeParameterSet(up->payload);
+  ASSERT_OK(sent);
+  const Tensor* moved = sent->Find("bn2.running_mean");
+  ASSERT_NE(moved, nullptr);
+  double total = 0;
+  for (float v : moved->f32()) total += std::fabs(v);
+  EXPECT_GT(total, 0) << "w's running statistics did not move with its training";
+}
+
 TEST(FedAla, LowerLayersTakeTheGlobalModelAndTheHeadAWeightedMix) {
   FedPerClient c(6, "fedala");
   c.task.options.learning_rate = 0.05;
