@@ -106,8 +106,8 @@ int tailor::SimulateCommand() {
   }
   std::printf("\n%s", tailor::FormatSummaryTable(results).c_str());
   for (const auto& r : results) {
-    std::printf("metrics: %s/metrics.jsonl  plot: %s/accuracy.svg\n", r.output_dir.c_str(),
-                r.output_dir.c_str());
+    std::printf("metrics: %s/metrics.jsonl  plot: %s/accuracy.svg  report: %s/report.html\n",
+                r.output_dir.c_str(), r.output_dir.c_str(), r.output_dir.c_str());
   }
   if (results.size() > 1) {
     // A comparison plot beside the first run's directory.

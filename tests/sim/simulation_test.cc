@@ -76,6 +76,32 @@ TEST(Simulation, SameSeedSameNumbersWhateverTheWorkerCount) {
   EXPECT_EQ(one.rounds.back().train_loss, two.rounds.back().train_loss);
 }
 
+// The algorithms with state of their own and the held-out new clients are as deterministic as
+// FedAvg: the worker count (which client trains on which thread, in which order) changes
+// nothing.
+TEST(Simulation, StatefulAlgorithmsAndNewClientsRepeatWhateverTheWorkerCount) {
+  for (const char* algorithm : {"ditto", "apfl", "fedala", "fedbn"}) {
+    auto with = [&](int workers) {
+      config::ExperimentConfig c = TinyConfig(algorithm, workers);
+      c.mutable_eval()->set_new_clients(1);
+      c.mutable_data()->set_max_samples(800);
+      if (std::string(algorithm) == "fedbn") c.mutable_model()->set_architecture("fmnist_cnn_bn");
+      return RunTiny(c);
+    };
+    SimulationResult one = with(1), two = with(2);
+    ASSERT_TRUE(one.final_shared && two.final_shared) << algorithm;
+    EXPECT_TRUE(*one.final_shared == *two.final_shared) << algorithm;
+    ASSERT_TRUE(one.rounds.back().new_client_eval && two.rounds.back().new_client_eval);
+    EXPECT_EQ(one.rounds.back().eval->micro_accuracy, two.rounds.back().eval->micro_accuracy)
+        << algorithm;
+    EXPECT_EQ(one.rounds.back().new_client_eval->micro_accuracy,
+              two.rounds.back().new_client_eval->micro_accuracy)
+        << algorithm;
+    EXPECT_EQ(one.rounds.back().cohort_size, 3) << "the held-out client trained";
+    EXPECT_GT(one.rounds.back().new_client_eval->micro_accuracy, 0.2) << algorithm;
+  }
+}
+
 TEST(Simulation, LocalOnlySharesNothing) {
   SimulationResult r = RunTiny(TinyConfig("local", 2));
   EXPECT_TRUE(r.final_shared->empty());
