@@ -13,6 +13,7 @@
 #include "absl/strings/str_split.h"
 #include "core/config_loader.h"
 #include "core/malloc_tuning.h"
+#include "sim/html_report.h"
 #include "sim/simulation.h"
 #include "sim/summary_table.h"
 #include "sim/svg_plot.h"
@@ -119,8 +120,13 @@ int tailor::SimulateCommand() {
     for (const auto& r : results) title += (title.empty() ? "" : " vs ") + r.name;
     absl::Status written = tailor::Env::Default()->WriteFileAtomically(
         path, tailor::AccuracyPlotSvg(results, title));
+    const std::string report = dir + "/comparison.html";
     if (written.ok()) {
-      std::printf("comparison plot: %s\n", path.c_str());
+      written = tailor::Env::Default()->WriteFileAtomically(
+          report, tailor::RenderHtmlReport(results, title));
+    }
+    if (written.ok()) {
+      std::printf("comparison plot: %s  report: %s\n", path.c_str(), report.c_str());
     } else {
       std::fprintf(stderr, "tailor simulate: %s\n", written.ToString().c_str());
     }
