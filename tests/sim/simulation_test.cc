@@ -102,6 +102,20 @@ TEST(Simulation, StatefulAlgorithmsAndNewClientsRepeatWhateverTheWorkerCount) {
   }
 }
 
+TEST(Simulation, PersonalStateOnDiskAndNeverMixedWithAnEarlierRun) {
+  config::ExperimentConfig c = TinyConfig("fedper", 2);
+  c.set_rounds(1);
+  const std::string dir = testing::MakeTempDir("personal");
+  c.mutable_simulation()->set_personal_state_dir(dir);
+  SimulationResult first = RunTiny(c);
+  ASSERT_EQ(first.personal_states.size(), 4u);
+  EXPECT_TRUE(Env::Default()->FileExists(dir + "/client-0.tlps"));
+  SimulationOptions o;
+  o.write_outputs = false;
+  EXPECT_STATUS(RunSimulation(c, o), absl::StatusCode::kFailedPrecondition,
+                "already holds client 0's state");
+}
+
 TEST(Simulation, LocalOnlySharesNothing) {
   SimulationResult r = RunTiny(TinyConfig("local", 2));
   EXPECT_TRUE(r.final_shared->empty());
