@@ -10,7 +10,7 @@ namespace tailor {
 namespace {
 
 constexpr double kWidth = 720, kHeight = 420;
-constexpr double kLeft = 60, kRight = 180, kTop = 40, kBottom = 50;
+constexpr double kLeft = 72, kRight = 180, kTop = 40, kBottom = 50;
 constexpr const char* kColors[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
                                    "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f"};
 
@@ -112,6 +112,16 @@ std::string LinePlotSvg(const std::vector<SimulationResult>& runs, const std::st
                             "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\"%s "
                             "points=\"%s\"/>\n",
                             color, m == &dashed ? " stroke-dasharray=\"6 4\"" : "", points);
+      // A marker per evaluation, so a run evaluated once still shows.
+      if (m == &metric) {
+        for (const auto& rec : runs[i].rounds) {
+          if (std::optional<double> v = (*m)(rec)) {
+            absl::StrAppendFormat(&svg, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\" fill=\"%s\"/>",
+                                  x(rec.round), y(*v), color);
+          }
+        }
+        svg += "\n";
+      }
     }
     absl::StrAppendFormat(&svg,
                           "<rect x=\"%g\" y=\"%g\" width=\"14\" height=\"3\" fill=\"%s\"/>"
@@ -119,13 +129,25 @@ std::string LinePlotSvg(const std::vector<SimulationResult>& runs, const std::st
                           kLeft + pw + 12, kTop + 8 + 18 * i, color, kLeft + pw + 32,
                           kTop + 13 + 18 * i, Escape(runs[i].name));
   }
+  if (dashed) {
+    const double ly = kTop + 8 + 18 * static_cast<double>(runs.size()) + 10;
+    absl::StrAppendFormat(&svg,
+                          "<line x1=\"%g\" y1=\"%g\" x2=\"%g\" y2=\"%g\" stroke=\"#444\" "
+                          "stroke-width=\"2\"/><text x=\"%g\" y=\"%g\">personalized</text>\n"
+                          "<line x1=\"%g\" y1=\"%g\" x2=\"%g\" y2=\"%g\" stroke=\"#444\" "
+                          "stroke-width=\"2\" stroke-dasharray=\"6 4\"/><text x=\"%g\" y=\"%g\">"
+                          "global model</text>\n",
+                          kLeft + pw + 12, ly, kLeft + pw + 26, ly, kLeft + pw + 32, ly + 4,
+                          kLeft + pw + 12, ly + 18, kLeft + pw + 26, ly + 18, kLeft + pw + 32,
+                          ly + 22);
+  }
   svg += "</svg>\n";
   return svg;
 }
 
 std::string AccuracyPlotSvg(const std::vector<SimulationResult>& runs, const std::string& title) {
   return LinePlotSvg(
-      runs, title + " (solid: personalized, dashed: global model)", "accuracy",
+      runs, title, "accuracy",
       [](const RoundRecord& r) -> std::optional<double> {
         if (!r.eval) return std::nullopt;
         return r.eval->micro_accuracy;
