@@ -38,6 +38,9 @@ class ClientAlgorithm {
   }
   // Whether PrepareEvaluation changes the loaded model.
   virtual bool adapts_before_evaluation() const { return false; }
+  // How many whole-model copies the algorithm state holds per client (Ditto, APFL and FedALA
+  // keep one), to size a population's device state before it runs.
+  virtual int model_copies_in_state() const { return 0; }
 
   // Local training of one round. The trainer holds the client's starting model (the global
   // shared parameters merged with its personal ones); what it holds afterwards is split into

@@ -39,6 +39,7 @@ class FedAlaAlgorithm : public ClientAlgorithm {
         learning_rate_(options.ala_learning_rate),
         data_fraction_(options.ala_data_fraction) {}
   std::string name() const override { return "fedala"; }
+  int model_copies_in_state() const override { return 1; }
   const PersonalizationPolicy& policy() const override { return policy_; }
   bool adapts_before_evaluation() const override { return true; }
 

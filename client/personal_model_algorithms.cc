@@ -23,6 +23,7 @@ class DittoAlgorithm : public ClientAlgorithm {
   DittoAlgorithm(PersonalizationPolicy policy, double lambda, int personal_epochs)
       : policy_(std::move(policy)), lambda_(lambda), personal_epochs_(personal_epochs) {}
   std::string name() const override { return "ditto"; }
+  int model_copies_in_state() const override { return 1; }
   const PersonalizationPolicy& policy() const override { return policy_; }
   bool adapts_before_evaluation() const override { return true; }
 
@@ -97,6 +98,7 @@ class ApflAlgorithm : public ClientAlgorithm {
   ApflAlgorithm(PersonalizationPolicy policy, double alpha)
       : policy_(std::move(policy)), initial_alpha_(alpha) {}
   std::string name() const override { return "apfl"; }
+  int model_copies_in_state() const override { return 1; }
   const PersonalizationPolicy& policy() const override { return policy_; }
   bool adapts_before_evaluation() const override { return true; }
 

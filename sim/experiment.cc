@@ -1,6 +1,7 @@
 #include "sim/experiment.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "core/config_loader.h"
 #include "core/random.h"
 #include "core/status_macros.h"
@@ -135,6 +136,20 @@ ClientContext ClientContextFor(const Experiment& e, int64_t id, PersonalStore* s
   // In a simulation the private coins follow the seed unless privacy.noise says "secure".
   ctx.reproducible_private_noise = e.reproducible_private_noise;
   return ctx;
+}
+
+absl::Status CheckInMemoryDeviceState(int64_t num_clients, const ClientAlgorithm& algorithm,
+                                      const ParameterSet& model, uint64_t memory_bytes) {
+  const double per_client =
+      static_cast<double>(algorithm.policy().Personal(model).TotalBytes()) +
+      algorithm.model_copies_in_state() * static_cast<double>(model.TotalBytes());
+  const double total = per_client * static_cast<double>(num_clients);
+  if (total <= 0.5 * static_cast<double>(memory_bytes)) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrFormat(
+      "%s keeps %.1f MB per client on the device; %d clients need %.1f GB in memory, more than "
+      "half of this machine's %.1f GB: set simulation.personal_state_dir to keep it on disk",
+      algorithm.name(), per_client / 1e6, num_clients, total / 1e9,
+      static_cast<double>(memory_bytes) / 1e9));
 }
 
 }  // namespace tailor

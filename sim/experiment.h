@@ -41,6 +41,12 @@ CoordinatorOptions CoordinatorOptionsFrom(const config::ExperimentConfig& config
 // The client context of client `id` (data must be loaded).
 ClientContext ClientContextFor(const Experiment& experiment, int64_t id, PersonalStore* store);
 
+// What keeping every virtual client's device state in memory would take: the personal part
+// plus the algorithm's model copies, times the population. FAILED_PRECONDITION, naming
+// simulation.personal_state_dir, when that exceeds half of `memory_bytes`.
+absl::Status CheckInMemoryDeviceState(int64_t num_clients, const ClientAlgorithm& algorithm,
+                                      const ParameterSet& model, uint64_t memory_bytes);
+
 }  // namespace tailor
 
 #endif  // TAILOR_SIM_EXPERIMENT_H_

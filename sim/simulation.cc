@@ -1,5 +1,7 @@
 #include "sim/simulation.h"
 
+#include <unistd.h>
+
 #include <optional>
 #include <thread>
 
@@ -59,6 +61,10 @@ absl::StatusOr<SimulationResult> RunSimulation(const config::ExperimentConfig& c
 
   std::unique_ptr<PersonalStore> store;
   if (c.simulation().personal_state_dir().empty()) {
+    const uint64_t memory = static_cast<uint64_t>(sysconf(_SC_PHYS_PAGES)) *
+                            static_cast<uint64_t>(sysconf(_SC_PAGE_SIZE));
+    TAILOR_RETURN_IF_ERROR(CheckInMemoryDeviceState(c.data().num_clients(), *algorithm,
+                                                    *experiment.initial_model, memory));
     store = std::make_unique<InMemoryPersonalStore>();
   } else {
     auto on_disk =

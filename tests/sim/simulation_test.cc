@@ -9,6 +9,7 @@
 #include "core/wire_update.h"
 #include "privacy/rdp_accountant.h"
 #include "sim/byzantine.h"
+#include "sim/experiment.h"
 #include "sim/summary_table.h"
 #include "sim/svg_plot.h"
 #include "tests/test_util.h"
@@ -114,6 +115,20 @@ TEST(Simulation, PersonalStateOnDiskAndNeverMixedWithAnEarlierRun) {
   o.write_outputs = false;
   EXPECT_STATUS(RunSimulation(c, o), absl::StatusCode::kFailedPrecondition,
                 "already holds client 0's state");
+}
+
+TEST(Simulation, APopulationWhoseStateWouldNotFitInMemoryIsToldToUseADirectory) {
+  const ModelSpec spec = *GetModelSpec("fmnist_cnn");
+  const ParameterSet model = InitialParameters(spec, 1);  // 2.3 MB
+  auto ditto = *CreateClientAlgorithm("ditto", spec, AlgorithmOptions());
+  auto fedper = *CreateClientAlgorithm("fedper", spec, AlgorithmOptions());
+  const uint64_t gib24 = uint64_t{24} << 30;
+  // 10,000 Ditto clients keep 23 GB of personal models: refused, naming the way out.
+  EXPECT_STATUS(CheckInMemoryDeviceState(10000, *ditto, model, gib24),
+                absl::StatusCode::kFailedPrecondition, "simulation.personal_state_dir");
+  EXPECT_OK(CheckInMemoryDeviceState(1000, *ditto, model, gib24));
+  // FedPer keeps only its 20 KB head per client.
+  EXPECT_OK(CheckInMemoryDeviceState(10000, *fedper, model, gib24));
 }
 
 TEST(Simulation, LocalOnlySharesNothing) {
