@@ -1,6 +1,9 @@
 // tailor report RUN_DIR [RUN_DIR...] [--out FILE] [--title TEXT]: one self-contained HTML page
-// over finished (or interrupted) runs, read back from their output directories.
+// over finished (or interrupted) runs, read back from their output directories. A directory
+// holding run directories (runs/, a bench script's OUT) stands for all of them.
+#include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -29,7 +32,27 @@ std::string DefaultOutput(const std::vector<std::string>& dirs) {
 
 }  // namespace
 
-int ReportCommand(const std::vector<std::string>& run_dirs) {
+int ReportCommand(const std::vector<std::string>& arguments) {
+  // A directory without metrics.jsonl stands for the run directories directly inside it (the
+  // OUT of a bench script, runs/).
+  std::vector<std::string> run_dirs;
+  for (const std::string& dir : arguments) {
+    if (Env::Default()->FileExists(dir + "/metrics.jsonl")) {
+      run_dirs.push_back(dir);
+      continue;
+    }
+    std::vector<std::string> children;
+    std::error_code error;
+    for (const auto& entry : std::filesystem::directory_iterator(dir, error)) {
+      if (Env::Default()->FileExists(entry.path().string() + "/metrics.jsonl")) {
+        children.push_back(entry.path().string());
+      }
+    }
+    std::sort(children.begin(), children.end());
+    const size_t found = children.size();
+    run_dirs.insert(run_dirs.end(), children.begin(), children.end());
+    if (found == 0) run_dirs.push_back(dir);  // reported as "holds no metrics.jsonl"
+  }
   if (run_dirs.empty()) {
     std::fprintf(stderr, "tailor report: give one or more run directories (output_dir of a run)\n");
     return 2;

@@ -80,8 +80,8 @@ constexpr char kUsage[] =
     "      multiplier needed for a target epsilon.\n"
     "  tailor report RUN_DIR [RUN_DIR...] [--out FILE] [--title TEXT]\n"
     "      One self-contained HTML page (inline SVG, no network) over runs' output\n"
-    "      directories: accuracy against round, new clients, per-client distribution,\n"
-    "      the summary table.\n"
+    "      directories (or every run directory inside a directory): accuracy against\n"
+    "      round, new clients, per-client distribution, the summary table.\n"
     "  tailor help\n";
 
 }  // namespace
