@@ -21,7 +21,7 @@ namespace {
 
 // One class serves the methods that differ only in their split: FedAvg (McMahan et al. 2017,
 // nothing personal), FedPer (Arivazhagan et al. 2019, personal head, body and head trained
-// together), LG-FedAvg and FedBN (below) and Local-only (everything personal, no federation).
+// together), LG-FedAvg (below) and Local-only (everything personal, no federation).
 class SplitOnlyAlgorithm : public ClientAlgorithm {
  public:
   SplitOnlyAlgorithm(std::string name, PersonalizationPolicy policy, bool federated)
@@ -114,15 +114,13 @@ absl::StatusOr<std::unique_ptr<ClientAlgorithm>> CreateClientAlgorithm(
   if (name == "apfl") return MakeApfl(patterns_or({}), options.apfl_alpha);
   if (name == "fedala") return MakeFedAla(model.TrainableNames(), options);
   if (name == "fedbn") {
-    // FedBN (Li et al., "FedBN: Federated Learning on Non-IID Features via Local Batch
-    // Normalization", ICLR 2021): the normalization layers, their running statistics included,
-    // stay on the device; everything else is averaged.
+    // FedBN (client/representation_algorithms.cc).
     if (model.norm_patterns.empty() && personal_patterns.empty()) {
       return absl::InvalidArgumentError(absl::StrCat(
           "fedbn keeps the normalization layers personal, and model ", model.architecture,
           " has none (use fmnist_cnn_bn)"));
     }
-    return std::make_unique<SplitOnlyAlgorithm>(name, patterns_or(model.norm_patterns), true);
+    return MakeFedBn(patterns_or(model.norm_patterns), options.fedbn_recalibrate);
   }
   if (name == "fedavg" || name == "fedprox") {
     // FedProx differs from FedAvg only in its local objective: train.proximal_mu, applied by the

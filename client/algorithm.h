@@ -82,6 +82,9 @@ struct AlgorithmOptions {
   double ala_learning_rate = 1.0;
   double ala_data_fraction = 0.8;
   int ala_layers = 2;
+  // FedBN: re-estimate the personal normalization statistics under the new shared layers
+  // before each evaluation (LocalTrainer::RecalibrateNormalization).
+  bool fedbn_recalibrate = false;
 };
 
 // Known names: "fedavg", "fedprox", "fedavg_ft", "fedper", "fedrep", "lg_fedavg", "fedbabu",

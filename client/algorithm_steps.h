@@ -49,6 +49,7 @@ std::unique_ptr<ClientAlgorithm> MakeFineTunedFedAvg(PersonalizationPolicy polic
 std::unique_ptr<ClientAlgorithm> MakeDitto(PersonalizationPolicy policy, double lambda,
                                            int personal_epochs);
 std::unique_ptr<ClientAlgorithm> MakeApfl(PersonalizationPolicy policy, double alpha);
+std::unique_ptr<ClientAlgorithm> MakeFedBn(PersonalizationPolicy norms, bool recalibrate);
 std::unique_ptr<ClientAlgorithm> MakeFedAla(std::vector<std::string> parameter_names,
                                             const AlgorithmOptions& options);
 

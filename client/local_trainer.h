@@ -122,6 +122,17 @@ class LocalTrainer {
   virtual absl::StatusOr<ParameterSet> Gradient(const ImageDataset& pool,
                                                 absl::Span<const uint32_t> batch,
                                                 double* loss) = 0;
+
+  // Re-estimates the normalization layers' running statistics for the loaded parameters: the
+  // exact average of batch statistics over `indices` in batches of `batch_size`, no gradient
+  // step. FedBN uses it before evaluation, when the shared layers under a client's own
+  // statistics have just been replaced by the aggregate. No-op for a model without
+  // normalization layers.
+  virtual absl::Status RecalibrateNormalization(const ImageDataset& pool,
+                                                absl::Span<const uint32_t> indices,
+                                                int batch_size) {
+    return absl::OkStatus();
+  }
 };
 
 // Sets LibTorch's intra-op thread count for the calling thread: OpenMP keeps the count per

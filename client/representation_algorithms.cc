@@ -1,6 +1,6 @@
-// The methods that split the model into a shared representation (the body) and a personal
-// classifier head and differ in how they train them: FedRep, FedBABU, and FedAvg with
-// fine-tuning before evaluation.
+// The methods that split the model into a shared part and a personal part and differ in how
+// they train or evaluate them: FedRep, FedBABU, FedAvg with fine-tuning before evaluation, and
+// FedBN.
 #include "client/algorithm_steps.h"
 #include "core/status_macros.h"
 
@@ -85,7 +85,36 @@ class FineTunedFedAvgAlgorithm : public ClientAlgorithm {
   int finetune_epochs_;
 };
 
+// FedBN (Li et al., "FedBN: Federated Learning on Non-IID Features via Local Batch
+// Normalization", ICLR 2021): the normalization layers, their running statistics included, stay
+// on the device; everything else is averaged. A client's statistics were gathered under its own
+// trained layers, which aggregation then replaces, so before evaluation (when `recalibrate`)
+// the statistics are re-estimated under the new layers by forward passes over the local
+// training data; the stored statistics are not changed.
+class FedBnAlgorithm : public ClientAlgorithm {
+ public:
+  FedBnAlgorithm(PersonalizationPolicy policy, bool recalibrate)
+      : policy_(std::move(policy)), recalibrate_(recalibrate) {}
+  std::string name() const override { return "fedbn"; }
+  const PersonalizationPolicy& policy() const override { return policy_; }
+  bool adapts_before_evaluation() const override { return recalibrate_; }
+  absl::Status PrepareEvaluation(LocalTrainer& trainer, const LocalData& data,
+                                 const TrainOptions& options, uint64_t /*seed*/,
+                                 const ParameterSet& /*state*/) const override {
+    if (!recalibrate_) return absl::OkStatus();
+    return trainer.RecalibrateNormalization(*data.pool, data.train, options.batch_size);
+  }
+
+ private:
+  PersonalizationPolicy policy_;
+  bool recalibrate_;
+};
+
 }  // namespace
+
+std::unique_ptr<ClientAlgorithm> MakeFedBn(PersonalizationPolicy norms, bool recalibrate) {
+  return std::make_unique<FedBnAlgorithm>(std::move(norms), recalibrate);
+}
 
 std::unique_ptr<ClientAlgorithm> MakeFedRep(PersonalizationPolicy head, int head_epochs) {
   return std::make_unique<FedRepAlgorithm>(std::move(head), head_epochs);

@@ -197,6 +197,37 @@ class TorchTrainer : public LocalTrainer {
     }
   }
 
+  absl::Status RecalibrateNormalization(const ImageDataset& pool,
+                                        absl::Span<const uint32_t> indices,
+                                        int batch_size) override {
+    try {
+      std::vector<NormLayer*> norms;
+      for (const auto& m : model_->modules(/*include_self=*/false)) {
+        if (auto* n = dynamic_cast<NormLayer*>(m.get()); n != nullptr) norms.push_back(n);
+      }
+      if (norms.empty() || indices.empty()) return absl::OkStatus();
+      for (NormLayer* n : norms) n->ResetStatistics();
+      torch::NoGradGuard no_grad;
+      model_->train();
+      const size_t bs = static_cast<size_t>(std::max(1, batch_size));
+      at::Tensor x, y;
+      int64_t batches = 0;
+      for (size_t begin = 0; begin < indices.size(); begin += bs) {
+        const size_t end = std::min(indices.size(), begin + bs);
+        if (end - begin < 2) break;  // one sample has no variance
+        // Momentum 1/(k+1) at the k-th batch makes the running statistics the plain average.
+        for (NormLayer* n : norms) n->momentum = 1.0 / static_cast<double>(batches + 1);
+        FillBatch(pool, indices.subspan(begin, end - begin), &x, &y);
+        model_->Forward(x);
+        ++batches;
+      }
+      for (NormLayer* n : norms) n->momentum = 0.1;
+      return absl::OkStatus();
+    } catch (const c10::Error& e) {
+      return FromTorch(e, "RecalibrateNormalization");
+    }
+  }
+
   absl::StatusOr<EvalStats> Evaluate(const ImageDataset& pool,
                                      absl::Span<const uint32_t> indices) override {
     try {

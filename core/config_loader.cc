@@ -118,6 +118,7 @@ void ApplyDefaults(ExperimentConfig* c) {
   if (!algorithm->has_ala_learning_rate()) algorithm->set_ala_learning_rate(1.0);
   if (!algorithm->has_ala_data_fraction()) algorithm->set_ala_data_fraction(0.8);
   if (!algorithm->has_ala_layers()) algorithm->set_ala_layers(2);
+  if (!algorithm->has_fedbn_recalibrate()) algorithm->set_fedbn_recalibrate(false);
   if (!train->has_proximal_mu()) {
     train->set_proximal_mu(c->algorithm().name() == "fedprox" ? 0.01 : 0.0);
   }

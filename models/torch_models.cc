@@ -8,6 +8,24 @@
 #include "absl/strings/str_cat.h"
 
 namespace tailor {
+
+NormLayer::NormLayer(int64_t width)
+    : weight_(register_parameter("weight", torch::ones({width}))),
+      bias_(register_parameter("bias", torch::zeros({width}))),
+      running_mean_(register_buffer("running_mean", torch::zeros({width}))),
+      running_var_(register_buffer("running_var", torch::ones({width}))) {}
+
+at::Tensor NormLayer::Forward(const at::Tensor& x) {
+  return torch::batch_norm(x, weight_, bias_, running_mean_, running_var_, is_training(),
+                           momentum, /*eps=*/1e-5, /*cudnn_enabled=*/false);
+}
+
+void NormLayer::ResetStatistics() {
+  torch::NoGradGuard no_grad;
+  running_mean_.zero_();
+  running_var_.fill_(1.0);
+}
+
 namespace {
 
 namespace F = torch::nn::functional;
@@ -34,33 +52,15 @@ class FmnistCnn : public TorchClassifier {
   torch::nn::Linear fc2_;
 };
 
-// Batch norm without the num_batches_tracked counter (an int64 buffer LibTorch only reads when
-// momentum is unset): every buffer is then float32, like every parameter.
-class Norm : public torch::nn::Module {
- public:
-  explicit Norm(int64_t width)
-      : weight_(register_parameter("weight", torch::ones({width}))),
-        bias_(register_parameter("bias", torch::zeros({width}))),
-        running_mean_(register_buffer("running_mean", torch::zeros({width}))),
-        running_var_(register_buffer("running_var", torch::ones({width}))) {}
-  at::Tensor Forward(const at::Tensor& x) {
-    return torch::batch_norm(x, weight_, bias_, running_mean_, running_var_, is_training(),
-                             /*momentum=*/0.1, /*eps=*/1e-5, /*cudnn_enabled=*/false);
-  }
-
- private:
-  at::Tensor weight_, bias_, running_mean_, running_var_;
-};
-
 class FmnistCnnBn : public TorchClassifier {
  public:
   FmnistCnnBn()
       : conv1_(register_module("conv1", torch::nn::Conv2d(torch::nn::Conv2dOptions(1, 32, 5)))),
-        bn1_(register_module("bn1", std::make_shared<Norm>(32))),
+        bn1_(register_module("bn1", std::make_shared<NormLayer>(32))),
         conv2_(register_module("conv2", torch::nn::Conv2d(torch::nn::Conv2dOptions(32, 64, 5)))),
-        bn2_(register_module("bn2", std::make_shared<Norm>(64))),
+        bn2_(register_module("bn2", std::make_shared<NormLayer>(64))),
         fc1_(register_module("fc1", torch::nn::Linear(1024, 512))),
-        bn3_(register_module("bn3", std::make_shared<Norm>(512))),
+        bn3_(register_module("bn3", std::make_shared<NormLayer>(512))),
         fc2_(register_module("fc2", torch::nn::Linear(512, 10))) {}
 
   at::Tensor Forward(const at::Tensor& x) override {
@@ -72,11 +72,11 @@ class FmnistCnnBn : public TorchClassifier {
 
  private:
   torch::nn::Conv2d conv1_;
-  std::shared_ptr<Norm> bn1_;
+  std::shared_ptr<NormLayer> bn1_;
   torch::nn::Conv2d conv2_;
-  std::shared_ptr<Norm> bn2_;
+  std::shared_ptr<NormLayer> bn2_;
   torch::nn::Linear fc1_;
-  std::shared_ptr<Norm> bn3_;
+  std::shared_ptr<NormLayer> bn3_;
   torch::nn::Linear fc2_;
 };
 

@@ -18,6 +18,21 @@ class TorchClassifier : public torch::nn::Module {
   virtual at::Tensor Forward(const at::Tensor& input) = 0;
 };
 
+// Batch norm without the num_batches_tracked counter (an int64 buffer LibTorch only reads when
+// momentum is unset): every buffer is then float32, like every parameter. `momentum` is the
+// running statistics' update weight; recalibration sets it per batch for an exact average.
+class NormLayer : public torch::nn::Module {
+ public:
+  explicit NormLayer(int64_t width);
+  at::Tensor Forward(const at::Tensor& x);
+  // Running mean 0, running variance 1 (a fresh layer's statistics).
+  void ResetStatistics();
+  double momentum = 0.1;
+
+ private:
+  at::Tensor weight_, bias_, running_mean_, running_var_;
+};
+
 // Parameter names and order match GetModelSpec(architecture).
 absl::StatusOr<std::shared_ptr<TorchClassifier>> CreateTorchClassifier(
     const std::string& architecture);

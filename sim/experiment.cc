@@ -40,6 +40,7 @@ absl::StatusOr<Experiment> BuildExperiment(const config::ExperimentConfig& c, En
   algorithm.ala_learning_rate = c.algorithm().ala_learning_rate();
   algorithm.ala_data_fraction = c.algorithm().ala_data_fraction();
   algorithm.ala_layers = c.algorithm().ala_layers();
+  algorithm.fedbn_recalibrate = c.algorithm().fedbn_recalibrate();
   TAILOR_ASSIGN_OR_RETURN(e.algorithm,
                           CreateClientAlgorithm(c.algorithm().name(), e.spec, algorithm));
   e.reproducible_private_noise = c.privacy().noise() != "secure";

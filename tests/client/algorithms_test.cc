@@ -211,6 +211,30 @@ TEST(FedBn, NeverUploadsNormalizationLayersOrTheirStatistics) {
                 absl::StatusCode::kInvalidArgument, "no");
 }
 
+TEST(TorchTrainer, RecalibrationAveragesBatchStatisticsWhateverTheOldOnes) {
+  auto ds = Synthetic();
+  const ModelSpec spec = *GetModelSpec("fmnist_cnn_bn");
+  auto trainer = *LocalTrainer::Create("fmnist_cnn_bn");
+  auto recalibrated = [&](float stale) {
+    ParameterSet model = InitialParameters(spec, 3);
+    for (const char* name : {"bn1.running_mean", "bn3.running_var"}) {
+      for (float& v : model.FindMutable(name)->f32()) v = stale;
+    }
+    EXPECT_OK(trainer->Load(model));
+    EXPECT_OK(trainer->RecalibrateNormalization(*ds, Range(0, 100), 10));
+    return trainer->Snapshot();
+  };
+  const ParameterSet a = recalibrated(5.0f), b = recalibrated(-3.0f);
+  EXPECT_TRUE(*a.Find("bn1.running_mean") == *b.Find("bn1.running_mean"));
+  EXPECT_TRUE(*a.Find("bn3.running_var") == *b.Find("bn3.running_var"));
+  EXPECT_NE(a.Find("bn1.running_mean")->f32()[0], 0.0f);
+  EXPECT_TRUE(*a.Find("conv1.weight") == *InitialParameters(spec, 3).Find("conv1.weight"))
+      << "recalibration must not train";
+  // A model without normalization layers: nothing to do.
+  auto plain = *LocalTrainer::Create("fmnist_cnn");
+  EXPECT_OK(plain->RecalibrateNormalization(*ds, Range(0, 100), 10));
+}
+
 TEST(ModelSpec, BatchNormCnnMatchesItsModuleAndPyTorchInitialization) {
   const ModelSpec spec = *GetModelSpec("fmnist_cnn_bn");
   const ParameterSet init = InitialParameters(spec, 3);
