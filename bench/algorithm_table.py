@@ -21,7 +21,10 @@ def load(run_dir):
     run_dir = run_dir.rstrip("/")
     with open(run_dir + "/metrics.jsonl") as f:
         records = [json.loads(line) for line in f if line.strip()]
-    algorithm = records[0]["run"]
+    label = records[0]["run"]
+    if label.startswith("reference_"):
+        label = label[len("reference_"):]
+    algorithm = label
     try:
         config = open(run_dir + "/config.resolved.textproto").read()
         m = re.search(r'algorithm \{\s*name: "(\w+)"', config)
@@ -29,18 +32,18 @@ def load(run_dir):
             algorithm = m.group(1)
     except OSError:
         pass
-    return algorithm, records
+    return label, algorithm, records
 
 
 def main():
     runs = [load(d) for d in sys.argv[1:]]
-    last = max(r[-1]["round"] for _, r in runs)
+    last = max(r[-1]["round"] for _, _, r in runs)
     marks = list(range(10, last + 1, 10))
-    print("| algorithm | " + " | ".join(f"r{m}" for m in marks) +
+    print("| run | " + " | ".join(f"r{m}" for m in marks) +
           " | best (round) | PFLlib published | gap to it | s/round |")
     print("|---|" + "---:|" * (len(marks) + 4))
     globals_rows = []
-    for algorithm, records in runs:
+    for label, algorithm, records in runs:
         acc = {r["round"]: 100 * r["eval"]["personalized_accuracy"] for r in records if "eval" in r}
         glob = {r["round"]: 100 * r["eval"]["global_accuracy"]
                 for r in records if "eval" in r and "global_accuracy" in r["eval"]}
@@ -49,14 +52,14 @@ def main():
         gap = f"{acc[best_round] - published:+.2f}" if published else "-"
         per_round = statistics.median(r["round_seconds"] for r in records)
         cells = [f"{acc[m]:.2f}" if m in acc else "" for m in marks]
-        print(f"| {algorithm} | " + " | ".join(cells) +
+        print(f"| {label} | " + " | ".join(cells) +
               f" | {acc[best_round]:.2f} ({best_round}) | {published or '-'} | {gap} | "
               f"{per_round:.1f} |")
         if glob and any(abs(glob[k] - acc[k]) > 1e-9 for k in glob):
-            globals_rows.append((algorithm, glob))
+            globals_rows.append((label, glob))
     if globals_rows:
         print("\nThe global model on the same test sets (before any personalization):\n")
-        print("| algorithm | " + " | ".join(f"r{m}" for m in marks) + " |")
+        print("| run | " + " | ".join(f"r{m}" for m in marks) + " |")
         print("|---|" + "---:|" * len(marks))
         for algorithm, glob in globals_rows:
             print(f"| {algorithm} | " +

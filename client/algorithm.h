@@ -74,8 +74,9 @@ struct AlgorithmOptions {
   // personal model's epochs per round.
   double ditto_lambda = 0.1;
   int personal_epochs = 1;
-  // APFL: the mixing weight α of the personal model before it is learned, in [0, 1].
-  double apfl_alpha = 0.5;
+  // APFL: the mixing weight α of the personal model before it is learned, in [0, 1]
+  // (PFLlib's default 1: see docs/benchmarks.md for 0.5).
+  double apfl_alpha = 1.0;
   // FedALA: the learning rate of the aggregation weights, the share of local training data
   // they are learned on (0, 1], and how many of the last parameter tensors they cover (the
   // ones below take the global values).

@@ -114,7 +114,7 @@ void ApplyDefaults(ExperimentConfig* c) {
   auto* algorithm = c->mutable_algorithm();
   if (!algorithm->has_ditto_lambda()) algorithm->set_ditto_lambda(0.1);
   if (!algorithm->has_personal_epochs()) algorithm->set_personal_epochs(1);
-  if (!algorithm->has_apfl_alpha()) algorithm->set_apfl_alpha(0.5);
+  if (!algorithm->has_apfl_alpha()) algorithm->set_apfl_alpha(1.0);
   if (!algorithm->has_ala_learning_rate()) algorithm->set_ala_learning_rate(1.0);
   if (!algorithm->has_ala_data_fraction()) algorithm->set_ala_data_fraction(0.8);
   if (!algorithm->has_ala_layers()) algorithm->set_ala_layers(2);
