@@ -8,17 +8,6 @@
 namespace tailor {
 namespace {
 
-std::string EscapeHtml(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '<') out += "&lt;";
-    else if (c == '>') out += "&gt;";
-    else if (c == '&') out += "&amp;";
-    else if (c == '"') out += "&quot;";
-    else out += c;
-  }
-  return out;
-}
 
 std::string Percent(double v) { return v < 0 ? "-" : absl::StrFormat("%.2f", 100 * v); }
 
@@ -26,7 +15,7 @@ std::string Percent(double v) { return v < 0 ? "-" : absl::StrFormat("%.2f", 100
 // spread and new clients.
 std::string RoundTable(const SimulationResult& run) {
   std::string html = absl::StrCat(
-      "<h3>", EscapeHtml(run.name), " (", EscapeHtml(run.algorithm),
+      "<h3>", EscapeMarkup(run.name), " (", EscapeMarkup(run.algorithm),
       ")</h3>\n<table><tr><th>round</th><th>personalized %</th><th>macro %</th>"
       "<th>global model %</th><th>std</th><th>worst 10% </th><th>new clients %</th>"
       "<th>&epsilon;</th></tr>\n");
@@ -50,15 +39,15 @@ std::string RoundTable(const SimulationResult& run) {
 std::string RenderHtmlReport(const std::vector<SimulationResult>& runs, const std::string& title) {
   std::string html = absl::StrCat(
       "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>",
-      EscapeHtml(title),
+      EscapeMarkup(title),
       "</title>\n<style>body{font-family:sans-serif;margin:2em;max-width:1100px}"
       "table{border-collapse:collapse;margin-bottom:1.5em}td,th{border:1px solid #ccc;"
       "padding:3px 8px;text-align:right}th{background:#f3f3f3}pre{background:#f7f7f7;"
       "padding:1em;overflow-x:auto}</style></head><body>\n<h1>",
-      EscapeHtml(title), "</h1>\n<p>Runs: ");
+      EscapeMarkup(title), "</h1>\n<p>Runs: ");
   for (size_t i = 0; i < runs.size(); ++i) {
-    absl::StrAppend(&html, i == 0 ? "" : ", ", "<b>", EscapeHtml(runs[i].name), "</b> (",
-                    EscapeHtml(runs[i].output_dir), ")");
+    absl::StrAppend(&html, i == 0 ? "" : ", ", "<b>", EscapeMarkup(runs[i].name), "</b> (",
+                    EscapeMarkup(runs[i].output_dir), ")");
   }
   html += ".</p>\n<h2>Accuracy against round</h2>\n";
   html += AccuracyPlotSvg(runs, "accuracy on each client's local test set (micro)");
@@ -77,7 +66,7 @@ std::string RenderHtmlReport(const std::vector<SimulationResult>& runs, const st
   }
   html += "<h2>Per-client accuracy</h2>\n";
   html += ClientAccuracyPlotSvg(runs, "distribution over clients (box: quartiles, bar: median)");
-  html += absl::StrCat("<h2>Summary</h2>\n<pre>", EscapeHtml(FormatSummaryTable(runs)),
+  html += absl::StrCat("<h2>Summary</h2>\n<pre>", EscapeMarkup(FormatSummaryTable(runs)),
                        "</pre>\n<h2>Evaluated rounds</h2>\n");
   for (const auto& r : runs) html += RoundTable(r);
   html += "</body></html>\n";

@@ -16,17 +16,6 @@ constexpr const char* kColors[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "
 
 const char* ColorOf(size_t run) { return kColors[run % (sizeof(kColors) / sizeof(kColors[0]))]; }
 
-std::string Escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '<') out += "&lt;";
-    else if (c == '>') out += "&gt;";
-    else if (c == '&') out += "&amp;";
-    else if (c == '"') out += "&quot;";
-    else out += c;
-  }
-  return out;
-}
 
 // [lo, hi] widened to whole 5-point steps so small differences stay visible.
 std::pair<double, double> PercentRange(double lo, double hi) {
@@ -43,10 +32,22 @@ std::string Header(double height, const std::string& title) {
       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%g\" height=\"%g\" "
       "font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%%\" height=\"100%%\" "
       "fill=\"white\"/>\n<text x=\"%g\" y=\"22\" font-size=\"15\">%s</text>\n",
-      kWidth, height, kLeft, Escape(title));
+      kWidth, height, kLeft, EscapeMarkup(title));
 }
 
 }  // namespace
+
+std::string EscapeMarkup(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '<') out += "&lt;";
+    else if (c == '>') out += "&gt;";
+    else if (c == '&') out += "&amp;";
+    else if (c == '"') out += "&quot;";
+    else out += c;
+  }
+  return out;
+}
 
 std::string LinePlotSvg(const std::vector<SimulationResult>& runs, const std::string& title,
                         const std::string& y_label, const RoundMetric& metric,
@@ -96,7 +97,7 @@ std::string LinePlotSvg(const std::vector<SimulationResult>& runs, const std::st
                         "</text>\n<text x=\"16\" y=\"%g\" transform=\"rotate(-90 16 %g)\" "
                         "text-anchor=\"middle\">%s</text>\n",
                         kLeft, kTop, pw, ph, kLeft + pw / 2, kHeight - 10, kTop + ph / 2,
-                        kTop + ph / 2, Escape(y_label));
+                        kTop + ph / 2, EscapeMarkup(y_label));
   for (size_t i = 0; i < runs.size(); ++i) {
     const char* color = ColorOf(i);
     for (const RoundMetric* m : {&metric, &dashed}) {
@@ -127,7 +128,7 @@ std::string LinePlotSvg(const std::vector<SimulationResult>& runs, const std::st
                           "<rect x=\"%g\" y=\"%g\" width=\"14\" height=\"3\" fill=\"%s\"/>"
                           "<text x=\"%g\" y=\"%g\">%s</text>\n",
                           kLeft + pw + 12, kTop + 8 + 18 * i, color, kLeft + pw + 32,
-                          kTop + 13 + 18 * i, Escape(runs[i].name));
+                          kTop + 13 + 18 * i, EscapeMarkup(runs[i].name));
   }
   if (dashed) {
     const double ly = kTop + 8 + 18 * static_cast<double>(runs.size()) + 10;
@@ -212,7 +213,7 @@ std::string ClientAccuracyPlotSvg(const std::vector<SimulationResult>& runs,
       svg += "\n";
     }
     absl::StrAppendFormat(&svg, "<text x=\"%g\" y=\"%.1f\">%s (%d clients)</text>\n",
-                          kLeft + pw + 12, cy + 4, Escape(runs[i].name), accuracies.size());
+                          kLeft + pw + 12, cy + 4, EscapeMarkup(runs[i].name), accuracies.size());
   }
   svg += "</svg>\n";
   return svg;

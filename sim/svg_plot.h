@@ -12,6 +12,9 @@
 
 namespace tailor {
 
+// `text` with <, >, & and " escaped, for SVG and HTML text and attributes.
+std::string EscapeMarkup(const std::string& text);
+
 // The value a line plot shows for a round; std::nullopt skips the round.
 using RoundMetric = std::function<std::optional<double>(const RoundRecord&)>;
 
