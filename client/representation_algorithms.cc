@@ -40,11 +40,17 @@ class FedRepAlgorithm : public ClientAlgorithm {
 // (common) initialization. Before each evaluation the client fine-tunes the whole model on its
 // training data. The head is kept on the device (it never changes, so uploading it would only
 // cost bytes).
-class FedBabuAlgorithm : public ClientAlgorithm {
+// With nothing personal the same class is FedAvg + local fine-tuning (the baseline of Wang et
+// al. 2019 and Yu et al. 2020): everything trains, and each client fine-tunes the global model
+// before it is evaluated.
+class FineTuneBeforeEvaluationAlgorithm : public ClientAlgorithm {
  public:
-  FedBabuAlgorithm(PersonalizationPolicy policy, int finetune_epochs)
-      : policy_(std::move(policy)), finetune_epochs_(finetune_epochs) {}
-  std::string name() const override { return "fedbabu"; }
+  FineTuneBeforeEvaluationAlgorithm(std::string name, PersonalizationPolicy frozen_personal,
+                                    int finetune_epochs)
+      : name_(std::move(name)),
+        policy_(std::move(frozen_personal)),
+        finetune_epochs_(finetune_epochs) {}
+  std::string name() const override { return name_; }
   bool adapts_before_evaluation() const override { return finetune_epochs_ > 0; }
   const PersonalizationPolicy& policy() const override { return policy_; }
   absl::StatusOr<TrainStats> TrainLocally(LocalTrainer& trainer, const LocalData& data,
@@ -61,26 +67,7 @@ class FedBabuAlgorithm : public ClientAlgorithm {
   }
 
  private:
-  PersonalizationPolicy policy_;
-  int finetune_epochs_;
-};
-
-// FedAvg + local fine-tuning (the baseline of Wang et al. 2019 and Yu et al. 2020): plain
-// FedAvg, and each client fine-tunes the global model before it is evaluated.
-class FineTunedFedAvgAlgorithm : public ClientAlgorithm {
- public:
-  FineTunedFedAvgAlgorithm(PersonalizationPolicy policy, int finetune_epochs)
-      : policy_(std::move(policy)), finetune_epochs_(finetune_epochs) {}
-  std::string name() const override { return "fedavg_ft"; }
-  bool adapts_before_evaluation() const override { return finetune_epochs_ > 0; }
-  const PersonalizationPolicy& policy() const override { return policy_; }
-  absl::Status PrepareEvaluation(LocalTrainer& trainer, const LocalData& data,
-                                 const TrainOptions& options, uint64_t seed,
-                                 const ParameterSet& /*state*/) const override {
-    return FineTune(trainer, data, options, finetune_epochs_, seed);
-  }
-
- private:
+  std::string name_;
   PersonalizationPolicy policy_;
   int finetune_epochs_;
 };
@@ -120,11 +107,13 @@ std::unique_ptr<ClientAlgorithm> MakeFedRep(PersonalizationPolicy head, int head
   return std::make_unique<FedRepAlgorithm>(std::move(head), head_epochs);
 }
 std::unique_ptr<ClientAlgorithm> MakeFedBabu(PersonalizationPolicy head, int finetune_epochs) {
-  return std::make_unique<FedBabuAlgorithm>(std::move(head), finetune_epochs);
+  return std::make_unique<FineTuneBeforeEvaluationAlgorithm>("fedbabu", std::move(head),
+                                                             finetune_epochs);
 }
 std::unique_ptr<ClientAlgorithm> MakeFineTunedFedAvg(PersonalizationPolicy policy,
                                                      int finetune_epochs) {
-  return std::make_unique<FineTunedFedAvgAlgorithm>(std::move(policy), finetune_epochs);
+  return std::make_unique<FineTuneBeforeEvaluationAlgorithm>("fedavg_ft", std::move(policy),
+                                                             finetune_epochs);
 }
 
 }  // namespace tailor
