@@ -13,6 +13,7 @@
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
 #include "client/daemon.h"
+#include "core/config_fingerprint.h"
 #include "client/personal_store.h"
 #include "core/config_loader.h"
 #include "core/malloc_tuning.h"
@@ -24,6 +25,9 @@ ABSL_FLAG(std::string, coordinator, "127.0.0.1:50051", "Coordinator address (pla
 ABSL_FLAG(std::string, token_prefix, "tok", "Client i's token is PREFIX + i.");
 ABSL_FLAG(int, first, 0, "First client id.");
 ABSL_FLAG(int, count, 1000, "Number of clients.");
+ABSL_FLAG(int, num_clients, 0,
+          "data.num_clients, as the coordinator's --set gives it (0: the config's); the "
+          "coordinator refuses clients whose config differs from its own.");
 
 namespace tailor {
 namespace {
@@ -62,6 +66,10 @@ int Main() {
     std::fprintf(stderr, "client_swarm: %s\n", config.status().ToString().c_str());
     return 2;
   }
+  if (absl::GetFlag(FLAGS_num_clients) > 0) {
+    config->mutable_data()->set_num_clients(absl::GetFlag(FLAGS_num_clients));
+  }
+  const ConfigFingerprint fingerprint = FingerprintOf(*config);
   auto experiment = BuildExperiment(*config, Env::Default(), /*load_data=*/true);
   if (!experiment.ok()) {
     std::fprintf(stderr, "client_swarm: %s\n", experiment.status().ToString().c_str());
@@ -80,6 +88,8 @@ int Main() {
       o.channel = grpc::CreateCustomChannel(absl::GetFlag(FLAGS_coordinator),
                                             grpc::InsecureChannelCredentials(), args);
       o.experiment = config->name();
+      o.config_fingerprint = fingerprint.digest;
+      o.config_sections = fingerprint.parts;
       o.token = absl::StrCat(absl::GetFlag(FLAGS_token_prefix), id);
       o.context = ClientContextFor(*experiment, id, &store);
       o.jitter_seed = config->seed();

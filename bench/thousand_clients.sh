@@ -21,7 +21,7 @@ coord=$!
 pids+=("$coord")
 start=$(date +%s.%N)
 "$build/bench/client_swarm" --config=configs/bench_swarm.textproto --coordinator="127.0.0.1:$port" \
-  --first=0 --count="$n" > "$work/swarm.log" 2>&1 &
+  --first=0 --count="$n" --num_clients="$n" > "$work/swarm.log" 2>&1 &
 pids+=("$!")
 wait "$coord" || { tail -5 "$work/coord.log"; exit 1; }
 end=$(date +%s.%N)

@@ -99,9 +99,10 @@ absl::StatusOr<double> AccountDpSgd(ParameterSet* curve_state, double rate, doub
 }  // namespace
 
 absl::StatusOr<ClientRuntime::DeviceState> ClientRuntime::LoadModel(
-    const ParameterSet& global_shared, LocalTrainer& trainer) {
+    const ParameterSet& global_shared, int64_t as_of_round, LocalTrainer& trainer) {
   const PersonalizationPolicy& policy = ctx_.algorithm->policy();
-  TAILOR_ASSIGN_OR_RETURN(std::optional<ParameterSet> stored, ctx_.store->Load(ctx_.client_id));
+  TAILOR_ASSIGN_OR_RETURN(std::optional<ParameterSet> stored,
+                          ctx_.store->Load(ctx_.client_id, as_of_round));
   DeviceState state;
   if (stored) {
     state = SplitStoredState(*std::move(stored));
@@ -122,7 +123,10 @@ absl::StatusOr<ClientRuntime::DeviceState> ClientRuntime::LoadModel(
 
 absl::StatusOr<UpdateUpload> ClientRuntime::Train(const TrainTask& task, LocalTrainer& trainer) {
   const PersonalizationPolicy& policy = ctx_.algorithm->policy();
-  TAILOR_ASSIGN_OR_RETURN(DeviceState state, LoadModel(*task.global_shared, trainer));
+  // The state as of the last committed round: a re-run of this round starts where its first run
+  // started (PersonalStore).
+  TAILOR_ASSIGN_OR_RETURN(DeviceState state,
+                          LoadModel(*task.global_shared, task.round - 1, trainer));
   const uint64_t seed = DeriveSeed(task.seed, {static_cast<uint64_t>(ctx_.client_id)});
   TrainOptions options = task.options;
   // The proximal term anchors the shared parameters to the global model they started from.
@@ -145,6 +149,11 @@ absl::StatusOr<UpdateUpload> ClientRuntime::Train(const TrainTask& task, LocalTr
     }
     coins = std::make_unique<SecureCoins>(std::move(random));
     options.dp_sgd_coins = coins.get();
+    // The record-level accountant never goes back: a first run of this round may have released
+    // its update before the round was re-run, so its steps stay counted.
+    TAILOR_ASSIGN_OR_RETURN(std::optional<ParameterSet> newest,
+                            ctx_.store->Load(ctx_.client_id, PersonalStore::kNewest));
+    if (newest) state.dp_sgd = SplitStoredState(*std::move(newest)).dp_sgd;
   }
   TAILOR_ASSIGN_OR_RETURN(TrainStats stats,
                           ctx_.algorithm->TrainLocally(trainer, ctx_.data, options, seed,
@@ -185,14 +194,15 @@ absl::StatusOr<UpdateUpload> ClientRuntime::Train(const TrainTask& task, LocalTr
                      options.dp_sgd_noise_multiplier, stats.steps, options.dp_sgd_delta));
   }
   TAILOR_ASSIGN_OR_RETURN(ParameterSet to_store, JoinForStore(after.personal, state));
-  TAILOR_RETURN_IF_ERROR(ctx_.store->Save(ctx_.client_id, to_store));
+  TAILOR_RETURN_IF_ERROR(ctx_.store->Save(ctx_.client_id, task.round, to_store));
   TAILOR_ASSIGN_OR_RETURN(up.payload, EncodeSharedUpdate(wire, policy));
   return up;
 }
 
 absl::StatusOr<EvalReport> ClientRuntime::Evaluate(const EvalTask& task, LocalTrainer& trainer) {
   if (task.new_client_epochs > 0) return EvaluateAsNewClient(task, trainer);
-  TAILOR_ASSIGN_OR_RETURN(DeviceState state, LoadModel(*task.global_shared, trainer));
+  // Round `task.round` is committed before it is evaluated: its state counts.
+  TAILOR_ASSIGN_OR_RETURN(DeviceState state, LoadModel(*task.global_shared, task.round, trainer));
   EvalReport report;
   report.client_id = ctx_.client_id;
   const ClientAlgorithm& algorithm = *ctx_.algorithm;

@@ -7,7 +7,6 @@
 
 #include <memory>
 #include <optional>
-#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -62,6 +61,10 @@ struct EvalTask {
   // fresh personal part, runs its algorithm's local training for this many epochs, is
   // evaluated, and keeps nothing. 0: a training client evaluates its own model.
   int new_client_epochs = 0;
+  // Which evaluation this is (several may share a round); reports name it.
+  int64_t evaluation_id = 0;
+  // The experiment's last round: nothing follows this evaluation.
+  bool last_round = false;
 };
 
 struct EvalReport {
@@ -112,8 +115,10 @@ class ClientRuntime {
   // The report's personalized stats after the algorithm's PrepareEvaluation on the loaded model.
   absl::Status EvaluateAdapted(const EvalTask& task, const ParameterSet& algorithm_state,
                                LocalTrainer& trainer, EvalReport* report);
-  // Loads shared + personal into `trainer`; returns the device state used.
-  absl::StatusOr<DeviceState> LoadModel(const ParameterSet& global_shared, LocalTrainer& trainer);
+  // Loads shared + the personal part as of `as_of_round` into `trainer`; returns the device
+  // state used.
+  absl::StatusOr<DeviceState> LoadModel(const ParameterSet& global_shared, int64_t as_of_round,
+                                        LocalTrainer& trainer);
 
   ClientContext ctx_;
 };

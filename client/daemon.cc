@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "client/train_options_proto.h"
+#include "core/log.h"
 #include "core/random.h"
 #include "core/serialization.h"
 #include "core/status_macros.h"
@@ -64,22 +65,52 @@ class Daemon {
 
   absl::Status Run() {
     absl::Time last_contact = absl::Now();
+    absl::Time last_complaint = absl::InfinitePast();
     absl::Duration backoff = options_.initial_backoff;
     while (true) {
+      const char* doing = session_.empty() ? "joining" : "polling for a task";
       absl::Status s = session_.empty() ? Join() : Step();
       if (s.ok()) {
-        if (finished_) return absl::OkStatus();
+        if (finished_) {
+          Log(LogLevel::kInfo, "finished", {{"msg", "the coordinator says the experiment is over"}});
+          return absl::OkStatus();
+        }
+        if (last_complaint != absl::InfinitePast()) {
+          Log(LogLevel::kInfo, "coordinator_reached",
+              {{"after", absl::FormatDuration(absl::Now() - last_contact)}});
+          last_complaint = absl::InfinitePast();
+        }
         last_contact = absl::Now();
         backoff = options_.initial_backoff;
         continue;
       }
       if (absl::IsUnauthenticated(s) && !session_.empty()) {
+        Log(LogLevel::kInfo, "rejoining", {{"msg", std::string(s.message())}});
         session_.clear();  // the coordinator forgot us (restart): join again
         continue;
       }
       if (!Transient(s)) return s;
-      if (absl::Now() - last_contact > options_.give_up_after) {
-        return Annotate(s, "giving up: coordinator unreachable");
+      const absl::Duration silent = absl::Now() - last_contact;
+      if (experiment_over_ && silent > options_.linger_after_last_round) {
+        Log(LogLevel::kInfo, "finished",
+            {{"msg", absl::StrCat("the last round is evaluated and the coordinator has been gone "
+                                  "for ", absl::FormatDuration(silent))}});
+        return absl::OkStatus();
+      }
+      if (silent > options_.give_up_after) {
+        return Annotate(s, absl::StrCat("giving up after ", absl::FormatDuration(silent),
+                                        " without reaching the coordinator at ",
+                                        options_.coordinator_address));
+      }
+      // Said at the first failure and then every 10 s, not at every retry.
+      if (absl::Now() - last_complaint > absl::Seconds(10)) {
+        Log(LogLevel::kWarn, "coordinator_unreachable",
+            {{"doing", doing},
+             {"code", absl::StatusCodeToString(s.code())},
+             {"since", absl::FormatDuration(silent)},
+             {"gives_up_in", absl::FormatDuration(options_.give_up_after - silent)},
+             {"msg", std::string(s.message())}});
+        last_complaint = absl::Now();
       }
       // Exponential backoff with ±50% jitter so restarted fleets do not reconnect in lockstep.
       const double jitter = 0.5 + rng_.Uniform();
@@ -100,6 +131,10 @@ class Daemon {
     req.set_client_id(options_.context.client_id);
     req.set_token(options_.token);
     req.set_experiment(options_.experiment);
+    req.set_config_fingerprint(options_.config_fingerprint);
+    for (const auto& [part, digest] : options_.config_sections) {
+      (*req.mutable_config_sections())[part] = digest;
+    }
     v1::JoinResponse resp;
     auto ctx = Context(options_.rpc_timeout);
     TAILOR_RETURN_IF_ERROR(FromGrpcStatus(stub_->Join(ctx.get(), req, &resp)));
@@ -212,15 +247,17 @@ class Daemon {
       pending_upload_ = std::move(up);
     }
     absl::Status s = WithRetries([&] { return Upload(*pending_upload_); });
-    if (s.ok() || absl::IsAlreadyExists(s) || absl::IsFailedPrecondition(s) || absl::IsAborted(s)) {
-      // Accepted, accepted earlier, or the round moved on: either way this upload is done.
-      if (!s.ok())
-        std::fprintf(stderr, "client %lld: %s\n",
-                     static_cast<long long>(options_.context.client_id), s.ToString().c_str());
-      pending_upload_.reset();
-      return absl::OkStatus();
+    if (Transient(s) || absl::IsUnauthenticated(s)) return s;  // the same upload, later
+    // Accepted; or refused for good (the round moved on, bad content): either way this upload
+    // is done, and the daemon goes back to polling.
+    if (!s.ok()) {
+      Log(LogLevel::kWarn, "upload_refused",
+          {{"round", absl::StrCat(task.round())},
+           {"code", absl::StatusCodeToString(s.code())},
+           {"msg", std::string(s.message())}});
     }
-    return s;
+    pending_upload_.reset();
+    return absl::OkStatus();
   }
 
   absl::Status Upload(const UpdateUpload& up) {
@@ -245,7 +282,7 @@ class Daemon {
       chunk.set_data(up.payload.data() + offset, n);
       offset += n;
       if (!writer->Write(chunk)) break;  // the server ended the call; Finish tells why
-      if (options_.on_upload_progress) options_.on_upload_progress(offset);
+      if (options_.on_upload_progress) options_.on_upload_progress(up.round, offset);
     } while (offset < up.payload.size());
     writer->WritesDone();
     return FromGrpcStatus(writer->Finish());
@@ -260,10 +297,13 @@ class Daemon {
     t.options = TrainOptionsFromProto(task.options());
     t.seed = task.seed();
     t.new_client_epochs = task.new_client_epochs();
+    t.evaluation_id = task.evaluation_id();
+    t.last_round = task.last_round();
     TAILOR_ASSIGN_OR_RETURN(EvalReport report, runtime_.Evaluate(t, trainer_));
     v1::EvaluationReport req;
     req.set_session(session_);
     req.set_round(task.round());
+    req.set_evaluation_id(task.evaluation_id());
     req.set_correct(report.personalized.correct);
     req.set_count(report.personalized.count);
     req.set_loss_sum(report.personalized.loss_sum);
@@ -277,7 +317,23 @@ class Daemon {
       auto c = Context(options_.rpc_timeout);
       return FromGrpcStatus(stub_->ReportEvaluation(c.get(), req, &r));
     });
-    return absl::IsFailedPrecondition(s) ? absl::OkStatus() : s;  // evaluation already closed
+    if (Transient(s) || absl::IsUnauthenticated(s)) return s;
+    if (!s.ok()) {
+      Log(LogLevel::kWarn, "evaluation_refused",
+          {{"round", absl::StrCat(task.round())},
+           {"code", absl::StatusCodeToString(s.code())},
+           {"msg", std::string(s.message())}});
+    }
+    if (task.last_round()) experiment_over_ = true;
+    return absl::OkStatus();
+  }
+
+  void Log(LogLevel level, absl::string_view event, absl::Span<const LogField> fields) {
+    // The client id and where it is pointed, on every line.
+    std::vector<LogField> all = {{"client", absl::StrCat(options_.context.client_id)},
+                                 {"coordinator", options_.coordinator_address}};
+    all.insert(all.end(), fields.begin(), fields.end());
+    LogEvent(level, event, all);
   }
 
   const DaemonOptions& options_;
@@ -287,6 +343,8 @@ class Daemon {
   Rng rng_;
   std::string session_;
   bool finished_ = false;
+  // The evaluation of the experiment's last round is answered.
+  bool experiment_over_ = false;
   std::string cached_sha_;
   std::shared_ptr<const ParameterSet> cached_model_;
   std::string partial_sha_;

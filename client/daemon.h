@@ -1,11 +1,16 @@
 // The client daemon: joins a coordinator, long-polls for tasks, fetches models by content
 // address (cached), runs the same ClientRuntime a virtual client runs, and uploads its shared
-// update in chunks. Transient failures (UNAVAILABLE, DEADLINE_EXCEEDED) are retried with
-// exponential backoff and jitter; a lost session (the coordinator restarted) re-joins.
+// update in chunks. Transient failures (UNAVAILABLE, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED) are
+// retried with exponential backoff and jitter, capped low so a restarted coordinator has its
+// clients back within about a second; a lost session (the coordinator restarted) re-joins. An
+// upload or report the coordinator refuses (the round moved on, bad content) is logged and
+// dropped: the daemon goes back to polling, it does not exit. While it cannot reach the
+// coordinator it says so in its log, with what it is waiting for.
 #ifndef TAILOR_CLIENT_DAEMON_H_
 #define TAILOR_CLIENT_DAEMON_H_
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -19,6 +24,9 @@ namespace tailor {
 struct DaemonOptions {
   std::shared_ptr<grpc::Channel> channel;
   std::string experiment;
+  // The config's fingerprint and its parts, checked at Join (ConfigFingerprint).
+  std::string config_fingerprint;
+  std::map<std::string, std::string> config_sections;
   std::string token;
   // This client's identity and local state; `context.client_id` is sent on Join.
   ClientContext context;
@@ -26,20 +34,27 @@ struct DaemonOptions {
   absl::Duration rpc_timeout = absl::Seconds(60);
   // Longest wait of a long poll (the coordinator answers sooner).
   absl::Duration poll_timeout = absl::Seconds(40);
-  // Backoff between retries: initial, cap; each retry doubles with ±50% jitter.
+  // Backoff between retries: initial, cap; each retry doubles with ±50% jitter. The cap is low:
+  // a waiting client costs the coordinator one refused connection per second at most.
   absl::Duration initial_backoff = absl::Milliseconds(100);
-  absl::Duration max_backoff = absl::Seconds(10);
+  absl::Duration max_backoff = absl::Seconds(1);
   // Give up after this long without reaching the coordinator.
   absl::Duration give_up_after = absl::Minutes(10);
+  // After answering the evaluation of the experiment's last round, end (OK) once the
+  // coordinator has been unreachable this long: it finished and shut down while this client
+  // was not polling.
+  absl::Duration linger_after_last_round = absl::Seconds(10);
+  // For log lines: where the coordinator is.
+  std::string coordinator_address;
   // Upload chunk size.
   size_t chunk_bytes = 1 << 20;
   // While working on a training task (fetch, train, upload) the daemon tells the coordinator it
   // is alive this often; keep it well under the coordinator's --heartbeat_timeout_s.
   absl::Duration heartbeat_interval = absl::Seconds(10);
   uint64_t jitter_seed = 0;
-  // Fault injection for tests: called after each upload chunk is written with the bytes sent so
-  // far (a test stalls here to be killed mid-upload). Null in production.
-  std::function<void(uint64_t bytes_sent)> on_upload_progress;
+  // Fault injection for tests: called after each upload chunk is written with the round and the
+  // bytes sent so far (a test stalls here to be killed mid-upload). Null in production.
+  std::function<void(int64_t round, uint64_t bytes_sent)> on_upload_progress;
 };
 
 // Runs until the coordinator says the experiment is finished (OK), or a permanent error.

@@ -134,6 +134,8 @@ void ApplyDefaults(ExperimentConfig* c) {
   if (!server->has_beta2()) server->set_beta2(0.99);
   if (!server->has_tau()) server->set_tau(1e-3);
   if (!server->has_aggregation_buffer_mb()) server->set_aggregation_buffer_mb(4096);
+  if (server->short_round().empty()) server->set_short_round("retry");
+  if (!server->has_max_round_attempts()) server->set_max_round_attempts(10);
   auto* attack = c->mutable_simulation()->mutable_attack();
   if (attack->kind().empty()) attack->set_kind("sign_flip");
   if (!attack->has_scale()) attack->set_scale(100);
@@ -441,6 +443,14 @@ absl::Status Validate(const ExperimentConfig& c, const Checker& check) {
   if (s.aggregation_buffer_mb() < 0 || s.aggregation_buffer_mb() > (int64_t{1} << 30)) {
     return check.Fail("server.aggregation_buffer_mb",
                       absl::StrCat("must be in [0, 2^30], got ", s.aggregation_buffer_mb()));
+  }
+  if (!OneOf(s.short_round(), {"retry", "skip"})) {
+    return check.Fail("server.short_round",
+                      absl::StrCat("must be \"retry\" or \"skip\", got \"", s.short_round(), "\""));
+  }
+  if (s.max_round_attempts() < 0) {
+    return check.Fail("server.max_round_attempts",
+                      absl::StrCat("must be >= 0 (0: unlimited), got ", s.max_round_attempts()));
   }
   TAILOR_RETURN_IF_ERROR(ValidateServerOptimizer(s, check));
   TAILOR_RETURN_IF_ERROR(ValidateKrum(s, s.min_updates() > 0 ? s.min_updates() : cohort, check));

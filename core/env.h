@@ -39,6 +39,9 @@ class Env {
   virtual absl::Status CreateDirs(const std::string& path) = 0;
   virtual bool FileExists(const std::string& path) = 0;
   virtual absl::Status DeleteFile(const std::string& path) = 0;
+  // The names of the entries of directory `path` (not "." or ".."), sorted; NOT_FOUND when it
+  // does not exist.
+  virtual absl::StatusOr<std::vector<std::string>> ListDir(const std::string& path) = 0;
 
   virtual absl::Time Now() = 0;
   virtual void SleepFor(absl::Duration d) = 0;
@@ -61,6 +64,9 @@ class EnvWrapper : public Env {
   absl::Status CreateDirs(const std::string& p) override { return target_->CreateDirs(p); }
   bool FileExists(const std::string& p) override { return target_->FileExists(p); }
   absl::Status DeleteFile(const std::string& p) override { return target_->DeleteFile(p); }
+  absl::StatusOr<std::vector<std::string>> ListDir(const std::string& p) override {
+    return target_->ListDir(p);
+  }
   absl::Time Now() override { return target_->Now(); }
   void SleepFor(absl::Duration d) override { target_->SleepFor(d); }
 

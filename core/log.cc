@@ -42,7 +42,7 @@ void AppendValue(std::string* out, absl::string_view v) {
 }  // namespace
 
 std::string FormatLogLine(absl::string_view timestamp, LogLevel level, absl::string_view event,
-                          std::initializer_list<LogField> fields) {
+                          absl::Span<const LogField> fields) {
   std::string line = absl::StrCat("ts=", timestamp, " level=", LevelName(level), " event=");
   AppendValue(&line, event);
   for (const auto& [key, value] : fields) {
@@ -52,7 +52,7 @@ std::string FormatLogLine(absl::string_view timestamp, LogLevel level, absl::str
   return line;
 }
 
-void LogEvent(LogLevel level, absl::string_view event, std::initializer_list<LogField> fields) {
+void LogEvent(LogLevel level, absl::string_view event, absl::Span<const LogField> fields) {
   const std::string ts = absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone());
   const std::string line = FormatLogLine(ts, level, event, fields) + "\n";
   // One write(2): atomic with respect to other threads' lines.

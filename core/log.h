@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 
 namespace tailor {
 
@@ -19,11 +20,11 @@ using LogField = std::pair<absl::string_view, std::string>;
 // Formats one event line (without the trailing newline). Values that are empty or contain
 // spaces, quotes or '=' are quoted with \" and \\ escaped.
 std::string FormatLogLine(absl::string_view timestamp, LogLevel level, absl::string_view event,
-                          std::initializer_list<LogField> fields);
+                          absl::Span<const LogField> fields);
 
 // Writes FormatLogLine(now, ...) + "\n" to stderr in one write, so lines from different threads
 // never interleave.
-void LogEvent(LogLevel level, absl::string_view event, std::initializer_list<LogField> fields);
+void LogEvent(LogLevel level, absl::string_view event, absl::Span<const LogField> fields);
 
 }  // namespace tailor
 

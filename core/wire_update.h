@@ -3,7 +3,8 @@
 //
 // Invariant: EncodeSharedUpdate never emits a tensor the policy calls personal. This is the
 // wire-level guarantee of DESIGN.md ("personal parameters are never serialized into any
-// message"); tests/core/wire_update_test.cc proves it.
+// message"); tests/core/serialization_test.cc (WireUpdate.PersonalTensorIsNeverEncoded) and
+// tests/core/update_codec_test.cc (every codec) prove it.
 #ifndef TAILOR_CORE_WIRE_UPDATE_H_
 #define TAILOR_CORE_WIRE_UPDATE_H_
 

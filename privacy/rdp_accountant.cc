@@ -1,5 +1,6 @@
 #include "privacy/rdp_accountant.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -20,22 +21,29 @@ Real LogAdd(Real a, Real b) {
   return hi + std::log1p(std::exp(lo - hi));
 }
 
-// log A_α for integer α: the binomial expansion, every term positive.
+// log(e^x - 1) for x > 0, without overflow for large x or cancellation for small x.
+Real LogExpm1(Real x) { return x > 50 ? x + std::log1p(-std::exp(-x)) : std::log(std::expm1(x)); }
+
+// log A_α for integer α by the binomial expansion, computed as log1p(A_α − 1) with
+//   A_α − 1 = Σ_{k≥2} C(α,k) (1−q)^(α−k) q^k (e^((k²−k)/(2z²)) − 1),
+// which follows from Σ_k C(α,k) (1−q)^(α−k) q^k = 1 and has only positive terms. Summing A_α
+// itself would lose everything below 1e-16 to rounding: at q/z below ~1e-8 the order's RDP came
+// out exactly 0 (and ε with it).
 Real LogAInteger(Real q, Real z, int64_t alpha) {
-  Real log_a = -std::numeric_limits<Real>::infinity();
+  Real log_a_minus_1 = -std::numeric_limits<Real>::infinity();
   const Real log_q = std::log(q);
   const Real log_1mq = q < 1 ? std::log1p(-q) : -std::numeric_limits<Real>::infinity();
   const Real a = static_cast<Real>(alpha);
-  Real log_binom = 0;  // log C(α, k), updated term by term
-  for (int64_t k = 0; k <= alpha; ++k) {
+  Real log_binom = std::log(a);  // log C(α, k), updated term by term from k = 1
+  for (int64_t k = 2; k <= alpha; ++k) {
     const Real kk = static_cast<Real>(k);
-    if (k > 0) log_binom += std::log((a - kk + 1) / kk);
+    log_binom += std::log((a - kk + 1) / kk);
     if (q == 1 && k < alpha) continue;  // (1-q)^(α-k) = 0
     const Real term = log_binom + kk * log_q + (k < alpha ? (a - kk) * log_1mq : 0) +
-                      (kk * kk - kk) / (2 * z * z);
-    log_a = LogAdd(log_a, term);
+                      LogExpm1((kk * kk - kk) / (2 * z * z));
+    log_a_minus_1 = LogAdd(log_a_minus_1, term);
   }
-  return log_a;
+  return LogAdd(0, log_a_minus_1);
 }
 
 // log of the integrand of A_α at x: log φ_z(x) + α · log((1 - q) + q · exp((2x - 1) / (2z²))).
@@ -152,6 +160,10 @@ absl::StatusOr<double> SubsampledGaussianRdp(double q, double z, double alpha) {
     log_a = LogAInterpolated(q, z, a);  // tiny z: a safe bound instead of a huge grid
   } else {
     log_a = LogAFractional(q, z, a);
+    // The integral sums terms of order 1, so a result below ~1e-12 is rounding noise (it came
+    // out 0 or negative at tiny q/z). The chord between the integer neighbours, computed
+    // without cancellation, bounds it from above and is accurate there.
+    if (log_a < 1e-12 && alpha < 1e6) log_a = LogAInterpolated(q, z, a);
   }
   return static_cast<double>(log_a / (a - 1));
 }
@@ -171,11 +183,19 @@ absl::StatusOr<PrivacySpent> EpsilonFromRdp(const std::vector<double>& orders,
   if (!(delta > 0 && delta < 1)) {
     return absl::InvalidArgumentError(absl::StrCat("delta must be in (0, 1), got ", delta));
   }
+  // Nothing released yet. One order at 0 among positive ones is not that: every order of a
+  // mechanism that ran is positive, so each is converted like the others.
+  if (std::all_of(rdp.begin(), rdp.end(), [](double r) { return r == 0; })) {
+    return PrivacySpent{0, 0};
+  }
   PrivacySpent best{std::numeric_limits<double>::infinity(), 0};
   for (size_t i = 0; i < orders.size(); ++i) {
     const double alpha = orders[i];
     if (absl::Status s = CheckOrder(alpha); !s.ok()) return s;
-    if (rdp[i] == 0) return PrivacySpent{0, 0};  // nothing released yet
+    if (!(rdp[i] >= 0) || !std::isfinite(rdp[i])) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("RDP at order ", alpha, " is ", rdp[i], "; it must be finite and >= 0"));
+    }
     const double eps = rdp[i] + std::log((alpha - 1) / alpha) -
                        (std::log(delta) + std::log(alpha)) / (alpha - 1);
     if (eps < best.epsilon) best = {std::max(0.0, eps), alpha};

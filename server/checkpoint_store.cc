@@ -2,6 +2,9 @@
 
 #include <sqlite3.h>
 
+#include <cinttypes>
+#include <cstdio>
+
 #include "absl/strings/str_cat.h"
 #include "core/serialization.h"
 #include "core/sha256.h"
@@ -29,7 +32,8 @@ class Statement {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<CheckpointStore>> CheckpointStore::Open(
-    const std::string& dir, const std::string& experiment, Env* env) {
+    const std::string& dir, const std::string& experiment, Env* env,
+    CheckpointStoreOptions options) {
   TAILOR_RETURN_IF_ERROR(env->CreateDirs(dir + "/models"));
   sqlite3* db = nullptr;
   const std::string path = dir + "/coordinator.db";
@@ -54,6 +58,34 @@ absl::StatusOr<std::unique_ptr<CheckpointStore>> CheckpointStore::Open(
     if (sqlite3_step(columns.get()) != SQLITE_ROW) return SqliteError(db, "read schema");
     if (sqlite3_column_int64(columns.get(), 0) == 0) {
       TAILOR_RETURN_IF_ERROR(store->Exec("ALTER TABLE rounds ADD COLUMN server_state_sha256 TEXT"));
+    }
+  }
+  {
+    Statement columns(db, "SELECT COUNT(*) FROM pragma_table_info('rounds')"
+                          " WHERE name = 'evaluation_pending'");
+    if (sqlite3_step(columns.get()) != SQLITE_ROW) return SqliteError(db, "read schema");
+    if (sqlite3_column_int64(columns.get(), 0) == 0) {
+      TAILOR_RETURN_IF_ERROR(store->Exec(
+          "ALTER TABLE rounds ADD COLUMN evaluation_pending INTEGER NOT NULL DEFAULT 0"));
+    }
+  }
+  // A store never bound to its experiment is new. Model files or metrics beside a new store
+  // mean its database was deleted or emptied: starting at round 0 would discard the run.
+  {
+    Statement bound(db, "SELECT COUNT(*) FROM meta WHERE key = 'experiment'");
+    if (sqlite3_step(bound.get()) != SQLITE_ROW) return SqliteError(db, "read meta");
+    if (sqlite3_column_int64(bound.get(), 0) == 0 && !options.start_over) {
+      TAILOR_ASSIGN_OR_RETURN(std::vector<std::string> models, env->ListDir(dir + "/models"));
+      absl::StatusOr<std::string> metrics = env->ReadFile(dir + "/metrics.jsonl");
+      const bool has_metrics = metrics.ok() && !metrics->empty();
+      if (!models.empty() || has_metrics) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            path, " records no rounds, but ", dir, " holds ",
+            models.empty() ? "" : absl::StrCat(models.size(), " model file(s)"),
+            !models.empty() && has_metrics ? " and " : "", has_metrics ? "metrics.jsonl" : "",
+            " from an earlier run: the database was deleted or emptied. Restore it to resume, "
+            "or start over on purpose (--start_over; the old files are then ignored)"));
+      }
     }
   }
   // Bind the directory to its experiment on first use; refuse another experiment's state.
@@ -86,8 +118,8 @@ absl::Status CheckpointStore::Exec(const std::string& sql) {
 }
 
 absl::StatusOr<std::optional<Checkpoint>> CheckpointStore::LoadLatest() {
-  Statement q(db_, "SELECT round, model_sha256, server_state_sha256 FROM rounds"
-                   " ORDER BY round DESC LIMIT 1");
+  Statement q(db_, "SELECT round, model_sha256, server_state_sha256, evaluation_pending, metrics"
+                   " FROM rounds ORDER BY round DESC LIMIT 1");
   const int rc = sqlite3_step(q.get());
   if (rc == SQLITE_DONE) return std::optional<Checkpoint>();
   if (rc != SQLITE_ROW) return SqliteError(db_, "read rounds");
@@ -99,6 +131,10 @@ absl::StatusOr<std::optional<Checkpoint>> CheckpointStore::LoadLatest() {
     const std::string state_sha = reinterpret_cast<const char*>(sqlite3_column_text(q.get(), 2));
     TAILOR_ASSIGN_OR_RETURN(cp.server_state,
                             ReadContentAddressed(state_sha, "server optimizer state", cp.round));
+  }
+  if (sqlite3_column_int64(q.get(), 3) != 0) {
+    cp.pending_evaluation_metrics =
+        std::string(reinterpret_cast<const char*>(sqlite3_column_text(q.get(), 4)));
   }
   return std::optional<Checkpoint>(std::move(cp));
 }
@@ -116,7 +152,7 @@ absl::StatusOr<ParameterSet> CheckpointStore::ReadContentAddressed(const std::st
   absl::StatusOr<ParameterSet> set = DeserializeParameterSet(*bytes);
   if (!set.ok() || ContentAddressOf(*bytes) != sha) {
     return absl::DataLossError(absl::StrCat(
-        what, " file ", path, " does not match its digest",
+        "round ", round, "'s ", what, " file ", path, " does not match its digest",
         set.ok() ? "" : absl::StrCat(": ", set.status().message())));
   }
   return set;
@@ -133,15 +169,16 @@ absl::StatusOr<std::string> CheckpointStore::WriteContentAddressed(const Paramet
 
 absl::Status CheckpointStore::SaveRound(int64_t round, const ParameterSet& global_shared,
                                         const ParameterSet& server_state,
-                                        const std::string& metrics_json) {
+                                        const std::string& metrics_json,
+                                        bool evaluation_pending) {
   // The files first: a committed row must never name a file that is not fully on disk.
   TAILOR_ASSIGN_OR_RETURN(const std::string sha, WriteContentAddressed(global_shared));
   std::string state_sha;
   if (!server_state.empty()) {
     TAILOR_ASSIGN_OR_RETURN(state_sha, WriteContentAddressed(server_state));
   }
-  Statement insert(db_, "INSERT INTO rounds (round, model_sha256, metrics, server_state_sha256)"
-                        " VALUES (?, ?, ?, ?)");
+  Statement insert(db_, "INSERT INTO rounds (round, model_sha256, metrics, server_state_sha256,"
+                        " evaluation_pending) VALUES (?, ?, ?, ?, ?)");
   sqlite3_bind_int64(insert.get(), 1, round);
   sqlite3_bind_text(insert.get(), 2, sha.c_str(), -1, SQLITE_TRANSIENT);
   sqlite3_bind_text(insert.get(), 3, metrics_json.c_str(), -1, SQLITE_TRANSIENT);
@@ -150,10 +187,50 @@ absl::Status CheckpointStore::SaveRound(int64_t round, const ParameterSet& globa
   } else {
     sqlite3_bind_text(insert.get(), 4, state_sha.c_str(), -1, SQLITE_TRANSIENT);
   }
+  sqlite3_bind_int(insert.get(), 5, evaluation_pending ? 1 : 0);
   if (sqlite3_step(insert.get()) != SQLITE_DONE) {
     return SqliteError(db_, absl::StrCat("record round ", round));
   }
   return absl::OkStatus();
+}
+
+absl::Status CheckpointStore::CompleteEvaluation(int64_t round, const std::string& metrics_json) {
+  Statement update(db_, "UPDATE rounds SET metrics = ?, evaluation_pending = 0"
+                        " WHERE round = ? AND evaluation_pending = 1");
+  sqlite3_bind_text(update.get(), 1, metrics_json.c_str(), -1, SQLITE_TRANSIENT);
+  sqlite3_bind_int64(update.get(), 2, round);
+  if (sqlite3_step(update.get()) != SQLITE_DONE) {
+    return SqliteError(db_, absl::StrCat("record the evaluation of round ", round));
+  }
+  if (sqlite3_changes(db_) != 1) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("round ", round, " is not committed with its evaluation pending"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckpointStore::RecordAttempt(int64_t round, int64_t attempt) {
+  Statement upsert(db_, "INSERT OR REPLACE INTO meta (key, value) VALUES ('attempt', ?)");
+  const std::string value = absl::StrCat(round, " ", attempt);
+  sqlite3_bind_text(upsert.get(), 1, value.c_str(), -1, SQLITE_TRANSIENT);
+  if (sqlite3_step(upsert.get()) != SQLITE_DONE) {
+    return SqliteError(db_, absl::StrCat("record attempt ", attempt, " of round ", round));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<std::pair<int64_t, int64_t>>> CheckpointStore::LastAttempt() {
+  Statement q(db_, "SELECT value FROM meta WHERE key = 'attempt'");
+  const int rc = sqlite3_step(q.get());
+  if (rc == SQLITE_DONE) return std::optional<std::pair<int64_t, int64_t>>();
+  if (rc != SQLITE_ROW) return SqliteError(db_, "read meta");
+  const std::string value = reinterpret_cast<const char*>(sqlite3_column_text(q.get(), 0));
+  std::pair<int64_t, int64_t> parsed;
+  if (std::sscanf(value.c_str(), "%" SCNd64 " %" SCNd64, &parsed.first, &parsed.second) != 2 ||
+      parsed.second < 1) {
+    return absl::DataLossError(absl::StrCat("malformed attempt record '", value, "'"));
+  }
+  return std::optional<std::pair<int64_t, int64_t>>(parsed);
 }
 
 absl::StatusOr<int64_t> CheckpointStore::CountRounds() {
@@ -163,7 +240,7 @@ absl::StatusOr<int64_t> CheckpointStore::CountRounds() {
 }
 
 absl::StatusOr<std::vector<std::string>> CheckpointStore::MetricsLines() {
-  Statement q(db_, "SELECT metrics FROM rounds ORDER BY round");
+  Statement q(db_, "SELECT metrics FROM rounds WHERE evaluation_pending = 0 ORDER BY round");
   std::vector<std::string> lines;
   int rc;
   while ((rc = sqlite3_step(q.get())) == SQLITE_ROW) {

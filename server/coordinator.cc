@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/parameter_math.h"
+#include "core/log.h"
 #include "core/random.h"
 #include "core/status_macros.h"
 #include "server/cohort_selector.h"
@@ -75,6 +76,19 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Create(CoordinatorOpti
     c->completed_rounds_ = checkpoint->round;
     c->global_ = std::make_shared<const ParameterSet>(std::move(checkpoint->global_shared));
     c->resumed_ = true;
+    if (checkpoint->pending_evaluation_metrics) {
+      absl::StatusOr<RoundRecord> interrupted =
+          RoundRecordFromJson(*checkpoint->pending_evaluation_metrics);
+      if (!interrupted.ok()) {
+        return Annotate(interrupted.status(),
+                        absl::StrCat("the stored record of round ", checkpoint->round));
+      }
+      c->pending_evaluation_ = *std::move(interrupted);
+    }
+  }
+  if (c->options_.checkpoints != nullptr) {
+    TAILOR_ASSIGN_OR_RETURN(auto attempt, c->options_.checkpoints->LastAttempt());
+    if (attempt && attempt->first == c->completed_rounds_ + 1) c->next_attempt_ = attempt->second;
   }
   return c;
 }
@@ -84,82 +98,162 @@ Coordinator::Coordinator(CoordinatorOptions options)
       global_(std::make_shared<const ParameterSet>(options_.initial_shared)),
       started_(options_.env->Now()) {}
 
-absl::StatusOr<RoundRecord> Coordinator::RunRound() {
-  const int64_t round = completed_rounds_ + 1;
-  const absl::Time round_start = options_.env->Now();
-
-  if (BudgetExhausted()) return absl::ResourceExhaustedError(BudgetMessage());
+absl::StatusOr<RoundResult> Coordinator::TrainAttempt(
+    int64_t round, int64_t attempt, std::optional<PrivacyRecord>* privacy_record) {
+  const absl::Time start = options_.env->Now();
   RoundOptions ro;
   ro.round = round;
   ro.shared_schema = global_;
   TrainTask task;
   task.options = options_.train;
-  std::optional<PrivacyRecord> privacy_record;
   if (privacy_) {
     // Poisson sampling, the noised mean, and the clip norm clients apply on the device.
     ro.cohort = privacy_->SampleCohort(round);
     TAILOR_ASSIGN_OR_RETURN(ro.aggregator, privacy_->AggregatorForRound(round));
     ro.min_updates = 0;
     task.options.clip_norm = privacy_->clip_norm();
-    privacy_record.emplace();
-    privacy_record->clip_norm = privacy_->clip_norm();
-    privacy_record->noise_multiplier = privacy_->noise_multiplier();
-    privacy_record->expected_cohort = privacy_->expected_cohort();
+    privacy_record->emplace();
+    (*privacy_record)->clip_norm = privacy_->clip_norm();
+    (*privacy_record)->noise_multiplier = privacy_->noise_multiplier();
+    (*privacy_record)->expected_cohort = privacy_->expected_cohort();
   } else {
-    ro.cohort = SelectFixedCohort(training_clients(), options_.clients_per_round, options_.seed,
+    // A later attempt draws another cohort and seed; the first is what it always was.
+    const uint64_t cohort_seed =
+        attempt == 1 ? options_.seed
+                     : DeriveSeed(options_.seed, {0x7265747279ULL /*"retry"*/,
+                                                  static_cast<uint64_t>(attempt)});
+    ro.cohort = SelectFixedCohort(training_clients(), options_.clients_per_round, cohort_seed,
                                   round);
     TAILOR_ASSIGN_OR_RETURN(ro.aggregator, CreateAggregator(options_.aggregator));
     ro.min_updates = options_.min_updates > 0 ? options_.min_updates
                                               : static_cast<int64_t>(ro.cohort.size());
     ro.min_updates = std::min<int64_t>(ro.min_updates, static_cast<int64_t>(ro.cohort.size()));
   }
-  ro.on_progress = [this, round](int64_t done, int64_t total) {
-    for (RoundObserver* o : options_.observers) o->OnClientProgress(round, done, total);
-  };
+  if (!(privacy_ && options_.withhold_unprotected)) {  // the live count is a cohort size
+    ro.on_progress = [this, round](int64_t done, int64_t total) {
+      for (RoundObserver* o : options_.observers) o->OnClientProgress(round, done, total);
+    };
+  }
   const std::vector<int64_t> cohort = ro.cohort;
   TAILOR_ASSIGN_OR_RETURN(std::shared_ptr<Round> state, Round::Create(std::move(ro)));
 
   task.round = round;
   task.global_shared = global_;
-  task.seed = DeriveSeed(options_.seed, {0x747261696eULL /*"train"*/, static_cast<uint64_t>(round)});
+  task.seed = attempt == 1
+                  ? DeriveSeed(options_.seed, {0x747261696eULL /*"train"*/,
+                                               static_cast<uint64_t>(round)})
+                  : DeriveSeed(options_.seed, {0x747261696eULL, static_cast<uint64_t>(round),
+                                               static_cast<uint64_t>(attempt)});
   options_.transport->DispatchTrain(task, cohort, state);
-  state->AwaitAllReportedUntil(round_start + options_.round_timeout);
-  TAILOR_ASSIGN_OR_RETURN(RoundResult result, state->Close());
-  const absl::Time trained = options_.env->Now();
+  state->AwaitAllReportedUntil(start + options_.round_timeout);
+  return state->Close();
+}
+
+absl::StatusOr<RoundRecord> Coordinator::RunRound() {
+  if (pending_evaluation_) {
+    RoundRecord record = *std::exchange(pending_evaluation_, std::nullopt);
+    return EvaluateAndReport(std::move(record));
+  }
+  const int64_t round = completed_rounds_ + 1;
+  const absl::Time round_start = options_.env->Now();
+  if (BudgetExhausted()) return absl::ResourceExhaustedError(BudgetMessage());
 
   RoundRecord record;
-  static_cast<RoundStats&>(record) = result;
-  if (privacy_) {
-    TAILOR_RETURN_IF_ERROR(privacy_->CompleteRound(round, result.accepted, result.within_clip));
-    privacy_record->epsilon = privacy_->Spent().epsilon;
-    privacy_record->delta = privacy_->options().delta;
-    record.privacy = privacy_record;
+  std::optional<PrivacyRecord> privacy_record;
+  absl::StatusOr<RoundResult> result;
+  for (int64_t attempt = next_attempt_;; ++attempt) {
+    if (options_.checkpoints != nullptr) {
+      // A restarted coordinator goes on with this attempt: the same cohort and seed.
+      TAILOR_RETURN_IF_ERROR(options_.checkpoints->RecordAttempt(round, attempt));
+    }
+    record.attempts = attempt;
+    result = TrainAttempt(round, attempt, &privacy_record);
+    // Short of min_updates (dropouts, refused uploads, the deadline) is FAILED_PRECONDITION;
+    // anything else is a fault of the coordinator itself.
+    if (result.ok() || !absl::IsFailedPrecondition(result.status())) break;
+    const bool retry = options_.short_round == CoordinatorOptions::ShortRound::kRetry &&
+                       (options_.max_round_attempts == 0 || attempt < options_.max_round_attempts);
+    LogEvent(LogLevel::kWarn, "round_short",
+             {{"round", absl::StrCat(round)},
+              {"attempt", absl::StrCat(attempt)},
+              {"next", retry ? "retry with a new cohort" : "skip the round"},
+              {"msg", std::string(result.status().message())}});
+    if (!retry) {
+      record.skipped = true;
+      break;
+    }
   }
-  if (!global_->empty()) {
-    auto next = std::make_shared<ParameterSet>(*global_);
-    TAILOR_ASSIGN_OR_RETURN(record.update_norm, optimizer_->Step(next.get(), result.mean_delta));
-    global_ = std::move(next);
+  next_attempt_ = 1;
+  const absl::Time trained = options_.env->Now();
+  if (record.skipped) {
+    record.round = round;
+  } else {
+    TAILOR_RETURN_IF_ERROR(result.status());
+    static_cast<RoundStats&>(record) = *result;
+    if (privacy_) {
+      TAILOR_RETURN_IF_ERROR(privacy_->CompleteRound(round, result->accepted, result->within_clip));
+      privacy_record->epsilon = privacy_->Spent().epsilon;
+      privacy_record->delta = privacy_->options().delta;
+      record.privacy = privacy_record;
+    }
+    if (!global_->empty()) {
+      auto next = std::make_shared<ParameterSet>(*global_);
+      TAILOR_ASSIGN_OR_RETURN(record.update_norm,
+                              optimizer_->Step(next.get(), result->mean_delta));
+      global_ = std::move(next);
+    }
+  }
+  if (privacy_ && options_.withhold_unprotected) {
+    // Only what the accountant covers leaves this function: the round, the privacy record and
+    // the update's norm (computed from the released model). Timings stay (docs/privacy.md).
+    RoundRecord released;
+    released.round = record.round;
+    released.attempts = record.attempts;
+    released.skipped = record.skipped;
+    released.privacy = record.privacy;
+    released.update_norm = record.update_norm;
+    released.withheld = true;
+    record = std::move(released);
+  }
+  record.train_seconds = absl::ToDoubleSeconds(trained - round_start);
+  record.round_seconds = record.train_seconds;
+  record.elapsed_seconds = absl::ToDoubleSeconds(trained - started_);
+  if (options_.checkpoints != nullptr) {
+    // Committed before anything derived from it leaves: its model in evaluation tasks, its
+    // metrics. The evaluation is committed on its own once it is done.
+    TAILOR_RETURN_IF_ERROR(options_.checkpoints->SaveRound(
+        round, *global_, ServerState(), RoundRecordToJson(record, options_.run_name),
+        /*evaluation_pending=*/EvaluationDue(round)));
   }
   completed_rounds_ = round;
+  return EvaluateAndReport(std::move(record));
+}
 
+bool Coordinator::EvaluationDue(int64_t round) const {
+  // Evaluation measures clients' data without noise: a private run that withholds what ε does
+  // not cover does not evaluate.
+  if (privacy_ && options_.withhold_unprotected) return false;
   // The last round the privacy budget allows is evaluated like the last planned one.
-  if (round % options_.eval_every == 0 || round == options_.rounds || BudgetExhausted()) {
+  return round % options_.eval_every == 0 || round == options_.rounds || BudgetExhausted();
+}
+
+absl::StatusOr<RoundRecord> Coordinator::EvaluateAndReport(RoundRecord record) {
+  const int64_t round = record.round;
+  if (EvaluationDue(round)) {
     const absl::Time eval_start = options_.env->Now();
     record.eval = Evaluate(round, 0, training_clients(), /*new_clients=*/false);
     if (options_.new_clients > 0) {
       record.new_client_eval =
           Evaluate(round, training_clients(), options_.new_clients, /*new_clients=*/true);
     }
-    record.eval_seconds = absl::ToDoubleSeconds(options_.env->Now() - eval_start);
-  }
-  const absl::Time now = options_.env->Now();
-  record.train_seconds = absl::ToDoubleSeconds(trained - round_start);
-  record.round_seconds = absl::ToDoubleSeconds(now - round_start);
-  record.elapsed_seconds = absl::ToDoubleSeconds(now - started_);
-  if (options_.checkpoints != nullptr) {
-    // Committed before anyone is told: a round reported is a round that survives a crash.
-    TAILOR_RETURN_IF_ERROR(options_.checkpoints->SaveRound(
-        round, *global_, ServerState(), RoundRecordToJson(record, options_.run_name)));
+    const absl::Time now = options_.env->Now();
+    record.eval_seconds = absl::ToDoubleSeconds(now - eval_start);
+    record.round_seconds = record.train_seconds + record.eval_seconds;
+    record.elapsed_seconds = absl::ToDoubleSeconds(now - started_);
+    if (options_.checkpoints != nullptr) {
+      TAILOR_RETURN_IF_ERROR(options_.checkpoints->CompleteEvaluation(
+          round, RoundRecordToJson(record, options_.run_name)));
+    }
   }
   for (RoundObserver* o : options_.observers) o->OnRoundComplete(record);
   return record;
@@ -169,13 +263,17 @@ EvalSummary Coordinator::Evaluate(int64_t round, int64_t first, int64_t count,
                                   bool new_clients) {
   std::vector<int64_t> clients(static_cast<size_t>(count));
   std::iota(clients.begin(), clients.end(), first);
-  auto collector = std::make_shared<EvalCollector>(count);
+  auto collector = std::make_shared<EvalCollector>(clients);
   EvalTask eval;
   eval.round = round;
   eval.global_shared = global_;
   eval.options = options_.train;
   eval.seed = DeriveSeed(options_.seed, {0x6576616cULL /*"eval"*/, static_cast<uint64_t>(round)});
   if (new_clients) eval.new_client_epochs = options_.new_client_epochs;
+  // Two evaluations per round (training clients, then new ones): each its own identity, so a
+  // late report of one can never land in the other.
+  eval.evaluation_id = 2 * round + (new_clients ? 1 : 0);
+  eval.last_round = round == options_.rounds || BudgetExhausted();
   const absl::Time start = options_.env->Now();
   options_.transport->DispatchEval(eval, clients, collector);
   return collector->WaitUntil(start + options_.eval_timeout);
@@ -207,8 +305,8 @@ ParameterSet Coordinator::ServerState() const {
 }
 
 absl::Status Coordinator::RunAll() {
-  while (completed_rounds_ < options_.rounds) {
-    if (BudgetExhausted()) {
+  while (completed_rounds_ < options_.rounds || pending_evaluation_) {
+    if (BudgetExhausted() && !pending_evaluation_) {
       stop_reason_ = absl::StrCat("stopped after round ", completed_rounds_, " of ",
                                   options_.rounds, ": ", BudgetMessage());
       break;

@@ -35,6 +35,16 @@ struct PrivacyRecord {
 };
 
 struct RoundRecord : RoundStats {
+  // How many times the round was run: a round that cannot gather min_updates is run again with
+  // a newly drawn cohort (CoordinatorOptions::short_round). 1 for a round that closed at once.
+  int64_t attempts = 1;
+  // True when no attempt gathered min_updates and the round was skipped: the model and the
+  // server optimizer's state are those of the previous round.
+  bool skipped = false;
+  // True when the run is private and releases only what ε covers
+  // (CoordinatorOptions::withhold_unprotected): the counts, the training loss and the record ε
+  // are cleared, and there is no evaluation.
+  bool withheld = false;
   // L2 norm of the applied global update (0 when nothing is shared).
   double update_norm = 0;
   // Present on evaluation rounds: the training population's personalized models.
@@ -68,6 +78,18 @@ struct CoordinatorOptions {
   int64_t clients_per_round = 0;
   // Accepted updates a round needs; 0 = the whole cohort.
   int64_t min_updates = 0;
+  // What a round that closes short of min_updates (dropouts, rejected uploads, the deadline)
+  // does. Never an error that ends the experiment.
+  enum class ShortRound {
+    // Run it again with a newly drawn cohort and task seed (attempt a+1), up to
+    // max_round_attempts; then skip it.
+    kRetry,
+    // Record it as skipped (model unchanged) and go on with the next round.
+    kSkip,
+  };
+  ShortRound short_round = ShortRound::kRetry;
+  // Attempts per round under kRetry; 0 = unlimited (a deployment waiting out an outage).
+  int64_t max_round_attempts = 10;
   // Aggregation rule and its hyperparameters (aggregation/aggregator.h).
   AggregatorOptions aggregator;
   // The server's step on the aggregate (aggregation/server_optimizer.h); the default "sgd" with
@@ -77,6 +99,11 @@ struct CoordinatorOptions {
   // (clients_per_round and min_updates are ignored), aggregates, accounts and enforces the
   // budget; its population is num_clients and its planned rounds `rounds`.
   std::optional<DpFedAvgOptions> privacy;
+  // With `privacy`: release only what the accountant covers. Every record observers and the
+  // store see is cleared of the counts, the training loss and the record ε (RoundRecord::
+  // withheld), and no evaluation runs: its accuracies are measured on clients' data without
+  // noise. Ignored without privacy.
+  bool withhold_unprotected = false;
   // Evaluate after every this many rounds, and after the last.
   int64_t eval_every = 1;
   // Clients held out of training: the last `new_clients` ids never join a cohort (nor the DP
@@ -108,8 +135,13 @@ class Coordinator {
  public:
   static absl::StatusOr<std::unique_ptr<Coordinator>> Create(CoordinatorOptions options);
 
-  // Runs the next round. FAILED_PRECONDITION when the round could not gather enough updates;
-  // RESOURCE_EXHAUSTED, running nothing, when it would take ε above the privacy budget.
+  // Runs the next round: trains (attempting it again, or skipping it, when it closes short of
+  // min_updates), commits it, then evaluates it when due and commits the evaluation; observers
+  // hear of it only then. Nothing derived from a round (its model in an evaluation task, its
+  // metrics) leaves the coordinator before the round is committed. When a crash came between
+  // the two commits, the next call finishes the interrupted evaluation instead and returns that
+  // round's record. RESOURCE_EXHAUSTED, running nothing, when the next round would take ε above
+  // the privacy budget.
   absl::StatusOr<RoundRecord> RunRound();
   // Runs rounds until options.rounds are complete or the privacy budget stops the run (which
   // is not an error: see stop_reason()).
@@ -136,13 +168,25 @@ class Coordinator {
   // Evaluates clients [first, first + count) on the current model; new clients personalize
   // first.
   EvalSummary Evaluate(int64_t round, int64_t first, int64_t count, bool new_clients);
-
+  // One attempt at training round `round`: dispatch, wait, close. FAILED_PRECONDITION when it
+  // closed short of its minimum.
+  absl::StatusOr<RoundResult> TrainAttempt(int64_t round, int64_t attempt,
+                                           std::optional<PrivacyRecord>* privacy_record);
+  // Evaluates the committed round of `record` (when due), commits the evaluation, and tells the
+  // observers.
+  absl::StatusOr<RoundRecord> EvaluateAndReport(RoundRecord record);
+  bool EvaluationDue(int64_t round) const;
   CoordinatorOptions options_;
   std::shared_ptr<const ParameterSet> global_;
   std::unique_ptr<ServerOptimizer> optimizer_;
   std::unique_ptr<DpFedAvg> privacy_;
   std::string stop_reason_;
   int64_t completed_rounds_ = 0;
+  // The attempt the next round starts at (a restarted coordinator goes on with the attempt it
+  // was running, so it trains the same cohort on the same seed).
+  int64_t next_attempt_ = 1;
+  // The committed round whose evaluation a crash interrupted; finished before anything else.
+  std::optional<RoundRecord> pending_evaluation_;
   bool resumed_ = false;
   absl::Time started_;
 };

@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cmath>
 
+#include "absl/strings/str_cat.h"
+#include "core/status_macros.h"
+
 namespace tailor {
 
 EvalSummary SummarizeEval(const std::map<int64_t, EvalStats>& per_client, int64_t failed) {
@@ -42,33 +45,107 @@ EvalSummary SummarizeEval(const std::map<int64_t, EvalStats>& per_client, int64_
   return s;
 }
 
-void EvalCollector::OnEvalReport(const EvalReport& report) {
+namespace {
+
+absl::Status CheckCounts(const EvalStats& stats, const char* which) {
+  if (stats.count < 0 || stats.count > kMaxEvalSamplesPerClient) {
+    return absl::InvalidArgumentError(absl::StrCat(which, " test samples ", stats.count,
+                                                   " outside [0, ", kMaxEvalSamplesPerClient,
+                                                   "]"));
+  }
+  if (stats.correct < 0 || stats.correct > stats.count) {
+    return absl::InvalidArgumentError(absl::StrCat(which, " correct ", stats.correct,
+                                                   " outside [0, count = ", stats.count, "]"));
+  }
+  if (!std::isfinite(stats.loss_sum) || stats.loss_sum < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(which, " loss sum ", stats.loss_sum, " is not a finite number >= 0"));
+  }
+  return absl::OkStatus();
+}
+
+bool SameStats(const EvalStats& a, const EvalStats& b) {
+  return a.correct == b.correct && a.count == b.count && a.loss_sum == b.loss_sum;
+}
+
+bool SameReport(const EvalReport& a, const EvalReport& b) {
+  return SameStats(a.personalized, b.personalized) && a.global.has_value() == b.global.has_value() &&
+         (!a.global || SameStats(*a.global, *b.global));
+}
+
+}  // namespace
+
+absl::Status CheckEvalReport(const EvalReport& report) {
+  TAILOR_RETURN_IF_ERROR(CheckCounts(report.personalized, "personalized"));
+  if (report.global) {
+    TAILOR_RETURN_IF_ERROR(CheckCounts(*report.global, "global"));
+    if (report.global->count != report.personalized.count) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "the global model was evaluated on ", report.global->count,
+          " samples and the personalized one on ", report.personalized.count,
+          "; both use the same test set"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+EvalCollector::EvalCollector(std::vector<int64_t> asked) : asked_(asked.begin(), asked.end()) {}
+
+absl::Status EvalCollector::OnEvalReport(const EvalReport& report) {
+  const std::string who = absl::StrCat("client ", report.client_id);
   absl::MutexLock lock(&mu_);
-  stats_[report.client_id] = report.personalized;
-  if (report.global) global_[report.client_id] = *report.global;
+  if (!asked_.count(report.client_id)) {
+    return absl::PermissionDeniedError(absl::StrCat(who, " was not asked in this evaluation"));
+  }
+  if (auto it = reports_.find(report.client_id); it != reports_.end()) {
+    if (SameReport(it->second, report)) return absl::OkStatus();  // a retry
+    return absl::AlreadyExistsError(
+        absl::StrCat(who, " already reported a different evaluation; the first one counts"));
+  }
+  if (closed_ || failed_.count(report.client_id)) {
+    return absl::AbortedError(absl::StrCat(
+        who, closed_ ? ": the evaluation is over" : " was already counted as failed"));
+  }
+  if (absl::Status valid = CheckEvalReport(report); !valid.ok()) {
+    failed_.insert(report.client_id);
+    return Annotate(valid, who);
+  }
+  reports_[report.client_id] = report;
+  return absl::OkStatus();
 }
 
 void EvalCollector::OnEvalFailure(int64_t client_id, const absl::Status& why) {
   absl::MutexLock lock(&mu_);
-  ++failed_;
+  if (closed_ || !asked_.count(client_id) || reports_.count(client_id)) return;
+  failed_.insert(client_id);
+}
+
+bool EvalCollector::open() const {
+  absl::MutexLock lock(&mu_);
+  return !closed_;
 }
 
 EvalSummary EvalCollector::WaitUntil(absl::Time deadline) {
   absl::MutexLock lock(&mu_);
-  const bool all = mu_.AwaitWithDeadline(
+  mu_.AwaitWithDeadline(
       absl::Condition(
           +[](EvalCollector* c) ABSL_EXCLUSIVE_LOCKS_REQUIRED(c->mu_) {
-            return static_cast<int64_t>(c->stats_.size()) + c->failed_ >= c->expected_;
+            return c->reports_.size() + c->failed_.size() >= c->asked_.size();
           },
           this),
       deadline);
-  const int64_t missing =
-      all ? 0 : expected_ - static_cast<int64_t>(stats_.size()) - failed_;
-  EvalSummary summary = SummarizeEval(stats_, failed_ + missing);
-  if (!global_.empty() && global_.size() == stats_.size()) {
-    const EvalSummary global = SummarizeEval(global_, 0);
-    summary.global_micro_accuracy = global.micro_accuracy;
-    summary.global_macro_accuracy = global.macro_accuracy;
+  closed_ = true;
+  const int64_t failed = static_cast<int64_t>(asked_.size() - reports_.size());
+  std::map<int64_t, EvalStats> personalized, global;
+  for (const auto& [id, report] : reports_) {
+    personalized[id] = report.personalized;
+    if (report.global) global[id] = *report.global;
+  }
+  EvalSummary summary = SummarizeEval(personalized, failed);
+  if (!global.empty() && global.size() == personalized.size()) {
+    const EvalSummary g = SummarizeEval(global, 0);
+    summary.global_micro_accuracy = g.micro_accuracy;
+    summary.global_macro_accuracy = g.macro_accuracy;
   }
   return summary;
 }

@@ -3,6 +3,7 @@
 #define TAILOR_SERVER_EVALUATION_H_
 
 #include <map>
+#include <set>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -36,22 +37,40 @@ struct EvalSummary {
 // Clients with an empty test set are left out of the per-client statistics.
 EvalSummary SummarizeEval(const std::map<int64_t, EvalStats>& per_client, int64_t failed);
 
-// Collects EvalReports from any thread; WaitUntil() returns when `expected` were reported.
+// The most test samples one client may report: a larger count is not a test set but an attempt
+// to outweigh every other client in the micro average.
+inline constexpr int64_t kMaxEvalSamplesPerClient = int64_t{1} << 31;
+
+// Checks one report's numbers: counts in [0, kMaxEvalSamplesPerClient], correct <= count, a
+// finite loss sum >= 0, and the global model's counts (if any) on the same test set, so the
+// same count. INVALID_ARGUMENT naming what is wrong.
+absl::Status CheckEvalReport(const EvalReport& report);
+
+// Collects the EvalReports of one evaluation from any thread, validating each in the round path
+// shared by every transport:
+//   - OK: accepted; also an exact repeat of an accepted report (an idempotent retry);
+//   - PERMISSION_DENIED: the client was not asked in this evaluation;
+//   - ALREADY_EXISTS: a different report from a client already heard (the first one counts);
+//   - ABORTED: the client was already counted as failed, or the evaluation is over;
+//   - INVALID_ARGUMENT: impossible numbers (CheckEvalReport); the client then counts as failed.
+// WaitUntil() returns when every asked client is accounted for.
 class EvalCollector : public EvalSink {
  public:
-  explicit EvalCollector(int64_t expected) : expected_(expected) {}
-  void OnEvalReport(const EvalReport& report) override;
+  explicit EvalCollector(std::vector<int64_t> asked);
+  absl::Status OnEvalReport(const EvalReport& report) override;
   void OnEvalFailure(int64_t client_id, const absl::Status& why) override;
-  // Returns when `expected` clients reported, or at `deadline` (absl::InfiniteFuture() to wait
-  // for all); missing clients count as failed.
+  bool open() const override;
+  // Returns when every asked client reported or failed, or at `deadline`
+  // (absl::InfiniteFuture() to wait for all); missing clients count as failed. Later reports
+  // are refused.
   EvalSummary WaitUntil(absl::Time deadline);
 
  private:
-  const int64_t expected_;
-  absl::Mutex mu_;
-  std::map<int64_t, EvalStats> stats_ ABSL_GUARDED_BY(mu_);
-  std::map<int64_t, EvalStats> global_ ABSL_GUARDED_BY(mu_);
-  int64_t failed_ ABSL_GUARDED_BY(mu_) = 0;
+  const std::set<int64_t> asked_;
+  mutable absl::Mutex mu_;
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  std::map<int64_t, EvalReport> reports_ ABSL_GUARDED_BY(mu_);
+  std::set<int64_t> failed_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace tailor

@@ -6,6 +6,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "client/train_options_proto.h"
 #include "core/log.h"
 #include "core/serialization.h"
@@ -222,6 +223,7 @@ void CoordinatorService::ExpireWaiters() {
         WaitReactor* w = std::exchange(slot.waiter, nullptr);
         v1::Task none;
         none.set_kind(finished_ ? v1::Task::FINISHED : v1::Task::NO_TASK);
+        if (finished_) slot.told_finished = true;
         w->Answer(none);
       }
     }
@@ -232,8 +234,8 @@ void CoordinatorService::ReportLostClients(absl::Time now) {
   // Only clients that joined at some point count: one never seen (not started yet) is left to
   // the deadline. The silence is measured from the assignment at the earliest, and a parked
   // long poll is a live client.
-  auto silent = [&](const ClientSlot& slot, const Assignment& a, int64_t open_round) {
-    return a.round != 0 && a.round == open_round && slot.waiter == nullptr &&
+  auto silent = [&](const ClientSlot& slot, const Assignment& a, int64_t open_id) {
+    return a.round != 0 && a.id == open_id && slot.waiter == nullptr &&
            slot.last_seen != absl::InfinitePast() &&
            now - std::max(slot.last_seen, a.at) > options_.heartbeat_timeout;
   };
@@ -243,7 +245,7 @@ void CoordinatorService::ReportLostClients(absl::Time now) {
       lost_train.push_back(id);
       slot.train.round = 0;
     }
-    if (eval_sink_ && silent(slot, slot.eval, eval_round_)) {
+    if (eval_sink_ && silent(slot, slot.eval, eval_id_)) {
       lost_eval.push_back(id);
       slot.eval.round = 0;
     }
@@ -256,9 +258,9 @@ void CoordinatorService::ReportLostClients(absl::Time now) {
   const std::string why =
       absl::StrCat("not heard from for ", absl::FormatDuration(options_.heartbeat_timeout));
   mu_.Unlock();  // the sinks take their own locks and call observers
-  auto report = [&why](int64_t id, const char* task, int64_t round) {
+  auto report = [this, &why](int64_t id, const char* task, int64_t round) {
     LogEvent(LogLevel::kWarn, "client_lost",
-             {{"client", absl::StrCat(id)},
+             {{"client", ParticipantId(id)},
               {"task", task},
               {"round", absl::StrCat(round)},
               {"msg", why}});
@@ -327,6 +329,7 @@ void CoordinatorService::Deliver(int64_t client, v1::Task task) {
   if (it == clients_.end()) return;
   ClientSlot& slot = it->second;
   if (slot.waiter != nullptr) {
+    if (task.kind() == v1::Task::FINISHED) slot.told_finished = true;
     std::exchange(slot.waiter, nullptr)->Answer(task);
     slot.last_seen = absl::Now();  // it was waiting until this moment
     slot.pending.reset();
@@ -354,11 +357,42 @@ void CoordinatorService::DispatchTrain(const TrainTask& task, const std::vector<
   v1::Task t = NewTask(v1::Task::TRAIN, task.round, task.global_shared);
   t.set_seed(task.seed);
   TrainOptionsToProto(task.options, t.mutable_options());
+  train_task_ = t;
   for (int64_t id : cohort) {
     auto it = clients_.find(id);
-    if (it != clients_.end()) it->second.train = {task.round, absl::Now()};
+    if (it != clients_.end()) it->second.train = {task.round, task.round, absl::Now()};
     Deliver(id, t);
   }
+}
+
+std::optional<v1::Task> CoordinatorService::LostTaskOf(const ClientSlot& slot) const {
+  // A daemon polls only when it holds no task: one that polls while the round still waits for
+  // it restarted (or dropped the task) and gets the same task, same inputs, again.
+  if (train_sink_ && train_sink_->open() && slot.train.round != 0 &&
+      slot.train.id == train_round_) {
+    return train_task_;
+  }
+  if (eval_sink_ && eval_sink_->open() && slot.eval.round != 0 && slot.eval.id == eval_id_) {
+    return eval_task_;
+  }
+  return std::nullopt;
+}
+
+absl::Status CoordinatorService::CheckConfig(const v1::JoinRequest& request) const {
+  if (options_.config_fingerprint.empty() ||
+      request.config_fingerprint() == options_.config_fingerprint) {
+    return absl::OkStatus();
+  }
+  std::vector<std::string> differing;
+  for (const auto& [part, digest] : options_.config_sections) {
+    auto it = request.config_sections().find(part);
+    if (it == request.config_sections().end() || it->second != digest) differing.push_back(part);
+  }
+  return absl::FailedPreconditionError(absl::StrCat(
+      "client ", request.client_id(), "'s config differs from the coordinator's in ",
+      differing.empty() ? "its fingerprint" : absl::StrJoin(differing, ", "),
+      "; run every client with the coordinator's config (only --set of client-side settings "
+      "may differ)"));
 }
 
 void CoordinatorService::DispatchEval(const EvalTask& task, const std::vector<int64_t>& clients,
@@ -366,13 +400,17 @@ void CoordinatorService::DispatchEval(const EvalTask& task, const std::vector<in
   absl::MutexLock lock(&mu_);
   eval_sink_ = std::move(sink);
   eval_round_ = task.round;
+  eval_id_ = task.evaluation_id;
   v1::Task t = NewTask(v1::Task::EVALUATE, task.round, task.global_shared);
   t.set_seed(task.seed);
   t.set_new_client_epochs(task.new_client_epochs);
+  t.set_evaluation_id(task.evaluation_id);
+  t.set_last_round(task.last_round);
   TrainOptionsToProto(task.options, t.mutable_options());
+  eval_task_ = t;
   for (int64_t id : clients) {
     auto it = clients_.find(id);
-    if (it != clients_.end()) it->second.eval = {task.round, absl::Now()};
+    if (it != clients_.end()) it->second.eval = {task.round, task.evaluation_id, absl::Now()};
     Deliver(id, t);
   }
 }
@@ -383,6 +421,24 @@ void CoordinatorService::Finish() {
   v1::Task done;
   done.set_kind(v1::Task::FINISHED);
   for (auto& [id, slot] : clients_) Deliver(id, done);
+}
+
+bool CoordinatorService::AwaitFinishDelivered(absl::Time deadline) {
+  absl::MutexLock lock(&mu_);
+  auto all_told = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    const absl::Time now = absl::Now();
+    for (const auto& [id, slot] : clients_) {
+      const bool live = slot.waiter != nullptr || now - slot.last_seen < 2 * options_.long_poll;
+      if (live && !slot.told_finished) return false;
+    }
+    return true;
+  };
+  // Polled: a client's poll changes the state without a condition to wake this on.
+  while (!all_told()) {
+    if (absl::Now() >= deadline) return false;
+    mu_.AwaitWithTimeout(absl::Condition(&stopping_), absl::Milliseconds(20));
+  }
+  return true;
 }
 
 void CoordinatorService::SetPrivacy(const v1::PrivacyStatus& privacy) {
@@ -434,6 +490,13 @@ grpc::ServerUnaryReactor* CoordinatorService::Join(grpc::CallbackServerContext* 
                                                         options_.experiment, "', not '",
                                                         request->experiment(), "'")));
   }
+  if (absl::Status config = CheckConfig(*request); !config.ok()) {
+    LogEvent(LogLevel::kWarn, "join_refused",
+             {{"client", absl::StrCat(request->client_id())},
+              {"peer", context->peer()},
+              {"msg", std::string(config.message())}});
+    return FinishNow(context, ToGrpcStatus(config));
+  }
   absl::MutexLock lock(&mu_);
   const std::string session = NewSessionId();
   sessions_[session] = request->client_id();
@@ -455,10 +518,21 @@ grpc::ServerUnaryReactor* CoordinatorService::WaitForTask(grpc::CallbackServerCo
   ClientSlot& slot = clients_[*client];
   if (slot.pending) {
     *response = *std::exchange(slot.pending, std::nullopt);
+    if (response->kind() == v1::Task::FINISHED) slot.told_finished = true;
     return FinishNow(context, grpc::Status::OK);
   }
   if (finished_) {
     response->set_kind(v1::Task::FINISHED);
+    slot.told_finished = true;
+    return FinishNow(context, grpc::Status::OK);
+  }
+  if (std::optional<v1::Task> lost = LostTaskOf(slot)) {
+    LogEvent(LogLevel::kInfo, "task_resent",
+             {{"client", ParticipantId(*client)},
+              {"round", absl::StrCat(lost->round())},
+              {"kind", v1::Task::Kind_Name(lost->kind())},
+              {"msg", "the client polled while holding this task: it lost it"}});
+    *response = *std::move(lost);
     return FinishNow(context, grpc::Status::OK);
   }
   if (slot.waiter != nullptr) {
@@ -520,7 +594,8 @@ absl::StatusOr<std::pair<int64_t, std::shared_ptr<UpdateSink>>>
 CoordinatorService::OpenTrainSinkFor(const std::string& session, int64_t round, bool charge) {
   TAILOR_ASSIGN_OR_RETURN(int64_t client, ClientOf(session, charge));
   if (!train_sink_ || round != train_round_) {
-    return absl::FailedPreconditionError(
+    // ABORTED: the round moved on; drop the update and poll for the next task.
+    return absl::AbortedError(
         absl::StrCat("round ", round, " is not open (the open round is ", train_round_, ")"));
   }
   return std::make_pair(client, train_sink_);
@@ -555,7 +630,7 @@ grpc::Status CoordinatorService::AcceptUpload(const std::string& session, int64_
   grpc::Status status = ToGrpcStatus(sink->OnUpdate(upload));
   LogEvent(status.ok() ? LogLevel::kInfo : LogLevel::kWarn,
            status.ok() ? "upload_accepted" : "upload_rejected",
-           {{"client", absl::StrCat(upload.client_id)},
+           {{"client", ParticipantId(upload.client_id)},
             {"round", absl::StrCat(round)},
             {"bytes", absl::StrCat(bytes)},
             {"code", GrpcCodeName(status.error_code())},
@@ -572,6 +647,10 @@ grpc::Status CoordinatorService::AcceptUpload(const std::string& session, int64_
     CountRejectedUploadLocked(status.error_code());
   }
   return status;
+}
+
+std::string CoordinatorService::ParticipantId(int64_t client) const {
+  return options_.withhold_participation ? "withheld" : absl::StrCat(client);
 }
 
 void CoordinatorService::CountModelBytesSent(uint64_t bytes) {
@@ -617,28 +696,33 @@ std::string CoordinatorService::PrometheusText() const {
          sample("tailor_clients_registered", static_cast<double>(options_.client_tokens.size())));
   metric("tailor_clients_connected", "gauge", "Clients heard from within two long-poll periods.",
          sample("tailor_clients_connected", static_cast<double>(connected)));
-  metric("tailor_clients_lost_total", "counter",
-         "Clients holding a training task that went silent past the heartbeat timeout.",
-         sample("tailor_clients_lost_total", static_cast<double>(stats_.clients_lost)));
   metric("tailor_rate_limited_total", "counter", "Requests refused by the per-client rate limit.",
          sample("tailor_rate_limited_total", static_cast<double>(stats_.rate_limited)));
   metric("tailor_joins_total", "counter", "Successful joins.",
          sample("tailor_joins_total", static_cast<double>(stats_.joins)));
   metric("tailor_joins_refused_total", "counter", "Joins refused (unknown client or wrong token).",
          sample("tailor_joins_refused_total", static_cast<double>(stats_.joins_refused)));
-  metric("tailor_model_bytes_sent_total", "counter", "Model bytes streamed to clients.",
-         sample("tailor_model_bytes_sent_total", static_cast<double>(model_bytes_sent_.load())));
-  metric("tailor_upload_bytes_accepted_total", "counter", "Bytes of accepted updates.",
-         sample("tailor_upload_bytes_accepted_total",
-                static_cast<double>(stats_.upload_bytes_accepted)));
-  metric("tailor_uploads_accepted_total", "counter", "Updates accepted into a round.",
-         sample("tailor_uploads_accepted_total", static_cast<double>(stats_.uploads_accepted)));
-  std::string rejected;
-  for (const auto& [code, count] : stats_.uploads_rejected) {
-    rejected += sample("tailor_uploads_rejected_total", static_cast<double>(count),
-                       absl::StrCat("reason=\"", GrpcCodeName(code), "\""));
+  // Under DP that releases only what ε covers, how many took part is not published: these
+  // counters change by exactly a round's participants.
+  if (!options_.withhold_participation) {
+    metric("tailor_clients_lost_total", "counter",
+           "Clients holding a training task that went silent past the heartbeat timeout.",
+           sample("tailor_clients_lost_total", static_cast<double>(stats_.clients_lost)));
+    metric("tailor_model_bytes_sent_total", "counter", "Model bytes streamed to clients.",
+           sample("tailor_model_bytes_sent_total", static_cast<double>(model_bytes_sent_.load())));
+    metric("tailor_upload_bytes_accepted_total", "counter", "Bytes of accepted updates.",
+           sample("tailor_upload_bytes_accepted_total",
+                  static_cast<double>(stats_.upload_bytes_accepted)));
+    metric("tailor_uploads_accepted_total", "counter", "Updates accepted into a round.",
+           sample("tailor_uploads_accepted_total", static_cast<double>(stats_.uploads_accepted)));
+    std::string rejected;
+    for (const auto& [code, count] : stats_.uploads_rejected) {
+      rejected += sample("tailor_uploads_rejected_total", static_cast<double>(count),
+                         absl::StrCat("reason=\"", GrpcCodeName(code), "\""));
+    }
+    metric("tailor_uploads_rejected_total", "counter", "Uploads refused, by gRPC status.",
+           rejected);
   }
-  metric("tailor_uploads_rejected_total", "counter", "Uploads refused, by gRPC status.", rejected);
   metric(
       "tailor_round_duration_seconds", "summary", "Wall time of completed rounds.",
       sample("tailor_round_duration_seconds_sum", stats_.round_seconds_sum) +
@@ -684,18 +768,15 @@ grpc::ServerUnaryReactor* CoordinatorService::ReportEvaluation(grpc::CallbackSer
     absl::MutexLock lock(&mu_);
     absl::StatusOr<int64_t> client = ClientOf(request->session());
     if (!client.ok()) return FinishNow(context, ToGrpcStatus(client.status()));
-    if (!eval_sink_ || request->round() != eval_round_) {
-      return FinishNow(
-          context, grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
-                                absl::StrCat("no evaluation open for round ", request->round())));
-    }
-    if (request->count() < 0 || request->correct() < 0 || request->correct() > request->count()) {
-      return FinishNow(context, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                             "evaluation counts are inconsistent"));
+    if (!eval_sink_ || request->round() != eval_round_ ||
+        request->evaluation_id() != eval_id_) {
+      return FinishNow(context, grpc::Status(grpc::StatusCode::ABORTED,
+                                             absl::StrCat("evaluation ", request->evaluation_id(),
+                                                          " of round ", request->round(),
+                                                          " is not open")));
     }
     sink = eval_sink_;
     report.client_id = *client;
-    clients_[*client].eval.round = 0;
   }
   report.personalized.correct = request->correct();
   report.personalized.count = request->count();
@@ -704,8 +785,21 @@ grpc::ServerUnaryReactor* CoordinatorService::ReportEvaluation(grpc::CallbackSer
     report.global = EvalStats{request->global().correct(), request->global().count(),
                               request->global().loss_sum()};
   }
-  sink->OnEvalReport(report);
-  return FinishNow(context, grpc::Status::OK);
+  // The numbers, the asked set and duplicates are the collector's to check, as in simulation.
+  const absl::Status accepted = sink->OnEvalReport(report);
+  if (!accepted.ok()) {
+    LogEvent(LogLevel::kWarn, "evaluation_refused",
+             {{"client", ParticipantId(report.client_id)},
+              {"round", absl::StrCat(request->round())},
+              {"code", absl::StatusCodeToString(accepted.code())},
+              {"msg", std::string(accepted.message())}});
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    ClientSlot& slot = clients_[report.client_id];
+    if (slot.eval.id == request->evaluation_id()) slot.eval.round = 0;  // answered
+  }
+  return FinishNow(context, ToGrpcStatus(accepted));
 }
 
 grpc::ServerUnaryReactor* CoordinatorService::Heartbeat(grpc::CallbackServerContext* context,

@@ -50,6 +50,15 @@ struct CoordinatorServiceOptions {
   double rate_limit_burst = 60;
   // The clock of the rate limiter (tests move it); default absl::Now.
   std::function<absl::Time()> clock;
+  // The coordinator's config fingerprint and its parts (JoinRequest.config_fingerprint): a
+  // client whose config differs is refused at Join with FAILED_PRECONDITION naming the parts.
+  // Empty: not checked.
+  std::string config_fingerprint;
+  std::map<std::string, std::string> config_sections;
+  // A private run that releases only what ε covers: /metrics leaves out the counters that
+  // count a round's participants (uploads, their bytes, model bytes, lost clients), and log
+  // lines about a round's participation say client=withheld.
+  bool withhold_participation = false;
 };
 
 class CoordinatorService final : public tailor::v1::Coordinator::CallbackService,
@@ -64,6 +73,9 @@ class CoordinatorService final : public tailor::v1::Coordinator::CallbackService
   void DispatchEval(const EvalTask& task, const std::vector<int64_t>& clients,
                     std::shared_ptr<EvalSink> sink) override;
   void Finish() override;
+  // After Finish: waits until every client heard from within two long-poll periods has been
+  // told the experiment is over, or `deadline`. True when all were told.
+  bool AwaitFinishDelivered(absl::Time deadline);
 
   // For GetStatus and metrics.
   void SetProgress(int64_t completed_rounds, int64_t total_rounds);
@@ -131,7 +143,9 @@ class CoordinatorService final : public tailor::v1::Coordinator::CallbackService
  private:
   class WaitReactor;
   struct Assignment {
+    // The round (0: none) and, for an evaluation, its evaluation id.
     int64_t round = 0;
+    int64_t id = 0;
     absl::Time at;
   };
   struct ClientSlot {
@@ -140,9 +154,11 @@ class CoordinatorService final : public tailor::v1::Coordinator::CallbackService
     absl::Time waiter_deadline;
     absl::Time last_seen = absl::InfinitePast();
     // The training and evaluation rounds this client was asked to do and has not yet
-    // answered (round 0: none), and when they were assigned.
+    // answered (round 0: none), and when they were assigned. A client that polls while it
+    // holds one lost its task (it restarted): it gets the same task again.
     Assignment train;
     Assignment eval;
+    bool told_finished = false;
   };
 
   // The client and the open round's sink for an upload from `session` for `round`, or why not.
@@ -165,10 +181,19 @@ class CoordinatorService final : public tailor::v1::Coordinator::CallbackService
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Gives `task` to the client: to its parked poll if any, else as its pending task.
   void Deliver(int64_t client, v1::Task task) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The task a polling client holds but evidently lost (train first), if any.
+  std::optional<v1::Task> LostTaskOf(const ClientSlot& slot) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether the client's config matches the coordinator's; FAILED_PRECONDITION naming the parts
+  // that differ.
+  absl::Status CheckConfig(const v1::JoinRequest& request) const;
   void ExpireWaiters();
   // Reports clients that hold a task and went silent past the heartbeat timeout to the task's
   // sink; called by the reaper with mu_ held (released around the sink calls).
   void ReportLostClients(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // A client id for log lines about round participation ("withheld" under
+  // withhold_participation).
+  std::string ParticipantId(int64_t client) const;
   void RemoveWaiter(WaitReactor* waiter);
 
   const CoordinatorServiceOptions options_;
@@ -186,8 +211,12 @@ class CoordinatorService final : public tailor::v1::Coordinator::CallbackService
   std::shared_ptr<const ParameterSet> current_set_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<UpdateSink> train_sink_ ABSL_GUARDED_BY(mu_);
   int64_t train_round_ ABSL_GUARDED_BY(mu_) = 0;
+  // The open training round's task, handed again to a cohort member that lost it.
+  v1::Task train_task_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<EvalSink> eval_sink_ ABSL_GUARDED_BY(mu_);
   int64_t eval_round_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t eval_id_ ABSL_GUARDED_BY(mu_) = 0;
+  v1::Task eval_task_ ABSL_GUARDED_BY(mu_);
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   int64_t completed_rounds_ ABSL_GUARDED_BY(mu_) = 0;

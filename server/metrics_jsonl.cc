@@ -1,5 +1,9 @@
 #include "server/metrics_jsonl.h"
 
+#include <cmath>
+
+#include <nlohmann/json.hpp>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
@@ -30,8 +34,9 @@ std::string JsonEscape(const std::string& s) {
   return out;
 }
 
-// Full precision, so analyses can rely on the numbers.
-std::string Num(double v) { return absl::StrFormat("%.17g", v); }
+// Full precision, so analyses can rely on the numbers. JSON has no NaN or infinity: a
+// non-finite value is written as null (a reader must never meet an invalid line).
+std::string Num(double v) { return std::isfinite(v) ? absl::StrFormat("%.17g", v) : "null"; }
 
 }  // namespace
 
@@ -53,16 +58,34 @@ std::string EvalToJson(const EvalSummary& e) {
   out += ",\"client_accuracy\":[";
   bool first = true;
   for (const auto& [id, accuracy] : e.per_client) {
-    absl::StrAppend(&out, first ? "" : ",", absl::StrFormat("%.4f", accuracy));
+    absl::StrAppend(&out, first ? "" : ",",
+                    std::isfinite(accuracy) ? absl::StrFormat("%.4f", accuracy) : "null");
     first = false;
   }
   out += "]}";
   return out;
 }
 
+std::string PrivacyToJson(const PrivacyRecord& p) {
+  return absl::StrCat("{\"epsilon\":", Num(p.epsilon), ",\"delta\":", Num(p.delta),
+                      ",\"clip_norm\":", Num(p.clip_norm),
+                      ",\"noise_multiplier\":", Num(p.noise_multiplier),
+                      ",\"expected_cohort\":", Num(p.expected_cohort), "}");
+}
+
 }  // namespace
 
 std::string RoundRecordToJson(const RoundRecord& r, const std::string& run_name) {
+  if (r.withheld) {
+    // A private run's released record: only what ε covers, and the timings.
+    std::string out = absl::StrCat(
+        "{\"run\":\"", JsonEscape(run_name), "\",\"round\":", r.round,
+        ",\"update_norm\":", Num(r.update_norm), ",\"round_seconds\":", Num(r.round_seconds),
+        ",\"train_seconds\":", Num(r.train_seconds), ",\"eval_seconds\":", Num(r.eval_seconds),
+        ",\"elapsed_seconds\":", Num(r.elapsed_seconds), ",\"withheld\":true");
+    if (r.privacy) absl::StrAppend(&out, ",\"privacy\":", PrivacyToJson(*r.privacy));
+    return out + "}";
+  }
   std::string out = absl::StrCat(
       "{\"run\":\"", JsonEscape(run_name), "\",\"round\":", r.round, ",\"cohort\":", r.cohort_size,
       ",\"accepted\":", r.accepted, ",\"rejected\":", r.rejected, ",\"failed\":", r.failed,
@@ -70,6 +93,8 @@ std::string RoundRecordToJson(const RoundRecord& r, const std::string& run_name)
       ",\"update_norm\":", Num(r.update_norm), ",\"round_seconds\":", Num(r.round_seconds),
       ",\"train_seconds\":", Num(r.train_seconds), ",\"eval_seconds\":", Num(r.eval_seconds),
       ",\"elapsed_seconds\":", Num(r.elapsed_seconds));
+  if (r.attempts != 1) absl::StrAppend(&out, ",\"attempts\":", r.attempts);
+  if (r.skipped) out += ",\"skipped\":true";
   if (!r.rejections.empty()) {
     out += ",\"rejections\":{";
     bool first = true;
@@ -82,19 +107,59 @@ std::string RoundRecordToJson(const RoundRecord& r, const std::string& run_name)
   if (r.record_epsilon_max >= 0) {
     absl::StrAppend(&out, ",\"record_epsilon_max\":", Num(r.record_epsilon_max));
   }
-  if (r.privacy) {
-    const PrivacyRecord& p = *r.privacy;
-    absl::StrAppend(&out, ",\"privacy\":{\"epsilon\":", Num(p.epsilon), ",\"delta\":", Num(p.delta),
-                    ",\"clip_norm\":", Num(p.clip_norm),
-                    ",\"noise_multiplier\":", Num(p.noise_multiplier),
-                    ",\"expected_cohort\":", Num(p.expected_cohort), "}");
-  }
+  if (r.privacy) absl::StrAppend(&out, ",\"privacy\":", PrivacyToJson(*r.privacy));
   if (r.eval) absl::StrAppend(&out, ",\"eval\":", EvalToJson(*r.eval));
   if (r.new_client_eval) {
     absl::StrAppend(&out, ",\"new_clients\":", EvalToJson(*r.new_client_eval));
   }
   out += "}";
   return out;
+}
+
+absl::StatusOr<RoundRecord> RoundRecordFromJson(const std::string& line) {
+  using nlohmann::json;
+  const json j = json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) return absl::DataLossError("a round record is not a JSON object");
+  auto number = [&j](const char* field, double fallback = 0) {
+    auto it = j.find(field);
+    return it != j.end() && it->is_number() ? it->get<double>() : fallback;
+  };
+  auto count = [&number](const char* field) { return static_cast<int64_t>(number(field)); };
+  RoundRecord r;
+  if (!j.contains("round") || !j["round"].is_number_integer()) {
+    return absl::DataLossError("a round record has no round number");
+  }
+  r.round = count("round");
+  r.cohort_size = count("cohort");
+  r.accepted = count("accepted");
+  r.rejected = count("rejected");
+  r.failed = count("failed");
+  r.upload_bytes = count("upload_bytes");
+  r.train_loss = number("train_loss", NAN);
+  r.update_norm = number("update_norm");
+  r.round_seconds = number("round_seconds");
+  r.train_seconds = number("train_seconds");
+  r.eval_seconds = number("eval_seconds");
+  r.elapsed_seconds = number("elapsed_seconds");
+  r.attempts = j.contains("attempts") ? count("attempts") : 1;
+  r.skipped = j.value("skipped", false);
+  r.withheld = j.value("withheld", false);
+  r.record_epsilon_max = number("record_epsilon_max", -1);
+  if (auto it = j.find("rejections"); it != j.end() && it->is_object()) {
+    for (const auto& [code, n] : it->items()) {
+      if (n.is_number()) r.rejections[code] = n.get<int64_t>();
+    }
+  }
+  if (auto it = j.find("privacy"); it != j.end() && it->is_object()) {
+    PrivacyRecord p;
+    p.epsilon = it->value("epsilon", 0.0);
+    p.delta = it->value("delta", 0.0);
+    p.clip_norm = it->value("clip_norm", 0.0);
+    p.noise_multiplier = it->value("noise_multiplier", 0.0);
+    p.expected_cohort = it->value("expected_cohort", 0.0);
+    r.privacy = p;
+  }
+  return r;
 }
 
 MetricsJsonlWriter::MetricsJsonlWriter(std::string path, std::string run_name, Env* env)

@@ -10,7 +10,11 @@
 namespace tailor {
 
 // One line: {"round":3,"cohort":20,"accepted":20,...,"eval":{...}}. Pure; used by the writer.
+// Non-finite numbers are written as null.
 std::string RoundRecordToJson(const RoundRecord& record, const std::string& run_name);
+// The training part of a record back from its line (everything but the evaluations), to finish
+// a round whose evaluation a crash interrupted. DATA_LOSS when the line is not a round record.
+absl::StatusOr<RoundRecord> RoundRecordFromJson(const std::string& line);
 
 class MetricsJsonlWriter : public RoundObserver {
  public:

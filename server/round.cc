@@ -57,23 +57,27 @@ absl::Status Round::OnUpdate(const UpdateUpload& upload) {
                                              " but the open round is ", options_.round));
     }
     if (!cohort_set_.contains(upload.client_id)) {
-      return Reject(absl::PermissionDeniedError(
-          absl::StrCat(who, " is not in the cohort of round ", options_.round)));
+      return absl::PermissionDeniedError(
+          absl::StrCat(who, " is not in the cohort of round ", options_.round));
+    }
+    if (accepted_.contains(upload.client_id)) {
+      // A retry of an accepted upload (its answer was lost): idempotent, counted once.
+      return absl::OkStatus();
     }
     if (closed_) {
-      return Reject(absl::FailedPreconditionError(
-          absl::StrCat("round ", options_.round, " is closed; ", who, "'s update came too late")));
+      return absl::AbortedError(
+          absl::StrCat("round ", options_.round, " is closed; ", who, "'s update came too late"));
     }
     if (dropped_.contains(upload.client_id)) {
       // Already counted as this round's dropout; counting it again as an update (or as a
       // rejection) would make the round's numbers add up to more than its cohort.
-      return absl::FailedPreconditionError(absl::StrCat(who, " was counted as a dropout of round ",
-                                                        options_.round,
-                                                        "; its update came too late"));
+      return absl::AbortedError(absl::StrCat(who, " was counted as a dropout of round ",
+                                             options_.round, "; its update came too late"));
     }
-    if (accepted_.contains(upload.client_id)) {
-      return Reject(absl::AlreadyExistsError(
-          absl::StrCat(who, " already has an accepted update in round ", options_.round)));
+    if (refused_.contains(upload.client_id)) {
+      return absl::AbortedError(absl::StrCat(who, "'s upload for round ", options_.round,
+                                             " was already refused; it is a failed client of "
+                                             "this round"));
     }
     if (!(upload.weight > 0) || !std::isfinite(upload.weight)) {
       result = absl::InvalidArgumentError(
@@ -89,6 +93,7 @@ absl::Status Round::OnUpdate(const UpdateUpload& upload) {
     }
     MarkReported(upload.client_id);
     if (!result.ok()) {
+      refused_.insert(upload.client_id);
       (void)Reject(result);
     } else {
       accepted_.insert(upload.client_id);
@@ -123,6 +128,11 @@ void Round::OnTrainFailure(int64_t client_id, int64_t round, const absl::Status&
   }
   if (options_.on_progress)
     options_.on_progress(done, static_cast<int64_t>(options_.cohort.size()));
+}
+
+bool Round::open() const {
+  absl::MutexLock lock(&mu_);
+  return !closed_;
 }
 
 void Round::AwaitAllReported() { AwaitAllReportedUntil(absl::InfiniteFuture()); }

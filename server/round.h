@@ -1,12 +1,15 @@
 // Round: the state of one training round on the coordinator — which clients were asked, which
 // updates were accepted, rejected or lost, and the streaming aggregate. Every upload, whatever
-// transport carried it, is validated here:
-//   - the round number matches (ABORTED for another round: the client should fetch anew),
-//   - the client is in this round's cohort (PERMISSION_DENIED otherwise),
-//   - it has not already been accepted (ALREADY_EXISTS: uploads are idempotent),
-//   - the weight is finite and positive, the payload decodes, matches the shared schema and is
-//     finite (INVALID_ARGUMENT / DATA_LOSS),
-//   - the round is still open (FAILED_PRECONDITION after it closed).
+// transport carried it, is validated here, with one status per condition:
+//   - OK: accepted; also a repeat of an accepted upload (an idempotent retry: the first counts,
+//     the repeat is neither aggregated nor counted as a rejection);
+//   - ABORTED: the upload is for another round, for this round after it closed, or from a client
+//     already accounted for (counted as a dropout, or its upload refused): drop it and poll;
+//   - PERMISSION_DENIED: the client is not in this round's cohort (not counted in the round);
+//   - INVALID_ARGUMENT / DATA_LOSS: the content is bad (weight, decoding, schema, non-finite
+//     values, checksum). The client is then a failed client of this round, exactly like a
+//     dropout: counted as rejected, refused further uploads, and the round goes on under its
+//     min_updates rule.
 // A rejected upload changes nothing but the rejection counters.
 //
 // Thread-safe.
@@ -62,7 +65,8 @@ struct RoundStats {
   int64_t within_clip = 0;
   // The largest record-level ε (DP-SGD) an accepted client reported; -1 when none did.
   double record_epsilon_max = -1;
-  // Rejection reasons (status code name -> count), for metrics.
+  // Rejection reasons (status code name -> count), for metrics: the content failures of cohort
+  // members (each one also counted in `rejected`).
   std::map<std::string, int64_t> rejections;
 };
 
@@ -77,6 +81,7 @@ class Round : public UpdateSink {
 
   absl::Status OnUpdate(const UpdateUpload& upload) override;
   void OnTrainFailure(int64_t client_id, int64_t round, const absl::Status& why) override;
+  bool open() const override;
 
   // Blocks until every cohort member has been accounted for (accepted, rejected or failed).
   void AwaitAllReported();
@@ -101,6 +106,8 @@ class Round : public UpdateSink {
   // Cohort members counted as failed (dropout, deadline): a later update from them is refused.
   absl::flat_hash_set<int64_t> dropped_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_set<int64_t> accepted_ ABSL_GUARDED_BY(mu_);
+  // Cohort members whose upload was refused for its content: a later one is refused too.
+  absl::flat_hash_set<int64_t> refused_ ABSL_GUARDED_BY(mu_);
   // client id -> (weight, mean loss) of accepted updates; ordered for a deterministic sum.
   std::map<int64_t, std::pair<double, double>> train_stats_ ABSL_GUARDED_BY(mu_);
   int64_t rejected_ ABSL_GUARDED_BY(mu_) = 0;

@@ -22,13 +22,18 @@ class UpdateSink {
   virtual absl::Status OnUpdate(const UpdateUpload& upload) = 0;
   // The client could not complete the task (a dropout, a local error).
   virtual void OnTrainFailure(int64_t client_id, int64_t round, const absl::Status& why) = 0;
+  // False once the round closed (a transport need not hand its task out any more).
+  virtual bool open() const { return true; }
 };
 
 class EvalSink {
  public:
   virtual ~EvalSink() = default;
-  virtual void OnEvalReport(const EvalReport& report) = 0;
+  // Returns the acceptance decision (the gRPC adapter relays it to the client).
+  virtual absl::Status OnEvalReport(const EvalReport& report) = 0;
   virtual void OnEvalFailure(int64_t client_id, const absl::Status& why) = 0;
+  // False once the evaluation is over.
+  virtual bool open() const { return true; }
 };
 
 class ClientTransport {

@@ -83,6 +83,9 @@ CoordinatorOptions CoordinatorOptionsFrom(const config::ExperimentConfig& c, con
   co.rounds = c.rounds();
   co.clients_per_round = c.server().clients_per_round();
   co.min_updates = c.server().min_updates();
+  co.short_round = c.server().short_round() == "skip" ? CoordinatorOptions::ShortRound::kSkip
+                                                      : CoordinatorOptions::ShortRound::kRetry;
+  co.max_round_attempts = c.server().max_round_attempts();
   co.aggregator.name = c.server().aggregator();
   if (c.server().has_trim_fraction()) co.aggregator.trim_fraction = c.server().trim_fraction();
   co.aggregator.norm_bound = c.server().norm_bound();
@@ -120,8 +123,17 @@ CoordinatorOptions CoordinatorOptionsFrom(const config::ExperimentConfig& c, con
     dp.reproducible_noise = p.noise() != "secure";
     dp.seed = c.seed();
     co.privacy = dp;
+    co.withhold_unprotected = !p.release_unprotected_metrics();
   }
   return co;
+}
+
+std::string UnprotectedMetricsNotice(const config::ExperimentConfig& c) {
+  if (!PrivacyEnabled(c) || !c.privacy().release_unprotected_metrics()) return "";
+  return "privacy.release_unprotected_metrics is on: the training loss, exact cohort and "
+         "participation counts, upload bytes, DP-SGD's record epsilon, evaluation accuracies "
+         "(per client too) and client ids in the log are released without noise; epsilon does "
+         "not cover them";
 }
 
 ClientContext ClientContextFor(const Experiment& e, int64_t id, PersonalStore* store) {

@@ -38,6 +38,9 @@ TrainOptions TrainOptionsFrom(const config::ExperimentConfig& config);
 CoordinatorOptions CoordinatorOptionsFrom(const config::ExperimentConfig& config,
                                           const Experiment& experiment);
 
+// Under privacy with release_unprotected_metrics: what the run releases that ε does not cover,
+// in a sentence for the operator; empty otherwise.
+std::string UnprotectedMetricsNotice(const config::ExperimentConfig& config);
 // The client context of client `id` (data must be loaded).
 ClientContext ClientContextFor(const Experiment& experiment, int64_t id, PersonalStore* store);
 

@@ -60,12 +60,15 @@ void ProgressPrinter::OnRoundComplete(const RoundRecord& r) {
   if (r.record_epsilon_max >= 0) {
     privacy += absl::StrFormat(" | record eps <= %.3f", r.record_epsilon_max);
   }
-  absl::FPrintF(out_,
-                "%s[%s] round %d/%d | clients %d/%d | train loss %.4f | %s%s | %.1fs/round | "
-                "elapsed %s | eta %s\n",
-                interactive_ ? "\r" : "", run_name_, r.round, total_rounds_, r.accepted,
-                r.cohort_size, r.train_loss, acc, privacy, r.round_seconds,
-                FormatDuration(r.elapsed_seconds), FormatDuration(eta));
+  // A private run that releases only what ε covers has no counts, loss or accuracy to show.
+  const std::string training =
+      r.withheld ? "counts and loss withheld (privacy)"
+                 : absl::StrFormat("clients %d/%d | train loss %.4f", r.accepted, r.cohort_size,
+                                   r.train_loss);
+  absl::FPrintF(out_, "%s[%s] round %d/%d | %s | %s%s | %.1fs/round | elapsed %s | eta %s\n",
+                interactive_ ? "\r" : "", run_name_, r.round, total_rounds_, training, acc,
+                privacy, r.round_seconds, FormatDuration(r.elapsed_seconds),
+                FormatDuration(eta));
   std::fflush(out_);
 }
 

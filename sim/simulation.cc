@@ -96,6 +96,9 @@ absl::StatusOr<SimulationResult> RunSimulation(const config::ExperimentConfig& c
   co.observers.push_back(&records);
   std::unique_ptr<ProgressPrinter> printer;
   if (options.progress != nullptr) {
+    if (const std::string cost = UnprotectedMetricsNotice(c); !cost.empty()) {
+      absl::FPrintF(options.progress, "[%s] %s\n", c.name(), cost);
+    }
     printer = std::make_unique<ProgressPrinter>(options.progress, c.name(), c.rounds(),
                                                 algorithm->has_global_model());
     co.observers.push_back(printer.get());
@@ -147,7 +150,7 @@ absl::StatusOr<SimulationResult> RunSimulation(const config::ExperimentConfig& c
   }
   if (options.keep_personal_states) {
     for (int64_t id = 0; id < result.num_clients; ++id) {
-      TAILOR_ASSIGN_OR_RETURN(std::optional<ParameterSet> p, store->Load(id));
+      TAILOR_ASSIGN_OR_RETURN(std::optional<ParameterSet> p, store->Load(id, PersonalStore::kNewest));
       if (p) result.personal_states.emplace(id, *std::move(p));
     }
   }

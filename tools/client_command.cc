@@ -1,4 +1,6 @@
 // `tailor client`: a client daemon for one experiment.
+#include <stdlib.h>
+
 #include <algorithm>
 #include <cstdio>
 
@@ -9,6 +11,7 @@
 #include "client/daemon.h"
 #include "core/malloc_tuning.h"
 #include "client/personal_store.h"
+#include "core/config_fingerprint.h"
 #include "grpcpp/create_channel.h"
 #include "sim/experiment.h"
 #include "tools/commands.h"
@@ -20,6 +23,9 @@ ABSL_FLAG(std::string, token_file, "", "File holding this client's token.");
 ABSL_FLAG(int64_t, testing_stall_upload_after_bytes, -1,
           "Testing only: stop for good once this many bytes of an upload are sent (fault tests "
           "kill the client there).");
+ABSL_FLAG(int64_t, testing_stall_upload_in_round, 0,
+          "Testing only: with --testing_stall_upload_after_bytes, stall in this round's upload "
+          "only (0: the first upload).");
 ABSL_FLAG(int, heartbeat_s, 10,
           "Seconds between heartbeats while working on a task (keep it well under the "
           "coordinator's --heartbeat_timeout_s).");
@@ -30,6 +36,10 @@ namespace tailor {
 
 int ClientCommand() {
   TuneMallocForServing();  // before gRPC starts its threads
+  // Between retries nothing polls the channel, so the result of a reconnection attempt is seen
+  // only by gRPC's backup poller, every 5 s by default: a restarted coordinator waited up to
+  // 10 s for its clients. Read once when gRPC initializes, hence set before any gRPC object.
+  setenv("GRPC_CLIENT_CHANNEL_BACKUP_POLL_INTERVAL_MS", "100", /*overwrite=*/0);
   auto configs = LoadConfigsFromFlags("client");
   if (!configs.ok()) return 2;
   if (configs->size() != 1) {
@@ -61,7 +71,7 @@ int ClientCommand() {
                                Env::Default());
   // A restarted daemon picks up its personal parameters where it left them; a corrupted state
   // file is reported, never silently replaced by a fresh head.
-  auto stored = store.Load(id);
+  auto stored = store.Load(id, PersonalStore::kNewest);
   if (!stored.ok()) {
     std::fprintf(stderr, "tailor client %lld: %s\n", static_cast<long long>(id),
                  stored.status().ToString().c_str());
@@ -87,14 +97,30 @@ int ClientCommand() {
   }
   DaemonOptions options;
   options.heartbeat_interval = absl::Seconds(std::max(1, absl::GetFlag(FLAGS_heartbeat_s)));
-  options.channel = grpc::CreateChannel(absl::GetFlag(FLAGS_coordinator), *credentials);
+  // gRPC's own reconnect backoff grows to minutes while the coordinator is down; capped at 1 s
+  // so a restarted coordinator has its clients back about a second after it listens. (Not
+  // GRPC_ARG_MIN_RECONNECT_BACKOFF_MS: that is the time a connection attempt may take, and a
+  // TLS handshake on a busy machine needs more than a short one.)
+  grpc::ChannelArguments channel_args;
+  channel_args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  channel_args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
+  // Keepalive finds a half-open connection to a coordinator that vanished without a FIN.
+  channel_args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
+  channel_args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+  options.channel = grpc::CreateCustomChannel(absl::GetFlag(FLAGS_coordinator), *credentials,
+                                              channel_args);
   options.experiment = c.name();
+  const ConfigFingerprint fingerprint = FingerprintOf(c);
+  options.config_fingerprint = fingerprint.digest;
+  options.config_sections = fingerprint.parts;
+  options.coordinator_address = absl::GetFlag(FLAGS_coordinator);
   options.token = std::string(absl::StripAsciiWhitespace(*token));
   options.context = ClientContextFor(*experiment, id, &store);
   options.jitter_seed = c.seed();
   if (const int64_t stall = absl::GetFlag(FLAGS_testing_stall_upload_after_bytes); stall >= 0) {
-    options.on_upload_progress = [stall, id](uint64_t sent) {
-      if (static_cast<int64_t>(sent) < stall) return;
+    const int64_t stall_round = absl::GetFlag(FLAGS_testing_stall_upload_in_round);
+    options.on_upload_progress = [stall, stall_round, id](int64_t round, uint64_t sent) {
+      if (static_cast<int64_t>(sent) < stall || (stall_round > 0 && round != stall_round)) return;
       std::fprintf(stderr, "client %lld: stalled mid-upload after %llu bytes (testing)\n",
                    static_cast<long long>(id), static_cast<unsigned long long>(sent));
       std::fflush(stderr);

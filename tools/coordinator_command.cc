@@ -1,5 +1,7 @@
 // `tailor coordinator`: serves one experiment over gRPC with the same round loop the simulation
 // runs.
+#include <signal.h>
+
 #include <atomic>
 #include <cstdio>
 #include <set>
@@ -8,6 +10,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "core/config_fingerprint.h"
+#include "core/config_loader.h"
 #include "core/log.h"
 #include "core/malloc_tuning.h"
 #include "core/serialization.h"
@@ -35,6 +39,12 @@ ABSL_FLAG(int, long_poll_s, 20, "Seconds a client's WaitForTask is held open.");
 ABSL_FLAG(int, heartbeat_timeout_s, 60,
           "Seconds a client holding a training task may be silent (no poll or heartbeat) before "
           "it counts as a dropout; 0: wait for the round timeout.");
+ABSL_FLAG(bool, start_over, false,
+          "Start at round 0 although the output directory holds model files or metrics of an "
+          "earlier run whose coordinator.db is gone (refused without this flag).");
+ABSL_FLAG(int64_t, testing_crash_after_round, 0,
+          "Testing only: SIGKILL this process right after round N is committed and reported, "
+          "before anyone is told the experiment is over.");
 ABSL_FLAG(std::string, metrics_listen, "",
           "HOST:PORT for the HTTP endpoints /metrics (Prometheus) and /healthz; empty: off. "
           "Bind it to a private interface.");
@@ -80,6 +90,18 @@ v1::PrivacyStatus PrivacyStatusOf(const DpFedAvg& dp) {
   return p;
 }
 
+// Fault injection: dies like a SIGKILL right after a chosen round is committed and reported.
+class CrashAfterRound : public RoundObserver {
+ public:
+  explicit CrashAfterRound(int64_t round) : round_(round) {}
+  void OnRoundComplete(const RoundRecord& r) override {
+    if (round_ > 0 && r.round >= round_) ::raise(SIGKILL);
+  }
+
+ private:
+  int64_t round_;
+};
+
 // Keeps the service's status view current.
 class StatusUpdater : public RoundObserver {
  public:
@@ -89,6 +111,13 @@ class StatusUpdater : public RoundObserver {
     service_->SetProgress(r.round, total_);
     if (privacy_ != nullptr) service_->SetPrivacy(PrivacyStatusOf(*privacy_));
     service_->RecordRoundSeconds(r.round_seconds);
+    if (r.withheld) {
+      LogEvent(LogLevel::kInfo, "round_complete",
+               {{"round", absl::StrCat(r.round)},
+                {"counts", "withheld (privacy)"},
+                {"seconds", absl::StrCat(r.round_seconds)}});
+      return;
+    }
     LogEvent(LogLevel::kInfo, "round_complete",
              {{"round", absl::StrCat(r.round)},
               {"accepted", absl::StrCat(r.accepted)},
@@ -131,6 +160,13 @@ int Run(const config::ExperimentConfig& c) {
   }
   CoordinatorServiceOptions so;
   so.experiment = c.name();
+  const ConfigFingerprint fingerprint = FingerprintOf(c);
+  so.config_fingerprint = fingerprint.digest;
+  so.config_sections = fingerprint.parts;
+  so.withhold_participation = PrivacyEnabled(c) && !c.privacy().release_unprotected_metrics();
+  if (const std::string cost = UnprotectedMetricsNotice(c); !cost.empty()) {
+    LogEvent(LogLevel::kWarn, "privacy_unprotected_metrics", {{"msg", cost}});
+  }
   so.client_tokens = tokens->tokens;
   so.revoked_clients = tokens->revoked;
   so.rate_limit_per_second = absl::GetFlag(FLAGS_rate_limit);
@@ -150,6 +186,13 @@ int Run(const config::ExperimentConfig& c) {
   builder.RegisterService(&service);
   // Models stream in bounded chunks; this only bounds a single message.
   builder.SetMaxReceiveMessageSize(8 << 20);
+  // Keepalive: the server pings idle connections to find half-open ones, and lets clients ping
+  // every 30 s (their setting) without being cut off for "too many pings".
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 20000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || port == 0) {
     std::fprintf(stderr, "tailor coordinator: cannot listen on %s\n", address.c_str());
@@ -184,7 +227,9 @@ int Run(const config::ExperimentConfig& c) {
   co.round_timeout = absl::Seconds(absl::GetFlag(FLAGS_round_timeout_s));
   co.eval_timeout = co.round_timeout;
   if (!env->CreateDirs(c.output_dir()).ok()) return 1;
-  auto checkpoints = CheckpointStore::Open(c.output_dir(), c.name(), env);
+  CheckpointStoreOptions store_options;
+  store_options.start_over = absl::GetFlag(FLAGS_start_over);
+  auto checkpoints = CheckpointStore::Open(c.output_dir(), c.name(), env, store_options);
   if (!checkpoints.ok()) {
     std::fprintf(stderr, "tailor coordinator: %s\n", checkpoints.status().ToString().c_str());
     return 1;
@@ -204,7 +249,8 @@ int Run(const config::ExperimentConfig& c) {
     if (!env->AppendToFile(c.output_dir() + "/metrics.jsonl", line + "\n").ok()) return 1;
   }
   StatusUpdater status(&service, c.rounds());
-  co.observers = {&progress, &metrics, &status};
+  CrashAfterRound crash(absl::GetFlag(FLAGS_testing_crash_after_round));
+  co.observers = {&progress, &metrics, &status, &crash};
   auto coordinator = Coordinator::Create(std::move(co));
   if (coordinator.ok() && (*coordinator)->resumed()) {
     LogEvent(LogLevel::kInfo, "resumed",
@@ -222,8 +268,12 @@ int Run(const config::ExperimentConfig& c) {
     run = env->WriteFileAtomically(c.output_dir() + "/final_shared.tlps",
                                    SerializeParameterSet(*(*coordinator)->global_shared()));
   }
-  // Give parked polls a moment to learn the experiment is over before the server goes away.
-  absl::SleepFor(absl::Milliseconds(500));
+  // Every client still around learns the experiment is over before the server goes away (a
+  // client that misses it ends on its own once the coordinator is gone: DaemonOptions).
+  if (!service.AwaitFinishDelivered(absl::Now() + std::min(2 * so.long_poll, absl::Seconds(10)))) {
+    LogEvent(LogLevel::kWarn, "finish_not_delivered",
+             {{"msg", "some clients were not told the experiment is over; they leave on their own"}});
+  }
   healthy = false;
   server->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(2)));
   LogEvent(run.ok() ? LogLevel::kInfo : LogLevel::kError, run.ok() ? "finished" : "failed",

@@ -15,7 +15,7 @@ namespace {
 
 // The device state the client left in its store, split as the runtime splits it.
 ClientRuntime::DeviceState StoredState(FedPerClient& c) {
-  auto stored = c.store.Load(c.ctx.client_id);
+  auto stored = c.store.Load(c.ctx.client_id, PersonalStore::kNewest);
   EXPECT_OK(stored);
   EXPECT_TRUE(stored->has_value());
   return ClientRuntime::SplitStoredState(**stored);
@@ -83,6 +83,7 @@ TEST(Ditto, EvaluatesThePersonalModelAndReportsTheGlobalOne) {
   ClientRuntime runtime(c.ctx);
   ASSERT_OK(runtime.Train(c.task, *c.trainer));
   EvalTask eval;
+  eval.round = 1;
   eval.global_shared = c.task.global_shared;  // the untrained model: chance level
   auto report = runtime.Evaluate(eval, *c.trainer);
   ASSERT_OK(report);

@@ -82,7 +82,7 @@ TEST(ClientRuntime, UploadHoldsOnlySharedDeltaAndPersonalStaysInStore) {
   EXPECT_EQ(up->payload.find("fc2"), std::string::npos);
   EXPECT_GT(L2Norm(*delta), 0);
 
-  auto personal = store.Load(7);
+  auto personal = store.Load(7, PersonalStore::kNewest);
   ASSERT_OK(personal);
   ASSERT_TRUE(personal->has_value());
   EXPECT_EQ((*personal)->names(), (std::vector<std::string>{"fc2.weight", "fc2.bias"}));
@@ -227,7 +227,7 @@ TEST(ClientRuntime, DpSgdAccountsEachRecordOnTheDeviceAcrossRoundsAndRestarts) {
     EXPECT_GT(up->record_epsilon, previous);
     previous = up->record_epsilon;
   }
-  auto stored = *c.store.Load(5);
+  auto stored = *c.store.Load(5, PersonalStore::kNewest);
   ASSERT_TRUE(stored.has_value());
   EXPECT_NE(stored->Find("dp_sgd/rdp"), nullptr);
   EXPECT_EQ(stored->Find("dp_sgd/rdp")->numel(), static_cast<int64_t>(DefaultRdpOrders().size()));
@@ -270,7 +270,7 @@ TEST(ClientRuntime, TopKUploadKeepsItsErrorFeedbackOnTheDeviceBesideThePersonalH
   EXPECT_EQ(up->payload.find("fc2"), std::string::npos) << "the head never leaves the device";
   auto dense = DecodeSharedUpdate(up->payload, *task.global_shared);
   ASSERT_OK(dense);
-  auto stored = *store.Load(2);
+  auto stored = *store.Load(2, PersonalStore::kNewest);
   ASSERT_TRUE(stored.has_value());
   const Tensor* residual = stored->Find("upload_residual/conv1.weight");
   ASSERT_NE(residual, nullptr);
@@ -389,7 +389,7 @@ TEST(ClientRuntime, LgFedAvgUploadsTheHeadAndNeverTheBody) {
   for (const char* body : {"conv1", "conv2", "fc1"}) {
     EXPECT_EQ(up->payload.find(body), std::string::npos) << body << " left the device";
   }
-  auto stored = *c.store.Load(3);
+  auto stored = *c.store.Load(3, PersonalStore::kNewest);
   ASSERT_TRUE(stored.has_value());
   EXPECT_NE(stored->Find("conv1.weight"), nullptr);
   EXPECT_EQ(stored->Find("fc2.weight"), nullptr);
@@ -404,7 +404,7 @@ TEST(ClientRuntime, FedBabuKeepsTheHeadFixedDuringFederationAndFineTunesOnlyToEv
     ASSERT_OK(up);
     EXPECT_GT(L2Norm(*DeserializeParameterSet(up->payload)), 0);  // the body learned
   }
-  auto stored = *c.store.Load(8);
+  auto stored = *c.store.Load(8, PersonalStore::kNewest);
   ASSERT_TRUE(stored.has_value());
   EXPECT_TRUE(*stored->Find("fc2.weight") == *c.initial->Find("fc2.weight"))
       << "the head moved during federation";
@@ -412,7 +412,8 @@ TEST(ClientRuntime, FedBabuKeepsTheHeadFixedDuringFederationAndFineTunesOnlyToEv
   EvalTask eval{2, c.task.global_shared, c.task.options, 5};
   auto tuned = runtime.Evaluate(eval, *c.trainer);
   ASSERT_OK(tuned);
-  EXPECT_TRUE(*(*c.store.Load(8))->Find("fc2.weight") == *c.initial->Find("fc2.weight"));
+  EXPECT_TRUE(*(*c.store.Load(8, PersonalStore::kNewest))->Find("fc2.weight") ==
+              *c.initial->Find("fc2.weight"));
   FedPerClient untuned_client(8, "fedbabu");
   AlgorithmOptions none;
   none.finetune_epochs = 0;
@@ -433,7 +434,7 @@ TEST(ClientRuntime, FedAvgWithFineTuningEvaluatesATunedCopyOfTheGlobalModel) {
   ASSERT_OK(tuned);
   ASSERT_OK(untuned);
   EXPECT_LT(tuned->personalized.loss_sum, untuned->personalized.loss_sum);
-  auto stored = ft.store.Load(9);
+  auto stored = ft.store.Load(9, PersonalStore::kNewest);
   ASSERT_OK(stored);
   EXPECT_FALSE(stored->has_value()) << "evaluation must not store the fine-tuned model";
   // What it evaluates is not the global model, so no report may call it that; the global
@@ -457,20 +458,99 @@ TEST(ClientAlgorithm, UnknownNameIsRefused) {
       absl::StatusCode::kInvalidArgument, "fedmagic");
 }
 
+TEST(ClientRuntime, ARoundRunAgainStartsFromTheSamePersonalStateForEveryAlgorithm) {
+  // The coordinator crashed after round 2 was trained but before it was committed, and runs
+  // round 2 again with the same inputs: the personal part must not be trained twice.
+  for (const char* name : {"fedper", "ditto", "apfl", "fedrep"}) {
+    FedPerClient c(3, name);
+    ClientRuntime runtime(c.ctx);
+    ASSERT_OK(runtime.Train(c.task, *c.trainer));  // round 1
+    c.task.round = 2;
+    auto first = runtime.Train(c.task, *c.trainer);
+    ASSERT_OK(first);
+    const ParameterSet after_first = **c.store.Load(3, PersonalStore::kNewest);
+    auto again = ClientRuntime(c.ctx).Train(c.task, *c.trainer);  // a restarted daemon, too
+    ASSERT_OK(again);
+    EXPECT_EQ(again->payload, first->payload) << name;
+    EXPECT_TRUE(**c.store.Load(3, PersonalStore::kNewest) == after_first) << name;
+    // DP-SGD's record-level account is the exception: it only grows.
+  }
+}
+
+TEST(ClientRuntime, ARoundRunAgainStillCountsTheFirstRunsDpSgdSteps) {
+  FedPerClient c(5);
+  c.task.options.dp_sgd_clip_norm = 1.0;
+  c.task.options.dp_sgd_noise_multiplier = 1.2;
+  c.task.options.batch_size = 15;  // rate 0.1, 10 steps per epoch
+  c.ctx.reproducible_private_noise = true;
+  ASSERT_OK(ClientRuntime(c.ctx).Train(c.task, *c.trainer));
+  auto rerun = ClientRuntime(c.ctx).Train(c.task, *c.trainer);  // round 1 again
+  ASSERT_OK(rerun);
+  EXPECT_NEAR(rerun->record_epsilon, SubsampledGaussianEpsilon(0.1, 1.2, 20, 1e-5)->epsilon,
+              1e-12);
+}
+
 TEST(DirectoryPersonalStore, PersistsAndReportsCorruption) {
   const std::string dir = testing::MakeTempDir("store");
   DirectoryPersonalStore store(dir + "/state", Env::Default());
-  auto empty = store.Load(1);
+  auto empty = store.Load(1, PersonalStore::kNewest);
   ASSERT_OK(empty);
   EXPECT_FALSE(empty->has_value());
   ParameterSet p = testing::RandomSet({{"fc2.bias", {10}}}, 1);
-  ASSERT_OK(store.Save(1, p));
+  ASSERT_OK(store.Save(1, 1, p));
   DirectoryPersonalStore reopened(dir + "/state", Env::Default());
-  EXPECT_TRUE(**reopened.Load(1) == p);
+  EXPECT_TRUE(**reopened.Load(1, 1) == p);
   std::string bytes = *Env::Default()->ReadFile(dir + "/state/client-1.tlps");
   bytes.resize(bytes.size() - 5);
   ASSERT_OK(Env::Default()->WriteFileAtomically(dir + "/state/client-1.tlps", bytes));
-  EXPECT_STATUS(reopened.Load(1), absl::StatusCode::kDataLoss, "client-1.tlps");
+  EXPECT_STATUS(reopened.Load(1, 1), absl::StatusCode::kDataLoss, "client-1.tlps");
+  EXPECT_STATUS(store.Save(1, 0, p), absl::StatusCode::kInvalidArgument, "round >= 1");
+}
+
+// The state advances with committed rounds: a re-run of round r (the coordinator crashed before
+// committing it) reads the state the first run started from, in memory and on disk alike.
+void ExpectStateFollowsCommittedRounds(PersonalStore& store) {
+  const ParameterSet a = testing::RandomSet({{"fc2.bias", {10}}}, 1);
+  const ParameterSet b = testing::RandomSet({{"fc2.bias", {10}}}, 2);
+  const ParameterSet b2 = testing::RandomSet({{"fc2.bias", {10}}}, 3);
+  const ParameterSet c = testing::RandomSet({{"fc2.bias", {10}}}, 4);
+  ASSERT_OK(store.Save(4, 2, a));     // trained in round 2
+  ASSERT_OK(store.Save(4, 5, b));     // trained in round 5 (not committed yet)
+  EXPECT_TRUE(**store.Load(4, 4) == a) << "round 5 re-run starts from round 2's state";
+  EXPECT_TRUE(**store.Load(4, 5) == b) << "round 5's evaluation sees round 5";
+  ASSERT_OK(store.Save(4, 5, b2));    // the re-run of round 5 replaces its first run
+  EXPECT_TRUE(**store.Load(4, 4) == a) << "the base of round 5 is kept";
+  EXPECT_TRUE(**store.Load(4, PersonalStore::kNewest) == b2);
+  ASSERT_OK(store.Save(4, 7, c));     // round 7: round 5 was committed
+  EXPECT_TRUE(**store.Load(4, 6) == b2);
+  EXPECT_TRUE(**store.Load(4, 7) == c);
+  // A state older than anything kept: the coordinator was rolled back under the client.
+  EXPECT_STATUS(store.Load(4, 3), absl::StatusCode::kFailedPrecondition, "rolled back");
+  // The first round run again starts fresh.
+  ASSERT_OK(store.Save(9, 1, a));
+  auto fresh = store.Load(9, 0);
+  ASSERT_OK(fresh);
+  EXPECT_FALSE(fresh->has_value());
+}
+
+TEST(PersonalStore, StateFollowsCommittedRoundsInMemory) {
+  InMemoryPersonalStore store;
+  ExpectStateFollowsCommittedRounds(store);
+}
+
+TEST(PersonalStore, StateFollowsCommittedRoundsOnDiskAcrossReopening) {
+  const std::string dir = testing::MakeTempDir("versions");
+  DirectoryPersonalStore store(dir, Env::Default());
+  ExpectStateFollowsCommittedRounds(store);
+  DirectoryPersonalStore reopened(dir, Env::Default());
+  EXPECT_TRUE(**reopened.Load(4, 6) ==
+              **store.Load(4, 6));
+  // A state file from before rounds were recorded reads as round 0.
+  ASSERT_OK(Env::Default()->WriteFileAtomically(
+      dir + "/client-11.tlps",
+      SerializeParameterSet(testing::RandomSet({{"fc2.bias", {10}}}, 5))));
+  ASSERT_OK(reopened.Load(11, 1));
+  EXPECT_TRUE(reopened.Load(11, 1)->has_value());
 }
 
 }  // namespace

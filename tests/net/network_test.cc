@@ -72,8 +72,11 @@ class NetworkTest : public ::testing::Test {
   }
 
   // `sets`: extra config overrides (one --set flag holds them all: a second would replace it).
+  // Clients started afterwards get the same overrides: the coordinator refuses a client whose
+  // config differs from its own.
   std::unique_ptr<ChildProcess> Coordinator(const std::string& sets = "",
                                             const std::vector<std::string>& extra = {}) {
+    client_sets_ = sets;
     std::vector<std::string> argv = {TAILOR_BINARY,
                                      "coordinator",
                                      "--config=" + dir_ + "/exp.textproto",
@@ -99,6 +102,7 @@ class NetworkTest : public ::testing::Test {
                                   "--tls_ca=" + dir_ + "/certs/ca.crt",
                                   absl::StrCat("--tls_cert=", dir_, "/certs/client-", id, ".crt"),
                                   absl::StrCat("--tls_key=", dir_, "/certs/client-", id, ".key")};
+    if (!client_sets_.empty()) argv.push_back("--set=" + client_sets_.substr(1));
     argv.insert(argv.end(), extra.begin(), extra.end());
     return std::make_unique<ChildProcess>(argv, absl::StrCat(dir_, "/client", id, ".log"));
   }
@@ -131,8 +135,17 @@ class NetworkTest : public ::testing::Test {
     return std::make_unique<httplib::Client>("127.0.0.1", std::stoi(m[1]));
   }
 
+  // A log line's ts= value as a time.
+  static absl::Time LogTime(const std::string& ts) {
+    absl::Time t;
+    std::string error;
+    EXPECT_TRUE(absl::ParseTime("%Y-%m-%dT%H:%M:%E*SZ", ts, &t, &error)) << ts << ": " << error;
+    return t;
+  }
+
   std::string dir_;
   std::string address_;
+  std::string client_sets_;
 };
 
 // Client 3 is held out of training as a new client: it only evaluates, after personalizing.
@@ -249,9 +262,28 @@ TEST_F(NetworkTest, ACoordinatorKilledMidRoundResumesWithoutLosingOrRepeatingRou
       << Log("coordinator.log");
   coordinator->Kill(SIGKILL);
   ASSERT_EQ(coordinator->Wait(absl::Seconds(10)), 128 + SIGKILL);
-  // Same command again: it must pick up after the last committed round.
+  // 5 s of downtime, then the same command again: it must pick up after the last committed
+  // round, and the clients, retrying all along, must be back within a few seconds of it
+  // listening (their backoff and gRPC's reconnect backoff are capped at about a second).
+  absl::SleepFor(absl::Seconds(5));
+  const size_t before_restart = Log("coordinator.log").size();
   auto restarted = Coordinator(",rounds=4");
   ASSERT_EQ(restarted->Wait(absl::Minutes(3)), 0) << Log("coordinator.log");
+  const std::string after = Log("coordinator.log").substr(before_restart);
+  const std::regex listening("ts=(\\S+) level=info event=listening");
+  const std::regex joined("ts=(\\S+) level=info event=client_joined");
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(after, m, listening)) << after;
+  const absl::Time listen_at = LogTime(m[1]);
+  std::vector<absl::Time> joins;
+  for (auto it = std::sregex_iterator(after.begin(), after.end(), joined);
+       it != std::sregex_iterator(); ++it) {
+    joins.push_back(LogTime((*it)[1]));
+  }
+  ASSERT_GE(joins.size(), 4u) << after;
+  EXPECT_LT(joins[3] - listen_at, absl::Seconds(5))
+      << "the 4th client rejoined " << absl::FormatDuration(joins[3] - listen_at)
+      << " after the coordinator listened again\n" << after;
   for (int i = 0; i < 4; ++i) EXPECT_EQ(clients[i]->Wait(absl::Seconds(60)), 0) << i;
   const std::string log = Log("coordinator.log");
   EXPECT_NE(log.find("event=resumed after_round="), std::string::npos) << log;
@@ -264,7 +296,92 @@ TEST_F(NetworkTest, ACoordinatorKilledMidRoundResumesWithoutLosingOrRepeatingRou
     EXPECT_EQ(metrics.find(key, first + 1), std::string::npos) << "round " << r << " twice";
   }
   EXPECT_EQ(std::count(metrics.begin(), metrics.end(), '\n'), 4);
-  EXPECT_TRUE(Env::Default()->FileExists(dir_ + "/coord/final_shared.tlps"));
+  // And the model is the uninterrupted simulation's: round 2 ran again from the same committed
+  // model, optimizer momentum, personal heads and top-k residuals.
+  ChildProcess sim({TAILOR_BINARY, "simulate", "--config=" + dir_ + "/exp.textproto",
+                    "--set=output_dir=" + dir_ + "/sim,rounds=4", "--quiet"},
+                   dir_ + "/sim.log");
+  ASSERT_EQ(sim.Wait(absl::Minutes(2)), 0) << Log("sim.log");
+  auto net_model = Env::Default()->ReadFile(dir_ + "/coord/final_shared.tlps");
+  ASSERT_OK(net_model);
+  EXPECT_TRUE(*net_model == *Env::Default()->ReadFile(dir_ + "/sim/final_shared.tlps"))
+      << "a coordinator killed and restarted ends elsewhere than the uninterrupted simulation";
+}
+
+TEST_F(NetworkTest, AClientKilledMidRoundGetsItsTaskBackAndTheModelIsTheSimulations) {
+  // Client 2 dies in the middle of its round-2 upload and comes back. Every cohort is complete
+  // (the default min_updates), so the round can only finish if the restarted client is handed
+  // its task again; and the model can only equal the uninterrupted simulation's if the re-run
+  // starts from the personal head (and top-k residual) of round 1, not from the round-2 state
+  // the killed process had already saved.
+  auto coordinator = Coordinator(",upload.codec=none");
+  std::vector<std::unique_ptr<ChildProcess>> clients;
+  for (int i = 0; i < 4; ++i) {
+    clients.push_back(i == 2 ? Client(2, {"--testing_stall_upload_after_bytes=1000000",
+                                          "--testing_stall_upload_in_round=2"})
+                             : Client(i));
+  }
+  for (int i = 0; i < 1200 && Log("client2.log").find("stalled mid-upload") == std::string::npos;
+       ++i) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  ASSERT_NE(Log("client2.log").find("stalled mid-upload"), std::string::npos) << Log("client2.log");
+  clients[2]->Kill(SIGKILL);
+  clients[2]->Wait(absl::Seconds(5));
+  clients[2] = Client(2);
+  // A client whose config differs (another data slice) is refused at Join, naming the part.
+  auto stranger = Client(1, {"--set=data.max_samples=1000"});
+  EXPECT_EQ(stranger->Wait(absl::Seconds(60)), 1);
+  EXPECT_NE(Log("client1.log").find("differs from the coordinator's in data"), std::string::npos)
+      << Log("client1.log");
+  ASSERT_EQ(coordinator->Wait(absl::Minutes(3)), 0) << Log("coordinator.log");
+  const std::string log = Log("coordinator.log");
+  EXPECT_NE(log.find("event=task_resent client=2 round=2"), std::string::npos) << log;
+  const std::string metrics = Log("coord/metrics.jsonl");
+  EXPECT_EQ(metrics.find("\"failed\":1"), std::string::npos) << metrics;
+  EXPECT_EQ(metrics.find("\"attempts\""), std::string::npos) << "no round ran short\n" << metrics;
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(clients[i]->Wait(absl::Seconds(30)), 0) << i;
+  ChildProcess sim({TAILOR_BINARY, "simulate", "--config=" + dir_ + "/exp.textproto",
+                    "--set=output_dir=" + dir_ + "/sim,upload.codec=none", "--quiet"},
+                   dir_ + "/sim.log");
+  ASSERT_EQ(sim.Wait(absl::Minutes(2)), 0) << Log("sim.log");
+  EXPECT_TRUE(*Env::Default()->ReadFile(dir_ + "/coord/final_shared.tlps") ==
+              *Env::Default()->ReadFile(dir_ + "/sim/final_shared.tlps"))
+      << "the interrupted network run differs from the uninterrupted simulation";
+  // Personalized accuracy too: every head trained exactly once per round.
+  const std::regex accuracy("\"personalized_accuracy\":([0-9.e-]+)");
+  std::smatch net_acc, sim_acc;
+  const std::string sim_metrics = Log("sim/metrics.jsonl");
+  ASSERT_TRUE(std::regex_search(metrics, net_acc, accuracy)) << metrics;
+  ASSERT_TRUE(std::regex_search(sim_metrics, sim_acc, accuracy)) << sim_metrics;
+  EXPECT_EQ(net_acc[1], sim_acc[1]);
+}
+
+TEST_F(NetworkTest, ClientsSayWhatTheyWaitForAndLeaveWhenTheFinishedExperimentsCoordinatorIsGone) {
+  // Pointed at a port where nothing listens, a client says so at once (it was silent for 40 s).
+  auto lost = Client(0, {"--coordinator=127.0.0.1:" + std::to_string(testing::FreeLoopbackPort())});
+  for (int i = 0; i < 100 && Log("client0.log").find("coordinator_unreachable") == std::string::npos;
+       ++i) {
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_NE(Log("client0.log").find("event=coordinator_unreachable client=0"), std::string::npos)
+      << Log("client0.log");
+  lost->Kill(SIGKILL);
+  lost->Wait(absl::Seconds(5));
+
+  // The coordinator dies right after committing the last round, before telling anyone the
+  // experiment is over. The clients answered the last round's evaluation, so once the
+  // coordinator stays away they end by themselves (they used to retry for 10 minutes).
+  auto coordinator = Coordinator("", {"--testing_crash_after_round=3"});
+  std::vector<std::unique_ptr<ChildProcess>> clients;
+  for (int i = 0; i < 4; ++i) clients.push_back(Client(i));
+  EXPECT_EQ(coordinator->Wait(absl::Minutes(3)), 128 + SIGKILL) << Log("coordinator.log");
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(clients[i]->Wait(absl::Seconds(40)), 0) << Log(absl::StrCat("client", i, ".log"));
+    EXPECT_NE(Log(absl::StrCat("client", i, ".log")).find("the last round is evaluated"),
+              std::string::npos)
+        << Log(absl::StrCat("client", i, ".log"));
+  }
 }
 
 // The last "epsilon" in a metrics.jsonl text, or -1.
@@ -316,6 +433,17 @@ TEST_F(NetworkTest, APrivateCoordinatorKilledAndRestartedReportsTheEpsilonItHad)
                                 std::regex("tailor_privacy_epsilon ([0-9.e+-]+)")))
       << metrics->body;
   EXPECT_EQ(std::stod(gauge[1]), committed);
+  // Only what ε covers is published: no participation counters, no counts or accuracies in
+  // the metrics, no client ids in the log lines about uploads.
+  EXPECT_EQ(metrics->body.find("tailor_uploads_accepted_total"), std::string::npos)
+      << metrics->body;
+  EXPECT_EQ(metrics->body.find("tailor_model_bytes_sent_total"), std::string::npos);
+  const std::string committed_lines = Log("coord/metrics.jsonl");
+  EXPECT_EQ(committed_lines.find("\"accepted\""), std::string::npos) << committed_lines;
+  EXPECT_NE(committed_lines.find("\"withheld\":true"), std::string::npos) << committed_lines;
+  EXPECT_EQ(Log("coordinator.log").find("event=upload_accepted client=0"), std::string::npos);
+  EXPECT_NE(Log("coordinator.log").find("event=upload_accepted client=withheld"),
+            std::string::npos);
 
   // The clients come back and the run finishes; the last round reports the accountant's
   // epsilon for all four rounds, not four minus the restart.

@@ -68,6 +68,37 @@ TEST(RdpAccountant, MoreStepsCostMoreAndMoreNoiseCostsLess) {
   EXPECT_EQ(SubsampledGaussianEpsilon(0.01, 1.0, 0, 1e-5)->epsilon, 0);
 }
 
+TEST(RdpAccountant, ATinySamplingRateStillCostsSomethingAtEveryOrder) {
+  // q/z below ~3e-8 used to round A_α to exactly 1: that order's RDP was 0, the conversion then
+  // said ε = 0 after any number of rounds, and a negative fractional order made the stored curve
+  // unloadable. For tiny q, log A_α ≈ C(α,2)·q²·(e^(1/z²) − 1).
+  const double q = 1e-9, z = 1.0;
+  for (double alpha : {2.0, 3.0, 10.0}) {
+    const double expected = alpha / 2 * q * q * std::expm1(1 / (z * z));
+    EXPECT_NEAR(*SubsampledGaussianRdp(q, z, alpha), expected, 1e-6 * expected) << alpha;
+  }
+  for (double alpha : {1.1, 1.5, 2.5, 7.9}) {
+    const double rdp = *SubsampledGaussianRdp(q, z, alpha);
+    EXPECT_GT(rdp, 0) << alpha;
+    // The bound used here is never below the true value (≈ the integer formula at α).
+    EXPECT_GE(rdp, alpha / 2 * q * q * std::expm1(1 / (z * z)) * (1 - 1e-9)) << alpha;
+  }
+  RdpAccountant accountant;
+  ASSERT_OK(accountant.AddSteps(q, z, 1000));
+  for (double r : accountant.rdp()) EXPECT_GT(r, 0);
+  const double one_thousand = accountant.Epsilon(1e-5)->epsilon;
+  EXPECT_GT(one_thousand, 0);
+  ASSERT_OK(accountant.AddSteps(q, z, 1000));
+  EXPECT_GT(accountant.Epsilon(1e-5)->epsilon, one_thousand);
+  // The curve is a valid checkpoint.
+  ASSERT_OK(RdpAccountant::FromCurve(accountant.orders(), accountant.rdp()));
+  // One order at 0 among positive ones is converted, not taken for "nothing released".
+  std::vector<double> curve = accountant.rdp();
+  curve[0] = 0;
+  EXPECT_GT(EpsilonFromRdp(accountant.orders(), curve, 1e-5)->epsilon, 0);
+  EXPECT_FALSE(EpsilonFromRdp(accountant.orders(), std::vector<double>(curve.size(), -1), 1e-5).ok());
+}
+
 TEST(RdpAccountant, BadInputIsRefusedByName) {
   EXPECT_STATUS(SubsampledGaussianRdp(0, 1, 2).status(), absl::StatusCode::kInvalidArgument,
                 "sampling rate q");

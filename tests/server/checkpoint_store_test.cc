@@ -47,6 +47,39 @@ TEST(CheckpointStore, FreshThenRoundsSurviveReopening) {
             (std::vector<std::string>{"{\"round\":1}", "{\"round\":2}"}));
 }
 
+TEST(CheckpointStore, ADeletedOrEmptiedDatabaseBesideModelFilesIsRefusedUnlessStartingOver) {
+  for (const bool emptied : {false, true}) {
+    const std::string dir = testing::MakeTempDir("lostdb");
+    {
+      auto store = CheckpointStore::Open(dir, "exp", Env::Default());
+      ASSERT_OK(store);
+      ASSERT_OK((*store)->SaveRound(1, RandomSet({{"w", {4}}}, 1), ParameterSet(), "{}"));
+    }
+    ASSERT_OK(Env::Default()->DeleteFile(dir + "/coordinator.db"));
+    (void)Env::Default()->DeleteFile(dir + "/coordinator.db-wal");
+    (void)Env::Default()->DeleteFile(dir + "/coordinator.db-shm");
+    if (emptied) ASSERT_OK(Env::Default()->WriteFileAtomically(dir + "/coordinator.db", ""));
+    EXPECT_STATUS(CheckpointStore::Open(dir, "exp", Env::Default()),
+                  absl::StatusCode::kFailedPrecondition, "records no rounds, but");
+    CheckpointStoreOptions over;
+    over.start_over = true;
+    auto fresh = CheckpointStore::Open(dir, "exp", Env::Default(), over);
+    ASSERT_OK(fresh);
+    EXPECT_FALSE((*(*fresh)->LoadLatest()).has_value());
+  }
+  // Metrics alone (the models directory cleaned) are refused too.
+  const std::string dir = testing::MakeTempDir("lostdb");
+  ASSERT_OK(Env::Default()->WriteFileAtomically(dir + "/metrics.jsonl", "{\"round\":1}\n"));
+  EXPECT_STATUS(CheckpointStore::Open(dir, "exp", Env::Default()),
+                absl::StatusCode::kFailedPrecondition, "metrics.jsonl");
+  // A fresh run that crashed before committing round 1 (an orphan model file, a bound store)
+  // resumes as a fresh run.
+  const std::string crashed = testing::MakeTempDir("orphan");
+  ASSERT_OK(CheckpointStore::Open(crashed, "exp", Env::Default()));
+  ASSERT_OK(Env::Default()->WriteFileAtomically(crashed + "/models/orphan.tlps", "x"));
+  ASSERT_OK(CheckpointStore::Open(crashed, "exp", Env::Default()));
+}
+
 TEST(CheckpointStore, RefusesAnotherExperimentsState) {
   const std::string dir = testing::MakeTempDir("ckpt");
   ASSERT_OK(CheckpointStore::Open(dir, "exp", Env::Default()));

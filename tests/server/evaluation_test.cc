@@ -2,6 +2,8 @@
 // accuracy beside the personalized one.
 #include "server/evaluation.h"
 
+#include <cmath>
+
 #include "tests/test_util.h"
 
 namespace tailor {
@@ -17,10 +19,10 @@ EvalReport Report(int64_t id, int64_t correct, int64_t count,
 }
 
 TEST(EvalCollector, SummarizesPersonalizedAndGlobalAccuracy) {
-  EvalCollector c(3);
-  c.OnEvalReport(Report(0, 9, 10, {{5, 10}}));
-  c.OnEvalReport(Report(1, 30, 40, {{20, 40}}));
-  c.OnEvalReport(Report(2, 0, 10, {{10, 10}}));
+  EvalCollector c({0, 1, 2});
+  ASSERT_OK(c.OnEvalReport(Report(0, 9, 10, {{5, 10}})));
+  ASSERT_OK(c.OnEvalReport(Report(1, 30, 40, {{20, 40}})));
+  ASSERT_OK(c.OnEvalReport(Report(2, 0, 10, {{10, 10}})));
   const EvalSummary s = c.WaitUntil(absl::InfiniteFuture());
   EXPECT_EQ(s.clients, 3);
   EXPECT_DOUBLE_EQ(s.micro_accuracy, 39.0 / 60);
@@ -31,23 +33,48 @@ TEST(EvalCollector, SummarizesPersonalizedAndGlobalAccuracy) {
 }
 
 TEST(EvalCollector, NoGlobalAccuracyUnlessEveryClientEvaluatedIt) {
-  EvalCollector c(2);
-  c.OnEvalReport(Report(0, 9, 10, {{5, 10}}));
-  c.OnEvalReport(Report(1, 3, 10));  // a client without a global model to evaluate
+  EvalCollector c({0, 1});
+  ASSERT_OK(c.OnEvalReport(Report(0, 9, 10, {{5, 10}})));
+  ASSERT_OK(c.OnEvalReport(Report(1, 3, 10)));  // a client without a global model to evaluate
   const EvalSummary s = c.WaitUntil(absl::InfiniteFuture());
   EXPECT_EQ(s.global_micro_accuracy, -1);
-  EvalCollector none(1);
-  none.OnEvalReport(Report(0, 1, 2));
+  EvalCollector none({0});
+  ASSERT_OK(none.OnEvalReport(Report(0, 1, 2)));
   EXPECT_EQ(none.WaitUntil(absl::InfiniteFuture()).global_micro_accuracy, -1);
 }
 
 TEST(EvalCollector, MissingClientsCountAsFailedAtTheDeadline) {
-  EvalCollector c(3);
-  c.OnEvalReport(Report(0, 1, 2));
+  EvalCollector c({0, 1, 2});
+  ASSERT_OK(c.OnEvalReport(Report(0, 1, 2)));
   c.OnEvalFailure(1, absl::UnavailableError("gone"));
   const EvalSummary s = c.WaitUntil(absl::Now());
   EXPECT_EQ(s.failed, 2);
   EXPECT_EQ(s.clients, 1);
+}
+
+TEST(EvalCollector, RefusesUnaskedDuplicateAndImpossibleReports) {
+  EvalCollector c({0, 1, 2, 3, 4});
+  EXPECT_STATUS(c.OnEvalReport(Report(9, 1, 2)), absl::StatusCode::kPermissionDenied, "not asked");
+  ASSERT_OK(c.OnEvalReport(Report(0, 1, 2)));
+  EXPECT_OK(c.OnEvalReport(Report(0, 1, 2))) << "an exact retry is accepted once";
+  EXPECT_STATUS(c.OnEvalReport(Report(0, 2, 2)), absl::StatusCode::kAlreadyExists,
+                "first one counts");
+  // 10^12 samples would outweigh every other client in the micro average.
+  EXPECT_STATUS(c.OnEvalReport(Report(1, 1, int64_t{1000000000000})),
+                absl::StatusCode::kInvalidArgument, "test samples");
+  EXPECT_STATUS(c.OnEvalReport(Report(1, 1, 2)), absl::StatusCode::kAborted, "counted as failed");
+  EvalReport nan_loss = Report(2, 1, 2);
+  nan_loss.personalized.loss_sum = NAN;
+  EXPECT_STATUS(c.OnEvalReport(nan_loss), absl::StatusCode::kInvalidArgument, "loss sum");
+  EXPECT_STATUS(c.OnEvalReport(Report(3, 1, 2, {{1, 3}})), absl::StatusCode::kInvalidArgument,
+                "same test set");
+  EXPECT_STATUS(c.OnEvalReport(Report(4, 3, 2)), absl::StatusCode::kInvalidArgument, "correct");
+  const EvalSummary s = c.WaitUntil(absl::InfiniteFuture());
+  EXPECT_EQ(s.clients, 1);
+  EXPECT_EQ(s.failed, 4);
+  EXPECT_DOUBLE_EQ(s.micro_accuracy, 0.5);
+  EXPECT_TRUE(std::isfinite(s.mean_loss));
+  EXPECT_STATUS(c.OnEvalReport(Report(4, 1, 2)), absl::StatusCode::kAborted, "over");
 }
 
 }  // namespace

@@ -156,10 +156,28 @@ TEST_F(GrpcServiceTest, TaskFetchAndResumableChunkedModel) {
   EXPECT_EQ(Fetch(session, "00ff", 0, &none).error_code(), grpc::StatusCode::NOT_FOUND);
   EXPECT_EQ(Fetch(session, task.model_sha256(), task.model_bytes() + 1, &none).error_code(),
             grpc::StatusCode::OUT_OF_RANGE);
-  // The task was handed out once; the next poll waits and comes back empty.
+  // A client that polls while holding an unanswered task lost it (it restarted): a new session
+  // of the same client gets the same task, same inputs, again.
+  std::string restarted;
+  ASSERT_TRUE(Join(0, "t0", &restarted).ok());
   v1::Task again;
-  ASSERT_TRUE(Wait(session, &again).ok());
+  ASSERT_TRUE(Wait(restarted, &again).ok());
+  EXPECT_EQ(again.SerializeAsString(), task.SerializeAsString());
+  // Once it answered, a poll waits and comes back empty.
+  const std::string payload = Encode(RandomSet({{"w", {3, 2}}, {"b", {2}}}, 2, 0.1));
+  ASSERT_TRUE(Upload(restarted, 1, payload, static_cast<int64_t>(payload.size())).ok());
+  ASSERT_TRUE(Wait(restarted, &again).ok());
   EXPECT_EQ(again.kind(), v1::Task::NO_TASK);
+  // Client 1 never polled: its task is waiting for it. After the round closes nobody is handed
+  // its task any more.
+  round_->AwaitAllReportedUntil(absl::Now());
+  ASSERT_OK(round_->Close());
+  std::string s1;
+  ASSERT_TRUE(Join(1, "t1", &s1).ok());
+  ASSERT_TRUE(Wait(s1, &again).ok());
+  EXPECT_EQ(again.kind(), v1::Task::TRAIN) << "the pending delivery itself";
+  ASSERT_TRUE(Wait(s1, &again).ok());
+  EXPECT_EQ(again.kind(), v1::Task::NO_TASK) << "the round is closed";
 }
 
 TEST_F(GrpcServiceTest, EveryBadUploadGetsItsStatusAndLeavesTheRoundUnchanged) {
@@ -170,81 +188,136 @@ TEST_F(GrpcServiceTest, EveryBadUploadGetsItsStatusAndLeavesTheRoundUnchanged) {
   const std::string payload = Encode(good);
   const int64_t n = static_cast<int64_t>(payload.size());
 
+  // The stream's framing: refused by the service before the round sees anything, so the client
+  // may send the same update again.
   EXPECT_EQ(Upload(s0, 1, payload, n + 1000).error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
       << "declared size above the limit";
+  EXPECT_EQ(Upload(s0, 1, payload, -5).error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
+      << "negative declared size";
   EXPECT_EQ(Upload(s0, 1, payload + "xx", n).error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED)
       << "more bytes than declared";
   EXPECT_EQ(Upload(s0, 1, payload.substr(0, n - 10), n).error_code(), grpc::StatusCode::DATA_LOSS)
       << "truncated stream";
-  std::string corrupt = payload;
-  corrupt[n - 40] ^= 1;
-  EXPECT_EQ(Upload(s0, 1, corrupt, n).error_code(), grpc::StatusCode::DATA_LOSS) << "hash mismatch";
-  EXPECT_EQ(Upload(s0, 1, Encode(RandomSet({{"w", {3, 2}}, {"c", {2}}}, 2)), n).error_code(),
-            grpc::StatusCode::INVALID_ARGUMENT)
-      << "wrong tensor name";
-  const std::string wrong_shape = Encode(RandomSet({{"w", {2, 3}}, {"b", {2}}}, 2));
-  EXPECT_EQ(Upload(s0, 1, wrong_shape, static_cast<int64_t>(wrong_shape.size())).error_code(),
-            grpc::StatusCode::INVALID_ARGUMENT)
-      << "wrong shape";
-  ParameterSet nan = good;
-  nan.FindMutable("b")->f32()[0] = NAN;
-  EXPECT_EQ(Upload(s0, 1, Encode(nan), n).error_code(), grpc::StatusCode::INVALID_ARGUMENT) << "NaN";
-  ParameterSet inf = good;
-  inf.FindMutable("w")->f32()[3] = INFINITY;
-  EXPECT_EQ(Upload(s0, 1, Encode(inf), n).error_code(), grpc::StatusCode::INVALID_ARGUMENT) << "Inf";
-  EXPECT_EQ(Upload(s0, 1, payload, n, /*weight=*/-1).error_code(),
-            grpc::StatusCode::INVALID_ARGUMENT)
-      << "negative weight";
-  EXPECT_EQ(Upload(s0, 7, payload, n).error_code(), grpc::StatusCode::FAILED_PRECONDITION)
+  EXPECT_EQ(Upload(s0, 7, payload, n).error_code(), grpc::StatusCode::ABORTED)
       << "round not open";
   EXPECT_EQ(Upload(s2, 1, payload, n).error_code(), grpc::StatusCode::PERMISSION_DENIED)
       << "not in the cohort";
 
-  // Now the good one, then its duplicate.
+  // Now the good one, then its duplicate: an idempotent retry, neither counted twice nor a
+  // rejection.
   EXPECT_TRUE(Upload(s0, 1, payload, n).ok());
-  EXPECT_EQ(Upload(s0, 1, payload, n).error_code(), grpc::StatusCode::ALREADY_EXISTS);
+  EXPECT_TRUE(Upload(s0, 1, payload, n).ok());
+  EXPECT_EQ(service_->stats().uploads_rejected.count(grpc::StatusCode::ALREADY_EXISTS), 0u);
 
   round_->AwaitAllReportedUntil(absl::Now());
   auto result = round_->Close();
   ASSERT_OK(result);
   EXPECT_EQ(result->accepted, 1);
-  // Only the good update is in the aggregate: nothing rejected leaked into it.
+  EXPECT_EQ(result->rejected, 0);
+  // Only the good update is in the aggregate: nothing refused leaked into it.
   for (const std::string name : {"w", "b"}) {
     for (int64_t i = 0; i < good.Find(name)->numel(); ++i) {
       EXPECT_NEAR(result->mean_delta.Find(name)->f32()[i], good.Find(name)->f32()[i], 1e-9);
     }
   }
-  EXPECT_EQ(Upload(s0, 1, payload, n).error_code(), grpc::StatusCode::FAILED_PRECONDITION)
+  std::string s1;
+  ASSERT_TRUE(Join(1, "t1", &s1).ok());
+  EXPECT_EQ(Upload(s1, 1, payload, n).error_code(), grpc::StatusCode::ABORTED)
       << "upload for a closed round";
+  EXPECT_TRUE(Upload(s0, 1, payload, n).ok()) << "a retry of an accepted upload stays OK";
+}
+
+TEST_F(GrpcServiceTest, BadContentMakesAFailedClientAndTheRoundGoesOn) {
+  std::string s0;
+  ASSERT_TRUE(Join(0, "t0", &s0).ok());
+  const ParameterSet good = RandomSet({{"w", {3, 2}}, {"b", {2}}}, 2, 0.1);
+  const std::string payload = Encode(good);
+  const int64_t n = static_cast<int64_t>(payload.size());
+  ParameterSet nan = good;
+  nan.FindMutable("b")->f32()[0] = NAN;
+  ParameterSet inf = good;
+  inf.FindMutable("w")->f32()[3] = INFINITY;
+  std::string corrupt = payload;
+  corrupt[n - 40] ^= 1;
+  const std::string wrong_name = Encode(RandomSet({{"w", {3, 2}}, {"c", {2}}}, 2));
+  const std::string wrong_shape = Encode(RandomSet({{"w", {2, 3}}, {"b", {2}}}, 2));
+  struct Case {
+    std::string payload;
+    double weight;
+    grpc::StatusCode code;
+    const char* what;
+  };
+  const std::vector<Case> cases = {
+      {corrupt, 5, grpc::StatusCode::DATA_LOSS, "hash mismatch"},
+      {wrong_name, 5, grpc::StatusCode::INVALID_ARGUMENT, "wrong tensor name"},
+      {wrong_shape, 5, grpc::StatusCode::INVALID_ARGUMENT, "wrong shape"},
+      {Encode(nan), 5, grpc::StatusCode::INVALID_ARGUMENT, "NaN"},
+      {Encode(inf), 5, grpc::StatusCode::INVALID_ARGUMENT, "Inf"},
+      {payload, -1, grpc::StatusCode::INVALID_ARGUMENT, "negative weight"},
+  };
+  int64_t round = 1;
+  for (const Case& c : cases) {
+    ++round;
+    RoundOptions ro;
+    ro.round = round;
+    ro.cohort = {0, 1};
+    ro.shared_schema = schema_;
+    ro.aggregator = *CreateAggregator("weighted_mean");
+    ro.min_updates = 1;
+    auto state = std::shared_ptr<Round>(*Round::Create(std::move(ro)));
+    TrainTask task;
+    task.round = round;
+    task.global_shared = schema_;
+    service_->DispatchTrain(task, {0, 1}, state);
+    EXPECT_EQ(Upload(s0, round, c.payload, static_cast<int64_t>(c.payload.size()), c.weight)
+                  .error_code(),
+              c.code)
+        << c.what;
+    // The refusal is final for this round: the client is a failed client, like a dropout.
+    EXPECT_EQ(Upload(s0, round, payload, n).error_code(), grpc::StatusCode::ABORTED) << c.what;
+    state->OnTrainFailure(1, round, absl::UnavailableError("gone"));
+    ASSERT_TRUE(state->AwaitAllReportedUntil(absl::Now() + absl::Seconds(5))) << c.what;
+    EXPECT_STATUS(state->Close(), absl::StatusCode::kFailedPrecondition, "needs 1");
+  }
 }
 
 TEST_F(GrpcServiceTest, EvaluationReportsAreChecked) {
   std::string session;
   ASSERT_TRUE(Join(0, "t0", &session).ok());
-  auto report = [&](int64_t round, int64_t correct, int64_t count) {
+  auto report = [&](int64_t round, int64_t correct, int64_t count, int64_t evaluation = 3) {
     grpc::ClientContext ctx;
     v1::EvaluationReport req;
     req.set_session(session);
     req.set_round(round);
+    req.set_evaluation_id(evaluation);
     req.set_correct(correct);
     req.set_count(count);
     v1::ReportResponse resp;
     return stub_->ReportEvaluation(&ctx, req, &resp);
   };
-  EXPECT_EQ(report(1, 1, 2).error_code(), grpc::StatusCode::FAILED_PRECONDITION)
-      << "no evaluation open";
-  auto collector = std::make_shared<EvalCollector>(1);
+  EXPECT_EQ(report(1, 1, 2).error_code(), grpc::StatusCode::ABORTED) << "no evaluation open";
+  auto collector = std::make_shared<EvalCollector>(std::vector<int64_t>{0});
   EvalTask eval;
   eval.round = 1;
+  eval.evaluation_id = 3;
   eval.global_shared = schema_;
   service_->DispatchEval(eval, {0}, collector);
-  EXPECT_EQ(report(1, 5, 2).error_code(), grpc::StatusCode::INVALID_ARGUMENT) << "correct > count";
-  EXPECT_EQ(report(1, -1, 2).error_code(), grpc::StatusCode::INVALID_ARGUMENT) << "negative";
-  EXPECT_EQ(report(2, 1, 2).error_code(), grpc::StatusCode::FAILED_PRECONDITION) << "wrong round";
+  EXPECT_EQ(report(2, 1, 2).error_code(), grpc::StatusCode::ABORTED) << "wrong round";
+  EXPECT_EQ(report(1, 1, 2, /*evaluation=*/2).error_code(), grpc::StatusCode::ABORTED)
+      << "another evaluation of the same round";
   EXPECT_TRUE(report(1, 3, 4).ok());
+  EXPECT_TRUE(report(1, 3, 4).ok()) << "an exact retry";
+  EXPECT_EQ(report(1, 4, 4).error_code(), grpc::StatusCode::ALREADY_EXISTS) << "a different one";
   EvalSummary s = collector->WaitUntil(absl::Now() + absl::Seconds(5));
   EXPECT_EQ(s.test_samples, 4);
   EXPECT_DOUBLE_EQ(s.micro_accuracy, 0.75);
+  // Impossible numbers are refused by the collector, the same one the simulation uses.
+  auto second = std::make_shared<EvalCollector>(std::vector<int64_t>{0});
+  eval.evaluation_id = 4;
+  service_->DispatchEval(eval, {0}, second);
+  EXPECT_EQ(report(1, 5, 2, 4).error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+      << "correct > count";
+  EXPECT_EQ(second->WaitUntil(absl::Now() + absl::Seconds(5)).failed, 1);
 }
 
 TEST_F(GrpcServiceTest, FinishTellsWaitingClients) {
@@ -294,7 +367,7 @@ TEST_F(HeartbeatTest, ASilentClientIsADropoutLongBeforeTheDeadlineAndABeatingOne
   // Client 0 was reported as a dropout: its late update is refused, not counted twice.
   const std::string payload = Encode(RandomSet({{"w", {3, 2}}, {"b", {2}}}, 2, 0.1));
   EXPECT_EQ(Upload(s0, 1, payload, static_cast<int64_t>(payload.size())).error_code(),
-            grpc::StatusCode::FAILED_PRECONDITION);
+            grpc::StatusCode::ABORTED);
   bool still_open = true;
   ASSERT_TRUE(Beat(s0, 1, &still_open).ok());
   EXPECT_FALSE(still_open) << "a lost client is told its round is gone";

@@ -52,12 +52,12 @@ TEST_F(RoundTest, AcceptsCohortUpdatesAndAverages) {
 }
 
 TEST_F(RoundTest, RejectsBadUploadsWithPreciseCodesAndKeepsState) {
-  auto round = MakeRound({1, 2, 4}, 1);
+  auto round = MakeRound({1, 2, 4, 5, 6}, 1);
   ParameterSet good = RandomSet({{"w", {2, 2}}, {"b", {2}}}, 2, 0.1);
   ASSERT_OK(round->OnUpdate(Upload(1, good)));
 
-  EXPECT_STATUS(round->OnUpdate(Upload(1, good)), absl::StatusCode::kAlreadyExists,
-                "already has an accepted update");
+  // A repeat of an accepted upload is an idempotent retry: OK, counted once.
+  EXPECT_OK(round->OnUpdate(Upload(1, good)));
   EXPECT_STATUS(round->OnUpdate(Upload(9, good)), absl::StatusCode::kPermissionDenied,
                 "not in the cohort");
   EXPECT_STATUS(round->OnUpdate(Upload(2, good, /*round=*/2)), absl::StatusCode::kAborted,
@@ -66,23 +66,25 @@ TEST_F(RoundTest, RejectsBadUploadsWithPreciseCodesAndKeepsState) {
   nan.FindMutable("w")->f32()[0] = NAN;
   EXPECT_STATUS(round->OnUpdate(Upload(2, nan)), absl::StatusCode::kInvalidArgument,
                 "non-finite");
+  // The refusal is final: client 2 is a failed client of this round.
+  EXPECT_STATUS(round->OnUpdate(Upload(2, good)), absl::StatusCode::kAborted, "already refused");
   EXPECT_STATUS(round->OnUpdate(Upload(4, RandomSet({{"w", {2, 3}}, {"b", {2}}}, 1))),
                 absl::StatusCode::kInvalidArgument, "expected float32[2,2]");
-  UpdateUpload corrupt = Upload(4, good);
+  UpdateUpload corrupt = Upload(5, good);
   corrupt.payload[corrupt.payload.size() - 40] ^= 1;
   EXPECT_STATUS(round->OnUpdate(corrupt), absl::StatusCode::kDataLoss, "checksum");
-  EXPECT_STATUS(round->OnUpdate(Upload(4, good, 3, NAN)), absl::StatusCode::kInvalidArgument,
+  EXPECT_STATUS(round->OnUpdate(Upload(6, good, 3, NAN)), absl::StatusCode::kInvalidArgument,
                 "weight");
 
-  round->AwaitAllReported();  // 1 accepted, 2 and 4 rejected: everyone accounted for
+  round->AwaitAllReported();  // 1 accepted, 2, 4, 5, 6 refused: everyone accounted for
   auto r = round->Close();
   ASSERT_OK(r);
   EXPECT_EQ(r->accepted, 1);
-  EXPECT_GE(r->rejected, 4);
+  EXPECT_EQ(r->rejected, 4);
+  EXPECT_EQ(r->accepted + r->rejected + r->failed, r->cohort_size);
   // Only the good update made it into the mean.
   EXPECT_NEAR(r->mean_delta.Find("w")->f32()[1], good.Find("w")->f32()[1], 1e-9);
-  EXPECT_STATUS(round->OnUpdate(Upload(4, good)), absl::StatusCode::kFailedPrecondition,
-                "closed");
+  EXPECT_STATUS(round->OnUpdate(Upload(4, good)), absl::StatusCode::kAborted, "closed");
 }
 
 TEST_F(RoundTest, DropoutsCountAndMinimumIsEnforced) {
@@ -105,7 +107,7 @@ TEST_F(RoundTest, DeadlineTurnsSilentClientsIntoDropouts) {
   EXPECT_EQ(r->accepted, 1);
   EXPECT_EQ(r->failed, 2);
   // A straggler arriving after the close is refused and changes nothing.
-  EXPECT_STATUS(round->OnUpdate(Upload(1, good)), absl::StatusCode::kFailedPrecondition, "closed");
+  EXPECT_STATUS(round->OnUpdate(Upload(1, good)), absl::StatusCode::kAborted, "closed");
 }
 
 TEST_F(RoundTest, DeadlineWithEveryoneInIsNotAFailure) {

@@ -158,6 +158,8 @@ TEST(Simulation, APrivateRunClipsOnTheDeviceStopsAtItsBudgetAndRepeatsForItsSeed
   const double budget = 0.5 * (SubsampledGaussianEpsilon(0.75, 1.5, 3, 1e-5)->epsilon +
                                SubsampledGaussianEpsilon(0.75, 1.5, 4, 1e-5)->epsilon);
   c.mutable_privacy()->set_epsilon_budget(budget);
+  // This test reads the counts, which ε does not cover: the operator opts in.
+  c.mutable_privacy()->set_release_unprotected_metrics(true);
   c.set_output_dir(testing::MakeTempDir("dp-sim") + "/run");
   SimulationOptions o;
   auto first = RunSimulation(c, o);
@@ -199,6 +201,45 @@ TEST(Simulation, APrivateRunClipsOnTheDeviceStopsAtItsBudgetAndRepeatsForItsSeed
   ASSERT_OK(secure);
   EXPECT_FALSE(*secure->final_shared == *first->final_shared)
       << "OS-keyed noise must not repeat the seeded noise";
+}
+
+TEST(Simulation, APrivateRunReleasesOnlyWhatEpsilonCoversUnlessTheOperatorOptsIn) {
+  auto c = TinyConfig("fedper", 2);
+  c.set_rounds(2);
+  c.mutable_privacy()->set_clip_norm(0.05);
+  c.mutable_privacy()->set_noise_multiplier(1.5);
+  c.mutable_privacy()->set_sampling_rate(0.75);
+  c.mutable_train()->mutable_dp_sgd()->set_clip_norm(1.0);
+  c.mutable_train()->mutable_dp_sgd()->set_noise_multiplier(1.5);
+  c.set_output_dir(testing::MakeTempDir("dp-withheld") + "/run");
+  SimulationOptions o;
+  auto withheld = RunSimulation(c, o);
+  ASSERT_OK(withheld);
+  const std::string jsonl = *Env::Default()->ReadFile(c.output_dir() + "/metrics.jsonl");
+  EXPECT_EQ(std::count(jsonl.begin(), jsonl.end(), '\n'), 2);
+  // Per-client accuracies, the training loss, exact counts and the record ε are not covered
+  // by ε: none of them is released, and nothing is evaluated on the clients' data.
+  for (const char* field : {"\"accepted\"", "\"cohort\"", "\"train_loss\"", "\"eval\"",
+                            "client_accuracy", "record_epsilon_max", "\"failed\"",
+                            "upload_bytes"}) {
+    EXPECT_EQ(jsonl.find(field), std::string::npos) << field << " in\n" << jsonl;
+  }
+  EXPECT_NE(jsonl.find("\"withheld\":true"), std::string::npos) << jsonl;
+  EXPECT_NE(jsonl.find("\"privacy\":{\"epsilon\":"), std::string::npos) << jsonl;
+  for (const RoundRecord& r : withheld->rounds) {
+    EXPECT_TRUE(r.withheld);
+    EXPECT_FALSE(r.eval.has_value());
+    EXPECT_EQ(r.accepted, 0);
+  }
+  // Opting in releases them; the model is the same either way.
+  c.mutable_privacy()->set_release_unprotected_metrics(true);
+  c.set_output_dir(testing::MakeTempDir("dp-released") + "/run");
+  auto released = RunSimulation(c, o);
+  ASSERT_OK(released);
+  const std::string all = *Env::Default()->ReadFile(c.output_dir() + "/metrics.jsonl");
+  EXPECT_NE(all.find("\"accepted\""), std::string::npos) << all;
+  EXPECT_NE(all.find("\"eval\""), std::string::npos) << all;
+  EXPECT_TRUE(*released->final_shared == *withheld->final_shared);
 }
 
 TEST(Simulation, DpSgdClientsReportTheirRecordLevelEpsilon) {
