@@ -20,12 +20,14 @@ done
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
 print("| run | rounds | coordinator kills | client kills | rounds lost | duplicates | "
-      "changed lines | final model = uninterrupted | longest stall (s) | checks |")
-print("|---|---:|---:|---:|---:|---:|---:|---|---:|---|")
+      "changed lines | final model = uninterrupted | longest stall (s) | all clients back after a "
+      "restart (s, median / max) | checks |")
+print("|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---|")
 for r in rows:
     print(f"| {r['algorithm']} | {r['rounds']} | {r['coordinator_kills']} | {r['client_kills']} | "
           f"{r['rounds_lost']} | {r['duplicates']} | {r['mismatches']} | "
           f"{'bit for bit' if r['model_bit_identical'] else 'NO'} | {r['longest_stall_s']} | "
+          f"{r.get('rejoin_all_clients_s_median')} / {r.get('rejoin_all_clients_s_max')} | "
           f"{'pass' if not r['failures'] else '; '.join(r['failures'])} |")
 PY
 rm -f "$out"

@@ -1,11 +1,13 @@
 #!/usr/bin/python3
-"""An independent plain-PyTorch FedAvg of the reference setup, to check Tailor's FedAvg curve
-against PyTorch itself on the same clients: PFLlib's partition (np.random.seed(1), Dirichlet 0.1,
-least 40, 75/25 split), the reference CNN with PyTorch's default init, SGD lr 0.005, batch 10,
-drop_last, 1 local epoch, all 20 clients, sample-weighted averaging, global accuracy
-sum(correct)/sum(test) after each round.
+"""An independent plain-PyTorch FedAvg (or FedPer) of the reference setup, to check Tailor's
+curves against PyTorch itself on the same clients: PFLlib's partition (np.random.seed(1),
+Dirichlet 0.1, least 40, 75/25 split), the reference CNN with PyTorch's default init, SGD lr
+0.005, batch 10, drop_last, 1 local epoch, all 20 clients, sample-weighted averaging, accuracy
+sum(correct)/sum(test) after each round. FedPer as PFLlib runs it: every client starts from the
+same model, keeps its own fc2 (the head) across rounds, and only the body is averaged; each
+client is evaluated with the averaged body and its own head.
 
-  /usr/bin/python3 bench/pytorch_fedavg_reference.py ROUNDS TORCH_SEED
+  /usr/bin/python3 bench/pytorch_fedavg_reference.py ROUNDS TORCH_SEED [fedavg|fedper]
 """
 import copy
 import gzip
@@ -40,12 +42,17 @@ def main():
     torch.manual_seed(int(sys.argv[2]) if len(sys.argv) > 2 else 0)
     torch.set_num_threads(2)
     x, y = load_pool()
+    fedper = len(sys.argv) > 3 and sys.argv[3] == "fedper"
     splits = pfllib_split(y.numpy(), 20, 0.1, 40, 0.75, 1)
     global_model = Cnn()
+    # FedPer: each client's head, kept between rounds (all start from the initial model's).
+    heads = [copy.deepcopy(global_model.fc2.state_dict()) for _ in splits]
     for r in range(1, rounds + 1):
         states, weights = [], []
-        for train_idx, _ in splits:
+        for c, (train_idx, _) in enumerate(splits):
             model = copy.deepcopy(global_model)
+            if fedper:
+                model.fc2.load_state_dict(heads[c])
             opt = torch.optim.SGD(model.parameters(), lr=0.005)
             order = torch.randperm(len(train_idx))
             for b in range(0, len(order) - 9, 10):
@@ -55,16 +62,23 @@ def main():
                 opt.step()
             states.append(model.state_dict())
             weights.append(len(train_idx))
+            if fedper:
+                heads[c] = copy.deepcopy(model.fc2.state_dict())
         total = sum(weights)
         avg = {k: sum(w / total * s[k] for w, s in zip(weights, states)) for k in states[0]}
         global_model.load_state_dict(avg)
         correct = count = 0
         with torch.no_grad():
-            for _, test_idx in splits:
+            for c, (_, test_idx) in enumerate(splits):
                 sel = torch.as_tensor(test_idx)
-                correct += (global_model(x[sel]).argmax(1) == y[sel]).sum().item()
+                model = global_model
+                if fedper:
+                    model = copy.deepcopy(global_model)
+                    model.fc2.load_state_dict(heads[c])
+                correct += (model(x[sel]).argmax(1) == y[sel]).sum().item()
                 count += len(test_idx)
-        print(f"round {r} global_accuracy {100 * correct / count:.2f}", flush=True)
+        label = "personalized_accuracy" if fedper else "global_accuracy"
+        print(f"round {r} {label} {100 * correct / count:.2f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 # The transport-only round peers are measured on: a coordinator and 10 client processes on
 # loopback, a 10M-parameter float32 model, clients that return the parameters + 1e-3 without
 # training (configs/bench_transport.textproto). Prints the median round time over rounds 2-6
-# (dispatch to aggregated model; round 1 includes the clients' start-up).
+# (dispatch to aggregated model; round 1 includes the clients' start-up) and its ratio to plain
+# TCP moving the same bytes, measured in the same run (bench/tcp_round_baseline.py).
 #   bash bench/transport_round.sh [BUILD_DIR]
 set -euo pipefail
 build=${1:-build}
@@ -23,12 +24,17 @@ for i in $(seq 0 9); do
   pids+=("$!")
 done
 wait "$coord"
-/usr/bin/python3 - "$work/coord/metrics.jsonl" <<'PY'
+# The baseline, measured now on the same machine: the same bytes (the 40 MB model to each of the
+# 10 clients and 40 MB back from each) moved by plain TCP on loopback and nothing else.
+baseline=$(/usr/bin/python3 bench/tcp_round_baseline.py --clients 10 --model-bytes 40000000 --rounds 6)
+/usr/bin/python3 - "$work/coord/metrics.jsonl" "$baseline" <<'PY'
 import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 t = [r["train_seconds"] for r in rows if 2 <= r["round"] <= 6]
-print(f"transport-only round, 10 clients, 10M float32 parameters: median {statistics.median(t):.3f} s "
+tcp = float(sys.argv[2])
+tailor = statistics.median(t)
+print(f"transport-only round, 10 clients, 10M float32 parameters: median {tailor:.3f} s "
       f"over rounds 2-6 ({', '.join(f'{x:.3f}' for x in t)}); round 1 {rows[0]['train_seconds']:.2f} s")
-print(f"vs 17.5 s for a popular Python framework over gRPC on this machine class: "
-      f"{17.5 / statistics.median(t):.1f}x faster")
+print(f"plain TCP moving the same bytes, same run: median {tcp:.3f} s; "
+      f"Tailor takes {tailor / tcp:.2f}x the raw copy")
 PY

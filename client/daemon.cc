@@ -145,20 +145,41 @@ class Daemon {
   absl::Status Step() {
     v1::WaitForTaskRequest req;
     req.set_session(session_);
+    if (failed_task_) *req.mutable_failed() = *failed_task_;
     v1::Task task;
     auto ctx = Context(options_.poll_timeout);
     TAILOR_RETURN_IF_ERROR(FromGrpcStatus(stub_->WaitForTask(ctx.get(), req, &task)));
+    failed_task_.reset();  // delivered
     switch (task.kind()) {
       case v1::Task::FINISHED:
         finished_ = true;
         return absl::OkStatus();
       case v1::Task::TRAIN:
-        return Train(task);
+        return Done(task, Train(task));
       case v1::Task::EVALUATE:
-        return Evaluate(task);
+        return Done(task, Evaluate(task));
       default:
         return absl::OkStatus();
     }
+  }
+
+  // A task that failed here, not on the way (its training diverged, the state on disk is
+  // unreadable...): the daemon stays up, says so with its next poll so the coordinator counts it
+  // as failed at once, and takes the next task. Transient and session errors go back to Run.
+  absl::Status Done(const v1::Task& task, absl::Status s) {
+    if (s.ok() || Transient(s) || absl::IsUnauthenticated(s)) return s;
+    Log(LogLevel::kWarn, "task_failed",
+        {{"round", absl::StrCat(task.round())},
+         {"kind", v1::Task::Kind_Name(task.kind())},
+         {"code", absl::StatusCodeToString(s.code())},
+         {"msg", std::string(s.message())}});
+    v1::TaskFailure failure;
+    failure.set_kind(task.kind());
+    failure.set_round(task.round());
+    failure.set_evaluation_id(task.evaluation_id());
+    failure.set_reason(s.ToString());
+    failed_task_ = std::move(failure);
+    return absl::OkStatus();
   }
 
   // Fetches (or reuses) the model of `task`, decoding it as the chunks arrive and resuming
@@ -345,6 +366,8 @@ class Daemon {
   bool finished_ = false;
   // The evaluation of the experiment's last round is answered.
   bool experiment_over_ = false;
+  // The task that failed on this device, told to the coordinator with the next poll.
+  std::optional<v1::TaskFailure> failed_task_;
   std::string cached_sha_;
   std::shared_ptr<const ParameterSet> cached_model_;
   std::string partial_sha_;

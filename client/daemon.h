@@ -4,7 +4,8 @@
 // retried with exponential backoff and jitter, capped low so a restarted coordinator has its
 // clients back within about a second; a lost session (the coordinator restarted) re-joins. An
 // upload or report the coordinator refuses (the round moved on, bad content) is logged and
-// dropped: the daemon goes back to polling, it does not exit. While it cannot reach the
+// dropped: the daemon goes back to polling, it does not exit; so is a task that fails on the
+// device (diverged training), which the next poll reports. While it cannot reach the
 // coordinator it says so in its log, with what it is waiting for.
 #ifndef TAILOR_CLIENT_DAEMON_H_
 #define TAILOR_CLIENT_DAEMON_H_

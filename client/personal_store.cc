@@ -63,6 +63,10 @@ bool DirectoryPersonalStore::Contains(int64_t client_id) const {
   return env_->FileExists(NewestPath(client_id)) || env_->FileExists(PreviousPath(client_id));
 }
 
+absl::Status DirectoryPersonalStore::RemoveTemporaryFiles() {
+  return RemoveAtomicWriteLeftovers(env_, dir_);
+}
+
 absl::StatusOr<std::optional<DirectoryPersonalStore::Version>> DirectoryPersonalStore::Read(
     const std::string& path) const {
   absl::StatusOr<std::string> bytes = env_->ReadFile(path);

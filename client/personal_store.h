@@ -75,6 +75,9 @@ class DirectoryPersonalStore : public PersonalStore {
   absl::Status Save(int64_t client_id, int64_t round, const ParameterSet& state) override;
   // Whether the client has a state file (without reading it).
   bool Contains(int64_t client_id) const;
+  // Deletes the temporary files of atomic writes that a killed process left behind (the state
+  // files themselves are never half-written). Call once at start, before anything saves.
+  absl::Status RemoveTemporaryFiles();
 
  private:
   struct Version {

@@ -47,6 +47,11 @@ class Env {
   virtual void SleepFor(absl::Duration d) = 0;
 };
 
+// Deletes the temporary files that WritePiecesAtomically leaves in `dir` when its process is
+// killed mid-write ("NAME.tmp.PID"). Only for a directory no live process is writing to. A
+// missing directory is fine.
+absl::Status RemoveAtomicWriteLeftovers(Env* env, const std::string& dir);
+
 // Forwards every call to a target; tests derive from it and override what they break.
 class EnvWrapper : public Env {
  public:

@@ -150,6 +150,18 @@ class PosixEnv : public Env {
 
 }  // namespace
 
+absl::Status RemoveAtomicWriteLeftovers(Env* env, const std::string& dir) {
+  absl::StatusOr<std::vector<std::string>> names = env->ListDir(dir);
+  if (absl::IsNotFound(names.status())) return absl::OkStatus();
+  if (!names.ok()) return names.status();
+  for (const std::string& name : *names) {
+    if (name.find(".tmp.") == std::string::npos) continue;
+    absl::Status s = env->DeleteFile(absl::StrCat(dir, "/", name));
+    if (!s.ok() && !absl::IsNotFound(s)) return s;
+  }
+  return absl::OkStatus();
+}
+
 Env* Env::Default() {
   static Env* env = new PosixEnv();
   return env;

@@ -2,10 +2,12 @@
 
 #include <sqlite3.h>
 
-#include <cinttypes>
-#include <cstdio>
 
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "core/serialization.h"
 #include "core/sha256.h"
 #include "core/status_macros.h"
@@ -44,6 +46,8 @@ absl::StatusOr<std::unique_ptr<CheckpointStore>> CheckpointStore::Open(
     return s;
   }
   std::unique_ptr<CheckpointStore> store(new CheckpointStore(dir, env, db));
+  // A coordinator killed mid-write leaves its temporary model file behind; nothing names it.
+  TAILOR_RETURN_IF_ERROR(RemoveAtomicWriteLeftovers(env, dir + "/models"));
   sqlite3_busy_timeout(db, 5000);
   TAILOR_RETURN_IF_ERROR(store->Exec("PRAGMA journal_mode=WAL"));
   TAILOR_RETURN_IF_ERROR(store->Exec("PRAGMA synchronous=FULL"));
@@ -75,7 +79,11 @@ absl::StatusOr<std::unique_ptr<CheckpointStore>> CheckpointStore::Open(
     Statement bound(db, "SELECT COUNT(*) FROM meta WHERE key = 'experiment'");
     if (sqlite3_step(bound.get()) != SQLITE_ROW) return SqliteError(db, "read meta");
     if (sqlite3_column_int64(bound.get(), 0) == 0 && !options.start_over) {
-      TAILOR_ASSIGN_OR_RETURN(std::vector<std::string> models, env->ListDir(dir + "/models"));
+      TAILOR_ASSIGN_OR_RETURN(std::vector<std::string> names, env->ListDir(dir + "/models"));
+      std::vector<std::string> models;
+      for (const std::string& name : names) {
+        if (absl::EndsWith(name, ".tlps")) models.push_back(name);
+      }
       absl::StatusOr<std::string> metrics = env->ReadFile(dir + "/metrics.jsonl");
       const bool has_metrics = metrics.ok() && !metrics->empty();
       if (!models.empty() || has_metrics) {
@@ -209,28 +217,38 @@ absl::Status CheckpointStore::CompleteEvaluation(int64_t round, const std::strin
   return absl::OkStatus();
 }
 
-absl::Status CheckpointStore::RecordAttempt(int64_t round, int64_t attempt) {
+absl::Status CheckpointStore::RecordAttempt(const Attempt& a) {
   Statement upsert(db_, "INSERT OR REPLACE INTO meta (key, value) VALUES ('attempt', ?)");
-  const std::string value = absl::StrCat(round, " ", attempt);
+  // "ROUND ATTEMPT [EXCLUDED,...]"
+  const std::string value =
+      absl::StrCat(a.round, " ", a.attempt, a.excluded.empty() ? "" : " ",
+                   absl::StrJoin(a.excluded, ","));
   sqlite3_bind_text(upsert.get(), 1, value.c_str(), -1, SQLITE_TRANSIENT);
   if (sqlite3_step(upsert.get()) != SQLITE_DONE) {
-    return SqliteError(db_, absl::StrCat("record attempt ", attempt, " of round ", round));
+    return SqliteError(db_, absl::StrCat("record attempt ", a.attempt, " of round ", a.round));
   }
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::optional<std::pair<int64_t, int64_t>>> CheckpointStore::LastAttempt() {
+absl::StatusOr<std::optional<CheckpointStore::Attempt>> CheckpointStore::LastAttempt() {
   Statement q(db_, "SELECT value FROM meta WHERE key = 'attempt'");
   const int rc = sqlite3_step(q.get());
-  if (rc == SQLITE_DONE) return std::optional<std::pair<int64_t, int64_t>>();
+  if (rc == SQLITE_DONE) return std::optional<Attempt>();
   if (rc != SQLITE_ROW) return SqliteError(db_, "read meta");
   const std::string value = reinterpret_cast<const char*>(sqlite3_column_text(q.get(), 0));
-  std::pair<int64_t, int64_t> parsed;
-  if (std::sscanf(value.c_str(), "%" SCNd64 " %" SCNd64, &parsed.first, &parsed.second) != 2 ||
-      parsed.second < 1) {
-    return absl::DataLossError(absl::StrCat("malformed attempt record '", value, "'"));
+  const std::vector<std::string> parts = absl::StrSplit(value, ' ');
+  Attempt a;
+  bool ok = (parts.size() == 2 || parts.size() == 3) && absl::SimpleAtoi(parts[0], &a.round) &&
+            absl::SimpleAtoi(parts[1], &a.attempt) && a.attempt >= 1;
+  if (ok && parts.size() == 3) {
+    for (absl::string_view id : absl::StrSplit(parts[2], ',')) {
+      int64_t client = 0;
+      ok = ok && absl::SimpleAtoi(id, &client) && client >= 0;
+      a.excluded.insert(client);
+    }
   }
-  return std::optional<std::pair<int64_t, int64_t>>(parsed);
+  if (!ok) return absl::DataLossError(absl::StrCat("malformed attempt record '", value, "'"));
+  return std::optional<Attempt>(std::move(a));
 }
 
 absl::StatusOr<int64_t> CheckpointStore::CountRounds() {

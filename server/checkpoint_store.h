@@ -19,6 +19,7 @@
 
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -69,10 +70,16 @@ class CheckpointStore {
   // clears its pending flag. FAILED_PRECONDITION unless `round` is committed with its
   // evaluation pending.
   absl::Status CompleteEvaluation(int64_t round, const std::string& metrics_json);
-  // Records that `round` is being run as attempt `attempt`.
-  absl::Status RecordAttempt(int64_t round, int64_t attempt);
-  // The last recorded (round, attempt), if any.
-  absl::StatusOr<std::optional<std::pair<int64_t, int64_t>>> LastAttempt();
+  // Records that `round` is being run as attempt `attempt`, without the clients that failed
+  // in its earlier attempts.
+  struct Attempt {
+    int64_t round = 0;
+    int64_t attempt = 1;
+    std::set<int64_t> excluded;
+  };
+  absl::Status RecordAttempt(const Attempt& attempt);
+  // The last recorded attempt, if any.
+  absl::StatusOr<std::optional<Attempt>> LastAttempt();
   // Number of completed rounds recorded.
   absl::StatusOr<int64_t> CountRounds();
   // The metrics lines of the completed rounds, in round order (to rebuild metrics.jsonl after a

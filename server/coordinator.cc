@@ -88,7 +88,7 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Create(CoordinatorOpti
   }
   if (c->options_.checkpoints != nullptr) {
     TAILOR_ASSIGN_OR_RETURN(auto attempt, c->options_.checkpoints->LastAttempt());
-    if (attempt && attempt->first == c->completed_rounds_ + 1) c->next_attempt_ = attempt->second;
+    if (attempt && attempt->round == c->completed_rounds_ + 1) c->attempt_ = *attempt;
   }
   return c;
 }
@@ -122,8 +122,17 @@ absl::StatusOr<RoundResult> Coordinator::TrainAttempt(
         attempt == 1 ? options_.seed
                      : DeriveSeed(options_.seed, {0x7265747279ULL /*"retry"*/,
                                                   static_cast<uint64_t>(attempt)});
+    // Clients that failed an earlier attempt of this round (a client that is down, one whose
+    // upload was refused) are left out of the retry's draw, unless too few would remain for
+    // the configured minimum: then everyone is tried again.
     ro.cohort = SelectFixedCohort(training_clients(), options_.clients_per_round, cohort_seed,
-                                  round);
+                                  round, attempt_.excluded);
+    if (ro.cohort.empty() ||
+        static_cast<int64_t>(ro.cohort.size()) < options_.min_updates) {
+      attempt_.excluded.clear();
+      ro.cohort = SelectFixedCohort(training_clients(), options_.clients_per_round, cohort_seed,
+                                    round);
+    }
     TAILOR_ASSIGN_OR_RETURN(ro.aggregator, CreateAggregator(options_.aggregator));
     ro.min_updates = options_.min_updates > 0 ? options_.min_updates
                                               : static_cast<int64_t>(ro.cohort.size());
@@ -146,7 +155,9 @@ absl::StatusOr<RoundResult> Coordinator::TrainAttempt(
                                                static_cast<uint64_t>(attempt)});
   options_.transport->DispatchTrain(task, cohort, state);
   state->AwaitAllReportedUntil(start + options_.round_timeout);
-  return state->Close();
+  absl::StatusOr<RoundResult> result = state->Close();
+  for (int64_t failed : state->FailedClients()) attempt_.excluded.insert(failed);
+  return result;
 }
 
 absl::StatusOr<RoundRecord> Coordinator::RunRound() {
@@ -161,11 +172,12 @@ absl::StatusOr<RoundRecord> Coordinator::RunRound() {
   RoundRecord record;
   std::optional<PrivacyRecord> privacy_record;
   absl::StatusOr<RoundResult> result;
-  for (int64_t attempt = next_attempt_;; ++attempt) {
+  for (attempt_.round = round;; ++attempt_.attempt) {
     if (options_.checkpoints != nullptr) {
       // A restarted coordinator goes on with this attempt: the same cohort and seed.
-      TAILOR_RETURN_IF_ERROR(options_.checkpoints->RecordAttempt(round, attempt));
+      TAILOR_RETURN_IF_ERROR(options_.checkpoints->RecordAttempt(attempt_));
     }
+    const int64_t attempt = attempt_.attempt;
     record.attempts = attempt;
     result = TrainAttempt(round, attempt, &privacy_record);
     // Short of min_updates (dropouts, refused uploads, the deadline) is FAILED_PRECONDITION;
@@ -183,7 +195,7 @@ absl::StatusOr<RoundRecord> Coordinator::RunRound() {
       break;
     }
   }
-  next_attempt_ = 1;
+  attempt_ = CheckpointStore::Attempt();  // the next round starts at attempt 1
   const absl::Time trained = options_.env->Now();
   if (record.skipped) {
     record.round = round;

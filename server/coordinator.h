@@ -81,8 +81,8 @@ struct CoordinatorOptions {
   // What a round that closes short of min_updates (dropouts, rejected uploads, the deadline)
   // does. Never an error that ends the experiment.
   enum class ShortRound {
-    // Run it again with a newly drawn cohort and task seed (attempt a+1), up to
-    // max_round_attempts; then skip it.
+    // Run it again with a newly drawn cohort and task seed (attempt a+1), drawn without the
+    // clients that failed its earlier attempts, up to max_round_attempts; then skip it.
     kRetry,
     // Record it as skipped (model unchanged) and go on with the next round.
     kSkip,
@@ -182,9 +182,10 @@ class Coordinator {
   std::unique_ptr<DpFedAvg> privacy_;
   std::string stop_reason_;
   int64_t completed_rounds_ = 0;
-  // The attempt the next round starts at (a restarted coordinator goes on with the attempt it
-  // was running, so it trains the same cohort on the same seed).
-  int64_t next_attempt_ = 1;
+  // The attempt of the round being run, and the clients that failed its earlier attempts (a
+  // restarted coordinator goes on with the attempt it was running, so it trains the same
+  // cohort on the same seed).
+  CheckpointStore::Attempt attempt_;
   // The committed round whose evaluation a crash interrupted; finished before anything else.
   std::optional<RoundRecord> pending_evaluation_;
   bool resumed_ = false;

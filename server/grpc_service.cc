@@ -509,12 +509,41 @@ grpc::ServerUnaryReactor* CoordinatorService::Join(grpc::CallbackServerContext* 
   return FinishNow(context, grpc::Status::OK);
 }
 
+void CoordinatorService::TaskFailed(int64_t client, const v1::TaskFailure& failure) {
+  ClientSlot& slot = clients_[client];
+  const absl::Status why = absl::AbortedError(absl::StrCat(
+      "client ", client, " could not do its task: ", failure.reason().substr(0, 500)));
+  std::shared_ptr<UpdateSink> train_sink;
+  std::shared_ptr<EvalSink> eval_sink;
+  if (failure.kind() == v1::Task::TRAIN && train_sink_ && slot.train.round != 0 &&
+      failure.round() == train_round_ && slot.train.id == train_round_) {
+    slot.train.round = 0;
+    train_sink = train_sink_;
+  } else if (failure.kind() == v1::Task::EVALUATE && eval_sink_ && slot.eval.round != 0 &&
+             failure.evaluation_id() == eval_id_ && slot.eval.id == eval_id_) {
+    slot.eval.round = 0;
+    eval_sink = eval_sink_;
+  } else {
+    return;  // not a task it holds (a stale report): nothing to count
+  }
+  LogEvent(LogLevel::kWarn, "task_failed",
+           {{"client", ParticipantId(client)},
+            {"round", absl::StrCat(failure.round())},
+            {"kind", v1::Task::Kind_Name(failure.kind())},
+            {"msg", failure.reason().substr(0, 500)}});
+  mu_.Unlock();  // the sinks take their own locks
+  if (train_sink) train_sink->OnTrainFailure(client, failure.round(), why);
+  if (eval_sink) eval_sink->OnEvalFailure(client, why);
+  mu_.Lock();
+}
+
 grpc::ServerUnaryReactor* CoordinatorService::WaitForTask(grpc::CallbackServerContext* context,
                                                           const v1::WaitForTaskRequest* request,
                                                           v1::Task* response) {
   absl::MutexLock lock(&mu_);
   absl::StatusOr<int64_t> client = ClientOf(request->session());
   if (!client.ok()) return FinishNow(context, ToGrpcStatus(client.status()));
+  if (request->has_failed()) TaskFailed(*client, request->failed());
   ClientSlot& slot = clients_[*client];
   if (slot.pending) {
     *response = *std::exchange(slot.pending, std::nullopt);

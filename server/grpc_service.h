@@ -191,6 +191,10 @@ class CoordinatorService final : public tailor::v1::Coordinator::CallbackService
   // Reports clients that hold a task and went silent past the heartbeat timeout to the task's
   // sink; called by the reaper with mu_ held (released around the sink calls).
   void ReportLostClients(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The client says it could not do the task it holds: counted as failed in that round or
+  // evaluation (mu_ is released around the sink call).
+  void TaskFailed(int64_t client, const v1::TaskFailure& failure)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A client id for log lines about round participation ("withheld" under
   // withhold_participation).
   std::string ParticipantId(int64_t client) const;

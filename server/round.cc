@@ -1,5 +1,6 @@
 #include "server/round.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
@@ -133,6 +134,14 @@ void Round::OnTrainFailure(int64_t client_id, int64_t round, const absl::Status&
 bool Round::open() const {
   absl::MutexLock lock(&mu_);
   return !closed_;
+}
+
+std::vector<int64_t> Round::FailedClients() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<int64_t> failed(dropped_.begin(), dropped_.end());
+  failed.insert(failed.end(), refused_.begin(), refused_.end());
+  std::sort(failed.begin(), failed.end());
+  return failed;
 }
 
 void Round::AwaitAllReported() { AwaitAllReportedUntil(absl::InfiniteFuture()); }

@@ -82,6 +82,8 @@ class Round : public UpdateSink {
   absl::Status OnUpdate(const UpdateUpload& upload) override;
   void OnTrainFailure(int64_t client_id, int64_t round, const absl::Status& why) override;
   bool open() const override;
+  // Cohort members counted as failed so far (dropouts and refused uploads), ascending.
+  std::vector<int64_t> FailedClients() const;
 
   // Blocks until every cohort member has been accounted for (accepted, rejected or failed).
   void AwaitAllReported();

@@ -69,6 +69,12 @@ int ClientCommand() {
   }
   DirectoryPersonalStore store(absl::StrCat(absl::GetFlag(FLAGS_state_dir), "/", c.name()),
                                Env::Default());
+  // A daemon killed mid-write left a temporary file (its state file is intact).
+  if (absl::Status cleaned = store.RemoveTemporaryFiles(); !cleaned.ok()) {
+    std::fprintf(stderr, "tailor client %lld: %s\n", static_cast<long long>(id),
+                 cleaned.ToString().c_str());
+    return 1;
+  }
   // A restarted daemon picks up its personal parameters where it left them; a corrupted state
   // file is reported, never silently replaced by a fresh head.
   auto stored = store.Load(id, PersonalStore::kNewest);

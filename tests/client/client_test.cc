@@ -545,6 +545,11 @@ TEST(PersonalStore, StateFollowsCommittedRoundsOnDiskAcrossReopening) {
   DirectoryPersonalStore reopened(dir, Env::Default());
   EXPECT_TRUE(**reopened.Load(4, 6) ==
               **store.Load(4, 6));
+  // A process killed mid-write leaves a temporary file; the next one removes it, and only it.
+  ASSERT_OK(Env::Default()->WriteFileAtomically(dir + "/client-4.tlps.tmp.999", "torn"));
+  ASSERT_OK(reopened.RemoveTemporaryFiles());
+  EXPECT_FALSE(Env::Default()->FileExists(dir + "/client-4.tlps.tmp.999"));
+  EXPECT_TRUE(**reopened.Load(4, 7) == **store.Load(4, 7));
   // A state file from before rounds were recorded reads as round 0.
   ASSERT_OK(Env::Default()->WriteFileAtomically(
       dir + "/client-11.tlps",

@@ -39,7 +39,7 @@ ALGORITHMS = {
     # Client-level DP with reproducible noise (so the run can be compared bit for bit); every
     # client each round keeps cohorts complete.
     "dp": 'algorithm { name: "fedper" }\n'
-          'privacy { clip_norm: 0.5 noise_multiplier: 1.0 sampling_rate: 1 noise: "reproducible" }',
+          'privacy { clip_norm: 0.01 noise_multiplier: 1.0 sampling_rate: 1 noise: "reproducible" }',
 }
 
 NUM_CLIENTS = 4
@@ -216,13 +216,18 @@ class Campaign:
             self.fail(f"no final model: {e}")
         if not self.model_identical:
             self.fail("the final model differs from the uninterrupted simulation's")
+        # Every state file valid; no temporary file of a write cut short by a kill left behind
+        # (each restarted process removes them before it writes).
         self.states = 0
-        for i in range(NUM_CLIENTS):
-            d = f"{self.work}/state{i}/crash"
+        dirs = [f"{self.work}/state{i}/crash" for i in range(NUM_CLIENTS)]
+        for d in dirs + [f"{self.work}/coord/models"]:
             for name in os.listdir(d) if os.path.isdir(d) else []:
-                self.states += 1
-                if not tlps_valid(f"{d}/{name}"):
-                    self.fail(f"client {i}'s state {name} is not a valid TLPS file")
+                if ".tmp." in name:
+                    self.fail(f"a temporary file was left behind: {d}/{name}")
+                elif not tlps_valid(f"{d}/{name}"):
+                    self.fail(f"{d}/{name} is not a valid TLPS file")
+                elif "/state" in d:
+                    self.states += 1
         alive = [p.pid for p in self.procs if p.poll() is None]
         if alive:
             self.fail(f"processes left behind: {alive}")
@@ -230,7 +235,31 @@ class Campaign:
                 if p.poll() is None:
                     p.kill()
 
+    def rejoin_seconds(self):
+        """For every coordinator start: seconds from `listening` until every client joined it
+        (starts that were killed before all had joined are left out)."""
+        times, start, joined = [], None, set()
+        try:
+            with open(f"{self.work}/coordinator.log") as f:
+                log = f.read().splitlines()
+        except FileNotFoundError:
+            return times
+        for line in log:
+            if not line.startswith("ts="):
+                continue
+            ts = line[3:line.index(" ")]
+            t = time.mktime(time.strptime(ts[:19], "%Y-%m-%dT%H:%M:%S")) + float(ts[19:-1] or 0)
+            if "event=listening" in line:
+                start, joined = t, set()
+            elif "event=client_joined" in line and start is not None:
+                joined.add(line.split("client=")[1].split()[0])
+                if len(joined) == NUM_CLIENTS:
+                    times.append(t - start)
+                    start = None
+        return times
+
     def report(self, coordinator_kills, client_kills, longest_stall):
+        rejoin = sorted(self.rejoin_seconds())
         figures = {
             "algorithm": self.args.algorithm,
             "rounds": self.args.rounds,
@@ -242,6 +271,8 @@ class Campaign:
             "model_bit_identical": getattr(self, "model_identical", False),
             "personal_state_files": getattr(self, "states", 0),
             "longest_stall_s": round(longest_stall, 2),
+            "rejoin_all_clients_s_median": round(rejoin[len(rejoin) // 2], 2) if rejoin else None,
+            "rejoin_all_clients_s_max": round(rejoin[-1], 2) if rejoin else None,
             "failures": self.failures,
         }
         print(json.dumps(figures))

@@ -384,6 +384,29 @@ TEST_F(NetworkTest, ClientsSayWhatTheyWaitForAndLeaveWhenTheFinishedExperimentsC
   }
 }
 
+TEST_F(NetworkTest, ClientsWhoseTrainingFailsStayUpAndTheirRoundsAreSkippedNotFatal) {
+  // Every client's local training diverges. Each says so with its next poll (no deadline, no
+  // heartbeat timeout needed), each round runs short, is tried again, then skipped; nobody exits
+  // with an error, and the experiment ends.
+  auto coordinator = Coordinator(",rounds=2,train.learning_rate=1e6,server.max_round_attempts=2",
+                                 {"--round_timeout_s=600", "--heartbeat_timeout_s=0"});
+  std::vector<std::unique_ptr<ChildProcess>> clients;
+  for (int i = 0; i < 4; ++i) clients.push_back(Client(i));
+  ASSERT_EQ(coordinator->Wait(absl::Minutes(3)), 0) << Log("coordinator.log");
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(clients[i]->Wait(absl::Seconds(30)), 0) << Log(absl::StrCat("client", i, ".log"));
+  }
+  const std::string log = Log("coordinator.log");
+  EXPECT_NE(log.find("event=task_failed"), std::string::npos) << log;
+  EXPECT_NE(log.find("event=round_short round=1 attempt=2 next=\"skip the round\""),
+            std::string::npos)
+      << log;
+  const std::string metrics = Log("coord/metrics.jsonl");
+  EXPECT_EQ(std::count(metrics.begin(), metrics.end(), '\n'), 2) << metrics;
+  EXPECT_NE(metrics.find("\"skipped\":true"), std::string::npos) << metrics;
+  EXPECT_NE(Log("client0.log").find("event=task_failed"), std::string::npos) << Log("client0.log");
+}
+
 // The last "epsilon" in a metrics.jsonl text, or -1.
 double LastEpsilon(const std::string& metrics) {
   static const std::regex epsilon("\"epsilon\":([0-9.e+-]+)");

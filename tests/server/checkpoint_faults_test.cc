@@ -16,22 +16,27 @@ using testing::FlakyTransport;
 using testing::LivenessOptions;
 using Fault = FaultInjectingEnv::Fault;
 
-ParameterSet Uninterrupted(int64_t rounds) {
-  FlakyTransport transport;
-  const std::string dir = testing::MakeTempDir("straight");
-  auto store = *CheckpointStore::Open(dir, "t", Env::Default());
-  CoordinatorOptions o = LivenessOptions(&transport, rounds);
-  o.server_optimizer.name = "fedadam";  // state that must survive too
+// Five rounds of FedAdam (server state that must survive too), durable in `store` through `env`.
+CoordinatorOptions Options(ClientTransport* transport, CheckpointStore* store, Env* env) {
+  CoordinatorOptions o = LivenessOptions(transport, 5);
+  o.server_optimizer.name = "fedadam";
   o.server_optimizer.learning_rate = 0.05;
-  o.checkpoints = store.get();
-  auto c = Coordinator::Create(std::move(o));
+  o.checkpoints = store;
+  o.env = env;
+  return o;
+}
+
+ParameterSet Uninterrupted() {
+  FlakyTransport transport;
+  auto store = *CheckpointStore::Open(testing::MakeTempDir("straight"), "t", Env::Default());
+  auto c = Coordinator::Create(Options(&transport, store.get(), Env::Default()));
   EXPECT_OK(c);
   EXPECT_OK((*c)->RunAll());
   return *(*c)->global_shared();
 }
 
 TEST(CheckpointFaults, EachWriteFaultIsRefusedNothingCommittedIsLostAndTheRunResumes) {
-  const ParameterSet straight = Uninterrupted(5);
+  const ParameterSet straight = Uninterrupted();
   const struct {
     Fault fault;
     const char* message;
@@ -45,12 +50,7 @@ TEST(CheckpointFaults, EachWriteFaultIsRefusedNothingCommittedIsLostAndTheRunRes
     FlakyTransport transport;
     {
       auto store = *CheckpointStore::Open(dir, "t", &env);
-      CoordinatorOptions o = LivenessOptions(&transport, 5);
-      o.server_optimizer.name = "fedadam";
-      o.server_optimizer.learning_rate = 0.05;
-      o.checkpoints = store.get();
-      o.env = &env;
-      auto coordinator = Coordinator::Create(std::move(o));
+      auto coordinator = Coordinator::Create(Options(&transport, store.get(), &env));
       ASSERT_OK(coordinator);
       ASSERT_OK((*coordinator)->RunRound());
       ASSERT_OK((*coordinator)->RunRound());
@@ -67,12 +67,7 @@ TEST(CheckpointFaults, EachWriteFaultIsRefusedNothingCommittedIsLostAndTheRunRes
     env.Clear();
     auto store = *CheckpointStore::Open(dir, "t", &env);
     EXPECT_EQ((*store->LoadLatest())->round, 2) << c.message;
-    CoordinatorOptions o = LivenessOptions(&transport, 5);
-    o.server_optimizer.name = "fedadam";
-    o.server_optimizer.learning_rate = 0.05;
-    o.checkpoints = store.get();
-    o.env = &env;
-    auto resumed = Coordinator::Create(std::move(o));
+    auto resumed = Coordinator::Create(Options(&transport, store.get(), &env));
     ASSERT_OK(resumed);
     ASSERT_OK((*resumed)->RunAll());
     EXPECT_TRUE(*(*resumed)->global_shared() == straight) << c.message;
@@ -86,10 +81,7 @@ TEST(CheckpointFaults, ATornModelFileReportedAsWrittenIsCaughtOnResumeNotUsed) {
   FlakyTransport transport;
   {
     auto store = *CheckpointStore::Open(dir, "t", &env);
-    CoordinatorOptions o = LivenessOptions(&transport, 5);
-    o.checkpoints = store.get();
-    o.env = &env;
-    auto coordinator = Coordinator::Create(std::move(o));
+    auto coordinator = Coordinator::Create(Options(&transport, store.get(), &env));
     ASSERT_OK(coordinator);
     ASSERT_OK((*coordinator)->RunRound());
     env.Inject(Fault::kTornWrite, "/models/");
@@ -99,10 +91,8 @@ TEST(CheckpointFaults, ATornModelFileReportedAsWrittenIsCaughtOnResumeNotUsed) {
   env.Clear();
   auto store = *CheckpointStore::Open(dir, "t", &env);
   EXPECT_STATUS(store->LoadLatest(), absl::StatusCode::kDataLoss, "does not match its digest");
-  CoordinatorOptions o = LivenessOptions(&transport, 5);
-  o.checkpoints = store.get();
-  EXPECT_STATUS(Coordinator::Create(std::move(o)).status(), absl::StatusCode::kDataLoss,
-                "round 2");
+  EXPECT_STATUS(Coordinator::Create(Options(&transport, store.get(), &env)).status(),
+                absl::StatusCode::kDataLoss, "round 2");
 }
 
 }  // namespace

@@ -77,7 +77,39 @@ TEST(CheckpointStore, ADeletedOrEmptiedDatabaseBesideModelFilesIsRefusedUnlessSt
   const std::string crashed = testing::MakeTempDir("orphan");
   ASSERT_OK(CheckpointStore::Open(crashed, "exp", Env::Default()));
   ASSERT_OK(Env::Default()->WriteFileAtomically(crashed + "/models/orphan.tlps", "x"));
+  ASSERT_OK(Env::Default()->WriteFileAtomically(crashed + "/models/abc.tlps.tmp.77", "torn"));
   ASSERT_OK(CheckpointStore::Open(crashed, "exp", Env::Default()));
+  EXPECT_FALSE(Env::Default()->FileExists(crashed + "/models/abc.tlps.tmp.77"))
+      << "a killed coordinator's temporary model file is removed when the store opens";
+}
+
+TEST(CheckpointStore, TheAttemptARoundIsOnSurvivesReopening) {
+  const std::string dir = testing::MakeTempDir("attempt");
+  {
+    auto store = CheckpointStore::Open(dir, "exp", Env::Default());
+    ASSERT_OK(store);
+    EXPECT_FALSE((*(*store)->LastAttempt()).has_value());
+    CheckpointStore::Attempt a;
+    a.round = 7;
+    a.attempt = 3;
+    a.excluded = {2, 11};
+    ASSERT_OK((*store)->RecordAttempt(a));
+  }
+  auto store = CheckpointStore::Open(dir, "exp", Env::Default());
+  ASSERT_OK(store);
+  auto a = (*store)->LastAttempt();
+  ASSERT_OK(a);
+  ASSERT_TRUE(a->has_value());
+  EXPECT_EQ((*a)->round, 7);
+  EXPECT_EQ((*a)->attempt, 3);
+  EXPECT_EQ((*a)->excluded, (std::set<int64_t>{2, 11}));
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir + "/coordinator.db").c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "UPDATE meta SET value = '7 x' WHERE key = 'attempt'", nullptr,
+                         nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  EXPECT_STATUS((*store)->LastAttempt(), absl::StatusCode::kDataLoss, "malformed attempt");
 }
 
 TEST(CheckpointStore, RefusesAnotherExperimentsState) {

@@ -320,6 +320,39 @@ TEST_F(GrpcServiceTest, EvaluationReportsAreChecked) {
   EXPECT_EQ(second->WaitUntil(absl::Now() + absl::Seconds(5)).failed, 1);
 }
 
+TEST_F(GrpcServiceTest, AClientThatCannotDoItsTaskSaysSoAndIsCountedAsFailedAtOnce) {
+  std::string s0, s1, s2;
+  ASSERT_TRUE(Join(0, "t0", &s0).ok());
+  ASSERT_TRUE(Join(1, "t1", &s1).ok());
+  ASSERT_TRUE(Join(2, "t2", &s2).ok());
+  v1::Task task;
+  ASSERT_TRUE(Wait(s0, &task).ok());
+  ASSERT_EQ(task.kind(), v1::Task::TRAIN);
+  // Client 0's training diverged: its next poll says so.
+  auto report = [&](const std::string& session, v1::Task::Kind kind, int64_t round) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+    v1::WaitForTaskRequest req;
+    req.set_session(session);
+    req.mutable_failed()->set_kind(kind);
+    req.mutable_failed()->set_round(round);
+    req.mutable_failed()->set_reason("local training diverged");
+    v1::Task next;
+    return stub_->WaitForTask(&ctx, req, &next);
+  };
+  ASSERT_TRUE(report(s2, v1::Task::TRAIN, 1).ok()) << "a task it was never given: ignored";
+  ASSERT_TRUE(report(s0, v1::Task::TRAIN, 7).ok()) << "a stale report: ignored";
+  ASSERT_TRUE(report(s0, v1::Task::TRAIN, 1).ok());
+  // Client 1 uploads; the round is complete at once (no deadline, no heartbeat timeout).
+  const std::string payload = Encode(RandomSet({{"w", {3, 2}}, {"b", {2}}}, 2, 0.1));
+  ASSERT_TRUE(Upload(s1, 1, payload, static_cast<int64_t>(payload.size())).ok());
+  EXPECT_TRUE(round_->AwaitAllReportedUntil(absl::Now() + absl::Seconds(5)));
+  auto result = round_->Close();
+  ASSERT_OK(result);
+  EXPECT_EQ(result->accepted, 1);
+  EXPECT_EQ(result->failed, 1);
+}
+
 TEST_F(GrpcServiceTest, FinishTellsWaitingClients) {
   std::string session;
   ASSERT_TRUE(Join(1, "t1", &session).ok());
