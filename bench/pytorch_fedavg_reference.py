@@ -48,18 +48,23 @@ def main():
     # FedPer: each client's head, kept between rounds (all start from the initial model's).
     heads = [copy.deepcopy(global_model.fc2.state_dict()) for _ in splits]
     for r in range(1, rounds + 1):
-        states, weights = [], []
+        states, weights, losses = [], [], []
         for c, (train_idx, _) in enumerate(splits):
             model = copy.deepcopy(global_model)
             if fedper:
                 model.fc2.load_state_dict(heads[c])
             opt = torch.optim.SGD(model.parameters(), lr=0.005)
             order = torch.randperm(len(train_idx))
+            client_loss, steps = 0.0, 0
             for b in range(0, len(order) - 9, 10):
                 sel = torch.as_tensor(train_idx[order[b:b + 10].numpy()])
                 opt.zero_grad()
-                F.cross_entropy(model(x[sel]), y[sel]).backward()
+                loss = F.cross_entropy(model(x[sel]), y[sel])
+                loss.backward()
                 opt.step()
+                client_loss += loss.item()
+                steps += 1
+            losses.append(client_loss / max(steps, 1))
             states.append(model.state_dict())
             weights.append(len(train_idx))
             if fedper:
@@ -78,7 +83,10 @@ def main():
                 correct += (model(x[sel]).argmax(1) == y[sel]).sum().item()
                 count += len(test_idx)
         label = "personalized_accuracy" if fedper else "global_accuracy"
-        print(f"round {r} {label} {100 * correct / count:.2f}", flush=True)
+        # The sample-weighted mean of the clients' mean batch losses, as Tailor's train_loss.
+        train_loss = sum(w * l for w, l in zip(weights, losses)) / total
+        print(f"round {r} {label} {100 * correct / count:.2f} train_loss {train_loss:.4f}",
+              flush=True)
 
 
 if __name__ == "__main__":
