@@ -26,6 +26,19 @@ CoordinatorOptions Options(ClientTransport* transport, CheckpointStore* store, E
   return o;
 }
 
+// A coordinator durable in `dir` through `env` that has run `rounds` rounds.
+struct Running {
+  std::unique_ptr<CheckpointStore> store;
+  std::unique_ptr<Coordinator> coordinator;
+};
+Running RunRounds(const std::string& dir, Env* env, ClientTransport* transport, int rounds) {
+  Running r;
+  r.store = *CheckpointStore::Open(dir, "t", env);
+  r.coordinator = *Coordinator::Create(Options(transport, r.store.get(), env));
+  for (int i = 0; i < rounds; ++i) EXPECT_OK(r.coordinator->RunRound());
+  return r;
+}
+
 ParameterSet Uninterrupted() {
   FlakyTransport transport;
   auto store = *CheckpointStore::Open(testing::MakeTempDir("straight"), "t", Env::Default());
@@ -49,18 +62,14 @@ TEST(CheckpointFaults, EachWriteFaultIsRefusedNothingCommittedIsLostAndTheRunRes
     FaultInjectingEnv env(Env::Default());
     FlakyTransport transport;
     {
-      auto store = *CheckpointStore::Open(dir, "t", &env);
-      auto coordinator = Coordinator::Create(Options(&transport, store.get(), &env));
-      ASSERT_OK(coordinator);
-      ASSERT_OK((*coordinator)->RunRound());
-      ASSERT_OK((*coordinator)->RunRound());
+      Running run = RunRounds(dir, &env, &transport, 2);
       env.Inject(c.fault, "/models/");
-      auto failed = (*coordinator)->RunRound();
+      auto failed = run.coordinator->RunRound();
       ASSERT_FALSE(failed.ok()) << c.message;
       EXPECT_NE(failed.status().message().find(c.message), std::string::npos)
           << failed.status();
-      EXPECT_EQ((*coordinator)->completed_rounds(), 2) << "what it says is what was committed";
-      EXPECT_EQ(*store->CountRounds(), 2);
+      EXPECT_EQ(run.coordinator->completed_rounds(), 2) << "what it says is what was committed";
+      EXPECT_EQ(*run.store->CountRounds(), 2);
     }
     // The fault clears; a restarted coordinator resumes after round 2 and ends where an
     // uninterrupted run ends.
@@ -80,12 +89,9 @@ TEST(CheckpointFaults, ATornModelFileReportedAsWrittenIsCaughtOnResumeNotUsed) {
   FaultInjectingEnv env(Env::Default());
   FlakyTransport transport;
   {
-    auto store = *CheckpointStore::Open(dir, "t", &env);
-    auto coordinator = Coordinator::Create(Options(&transport, store.get(), &env));
-    ASSERT_OK(coordinator);
-    ASSERT_OK((*coordinator)->RunRound());
+    Running run = RunRounds(dir, &env, &transport, 1);
     env.Inject(Fault::kTornWrite, "/models/");
-    ASSERT_OK((*coordinator)->RunRound());  // the disk said yes
+    ASSERT_OK(run.coordinator->RunRound());  // the disk said yes
     ASSERT_EQ(env.injected(), 1);
   }
   env.Clear();
