@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "core/status_macros.h"
@@ -287,6 +288,19 @@ absl::Status ValidatePrivacy(const ExperimentConfig& c, const Checker& check) {
 }
 
 absl::Status Validate(const ExperimentConfig& c, const Checker& check) {
+  // The name becomes a directory (runs/NAME, a client's STATE_DIR/NAME): one plain path
+  // component, so "../../etc/x" cannot put a run outside its directory.
+  const std::string& name = c.name();
+  const bool plain = !name.empty() && name.size() <= 128 && name[0] != '.' &&
+                     std::all_of(name.begin(), name.end(), [](char ch) {
+                       return absl::ascii_isalnum(static_cast<unsigned char>(ch)) || ch == '_' ||
+                              ch == '-' || ch == '.';
+                     });
+  if (!plain) {
+    return check.Fail("name", absl::StrCat("'", name,
+                                           "' must be 1-128 letters, digits, '_', '-' or '.', "
+                                           "not starting with '.' (it names a directory)"));
+  }
   if (c.rounds() < 1) return check.Fail("rounds", absl::StrCat("must be >= 1, got ", c.rounds()));
   const auto& data = c.data();
   if (!OneOf(data.dataset(), {"fashion_mnist"})) {
