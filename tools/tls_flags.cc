@@ -1,9 +1,9 @@
 #include "tools/tls_flags.h"
 
 #include "absl/flags/flag.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "core/env.h"
+#include "core/loopback.h"
 #include "core/status_macros.h"
 
 ABSL_FLAG(std::string, tls_cert, "", "PEM certificate this process presents.");
@@ -22,11 +22,6 @@ absl::StatusOr<std::string> ReadPem(const std::string& path, const char* flag) {
 }
 
 }  // namespace
-
-bool IsLoopbackAddress(const std::string& address) {
-  return absl::StartsWith(address, "127.") || absl::StartsWith(address, "localhost:") ||
-         absl::StartsWith(address, "[::1]:") || absl::StartsWith(address, "ipv4:127.");
-}
 
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> ServerCredentialsFromFlags(
     const std::string& listen_address) {

@@ -7,12 +7,11 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "core/loopback.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/security/server_credentials.h"
 
 namespace tailor {
-
-bool IsLoopbackAddress(const std::string& address);
 
 // --tls_cert/--tls_key serve TLS; --tls_ca additionally requires client certificates signed by
 // that CA (mTLS).
