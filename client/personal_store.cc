@@ -29,6 +29,15 @@ absl::Status RolledBack(int64_t client_id, int64_t oldest, int64_t as_of_round) 
 
 }  // namespace
 
+absl::StatusOr<std::optional<ParameterSet>> PersonalStore::FromPrevious(
+    std::optional<Version> previous, int64_t client_id, int64_t as_of_round) {
+  if (!previous) return std::optional<ParameterSet>();  // the first round, run again
+  if (previous->round <= as_of_round) {
+    return std::optional<ParameterSet>(std::move(previous->state));
+  }
+  return RolledBack(client_id, previous->round, as_of_round);
+}
+
 absl::StatusOr<std::optional<ParameterSet>> InMemoryPersonalStore::Load(int64_t client_id,
                                                                        int64_t as_of_round) {
   absl::MutexLock lock(&mu_);
@@ -36,9 +45,7 @@ absl::StatusOr<std::optional<ParameterSet>> InMemoryPersonalStore::Load(int64_t 
   if (it == states_.end() || !it->second.newest) return std::optional<ParameterSet>();
   const Versions& v = it->second;
   if (v.newest->round <= as_of_round) return std::optional<ParameterSet>(v.newest->state);
-  if (!v.previous) return std::optional<ParameterSet>();  // the first round, run again
-  if (v.previous->round <= as_of_round) return std::optional<ParameterSet>(v.previous->state);
-  return RolledBack(client_id, v.previous->round, as_of_round);
+  return FromPrevious(v.previous, client_id, as_of_round);
 }
 
 absl::Status InMemoryPersonalStore::Save(int64_t client_id, int64_t round,
@@ -105,12 +112,9 @@ absl::StatusOr<std::optional<ParameterSet>> DirectoryPersonalStore::Load(int64_t
   if (newest && newest->round <= as_of_round) {
     return std::optional<ParameterSet>(std::move(newest->state));
   }
+  // Read only when needed: a training task usually finds its state in the newest file.
   TAILOR_ASSIGN_OR_RETURN(std::optional<Version> previous, Read(PreviousPath(client_id)));
-  if (previous && previous->round <= as_of_round) {
-    return std::optional<ParameterSet>(std::move(previous->state));
-  }
-  if (previous) return RolledBack(client_id, previous->round, as_of_round);
-  return std::optional<ParameterSet>();  // nothing, or only the first round's state: start fresh
+  return FromPrevious(std::move(previous), client_id, as_of_round);
 }
 
 absl::Status DirectoryPersonalStore::Save(int64_t client_id, int64_t round,

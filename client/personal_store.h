@@ -42,6 +42,18 @@ class PersonalStore {
   // Saves the state after training `round` (>= 1). The newest state of a round before `round`
   // is kept as the previous version; a state of `round` or later is replaced.
   virtual absl::Status Save(int64_t client_id, int64_t round, const ParameterSet& state) = 0;
+
+ protected:
+  struct Version {
+    int64_t round = 0;
+    ParameterSet state;
+  };
+  // Load's answer once the newest version is known to be later than `as_of_round`: the previous
+  // version if it qualifies, FAILED_PRECONDITION if it is later too, none (start fresh) without
+  // one.
+  static absl::StatusOr<std::optional<ParameterSet>> FromPrevious(std::optional<Version> previous,
+                                                                  int64_t client_id,
+                                                                  int64_t as_of_round);
 };
 
 // Thread-safe map in memory.
@@ -52,10 +64,6 @@ class InMemoryPersonalStore : public PersonalStore {
   absl::Status Save(int64_t client_id, int64_t round, const ParameterSet& state) override;
 
  private:
-  struct Version {
-    int64_t round = 0;
-    ParameterSet state;
-  };
   struct Versions {
     std::optional<Version> newest, previous;
   };
@@ -80,10 +88,6 @@ class DirectoryPersonalStore : public PersonalStore {
   absl::Status RemoveTemporaryFiles();
 
  private:
-  struct Version {
-    int64_t round = 0;
-    ParameterSet state;
-  };
   std::string NewestPath(int64_t client_id) const;
   std::string PreviousPath(int64_t client_id) const;
   // The version in `path`, nullopt when there is no such file.
