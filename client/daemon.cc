@@ -268,7 +268,14 @@ class Daemon {
       pending_upload_ = std::move(up);
     }
     absl::Status s = WithRetries([&] { return Upload(*pending_upload_); });
-    if (Transient(s) || absl::IsUnauthenticated(s)) return s;  // the same upload, later
+    if (Transient(s) || absl::IsUnauthenticated(s)) {
+      // The same upload, later (after rejoining if the session is gone): said, not silent.
+      Log(LogLevel::kWarn, "upload_deferred",
+          {{"round", absl::StrCat(task.round())},
+           {"code", absl::StatusCodeToString(s.code())},
+           {"msg", std::string(s.message())}});
+      return s;
+    }
     // Accepted; or refused for good (the round moved on, bad content): either way this upload
     // is done, and the daemon goes back to polling.
     if (!s.ok()) {

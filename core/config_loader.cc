@@ -137,6 +137,7 @@ void ApplyDefaults(ExperimentConfig* c) {
   if (!server->has_aggregation_buffer_mb()) server->set_aggregation_buffer_mb(4096);
   if (server->short_round().empty()) server->set_short_round("retry");
   if (!server->has_max_round_attempts()) server->set_max_round_attempts(10);
+  if (!server->has_keep_models()) server->set_keep_models(3);
   auto* attack = c->mutable_simulation()->mutable_attack();
   if (attack->kind().empty()) attack->set_kind("sign_flip");
   if (!attack->has_scale()) attack->set_scale(100);
@@ -461,6 +462,10 @@ absl::Status Validate(const ExperimentConfig& c, const Checker& check) {
   if (!OneOf(s.short_round(), {"retry", "skip"})) {
     return check.Fail("server.short_round",
                       absl::StrCat("must be \"retry\" or \"skip\", got \"", s.short_round(), "\""));
+  }
+  if (s.keep_models() < 0) {
+    return check.Fail("server.keep_models",
+                      absl::StrCat("must be >= 0 (0: keep every round's), got ", s.keep_models()));
   }
   if (s.max_round_attempts() < 0) {
     return check.Fail("server.max_round_attempts",

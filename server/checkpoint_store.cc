@@ -45,7 +45,7 @@ absl::StatusOr<std::unique_ptr<CheckpointStore>> CheckpointStore::Open(
     sqlite3_close(db);
     return s;
   }
-  std::unique_ptr<CheckpointStore> store(new CheckpointStore(dir, env, db));
+  std::unique_ptr<CheckpointStore> store(new CheckpointStore(dir, env, db, options.keep_models));
   // A coordinator killed mid-write leaves its temporary model file behind; nothing names it.
   TAILOR_RETURN_IF_ERROR(RemoveAtomicWriteLeftovers(env, dir + "/models"));
   sqlite3_busy_timeout(db, 5000);
@@ -92,7 +92,8 @@ absl::StatusOr<std::unique_ptr<CheckpointStore>> CheckpointStore::Open(
             models.empty() ? "" : absl::StrCat(models.size(), " model file(s)"),
             !models.empty() && has_metrics ? " and " : "", has_metrics ? "metrics.jsonl" : "",
             " from an earlier run: the database was deleted or emptied. Restore it to resume, "
-            "or start over on purpose (--start_over; the old files are then ignored)"));
+            "or start over on purpose (--start_over: the old files are ignored, and deleted with the new "
+            "run's own old models once it commits a round)"));
       }
     }
   }
@@ -110,6 +111,11 @@ absl::StatusOr<std::unique_ptr<CheckpointStore>> CheckpointStore::Open(
         path, " holds the state of experiment '", stored, "', not '", experiment,
         "'; use another output_dir"));
   }
+  // Files outside the retention: a crash between a commit and its prune, or a smaller
+  // keep_models than the last run's. Only once a round is committed (a fresh store deletes
+  // nothing).
+  TAILOR_ASSIGN_OR_RETURN(const int64_t rounds, store->CountRounds());
+  if (rounds > 0) TAILOR_RETURN_IF_ERROR(store->PruneModels().status());
   return store;
 }
 
@@ -199,7 +205,34 @@ absl::Status CheckpointStore::SaveRound(int64_t round, const ParameterSet& globa
   if (sqlite3_step(insert.get()) != SQLITE_DONE) {
     return SqliteError(db_, absl::StrCat("record round ", round));
   }
+  // The round is committed whatever happens now; files left by a failed prune go at the next.
+  PruneModels().IgnoreError();
   return absl::OkStatus();
+}
+
+absl::StatusOr<int> CheckpointStore::PruneModels() {
+  if (keep_models_ <= 0) return 0;
+  std::set<std::string> kept;
+  Statement q(db_, "SELECT model_sha256, server_state_sha256 FROM rounds"
+                   " ORDER BY round DESC LIMIT ?");
+  sqlite3_bind_int(q.get(), 1, keep_models_);
+  int rc;
+  while ((rc = sqlite3_step(q.get())) == SQLITE_ROW) {
+    for (int column : {0, 1}) {
+      if (sqlite3_column_type(q.get(), column) == SQLITE_NULL) continue;
+      kept.insert(reinterpret_cast<const char*>(sqlite3_column_text(q.get(), column)));
+    }
+  }
+  if (rc != SQLITE_DONE) return SqliteError(db_, "list the kept models");
+  TAILOR_ASSIGN_OR_RETURN(std::vector<std::string> files, env_->ListDir(dir_ + "/models"));
+  int deleted = 0;
+  for (const std::string& name : files) {
+    if (!absl::EndsWith(name, ".tlps")) continue;
+    if (kept.count(name.substr(0, name.size() - 5))) continue;
+    TAILOR_RETURN_IF_ERROR(env_->DeleteFile(absl::StrCat(dir_, "/models/", name)));
+    ++deleted;
+  }
+  return deleted;
 }
 
 absl::Status CheckpointStore::CompleteEvaluation(int64_t round, const std::string& metrics_json) {

@@ -4,7 +4,8 @@
 // Layout under a directory:
 //   coordinator.db            SQLite (WAL, synchronous=FULL): one row per completed round
 //                             (model digest, counts, the round's metrics line) and metadata
-//   models/<sha256>.tlps      the global shared parameters after each round, content-addressed,
+//   models/<sha256>.tlps      the global shared parameters after each round (the newest
+//                             keep_models rounds' files are kept), content-addressed,
 //                             written atomically (temp file, fsync, rename) BEFORE the row that
 //                             names them is committed; the server optimizer's state (momentum,
 //                             second moments) is stored the same way, named by the same row
@@ -46,6 +47,11 @@ struct CheckpointStoreOptions {
   // (coordinator.db deleted or emptied) is refused: starting at round 0 would silently discard
   // the run. True: the operator knows, start over.
   bool start_over = false;
+  // Model files kept: those of the newest `keep_models` committed rounds (each round's global
+  // model and server optimizer state). Resuming needs only the newest; older files are deleted
+  // once a newer round is committed, and files no kept round names (a crash's leftovers) when
+  // the store opens. 0 = keep every round's files.
+  int keep_models = 0;
 };
 
 class CheckpointStore {
@@ -86,9 +92,13 @@ class CheckpointStore {
   // restart, so it always agrees with the committed rounds). A round whose evaluation is pending
   // is left out: its line is written once the evaluation is done.
   absl::StatusOr<std::vector<std::string>> MetricsLines();
+  // Deletes the model files outside the retention (CheckpointStoreOptions::keep_models); called
+  // after each commit and at open. Returns how many were deleted.
+  absl::StatusOr<int> PruneModels();
 
  private:
-  CheckpointStore(std::string dir, Env* env, sqlite3* db) : dir_(std::move(dir)), env_(env), db_(db) {}
+  CheckpointStore(std::string dir, Env* env, sqlite3* db, int keep_models)
+      : dir_(std::move(dir)), env_(env), db_(db), keep_models_(keep_models) {}
   absl::Status Exec(const std::string& sql);
   // Writes `set` as models/<sha256>.tlps atomically; returns the digest.
   absl::StatusOr<std::string> WriteContentAddressed(const ParameterSet& set);
@@ -99,6 +109,7 @@ class CheckpointStore {
   std::string dir_;
   Env* env_;
   sqlite3* db_;
+  int keep_models_;
 };
 
 }  // namespace tailor

@@ -4,6 +4,20 @@
 // without a thread, models streamed in bounded chunks, uploads reassembled with size limits.
 // Validation of the update itself is the Round's (server/round.h), as in simulation.
 //
+// Its parts, each in its own file: who may call (SessionTable, PeerRateLimiter, peer_identity),
+// the task mailbox and liveness (here and service_liveness.cc), model publishing
+// (PublishedModels), the streaming reactors (service_reactors), the metrics text
+// (service_metrics.cc). Time comes from options.clock, so tests move it instead of sleeping.
+//
+// Who may do what:
+//  - Join: a registered client with its token (and, under mutual TLS with
+//    require_certificate_identity, a certificate naming it). A peer host whose Joins keep
+//    failing is refused unchecked for a while (RESOURCE_EXHAUSTED), in bounded memory. Only an
+//    authenticated Join spends the client's own request budget.
+//  - Every other client RPC: a live session (one per client; joining again replaces it; unused
+//    sessions expire).
+//  - GetStatus: whoever holds the operator token.
+//
 // Thread-safe.
 #ifndef TAILOR_SERVER_GRPC_SERVICE_H_
 #define TAILOR_SERVER_GRPC_SERVICE_H_
@@ -20,7 +34,10 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "core/serialization.h"
+#include "core/log_sampler.h"
+#include "server/published_models.h"
 #include "server/rate_limiter.h"
+#include "server/session_table.h"
 #include "server/transport.h"
 #include "tailor/v1/coordinator.grpc.pb.h"
 
@@ -43,12 +60,31 @@ struct CoordinatorServiceOptions {
   absl::Duration heartbeat_timeout = absl::InfiniteDuration();
   // Clients whose credential is withdrawn: their Join gets PERMISSION_DENIED.
   std::set<int64_t> revoked_clients;
-  // Per-client request rate (token bucket over every RPC a client makes, Join charged to the
-  // claimed id): sustained requests per second and burst. A daemon makes well under one
-  // request per second; <= 0 disables the limit.
+  // Per-client request rate (token bucket over every RPC an authenticated client makes):
+  // sustained requests per second and burst. A daemon makes well under one request per
+  // second; <= 0 disables the limit.
   double rate_limit_per_second = 20;
   double rate_limit_burst = 60;
-  // The clock of the rate limiter (tests move it); default absl::Now.
+  // Failed Joins (and operator calls) a peer host may make: sustained per second and burst;
+  // past that its Joins are refused unchecked until it earns tokens back. At most
+  // max_tracked_peers hosts are remembered (beyond that new hosts share one bucket).
+  double failed_joins_per_second = 1;
+  double failed_joins_burst = 30;
+  size_t max_tracked_peers = 4096;
+  // A session unused this long expires (the client must join again). At least 2 long polls.
+  absl::Duration session_idle_timeout = absl::Minutes(10);
+  // Mutual TLS: a client's certificate must name it (tailor-client-<id>, server/peer_identity.h).
+  bool require_certificate_identity = false;
+  // The secret GetStatus asks for. Empty: status is refused to everyone.
+  std::string operator_token;
+  // Repetitive warnings (refused joins, refused uploads) are capped at this many lines per
+  // event per minute, with a count of those left out.
+  int log_lines_per_minute = 30;
+  // Answer expired polls, report silent clients and expire sessions from a background thread
+  // every 50 ms. Tests with a hand-moved clock turn it off and call Reap().
+  bool run_reaper = true;
+  // The service's clock: rate limits, liveness, long polls, sessions (tests move it); default
+  // absl::Now.
   std::function<absl::Time()> clock;
   // The coordinator's config fingerprint and its parts (JoinRequest.config_fingerprint): a
   // client whose config differs is refused at Join with FAILED_PRECONDITION naming the parts.
@@ -124,10 +160,23 @@ class CoordinatorService final : public tailor::v1::Coordinator::CallbackService
   void CountRejectedUpload(grpc::StatusCode code);
   int64_t max_upload_bytes() const { return options_.max_upload_bytes; }
 
+  // One pass of the background work: answers polls past their deadline, reports clients silent
+  // past the heartbeat timeout, expires idle sessions, flushes the log sampler's counts.
+  void Reap();
+  // For the reactors: repetitive lines go through the sampler.
+  LogSampler& log_sampler() { return log_; }
+
   // Counters for metrics endpoints and tests.
   struct Stats {
     int64_t joins = 0;
     int64_t joins_refused = 0;
+    int64_t joins_throttled = 0;
+    int64_t sessions_replaced = 0;
+    int64_t sessions_expired = 0;
+    // Sizes of what callers can make the service hold (bounded by design; tests check it).
+    int64_t live_sessions = 0;
+    int64_t client_slots = 0;
+    int64_t tracked_peers = 0;
     int64_t uploads_accepted = 0;
     uint64_t upload_bytes_accepted = 0;
     std::map<grpc::StatusCode, int64_t> uploads_rejected;
@@ -171,10 +220,6 @@ class CoordinatorService final : public tailor::v1::Coordinator::CallbackService
   absl::StatusOr<int64_t> ClientOf(const std::string& session, bool charge = true)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status RateLimited(int64_t client) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Publishes `shared` under its content address (hashing it once; no serialized copy is made)
-  // and returns the address.
-  std::string PublishModel(std::shared_ptr<const ParameterSet> shared)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A task of `kind` for `round` naming the (published) global shared parameters.
   v1::Task NewTask(v1::Task::Kind kind, int64_t round,
                    std::shared_ptr<const ParameterSet> global_shared)
@@ -187,7 +232,9 @@ class CoordinatorService final : public tailor::v1::Coordinator::CallbackService
   // Whether the client's config matches the coordinator's; FAILED_PRECONDITION naming the parts
   // that differ.
   absl::Status CheckConfig(const v1::JoinRequest& request) const;
-  void ExpireWaiters();
+  absl::Time Now() const { return clock_(); }
+  void ReapLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ReaperLoop();
   // Reports clients that hold a task and went silent past the heartbeat timeout to the task's
   // sink; called by the reaper with mu_ held (released around the sink calls).
   void ReportLostClients(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -201,18 +248,17 @@ class CoordinatorService final : public tailor::v1::Coordinator::CallbackService
   void RemoveWaiter(WaitReactor* waiter);
 
   const CoordinatorServiceOptions options_;
+  const std::function<absl::Time()> clock_;
+  LogSampler log_;
   mutable absl::Mutex mu_;
   Stats stats_ ABSL_GUARDED_BY(mu_);
   RateLimiter limiter_ ABSL_GUARDED_BY(mu_);
+  PeerRateLimiter peers_ ABSL_GUARDED_BY(mu_);
   std::atomic<uint64_t> model_bytes_sent_{0};
-  std::map<std::string, int64_t> sessions_ ABSL_GUARDED_BY(mu_);
+  SessionTable sessions_ ABSL_GUARDED_BY(mu_);
+  // One slot per registered client (bounded: strangers get none).
   std::map<int64_t, ClientSlot> clients_ ABSL_GUARDED_BY(mu_);
-  // Published models by content address; the current and previous version are kept.
-  std::map<std::string, std::shared_ptr<const SerializedParameterSet>> models_
-      ABSL_GUARDED_BY(mu_);
-  std::string current_model_ ABSL_GUARDED_BY(mu_);
-  // The object current_model_ was computed from, held so its address cannot be reused.
-  std::shared_ptr<const ParameterSet> current_set_ ABSL_GUARDED_BY(mu_);
+  PublishedModels models_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<UpdateSink> train_sink_ ABSL_GUARDED_BY(mu_);
   int64_t train_round_ ABSL_GUARDED_BY(mu_) = 0;
   // The open training round's task, handed again to a cohort member that lost it.

@@ -1,15 +1,21 @@
 // `tailor coordinator`: serves one experiment over gRPC with the same round loop the simulation
 // runs.
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <atomic>
 #include <cstdio>
 #include <set>
 
+#include "absl/flags/declare.h"
 #include "absl/flags/flag.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include <openssl/rand.h>
+
 #include "core/config_fingerprint.h"
 #include "core/config_loader.h"
 #include "core/log.h"
@@ -45,12 +51,49 @@ ABSL_FLAG(bool, start_over, false,
 ABSL_FLAG(int64_t, testing_crash_after_round, 0,
           "Testing only: SIGKILL this process right after round N is committed and reported, "
           "before anyone is told the experiment is over.");
+ABSL_FLAG(int, session_idle_timeout_s, 600,
+          "Seconds a client's session may go unused before it expires (it joins again).");
+ABSL_FLAG(bool, client_certificate_names_client, true,
+          "With --tls_ca (mutual TLS): a client's certificate must name it as tailor-client-<id> "
+          "in its CN or a subjectAltName, or its Join is refused.");
 ABSL_FLAG(std::string, metrics_listen, "",
           "HOST:PORT for the HTTP endpoints /metrics (Prometheus) and /healthz; empty: off. "
           "Bind it to a private interface.");
 
+ABSL_DECLARE_FLAG(std::string, tls_ca);
+// Shared with `tailor status` (tools/status_command.cc): for the coordinator, the token status
+// must present; empty: a random one is written to OUTPUT_DIR/operator.token (mode 0600).
+ABSL_DECLARE_FLAG(std::string, operator_token_file);
+
 namespace tailor {
 namespace {
+
+// The operator token from --operator_token_file, or a new random one written (0600) beside the
+// run's state so the operator on this machine can read it and no one else can.
+absl::StatusOr<std::string> OperatorToken(Env* env, const std::string& output_dir) {
+  const std::string path = absl::GetFlag(FLAGS_operator_token_file);
+  if (!path.empty()) {
+    TAILOR_ASSIGN_OR_RETURN(std::string text, env->ReadFile(path));
+    std::string token(absl::StripAsciiWhitespace(text));
+    if (token.size() < 16) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, ": the operator token must be at least 16 characters (got ", token.size(), ")"));
+    }
+    return token;
+  }
+  std::string bytes(32, '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(bytes.data()), 32) != 1) {
+    return absl::InternalError("no randomness for the operator token");
+  }
+  std::string token = absl::BytesToHexString(bytes);
+  const std::string file = output_dir + "/operator.token";
+  const mode_t old_mask = ::umask(077);  // the file is never readable by others, not even briefly
+  absl::Status written = env->WriteFileAtomically(file, token + "\n");
+  ::umask(old_mask);
+  TAILOR_RETURN_IF_ERROR(written);
+  LogEvent(LogLevel::kInfo, "operator_token", {{"file", file}, {"msg", "for tailor status"}});
+  return token;
+}
 
 struct ClientCredentials {
   std::map<int64_t, std::string> tokens;
@@ -169,6 +212,26 @@ int Run(const config::ExperimentConfig& c) {
   }
   so.client_tokens = tokens->tokens;
   so.revoked_clients = tokens->revoked;
+  for (const auto& [id, token] : so.client_tokens) {
+    if (token.size() < 16) {
+      LogEvent(LogLevel::kWarn, "weak_token",
+               {{"client", absl::StrCat(id)},
+                {"msg", "shorter than 16 characters: use random tokens (openssl rand -hex 32)"}});
+    }
+  }
+  so.session_idle_timeout = absl::Seconds(absl::GetFlag(FLAGS_session_idle_timeout_s));
+  so.require_certificate_identity = !absl::GetFlag(FLAGS_tls_ca).empty() &&
+                                    absl::GetFlag(FLAGS_client_certificate_names_client);
+  if (!env->CreateDirs(c.output_dir()).ok()) {
+    std::fprintf(stderr, "tailor coordinator: cannot create %s\n", c.output_dir().c_str());
+    return 1;
+  }
+  auto operator_token = OperatorToken(env, c.output_dir());
+  if (!operator_token.ok()) {
+    std::fprintf(stderr, "tailor coordinator: %s\n", operator_token.status().ToString().c_str());
+    return 2;
+  }
+  so.operator_token = *operator_token;
   so.rate_limit_per_second = absl::GetFlag(FLAGS_rate_limit);
   so.rate_limit_burst = 3 * so.rate_limit_per_second;
   so.long_poll = absl::Seconds(absl::GetFlag(FLAGS_long_poll_s));
@@ -226,9 +289,9 @@ int Run(const config::ExperimentConfig& c) {
   co.env = env;
   co.round_timeout = absl::Seconds(absl::GetFlag(FLAGS_round_timeout_s));
   co.eval_timeout = co.round_timeout;
-  if (!env->CreateDirs(c.output_dir()).ok()) return 1;
   CheckpointStoreOptions store_options;
   store_options.start_over = absl::GetFlag(FLAGS_start_over);
+  store_options.keep_models = c.server().keep_models();
   auto checkpoints = CheckpointStore::Open(c.output_dir(), c.name(), env, store_options);
   if (!checkpoints.ok()) {
     std::fprintf(stderr, "tailor coordinator: %s\n", checkpoints.status().ToString().c_str());

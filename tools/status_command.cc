@@ -3,7 +3,9 @@
 
 #include "absl/flags/declare.h"
 #include "absl/flags/flag.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "core/env.h"
 #include "absl/time/clock.h"
 #include "grpcpp/create_channel.h"
 #include "tailor/v1/coordinator.grpc.pb.h"
@@ -11,6 +13,9 @@
 #include "tools/tls_flags.h"
 
 ABSL_DECLARE_FLAG(std::string, coordinator);
+ABSL_FLAG(std::string, operator_token_file, "",
+          "The operator token, which `tailor status` presents and `tailor coordinator` asks for "
+          "(coordinator: empty makes a random one in OUTPUT_DIR/operator.token, mode 0600).");
 
 namespace tailor {
 
@@ -20,12 +25,26 @@ int StatusCommand() {
     std::fprintf(stderr, "tailor status: %s\n", std::string(credentials.status().message()).c_str());
     return 2;
   }
+  const std::string token_file = absl::GetFlag(FLAGS_operator_token_file);
+  if (token_file.empty()) {
+    std::fprintf(stderr,
+                 "tailor status: --operator_token_file is required (the coordinator wrote "
+                 "OUTPUT_DIR/operator.token unless it was given one)\n");
+    return 2;
+  }
+  auto token = Env::Default()->ReadFile(token_file);
+  if (!token.ok()) {
+    std::fprintf(stderr, "tailor status: %s\n", token.status().ToString().c_str());
+    return 2;
+  }
+  v1::StatusRequest request;
+  request.set_operator_token(std::string(absl::StripAsciiWhitespace(*token)));
   auto stub =
       v1::Coordinator::NewStub(grpc::CreateChannel(absl::GetFlag(FLAGS_coordinator), *credentials));
   grpc::ClientContext ctx;
   ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
   v1::StatusResponse status;
-  grpc::Status s = stub->GetStatus(&ctx, v1::StatusRequest(), &status);
+  grpc::Status s = stub->GetStatus(&ctx, request, &status);
   if (!s.ok()) {
     std::fprintf(stderr, "tailor status: %s: %s\n", absl::GetFlag(FLAGS_coordinator).c_str(),
                  s.error_message().c_str());

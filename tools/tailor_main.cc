@@ -73,7 +73,7 @@ constexpr char kUsage[] =
     "                --state_dir DIR\n"
     "      A client daemon: trains on its own share of the data, keeps its personal\n"
     "      parameters in DIR, uploads only shared updates.\n"
-    "  tailor status --coordinator HOST:PORT\n"
+    "  tailor status --coordinator HOST:PORT --operator_token_file OUTPUT_DIR/operator.token\n"
     "      A running coordinator's experiment, rounds, clients and model version.\n"
     "  tailor privacy --q RATE --steps N (--z NOISE | --epsilon TARGET) [--delta D]\n"
     "      The epsilon spent (RDP accountant, Poisson-subsampled Gaussian), or the noise\n"

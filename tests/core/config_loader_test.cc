@@ -77,6 +77,7 @@ TEST(ConfigLoader, EachRangeCheck) {
       {"name: \"..\" rounds: 1 data { num_clients: 5 }", "name"},
       {"rounds: 1 data { num_clients: 5 } server { max_round_attempts: -1 }",
        "server.max_round_attempts"},
+      {"rounds: 1 data { num_clients: 5 } server { keep_models: -1 }", "server.keep_models"},
       {"rounds: 1 data { num_clients: 5 } server { optimizer: \"adamw\" }", "server.optimizer"},
       {"rounds: 1 data { num_clients: 5 } server { optimizer: \"fedavgm\" server_momentum: 1 }",
        "server.server_momentum"},

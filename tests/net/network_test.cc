@@ -115,6 +115,7 @@ class NetworkTest : public ::testing::Test {
   std::string StatusUntil(const std::string& needle) {
     for (int i = 0; i < 100 && Log("status.log").find(needle) == std::string::npos; ++i) {
       ChildProcess status({TAILOR_BINARY, "status", "--coordinator=" + address_,
+                           "--operator_token_file=" + dir_ + "/coord/operator.token",
                            "--tls_ca=" + dir_ + "/certs/ca.crt",
                            "--tls_cert=" + dir_ + "/certs/client-0.crt",
                            "--tls_key=" + dir_ + "/certs/client-0.key"},
@@ -201,6 +202,40 @@ TEST_F(NetworkTest, FourClientProcessesOverMutualTlsGiveTheSimulationsModelBitFo
   ASSERT_TRUE(std::regex_search(sim_metrics, sim_fresh, fresh)) << sim_metrics;
   EXPECT_EQ(net_fresh[1], sim_fresh[1]);
   EXPECT_GT(std::stod(net_fresh[1]), 0.0);
+}
+
+// The coordinator waits for its cohort (no client runs) while strangers try it.
+TEST_F(NetworkTest, ACertificateServesOnlyItsOwnClientAndStatusIsForTheOperator) {
+  auto coordinator = Coordinator();
+  const std::string status = StatusUntil("clients joined:   0");
+  ASSERT_NE(status.find("clients joined:   0"), std::string::npos) << status << Log("coordinator.log");
+  // Status is for the operator: a wrong token is refused.
+  ASSERT_OK(Env::Default()->WriteFileAtomically(dir_ + "/wrong.token", "not-the-operator-token"));
+  ChildProcess nosy({TAILOR_BINARY, "status", "--coordinator=" + address_,
+                     "--operator_token_file=" + dir_ + "/wrong.token",
+                     "--tls_ca=" + dir_ + "/certs/ca.crt",
+                     "--tls_cert=" + dir_ + "/certs/client-0.crt",
+                     "--tls_key=" + dir_ + "/certs/client-0.key"},
+                    dir_ + "/nosy.log");
+  EXPECT_EQ(nosy.Wait(absl::Seconds(10)), 1);
+  EXPECT_NE(Log("nosy.log").find("status needs the operator token"), std::string::npos)
+      << Log("nosy.log");
+  // Client 0's certificate does not make anyone else client 1, token or not.
+  ChildProcess impostor({TAILOR_BINARY, "client", "--config=" + dir_ + "/exp.textproto",
+                         "--coordinator=" + address_,
+                         "--client_id=1", "--token_file=" + dir_ + "/token1",
+                         "--state_dir=" + dir_ + "/impostor", "--tls_ca=" + dir_ + "/certs/ca.crt",
+                         "--tls_cert=" + dir_ + "/certs/client-0.crt",
+                         "--tls_key=" + dir_ + "/certs/client-0.key"},
+                        dir_ + "/impostor.log");
+  EXPECT_NE(impostor.Wait(absl::Seconds(30)), 0);
+  EXPECT_NE(Log("impostor.log").find("names tailor-client-0, not tailor-client-1"),
+            std::string::npos)
+      << Log("impostor.log");
+  EXPECT_NE(Log("coordinator.log").find("event=join_refused client=1"), std::string::npos)
+      << Log("coordinator.log");
+  coordinator->Kill();
+  coordinator->Wait(absl::Seconds(10));
 }
 
 TEST_F(NetworkTest, PlaintextIsRefusedOffLoopback) {

@@ -4,6 +4,8 @@
 #include <dirent.h>
 #include <sqlite3.h>
 
+#include <algorithm>
+
 #include "core/serialization.h"
 #include "tests/test_util.h"
 
@@ -20,6 +22,50 @@ std::string OnlyModelFile(const std::string& dir) {
   }
   ::closedir(d);
   return found;
+}
+
+std::vector<std::string> ModelFiles(const std::string& dir) {
+  std::vector<std::string> names = *Env::Default()->ListDir(dir + "/models");
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+TEST(CheckpointStore, KeepsTheNewestRoundsModelsAndResumesFromThem) {
+  const std::string dir = testing::MakeTempDir("retention");
+  CheckpointStoreOptions options;
+  options.keep_models = 2;
+  {
+    auto store = CheckpointStore::Open(dir, "exp", Env::Default(), options);
+    ASSERT_OK(store);
+    for (int64_t round = 1; round <= 6; ++round) {
+      // A server optimizer state beside each model: both are pruned together.
+      ASSERT_OK((*store)->SaveRound(round, RandomSet({{"w", {4}}}, round),
+                                    RandomSet({{"m", {4}}}, 100 + round), "{}"));
+      EXPECT_EQ(ModelFiles(dir).size(), 2u * std::min<int64_t>(round, 2)) << round;
+    }
+    // A round whose model equals a kept round's (an unchanged, skipped round) shares its file.
+    ASSERT_OK((*store)->SaveRound(7, RandomSet({{"w", {4}}}, 6), RandomSet({{"m", {4}}}, 106), "{}"));
+    EXPECT_EQ(ModelFiles(dir).size(), 2u);
+  }
+  // A crash's leftover and a larger retention before: pruned when the store opens.
+  ASSERT_OK(Env::Default()->WriteFileAtomically(dir + "/models/leftover.tlps", "x"));
+  auto reopened = CheckpointStore::Open(dir, "exp", Env::Default(), options);
+  ASSERT_OK(reopened);
+  EXPECT_EQ(ModelFiles(dir).size(), 2u);
+  auto latest = (*reopened)->LoadLatest();
+  ASSERT_OK(latest);
+  ASSERT_TRUE(latest->has_value());
+  EXPECT_EQ((*latest)->round, 7);
+  EXPECT_TRUE((*latest)->global_shared == RandomSet({{"w", {4}}}, 6));
+  EXPECT_EQ((*(*reopened)->MetricsLines()).size(), 7u) << "metrics of pruned rounds stay";
+  // 0 keeps everything.
+  const std::string all = testing::MakeTempDir("keepall");
+  auto store = CheckpointStore::Open(all, "exp", Env::Default());
+  ASSERT_OK(store);
+  for (int64_t round = 1; round <= 4; ++round) {
+    ASSERT_OK((*store)->SaveRound(round, RandomSet({{"w", {4}}}, round), ParameterSet(), "{}"));
+  }
+  EXPECT_EQ(ModelFiles(all).size(), 4u);
 }
 
 TEST(CheckpointStore, FreshThenRoundsSurviveReopening) {

@@ -2,123 +2,10 @@
 // round's state is unchanged afterwards.
 #include "server/grpc_service.h"
 
-#include <cmath>
-
-#include "aggregation/aggregator.h"
-#include "core/serialization.h"
-#include "core/sha256.h"
-#include "core/wire_update.h"
-#include "grpcpp/create_channel.h"
-#include "grpcpp/server_builder.h"
-#include "server/evaluation.h"
-#include "server/round.h"
-#include "tests/test_util.h"
+#include "tests/server/service_fixture.h"
 
 namespace tailor {
 namespace {
-
-using testing::RandomSet;
-
-class GrpcServiceTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    CoordinatorServiceOptions o;
-    o.experiment = "exp";
-    o.client_tokens = {{0, "t0"}, {1, "t1"}, {2, "t2"}};
-    o.long_poll = absl::Milliseconds(200);
-    o.chunk_bytes = 16;  // many chunks even for a tiny model
-    schema_ = std::make_shared<const ParameterSet>(RandomSet({{"w", {3, 2}}, {"b", {2}}}, 1));
-    o.max_upload_bytes = static_cast<int64_t>(SerializeParameterSet(*schema_).size());
-    Configure(&o);
-    service_ = std::make_unique<CoordinatorService>(o);
-    grpc::ServerBuilder builder;
-    int port = 0;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-    builder.RegisterService(service_.get());
-    server_ = builder.BuildAndStart();
-    ASSERT_NE(port, 0);
-    stub_ = v1::Coordinator::NewStub(
-        grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
-
-    RoundOptions ro;
-    ro.round = 1;
-    ro.cohort = {0, 1};
-    ro.shared_schema = schema_;
-    ro.aggregator = *CreateAggregator("weighted_mean");
-    ro.min_updates = 1;
-    round_ = std::shared_ptr<Round>(*Round::Create(std::move(ro)));
-    TrainTask task;
-    task.round = 1;
-    task.global_shared = schema_;
-    service_->DispatchTrain(task, {0, 1}, round_);
-  }
-  void TearDown() override { server_->Shutdown(absl::ToChronoTime(absl::Now())); }
-  virtual void Configure(CoordinatorServiceOptions* options) {}
-
-  grpc::Status Join(int64_t id, const std::string& token, std::string* session,
-                    const std::string& experiment = "exp") {
-    grpc::ClientContext ctx;
-    v1::JoinRequest req;
-    req.set_client_id(id);
-    req.set_token(token);
-    req.set_experiment(experiment);
-    v1::JoinResponse resp;
-    grpc::Status s = stub_->Join(&ctx, req, &resp);
-    *session = resp.session();
-    return s;
-  }
-  grpc::Status Wait(const std::string& session, v1::Task* task) {
-    grpc::ClientContext ctx;
-    v1::WaitForTaskRequest req;
-    req.set_session(session);
-    return stub_->WaitForTask(&ctx, req, task);
-  }
-  grpc::Status Fetch(const std::string& session, const std::string& sha, int64_t offset,
-                     std::string* out) {
-    grpc::ClientContext ctx;
-    v1::FetchModelRequest req;
-    req.set_session(session);
-    req.set_model_sha256(sha);
-    req.set_offset(offset);
-    auto reader = stub_->FetchModel(&ctx, req);
-    v1::ModelChunk chunk;
-    while (reader->Read(&chunk)) out->append(chunk.data());
-    return reader->Finish();
-  }
-  // Sends `payload` in 7-byte chunks, declaring `declared` bytes.
-  grpc::Status Upload(const std::string& session, int64_t round, const std::string& payload,
-                      int64_t declared, double weight = 5) {
-    grpc::ClientContext ctx;
-    v1::UploadResponse resp;
-    auto writer = stub_->UploadUpdate(&ctx, &resp);
-    size_t off = 0;
-    bool first = true;
-    do {
-      v1::UpdateChunk c;
-      if (first) {
-        c.set_session(session);
-        c.set_round(round);
-        c.set_weight(weight);
-        c.set_total_bytes(declared);
-        first = false;
-      }
-      const size_t n = std::min<size_t>(7, payload.size() - off);
-      c.set_data(payload.substr(off, n));
-      off += n;
-      if (!writer->Write(c)) break;
-    } while (off < payload.size());
-    writer->WritesDone();
-    return writer->Finish();
-  }
-  std::string Encode(const ParameterSet& delta) {
-    return *EncodeSharedUpdate(delta, PersonalizationPolicy());
-  }
-  std::shared_ptr<const ParameterSet> schema_;
-  std::unique_ptr<CoordinatorService> service_;
-  std::unique_ptr<grpc::Server> server_;
-  std::unique_ptr<v1::Coordinator::Stub> stub_;
-  std::shared_ptr<Round> round_;
-};
 
 TEST_F(GrpcServiceTest, AuthenticationFailures) {
   std::string session;
@@ -131,6 +18,11 @@ TEST_F(GrpcServiceTest, AuthenticationFailures) {
   EXPECT_EQ(Fetch("forged-session", "x", 0, &bytes).error_code(),
             grpc::StatusCode::UNAUTHENTICATED);
   EXPECT_EQ(Upload("forged-session", 1, "abc", 3).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  // This coordinator was given no operator token: status is refused to everyone.
+  v1::StatusResponse status;
+  const grpc::Status refused = Status("", &status);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_NE(refused.error_message().find("no operator token"), std::string::npos);
 }
 
 TEST_F(GrpcServiceTest, TaskFetchAndResumableChunkedModel) {
@@ -412,49 +304,6 @@ TEST_F(HeartbeatTest, ASilentClientIsADropoutLongBeforeTheDeadlineAndABeatingOne
   EXPECT_EQ(result->accepted, 1);
   EXPECT_EQ(result->failed, 1);
   EXPECT_EQ(Beat("forged", 1, &open).error_code(), grpc::StatusCode::UNAUTHENTICATED);
-}
-
-class LimitsTest : public GrpcServiceTest {
- protected:
-  void Configure(CoordinatorServiceOptions* options) override {
-    options->revoked_clients = {2};
-    options->rate_limit_per_second = 1;
-    options->rate_limit_burst = 5;
-    options->clock = [this] { return now_; };
-  }
-  grpc::Status Beat(const std::string& session) {
-    grpc::ClientContext ctx;
-    v1::HeartbeatRequest req;
-    req.set_session(session);
-    v1::HeartbeatResponse resp;
-    return stub_->Heartbeat(&ctx, req, &resp);
-  }
-  absl::Time now_ = absl::UnixEpoch();  // the limiter's clock, moved by hand
-};
-
-TEST_F(LimitsTest, RevokedClientIsDeniedAndAHammeringClientIsSlowedAlone) {
-  std::string s0, s1, s2;
-  EXPECT_EQ(Join(2, "t2", &s2).error_code(), grpc::StatusCode::PERMISSION_DENIED);
-  ASSERT_TRUE(Join(0, "t0", &s0).ok());  // 1 of client 0's burst of 5
-  ASSERT_TRUE(Join(1, "t1", &s1).ok());
-  for (int i = 0; i < 4; ++i) EXPECT_TRUE(Beat(s0).ok()) << i;
-  grpc::Status limited = Beat(s0);
-  EXPECT_EQ(limited.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
-  EXPECT_NE(limited.error_message().find("client 0 exceeds 1 requests per second"),
-            std::string::npos)
-      << limited.error_message();
-  EXPECT_TRUE(Beat(s1).ok()) << "client 1 has its own bucket";
-  now_ += absl::Seconds(2);  // two tokens back
-  EXPECT_TRUE(Beat(s0).ok());
-  EXPECT_TRUE(Beat(s0).ok());
-  EXPECT_EQ(Beat(s0).error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
-  // Token guessing is charged to the claimed id (client 1's bucket is full again: 5 tokens):
-  // after the burst even the right token waits.
-  for (int i = 0; i < 5; ++i) {
-    EXPECT_EQ(Join(1, "guess", &s2).error_code(), grpc::StatusCode::UNAUTHENTICATED);
-  }
-  EXPECT_EQ(Join(1, "t1", &s2).error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
-  EXPECT_EQ(service_->stats().rate_limited, 3);
 }
 
 }  // namespace
