@@ -561,6 +561,68 @@ absl::StatusOr<ConfigOverride> ParseOverride(const std::string& flag) {
   return ConfigOverride{flag.substr(0, eq), flag.substr(eq + 1)};
 }
 
+namespace {
+
+// Whether `s` is well-formed UTF-8 (no overlong forms, surrogates or code points past U+10FFFF).
+bool IsValidUtf8(absl::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const unsigned char c = s[i];
+    int extra = 0;
+    uint32_t cp = 0;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if ((c & 0xE0) == 0xC0) {
+      extra = 1, cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      extra = 2, cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      extra = 3, cp = c & 0x07;
+    } else {
+      return false;
+    }
+    for (int k = 1; k <= extra; ++k) {
+      if (i + k >= s.size() || (static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
+    }
+    static constexpr uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[extra] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    i += extra + 1;
+  }
+  return true;
+}
+
+// Text format lets "\xff" escapes put any bytes into a string field; a config's strings (names,
+// paths, algorithm names) must be text. INVALID_ARGUMENT naming the field.
+absl::Status CheckStringsAreUtf8(const google::protobuf::Message& message, const std::string& path) {
+  const google::protobuf::Reflection* reflection = message.GetReflection();
+  std::vector<const google::protobuf::FieldDescriptor*> fields;
+  reflection->ListFields(message, &fields);
+  for (const google::protobuf::FieldDescriptor* field : fields) {
+    const std::string name = path.empty() ? field->name() : path + "." + field->name();
+    const int n = field->is_repeated() ? reflection->FieldSize(message, field) : 1;
+    for (int i = 0; i < n; ++i) {
+      if (field->type() == google::protobuf::FieldDescriptor::TYPE_STRING) {
+        const std::string value = field->is_repeated()
+                                      ? reflection->GetRepeatedString(message, field, i)
+                                      : reflection->GetString(message, field);
+        if (!IsValidUtf8(value)) {
+          return absl::InvalidArgumentError(absl::StrCat(name, ": not valid UTF-8 text"));
+        }
+      } else if (field->cpp_type() == google::protobuf::FieldDescriptor::CPPTYPE_MESSAGE) {
+        TAILOR_RETURN_IF_ERROR(CheckStringsAreUtf8(
+            field->is_repeated() ? reflection->GetRepeatedMessage(message, field, i)
+                                 : reflection->GetMessage(message, field),
+            name));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<ExperimentConfig> ParseExperimentConfig(
     const std::string& text, const std::string& source_name,
     const std::vector<ConfigOverride>& overrides) {
@@ -585,6 +647,7 @@ absl::StatusOr<ExperimentConfig> ParseExperimentConfig(
           absl::StrCat("override ", o.path, "=", o.value, " is invalid: ", errors.Format("flag")));
     }
   }
+  TAILOR_RETURN_IF_ERROR(CheckStringsAreUtf8(config, ""));
   if (config.name().empty()) config.set_name(StemOf(source_name));
   ApplyDefaults(&config);
   TAILOR_RETURN_IF_ERROR(Validate(config, Checker(source_name, &tree)));

@@ -15,6 +15,7 @@ packages=(
   libopenblas0-openmp
   dataset-fashion-mnist python3-numpy python3-yaml python3-mpmath systemd iproute2 openssl
   chromium python3-pil
+  clang-14 libclang-rt-14-dev libfuzzer-14-dev
 )
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(python3-torch)

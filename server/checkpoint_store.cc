@@ -31,6 +31,30 @@ class Statement {
   sqlite3_stmt* stmt_ = nullptr;
 };
 
+// A text column, or DATA_LOSS naming `what` when a damaged database holds NULL there (the schema
+// says NOT NULL, but a damaged file says what it says).
+absl::StatusOr<std::string> TextColumn(sqlite3_stmt* q, int column, absl::string_view what) {
+  const unsigned char* text = sqlite3_column_text(q, column);
+  if (text == nullptr) {
+    return absl::DataLossError(absl::StrCat("coordinator.db holds no value for ", what));
+  }
+  return std::string(reinterpret_cast<const char*>(text),
+                     static_cast<size_t>(sqlite3_column_bytes(q, column)));
+}
+
+// A model file's name as a row records it: 64 lowercase hex digits, nothing that could name a
+// path outside models/.
+absl::StatusOr<std::string> DigestColumn(sqlite3_stmt* q, int column, absl::string_view what,
+                                         int64_t round) {
+  TAILOR_ASSIGN_OR_RETURN(std::string sha, TextColumn(q, column, what));
+  const bool hex = sha.size() == 64 && sha.find_first_not_of("0123456789abcdef") == std::string::npos;
+  if (!hex) {
+    return absl::DataLossError(absl::StrCat("coordinator.db names a malformed ", what,
+                                            " digest for round ", round));
+  }
+  return sha;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<CheckpointStore>> CheckpointStore::Open(
@@ -105,7 +129,8 @@ absl::StatusOr<std::unique_ptr<CheckpointStore>> CheckpointStore::Open(
   }
   Statement get(db, "SELECT value FROM meta WHERE key = 'experiment'");
   if (sqlite3_step(get.get()) != SQLITE_ROW) return SqliteError(db, "read meta");
-  const std::string stored = reinterpret_cast<const char*>(sqlite3_column_text(get.get(), 0));
+  TAILOR_ASSIGN_OR_RETURN(const std::string stored,
+                          TextColumn(get.get(), 0, "the experiment's name"));
   if (stored != experiment) {
     return absl::FailedPreconditionError(absl::StrCat(
         path, " holds the state of experiment '", stored, "', not '", experiment,
@@ -139,16 +164,17 @@ absl::StatusOr<std::optional<Checkpoint>> CheckpointStore::LoadLatest() {
   if (rc != SQLITE_ROW) return SqliteError(db_, "read rounds");
   Checkpoint cp;
   cp.round = sqlite3_column_int64(q.get(), 0);
-  const std::string sha = reinterpret_cast<const char*>(sqlite3_column_text(q.get(), 1));
+  TAILOR_ASSIGN_OR_RETURN(const std::string sha, DigestColumn(q.get(), 1, "model", cp.round));
   TAILOR_ASSIGN_OR_RETURN(cp.global_shared, ReadContentAddressed(sha, "model", cp.round));
   if (sqlite3_column_type(q.get(), 2) != SQLITE_NULL) {
-    const std::string state_sha = reinterpret_cast<const char*>(sqlite3_column_text(q.get(), 2));
+    TAILOR_ASSIGN_OR_RETURN(const std::string state_sha,
+                            DigestColumn(q.get(), 2, "server optimizer state", cp.round));
     TAILOR_ASSIGN_OR_RETURN(cp.server_state,
                             ReadContentAddressed(state_sha, "server optimizer state", cp.round));
   }
   if (sqlite3_column_int64(q.get(), 3) != 0) {
-    cp.pending_evaluation_metrics =
-        std::string(reinterpret_cast<const char*>(sqlite3_column_text(q.get(), 4)));
+    TAILOR_ASSIGN_OR_RETURN(cp.pending_evaluation_metrics,
+                            TextColumn(q.get(), 4, "a round's metrics"));
   }
   return std::optional<Checkpoint>(std::move(cp));
 }
@@ -220,7 +246,8 @@ absl::StatusOr<int> CheckpointStore::PruneModels() {
   while ((rc = sqlite3_step(q.get())) == SQLITE_ROW) {
     for (int column : {0, 1}) {
       if (sqlite3_column_type(q.get(), column) == SQLITE_NULL) continue;
-      kept.insert(reinterpret_cast<const char*>(sqlite3_column_text(q.get(), column)));
+      TAILOR_ASSIGN_OR_RETURN(std::string sha, TextColumn(q.get(), column, "a kept model"));
+      kept.insert(std::move(sha));
     }
   }
   if (rc != SQLITE_DONE) return SqliteError(db_, "list the kept models");
@@ -268,7 +295,7 @@ absl::StatusOr<std::optional<CheckpointStore::Attempt>> CheckpointStore::LastAtt
   const int rc = sqlite3_step(q.get());
   if (rc == SQLITE_DONE) return std::optional<Attempt>();
   if (rc != SQLITE_ROW) return SqliteError(db_, "read meta");
-  const std::string value = reinterpret_cast<const char*>(sqlite3_column_text(q.get(), 0));
+  TAILOR_ASSIGN_OR_RETURN(const std::string value, TextColumn(q.get(), 0, "the round's attempt"));
   const std::vector<std::string> parts = absl::StrSplit(value, ' ');
   Attempt a;
   bool ok = (parts.size() == 2 || parts.size() == 3) && absl::SimpleAtoi(parts[0], &a.round) &&
@@ -295,7 +322,8 @@ absl::StatusOr<std::vector<std::string>> CheckpointStore::MetricsLines() {
   std::vector<std::string> lines;
   int rc;
   while ((rc = sqlite3_step(q.get())) == SQLITE_ROW) {
-    lines.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(q.get(), 0)));
+    TAILOR_ASSIGN_OR_RETURN(std::string line, TextColumn(q.get(), 0, "a round's metrics"));
+    lines.push_back(std::move(line));
   }
   if (rc != SQLITE_DONE) return SqliteError(db_, "read metrics");
   return lines;

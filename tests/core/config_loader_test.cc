@@ -78,6 +78,8 @@ TEST(ConfigLoader, EachRangeCheck) {
       {"rounds: 1 data { num_clients: 5 } server { max_round_attempts: -1 }",
        "server.max_round_attempts"},
       {"rounds: 1 data { num_clients: 5 } server { keep_models: -1 }", "server.keep_models"},
+      {"rounds: 1 output_dir: \"runs/\\xff\"", "output_dir"},
+      {"rounds: 1 algorithm { name: \"fed\\xc0\\xafavg\" }", "algorithm.name"},
       {"rounds: 1 data { num_clients: 5 } server { optimizer: \"adamw\" }", "server.optimizer"},
       {"rounds: 1 data { num_clients: 5 } server { optimizer: \"fedavgm\" server_momentum: 1 }",
        "server.server_momentum"},

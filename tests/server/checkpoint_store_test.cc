@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "absl/strings/str_cat.h"
 #include "core/serialization.h"
 #include "tests/test_util.h"
 
@@ -66,6 +67,29 @@ TEST(CheckpointStore, KeepsTheNewestRoundsModelsAndResumesFromThem) {
     ASSERT_OK((*store)->SaveRound(round, RandomSet({{"w", {4}}}, round), ParameterSet(), "{}"));
   }
   EXPECT_EQ(ModelFiles(all).size(), 4u);
+}
+
+// Found by tests/fuzz/checkpoint_fuzzer: a damaged database can hold what the schema forbids.
+TEST(CheckpointStore, ADamagedDatabaseIsDataLossNotACrashOrAPathOutside) {
+  for (const char* sha : {"NULL", "'../../../../etc/hostname'"}) {
+    const std::string dir = testing::MakeTempDir("damaged");
+    ASSERT_OK(Env::Default()->CreateDirs(dir + "/models"));
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((dir + "/coordinator.db").c_str(), &db), SQLITE_OK);
+    const std::string sql = absl::StrCat(
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);"
+        "CREATE TABLE rounds (round INTEGER PRIMARY KEY, model_sha256 TEXT, metrics TEXT,"
+        " server_state_sha256 TEXT, evaluation_pending INTEGER DEFAULT 0);"
+        "INSERT INTO meta VALUES ('experiment', 'exp');"
+        "INSERT INTO rounds (round, model_sha256, metrics) VALUES (1, ", sha, ", NULL);");
+    ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK);
+    sqlite3_close(db);
+    auto store = CheckpointStore::Open(dir, "exp", Env::Default());
+    ASSERT_OK(store);
+    SCOPED_TRACE(sha);
+    EXPECT_STATUS((*store)->LoadLatest(), absl::StatusCode::kDataLoss, "coordinator.db");
+    EXPECT_STATUS((*store)->MetricsLines(), absl::StatusCode::kDataLoss, "metrics");
+  }
 }
 
 TEST(CheckpointStore, FreshThenRoundsSurviveReopening) {
