@@ -386,6 +386,7 @@ CoordinatorService::Stats CoordinatorService::stats() const {
   s.live_sessions = sessions_.live_sessions();
   s.client_slots = static_cast<int64_t>(clients_.size());
   s.tracked_peers = static_cast<int64_t>(peers_.tracked());
+  for (const auto& [id, slot] : clients_) s.parked_polls += slot.waiter != nullptr;
   return s;
 }
 

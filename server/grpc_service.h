@@ -177,6 +177,9 @@ class CoordinatorService final : public tailor::v1::Coordinator::CallbackService
     int64_t live_sessions = 0;
     int64_t client_slots = 0;
     int64_t tracked_peers = 0;
+    // Long polls parked now (a client whose connection died still holds one until gRPC
+    // finds the connection dead: keepalive).
+    int64_t parked_polls = 0;
     int64_t uploads_accepted = 0;
     uint64_t upload_bytes_accepted = 0;
     std::map<grpc::StatusCode, int64_t> uploads_rejected;

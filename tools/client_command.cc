@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "absl/flags/declare.h"
 #include "absl/flags/flag.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
@@ -13,11 +14,14 @@
 #include "client/personal_store.h"
 #include "core/config_fingerprint.h"
 #include "grpcpp/create_channel.h"
+#include "server/keepalive.h"
 #include "sim/experiment.h"
 #include "tools/commands.h"
 #include "tools/tls_flags.h"
 
 ABSL_FLAG(std::string, coordinator, "127.0.0.1:50051", "The coordinator's address.");
+ABSL_DECLARE_FLAG(int, keepalive_s);
+ABSL_DECLARE_FLAG(int, keepalive_timeout_s);
 ABSL_FLAG(int64_t, client_id, -1, "This client's id in the experiment.");
 ABSL_FLAG(std::string, token_file, "", "File holding this client's token.");
 ABSL_FLAG(int64_t, testing_stall_upload_after_bytes, -1,
@@ -110,9 +114,11 @@ int ClientCommand() {
   grpc::ChannelArguments channel_args;
   channel_args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
   channel_args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
-  // Keepalive finds a half-open connection to a coordinator that vanished without a FIN.
-  channel_args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 30000);
-  channel_args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+  // Keepalive finds a half-open connection to a coordinator that vanished without a FIN
+  // (server/keepalive.h); the coordinator accepts pings this often.
+  ApplyClientKeepalive(&channel_args,
+                       {absl::Seconds(std::max(10, absl::GetFlag(FLAGS_keepalive_s))),
+                        absl::Seconds(absl::GetFlag(FLAGS_keepalive_timeout_s))});
   options.channel = grpc::CreateCustomChannel(absl::GetFlag(FLAGS_coordinator), *credentials,
                                               channel_args);
   options.experiment = c.name();

@@ -26,6 +26,7 @@
 #include "server/checkpoint_store.h"
 #include "server/coordinator.h"
 #include "server/grpc_service.h"
+#include "server/keepalive.h"
 #include "server/metrics_http.h"
 #include "server/metrics_jsonl.h"
 #include "sim/experiment.h"
@@ -53,6 +54,12 @@ ABSL_FLAG(int64_t, testing_crash_after_round, 0,
           "before anyone is told the experiment is over.");
 ABSL_FLAG(int, session_idle_timeout_s, 600,
           "Seconds a client's session may go unused before it expires (it joins again).");
+// Shared with `tailor client` (tools/client_command.cc).
+ABSL_FLAG(int, keepalive_s, 30,
+          "Seconds without traffic after which this end pings the connection (client: while a "
+          "call is in flight, at least 10).");
+ABSL_FLAG(int, keepalive_timeout_s, 20,
+          "Seconds a keepalive ping may go unanswered before the connection counts as dead.");
 ABSL_FLAG(bool, client_certificate_names_client, true,
           "With --tls_ca (mutual TLS): a client's certificate must name it as tailor-client-<id> "
           "in its CN or a subjectAltName, or its Join is refused.");
@@ -249,13 +256,11 @@ int Run(const config::ExperimentConfig& c) {
   builder.RegisterService(&service);
   // Models stream in bounded chunks; this only bounds a single message.
   builder.SetMaxReceiveMessageSize(8 << 20);
-  // Keepalive: the server pings idle connections to find half-open ones, and lets clients ping
-  // every 30 s (their setting) without being cut off for "too many pings".
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60000);
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20000);
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 20000);
-  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  // Keepalive finds connections whose client vanished (server/keepalive.h).
+  ApplyServerKeepalive(&builder,
+                       {absl::Seconds(absl::GetFlag(FLAGS_keepalive_s)),
+                        absl::Seconds(absl::GetFlag(FLAGS_keepalive_timeout_s))},
+                       /*clients_ping_every=*/absl::Seconds(10));
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || port == 0) {
     std::fprintf(stderr, "tailor coordinator: cannot listen on %s\n", address.c_str());
