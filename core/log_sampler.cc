@@ -12,15 +12,14 @@ LogSampler::LogSampler(int per_window, absl::Duration window, std::function<absl
     : per_window_(per_window),
       window_(window),
       now_(now ? std::move(now) : [] { return absl::Now(); }),
-      writer_(writer ? std::move(writer) : [](LogLevel level, absl::string_view event,
-                                              absl::Span<const LogField> fields) {
-        LogEvent(level, event, fields);
-      }) {}
+      writer_(writer ? std::move(writer)
+                     : [](LogLevel level, absl::string_view event,
+                          absl::Span<const LogField> fields) { LogEvent(level, event, fields); }) {}
 
 void LogSampler::WriteSuppressed(absl::string_view event, Window& w) {
-  const LogField fields[] = {
-      {"suppressed", absl::StrCat(w.suppressed)},
-      {"msg", absl::StrCat("more lines like this were left out in ", absl::FormatDuration(window_))}};
+  const LogField fields[] = {{"suppressed", absl::StrCat(w.suppressed)},
+                             {"msg", absl::StrCat("more lines like this were left out in ",
+                                                  absl::FormatDuration(window_))}};
   writer_(w.level, event, fields);
   w.suppressed = 0;
 }

@@ -208,8 +208,9 @@ grpc::ServerUnaryReactor* CoordinatorService::Join(grpc::CallbackServerContext* 
                                                         request->experiment(), "'")));
   }
   if (absl::Status config = CheckConfig(*request); !config.ok()) {
-    log_.Log(LogLevel::kWarn, "join_refused",
-             {{"client", absl::StrCat(id)}, {"peer", host}, {"msg", std::string(config.message())}});
+    log_.Log(
+        LogLevel::kWarn, "join_refused",
+        {{"client", absl::StrCat(id)}, {"peer", host}, {"msg", std::string(config.message())}});
     return FinishNow(context, ToGrpcStatus(config));
   }
   const SessionTable::Opened opened = sessions_.Open(id, Now());
@@ -218,8 +219,9 @@ grpc::ServerUnaryReactor* CoordinatorService::Join(grpc::CallbackServerContext* 
     log_.Log(LogLevel::kWarn, "session_replaced",
              {{"client", absl::StrCat(id)},
               {"peer", host},
-              {"msg", "the client joined again; its previous session is closed (two daemons "
-                      "with one identity keep replacing each other)"}});
+              {"msg",
+               "the client joined again; its previous session is closed (two daemons "
+               "with one identity keep replacing each other)"}});
   }
   clients_[id].last_seen = Now();
   ++stats_.joins;
@@ -281,8 +283,7 @@ grpc::ServerWriteReactor<v1::ModelChunk>* CoordinatorService::FetchModel(
     } else if (!found) {
       error = grpc::Status(grpc::StatusCode::NOT_FOUND,
                            absl::StrCat("unknown model version ", request->model_sha256()));
-    } else if (request->offset() < 0 ||
-               static_cast<uint64_t>(request->offset()) > found->size()) {
+    } else if (request->offset() < 0 || static_cast<uint64_t>(request->offset()) > found->size()) {
       error = grpc::Status(grpc::StatusCode::OUT_OF_RANGE,
                            absl::StrCat("offset ", request->offset(), " outside the model's ",
                                         found->size(), " bytes"));
@@ -408,12 +409,11 @@ grpc::ServerUnaryReactor* CoordinatorService::ReportEvaluation(grpc::CallbackSer
     absl::MutexLock lock(&mu_);
     absl::StatusOr<int64_t> client = ClientOf(request->session());
     if (!client.ok()) return FinishNow(context, ToGrpcStatus(client.status()));
-    if (!eval_sink_ || request->round() != eval_round_ ||
-        request->evaluation_id() != eval_id_) {
-      return FinishNow(context, grpc::Status(grpc::StatusCode::ABORTED,
-                                             absl::StrCat("evaluation ", request->evaluation_id(),
-                                                          " of round ", request->round(),
-                                                          " is not open")));
+    if (!eval_sink_ || request->round() != eval_round_ || request->evaluation_id() != eval_id_) {
+      return FinishNow(
+          context, grpc::Status(grpc::StatusCode::ABORTED,
+                                absl::StrCat("evaluation ", request->evaluation_id(), " of round ",
+                                             request->round(), " is not open")));
     }
     sink = eval_sink_;
     report.client_id = *client;

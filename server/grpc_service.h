@@ -23,18 +23,18 @@
 #define TAILOR_SERVER_GRPC_SERVICE_H_
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <set>
-#include <functional>
 #include <string>
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
-#include "core/serialization.h"
 #include "core/log_sampler.h"
+#include "core/serialization.h"
 #include "server/published_models.h"
 #include "server/rate_limiter.h"
 #include "server/session_table.h"
@@ -155,8 +155,7 @@ class CoordinatorService final : public tailor::v1::Coordinator::CallbackService
   };
   grpc::Status AcceptUpload(const std::string& session, int64_t round, double weight,
                             double train_loss, UploadPrivacy privacy,
-                            std::shared_ptr<absl::StatusOr<ParameterSet>> decoded,
-                            uint64_t bytes);
+                            std::shared_ptr<absl::StatusOr<ParameterSet>> decoded, uint64_t bytes);
   void CountRejectedUpload(grpc::StatusCode code);
   int64_t max_upload_bytes() const { return options_.max_upload_bytes; }
 

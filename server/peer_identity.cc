@@ -12,9 +12,11 @@ std::string ClientCertificateName(int64_t client) { return absl::StrCat("tailor-
 
 absl::Status CheckCertificateNamesClient(const grpc::AuthContext* auth, int64_t client) {
   if (auth == nullptr || !auth->IsPeerAuthenticated()) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "client ", client, " presented no verified client certificate; this coordinator needs "
-        "one naming ", ClientCertificateName(client)));
+    return absl::PermissionDeniedError(
+        absl::StrCat("client ", client,
+                     " presented no verified client certificate; this coordinator needs "
+                     "one naming ",
+                     ClientCertificateName(client)));
   }
   const std::string want = ClientCertificateName(client);
   std::vector<std::string> names;

@@ -73,7 +73,7 @@ bool PeerRateLimiter::MayTry(absl::string_view host) {
   if (per_second_ <= 0) return true;
   const absl::Time now = now_();
   auto it = buckets_.find(host);
-  TokenBucket* bucket = it != buckets_.end() ? &it->second
+  TokenBucket* bucket = it != buckets_.end()            ? &it->second
                         : buckets_.size() >= max_peers_ ? &overflow_
                                                         : nullptr;
   return bucket == nullptr || bucket->Has(now, per_second_, burst_);

@@ -103,8 +103,8 @@ void CoordinatorService::TaskFailed(int64_t client, const v1::TaskFailure& failu
   auto found = clients_.find(client);
   if (found == clients_.end()) return;
   ClientSlot& slot = found->second;
-  const absl::Status why = absl::AbortedError(absl::StrCat(
-      "client ", client, " could not do its task: ", failure.reason().substr(0, 500)));
+  const absl::Status why = absl::AbortedError(
+      absl::StrCat("client ", client, " could not do its task: ", failure.reason().substr(0, 500)));
   std::shared_ptr<UpdateSink> train_sink;
   std::shared_ptr<EvalSink> eval_sink;
   if (failure.kind() == v1::Task::TRAIN && train_sink_ && slot.train.round != 0 &&

@@ -114,17 +114,16 @@ class UploadReactor : public grpc::ServerReadReactor<v1::UpdateChunk> {
     service_->CountRejectedUpload(status.error_code());
     // Sampled: an authenticated client repeating bad uploads must not flood the log.
     service_->log_sampler().Log(LogLevel::kWarn, "upload_refused",
-             {{"session", session_.substr(0, 8)},
-              {"round", absl::StrCat(round_)},
-              {"code", GrpcCodeName(status.error_code())},
-              {"msg", status.error_message()}});
+                                {{"session", session_.substr(0, 8)},
+                                 {"round", absl::StrCat(round_)},
+                                 {"code", GrpcCodeName(status.error_code())},
+                                 {"msg", status.error_message()}});
     Finish(std::move(status));
   }
   void Deliver(std::shared_ptr<absl::StatusOr<ParameterSet>> decoded) {
     grpc::Status status =
         service_->AcceptUpload(session_, round_, weight_, loss_,
-                                 {within_clip_norm_, record_epsilon_}, std::move(decoded),
-                                 received_);
+                               {within_clip_norm_, record_epsilon_}, std::move(decoded), received_);
     response_->set_accepted(status.ok());
     Finish(status);
   }
@@ -155,7 +154,6 @@ class UploadReactor : public grpc::ServerReadReactor<v1::UpdateChunk> {
   int64_t total_ = 0;
   uint64_t received_ = 0;
 };
-
 
 class RefusedStream : public grpc::ServerWriteReactor<v1::ModelChunk> {
  public:

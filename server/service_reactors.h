@@ -30,7 +30,6 @@ class CoordinatorService::WaitReactor : public grpc::ServerUnaryReactor {
   v1::Task* response_;
 };
 
-
 // Finishes a unary call at once with `status`.
 grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* context, grpc::Status status);
 

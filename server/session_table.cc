@@ -61,8 +61,9 @@ absl::StatusOr<int64_t> SessionTable::Resolve(absl::string_view session, absl::T
   if (now - it->second.last_used > options_.idle_timeout) {
     by_client_.erase(it->second.client);
     by_session_.erase(it);
-    return absl::UnauthenticatedError(absl::StrCat(
-        "session expired after ", absl::FormatDuration(options_.idle_timeout), " unused; join again"));
+    return absl::UnauthenticatedError(absl::StrCat("session expired after ",
+                                                   absl::FormatDuration(options_.idle_timeout),
+                                                   " unused; join again"));
   }
   it->second.last_used = std::max(it->second.last_used, now);
   return it->second.client;

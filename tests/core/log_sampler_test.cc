@@ -10,12 +10,13 @@ namespace {
 TEST(LogSampler, CapsEachEventPerWindowAndTellsHowManyWereLeftOut) {
   absl::Time now = absl::UnixEpoch();
   std::vector<std::string> lines;
-  LogSampler sampler(3, absl::Minutes(1), [&] { return now; },
-                     [&](LogLevel, absl::string_view event, absl::Span<const LogField> fields) {
-                       std::string line(event);
-                       for (const auto& [k, v] : fields) line += " " + std::string(k) + "=" + v;
-                       lines.push_back(line);
-                     });
+  LogSampler sampler(
+      3, absl::Minutes(1), [&] { return now; },
+      [&](LogLevel, absl::string_view event, absl::Span<const LogField> fields) {
+        std::string line(event);
+        for (const auto& [k, v] : fields) line += " " + std::string(k) + "=" + v;
+        lines.push_back(line);
+      });
   for (int i = 0; i < 1000; ++i) sampler.Log(LogLevel::kWarn, "join_refused", {{"i", "x"}});
   EXPECT_TRUE(sampler.Log(LogLevel::kInfo, "client_joined", {})) << "events are capped apart";
   EXPECT_EQ(lines.size(), 4u);

@@ -37,7 +37,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (const char* f : {"/coordinator.db", "/coordinator.db-wal", "/coordinator.db-shm"}) {
     ::unlink((dir + f).c_str());
   }
-  const std::vector<std::string> old_models = env->ListDir(dir + "/models").value_or(std::vector<std::string>{});
+  const std::vector<std::string> old_models =
+      env->ListDir(dir + "/models").value_or(std::vector<std::string>{});
   for (const std::string& name : old_models) {
     ::unlink((dir + "/models/" + name).c_str());
   }

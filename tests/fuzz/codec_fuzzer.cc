@@ -12,7 +12,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const ParameterSet* schema = new ParameterSet(fuzz::FuzzSchema());
   DecodeLimits limits;
   limits.max_tensors = 64;
-  absl::StatusOr<ParameterSet> wire = DeserializeParameterSet(fuzz::DecodableBytes(data, size), limits);
+  absl::StatusOr<ParameterSet> wire =
+      DeserializeParameterSet(fuzz::DecodableBytes(data, size), limits);
   if (!wire.ok()) return 0;
   absl::StatusOr<ParameterSet> dense = ExpandUpdate(*std::move(wire), *schema);
   if (!dense.ok()) {

@@ -25,7 +25,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       overrides.push_back(*std::move(o));
     }
   }
-  absl::StatusOr<config::ExperimentConfig> c = ParseExperimentConfig(text, "fuzz.textproto", overrides);
+  absl::StatusOr<config::ExperimentConfig> c =
+      ParseExperimentConfig(text, "fuzz.textproto", overrides);
   if (!c.ok()) {
     FUZZ_CHECK(!c.status().message().empty());
     return 0;

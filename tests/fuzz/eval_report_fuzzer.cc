@@ -1,7 +1,8 @@
 // Evaluation reports as a client could send them: impossible numbers are refused, and whatever
 // the collector accepts summarizes to accuracies in [0, 1] and finite losses.
-#include <cmath>
 #include <fuzzer/FuzzedDataProvider.h>
+
+#include <cmath>
 
 #include "server/evaluation.h"
 #include "tests/fuzz/fuzz_util.h"
@@ -30,8 +31,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     const absl::Status accepted = collector.OnEvalReport(report);
     FUZZ_CHECK(!accepted.ok() || checked.ok());
-    if (in.ConsumeBool()) collector.OnEvalFailure(in.ConsumeIntegralInRange<int64_t>(0, 3),
-                                                  absl::UnavailableError("gone"));
+    if (in.ConsumeBool())
+      collector.OnEvalFailure(in.ConsumeIntegralInRange<int64_t>(0, 3),
+                              absl::UnavailableError("gone"));
   }
   const EvalSummary s = collector.WaitUntil(absl::InfinitePast());
   FUZZ_CHECK(s.micro_accuracy >= 0 && s.micro_accuracy <= 1);

@@ -34,12 +34,12 @@ inline std::string DecodableBytes(const uint8_t* data, size_t size) {
 ParameterSet FuzzSchema();
 
 // A property every run must hold; violating it is a bug the fuzzer reports like a crash.
-#define FUZZ_CHECK(cond)                                                      \
-  do {                                                                        \
-    if (!(cond)) {                                                            \
+#define FUZZ_CHECK(cond)                                                                 \
+  do {                                                                                   \
+    if (!(cond)) {                                                                       \
       std::fprintf(stderr, "%s:%d: FUZZ_CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                           \
-    }                                                                         \
+      std::abort();                                                                      \
+    }                                                                                    \
   } while (0)
 
 }  // namespace tailor::fuzz

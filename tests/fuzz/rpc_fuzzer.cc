@@ -32,10 +32,10 @@ struct Harness {
     o.long_poll = absl::Milliseconds(1);
     o.chunk_bytes = 16;
     o.max_upload_bytes = 4096;
-    o.rate_limit_per_second = 0;     // the fuzzer is one very busy client
+    o.rate_limit_per_second = 0;  // the fuzzer is one very busy client
     o.failed_joins_per_second = 0;
     o.operator_token = "operator-token-0123";
-    o.log_lines_per_minute = 0;      // keep the fuzzer's output readable
+    o.log_lines_per_minute = 0;  // keep the fuzzer's output readable
     service = std::make_unique<CoordinatorService>(o);
     grpc::ServerBuilder builder;
     builder.RegisterService(service.get());
@@ -107,8 +107,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       case 0: {
         v1::JoinRequest req;
         req.set_client_id(in.ConsumeIntegralInRange<int64_t>(-2, 4));
-        req.set_token(in.ConsumeBool() ? absl::StrCat("token-", req.client_id())
-                                       : Text(in, 20));
+        req.set_token(in.ConsumeBool() ? absl::StrCat("token-", req.client_id()) : Text(in, 20));
         req.set_experiment(in.ConsumeBool() ? "exp" : Text(in, 8));
         v1::JoinResponse resp;
         auto ctx = Context();
@@ -141,7 +140,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         auto ctx = Context();
         auto reader = h->stub->FetchModel(ctx.get(), req);
         v1::ModelChunk chunk;
-        while (reader->Read(&chunk)) {}
+        while (reader->Read(&chunk)) {
+        }
         status = reader->Finish();
         break;
       }
@@ -200,8 +200,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
       case 6: {
         v1::StatusRequest req;
-        req.set_operator_token(in.ConsumeBool() ? "operator-token-0123"
-                                                : Text(in, 20));
+        req.set_operator_token(in.ConsumeBool() ? "operator-token-0123" : Text(in, 20));
         v1::StatusResponse resp;
         auto ctx = Context();
         status = h->stub->GetStatus(ctx.get(), req, &resp);

@@ -57,8 +57,10 @@ int Main(const std::string& out) {
   std::string input = {static_cast<char>(db.size() & 0xff), static_cast<char>(db.size() >> 8)};
   Write(out + "/checkpoint_fuzzer", "two_rounds", input + db + model);
   // Eval reports: a few plausible ones.
-  Write(out + "/eval_report_fuzzer", "plain", std::string("\x01\x00\x00\x00\x00\x00\x00\x00\x03"
-                                                          "\x00\x00\x00\x00\x00\x00\x00\x04", 17));
+  Write(out + "/eval_report_fuzzer", "plain",
+        std::string("\x01\x00\x00\x00\x00\x00\x00\x00\x03"
+                    "\x00\x00\x00\x00\x00\x00\x00\x04",
+                    17));
   return 0;
 }
 

@@ -238,8 +238,7 @@ TEST_F(GrpcServiceTest, AClientThatCannotDoItsTaskSaysSoAndIsCountedAsFailedAtOn
   // Client 1 uploads; the round is complete at once (no deadline, no heartbeat timeout).
   const std::string payload = Encode(RandomSet({{"w", {3, 2}}, {"b", {2}}}, 2, 0.1));
   ASSERT_TRUE(Upload(s1, 1, payload, static_cast<int64_t>(payload.size())).ok());
-  EXPECT_TRUE(round_->AwaitAllReportedUntil(absl::Now() + absl::Seconds(5)));
-  auto result = round_->Close();
+  auto result = CloseWhenAllReported(*round_);
   ASSERT_OK(result);
   EXPECT_EQ(result->accepted, 1);
   EXPECT_EQ(result->failed, 1);
@@ -298,8 +297,7 @@ TEST_F(HeartbeatTest, ASilentClientIsADropoutLongBeforeTheDeadlineAndABeatingOne
   EXPECT_FALSE(still_open) << "a lost client is told its round is gone";
   // Client 1's update completes the round; no deadline was needed.
   EXPECT_TRUE(Upload(s1, 1, payload, static_cast<int64_t>(payload.size())).ok());
-  EXPECT_TRUE(round_->AwaitAllReportedUntil(absl::Now() + absl::Seconds(5)));
-  auto result = round_->Close();
+  auto result = CloseWhenAllReported(*round_);
   ASSERT_OK(result);
   EXPECT_EQ(result->accepted, 1);
   EXPECT_EQ(result->failed, 1);

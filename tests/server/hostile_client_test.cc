@@ -131,8 +131,7 @@ TEST_F(HostileClientTest, AJoinFloodFromRandomIdsKeepsStateBoundedAndHonestRound
     ASSERT_TRUE(Wait(s0, &task).ok());
     ASSERT_EQ(task.round(), round);
     ASSERT_TRUE(Upload(s0, round, payload, static_cast<int64_t>(payload.size())).ok()) << round;
-    ASSERT_TRUE(state->AwaitAllReportedUntil(absl::Now() + absl::Seconds(5)));
-    auto closed = state->Close();
+    auto closed = CloseWhenAllReported(*state);
     ASSERT_OK(closed);
     EXPECT_EQ(closed->accepted, 1) << round;
     Advance(absl::Seconds(3));  // client 0's own budget refills between its rounds
@@ -226,8 +225,7 @@ TEST_F(HostileClientTest, MalformedUploadStreamsAreRefusedAndTheRoundStaysOpen) 
   std::string s1;
   ASSERT_TRUE(Join(1, "t1", &s1).ok());
   EXPECT_TRUE(Upload(s1, 1, payload, n).ok());
-  ASSERT_TRUE(round_->AwaitAllReportedUntil(absl::Now() + absl::Seconds(5)));
-  auto closed = round_->Close();
+  auto closed = CloseWhenAllReported(*round_);
   ASSERT_OK(closed);
   EXPECT_EQ(closed->accepted, 1);
   EXPECT_EQ(closed->rejected, 1);

@@ -125,6 +125,13 @@ class GrpcServiceTest : public ::testing::Test {
     writer->WritesDone();
     return writer->Finish();
   }
+  // Waits (up to 5 s) until every cohort member of `round` is accounted for, then closes it.
+  static absl::StatusOr<RoundResult> CloseWhenAllReported(Round& round) {
+    if (!round.AwaitAllReportedUntil(absl::Now() + absl::Seconds(5))) {
+      return absl::DeadlineExceededError("the round still waits for someone");
+    }
+    return round.Close();
+  }
   std::string Encode(const ParameterSet& delta) {
     return *EncodeSharedUpdate(delta, PersonalizationPolicy());
   }

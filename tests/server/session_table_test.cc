@@ -47,8 +47,8 @@ TEST(SessionTable, OneSessionPerClientThatExpiresUnused) {
   EXPECT_EQ(t.live_sessions(), 0);
   const SessionTable::Opened third = t.Open(0, t0);
   EXPECT_FALSE(third.replaced) << "the expired one is gone already";
-  EXPECT_STATUS(t.Resolve(third.session, t0 + absl::Minutes(5)),
-                absl::StatusCode::kUnauthenticated, "expired");
+  EXPECT_STATUS(t.Resolve(third.session, t0 + absl::Minutes(5)), absl::StatusCode::kUnauthenticated,
+                "expired");
   EXPECT_EQ(t.live_sessions(), 0);
 }
 
