@@ -1,5 +1,5 @@
-// Every RPC handler of the coordinator's service, driven through gRPC (an in-process channel)
-// by a script the input spells: Joins with any id and token, polls, fetches at any offset,
+// Every RPC handler of the coordinator's service, driven through gRPC
+// over loopback TCP by a script the input spells: Joins with any id and token, polls, fetches at any offset,
 // upload streams of any chunks and headers, evaluation reports, heartbeats, status calls, with
 // real or forged sessions. Each call ends with a status (never a crash or a hang), and what the
 // service holds stays bounded: one slot per registered client, at most one session each.
@@ -13,6 +13,7 @@
 #include "aggregation/aggregator.h"
 #include "core/personalization_policy.h"
 #include "core/wire_update.h"
+#include "grpcpp/create_channel.h"
 #include "grpcpp/server_builder.h"
 #include "server/evaluation.h"
 #include "server/grpc_service.h"
@@ -37,10 +38,16 @@ struct Harness {
     o.operator_token = "operator-token-0123";
     o.log_lines_per_minute = 0;  // keep the fuzzer's output readable
     service = std::make_unique<CoordinatorService>(o);
+    // Real TCP on loopback, as deployed. (gRPC 1.51's in-process transport keeps ~25 KB for
+    // every client-streaming call the server finishes before reading all of it, as the service
+    // does when it refuses an upload on its first chunk; TCP does not, grpc/grpc#13250.)
     grpc::ServerBuilder builder;
+    int port = 0;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
     builder.RegisterService(service.get());
     server = builder.BuildAndStart();
-    stub = v1::Coordinator::NewStub(server->InProcessChannel(grpc::ChannelArguments()));
+    stub = v1::Coordinator::NewStub(grpc::CreateChannel(absl::StrCat("127.0.0.1:", port),
+                                                        grpc::InsecureChannelCredentials()));
     good_update = *EncodeSharedUpdate(*schema, PersonalizationPolicy());
   }
   std::shared_ptr<const ParameterSet> schema;
