@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "aggregation/fixed_point_kernel.h"
+#include "core/cpu_dispatch.h"
 #include "core/status_macros.h"
 
 namespace tailor {
@@ -154,8 +155,7 @@ namespace {
 // mean[i] = sums[i] / total for a run of sums whose magnitudes are below 2^51: the int64 to
 // double conversion goes through the same 1.5·2^52 trick (exact in that range, and the same
 // double as a cast), which vectorizes where a cast does not (AVX2 has no int64 -> double).
-__attribute__((target_clones("avx2", "default"))) void WriteMeanSmall(const int64_t* sums, size_t n,
-                                                                      double total, float* out) {
+TAILOR_AVX2_CLONES void WriteMeanSmall(const int64_t* sums, size_t n, double total, float* out) {
   constexpr double kMagicValue = 6755399441055744.0;  // 1.5 · 2^52
   int64_t magic_bits;
   std::memcpy(&magic_bits, &kMagicValue, sizeof(magic_bits));

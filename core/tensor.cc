@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/cpu_dispatch.h"
 
 namespace tailor {
 
@@ -114,8 +115,7 @@ absl::Status CheckFiniteSpan(absl::Span<const T> values) {
 // Non-negative IEEE values order like their bit patterns, and NaN/infinity have the largest:
 // an integer max over |x|'s bits finds the maximum and any non-finite value in one vectorizable
 // loop (the AVX2 clone handles 8 floats or 4 doubles per instruction).
-__attribute__((target_clones("avx2", "default"))) uint32_t MaxAbsBits32(const uint32_t* bits,
-                                                                        size_t n) {
+TAILOR_AVX2_CLONES uint32_t MaxAbsBits32(const uint32_t* bits, size_t n) {
   uint32_t m = 0;
   for (size_t i = 0; i < n; ++i) {
     const uint32_t a = bits[i] & 0x7fffffffu;
@@ -123,8 +123,7 @@ __attribute__((target_clones("avx2", "default"))) uint32_t MaxAbsBits32(const ui
   }
   return m;
 }
-__attribute__((target_clones("avx2", "default"))) int64_t MaxAbsBits64(const int64_t* bits,
-                                                                       size_t n) {
+TAILOR_AVX2_CLONES int64_t MaxAbsBits64(const int64_t* bits, size_t n) {
   int64_t m = 0;
   for (size_t i = 0; i < n; ++i) {
     const int64_t a = bits[i] & INT64_MAX;
