@@ -214,18 +214,20 @@ grpc::ServerUnaryReactor* CoordinatorService::Join(grpc::CallbackServerContext* 
     return FinishNow(context, ToGrpcStatus(config));
   }
   const SessionTable::Opened opened = sessions_.Open(id, Now());
+  clients_[id].last_seen = Now();
+  ++stats_.joins;
   if (opened.replaced) {
+    // A rejoin: sampled, so a client (or two daemons sharing an id) joining over and over
+    // cannot flood the log. A first join is logged always; there is one per registered client.
     ++stats_.sessions_replaced;
     log_.Log(LogLevel::kWarn, "session_replaced",
              {{"client", absl::StrCat(id)},
               {"peer", host},
-              {"msg",
-               "the client joined again; its previous session is closed (two daemons "
-               "with one identity keep replacing each other)"}});
+              {"msg", "the client joined again; its previous session is closed (two daemons "
+                      "with one identity keep replacing each other)"}});
+  } else {
+    LogEvent(LogLevel::kInfo, "client_joined", {{"client", absl::StrCat(id)}, {"peer", host}});
   }
-  clients_[id].last_seen = Now();
-  ++stats_.joins;
-  LogEvent(LogLevel::kInfo, "client_joined", {{"client", absl::StrCat(id)}, {"peer", host}});
   response->set_session(opened.session);
   response->set_experiment(options_.experiment);
   return FinishNow(context, grpc::Status::OK);
@@ -250,7 +252,9 @@ grpc::ServerUnaryReactor* CoordinatorService::WaitForTask(grpc::CallbackServerCo
     return FinishNow(context, grpc::Status::OK);
   }
   if (std::optional<v1::Task> lost = LostTaskOf(slot)) {
-    LogEvent(LogLevel::kInfo, "task_resent",
+    // Sampled: a client that keeps polling while holding its task would otherwise write a
+    // line per poll.
+    log_.Log(LogLevel::kInfo, "task_resent",
              {{"client", ParticipantId(*client)},
               {"round", absl::StrCat(lost->round())},
               {"kind", v1::Task::Kind_Name(lost->kind())},
