@@ -46,7 +46,7 @@ for t in "${targets[@]}"; do
   # coverage the entropic scheduler's bookkeeping costs more than the runs; a store file is
   # pages of 4 KiB.
   case $t in
-    rpc) extra=(-detect_leaks=0 -entropic=0 -max_len=512) ;;
+    rpc) extra=(-detect_leaks=0 -entropic=0 -max_len=256) ;;
     checkpoint) extra=(-entropic=0 -max_len=65536) ;;
     *) extra=(-max_len=4096) ;;
   esac

@@ -3,6 +3,7 @@
 #include "client/algorithm_steps.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "core/random.h"
 #include "core/status_macros.h"
 
@@ -134,10 +135,15 @@ absl::StatusOr<std::unique_ptr<ClientAlgorithm>> CreateClientAlgorithm(
   if (name == "local") {
     return std::make_unique<SplitOnlyAlgorithm>(name, PersonalizationPolicy::AllPersonal(), false);
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "unknown algorithm '", name,
-      "' (known: fedavg, fedprox, fedavg_ft, fedper, fedrep, lg_fedavg, fedbabu, ditto, apfl, "
-      "fedbn, fedala, local, constant_delta)"));
+  return absl::InvalidArgumentError(absl::StrCat("unknown algorithm '", name, "' (known: ",
+                                                 absl::StrJoin(AlgorithmNames(), ", "), ")"));
+}
+
+const std::vector<std::string>& AlgorithmNames() {
+  static const auto* names = new std::vector<std::string>{
+      "fedavg", "fedprox", "fedavg_ft", "fedper", "fedrep", "lg_fedavg", "fedbabu",
+      "ditto",  "apfl",    "fedbn",     "fedala", "local",  "constant_delta"};
+  return *names;
 }
 
 }  // namespace tailor

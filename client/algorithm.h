@@ -90,6 +90,9 @@ struct AlgorithmOptions {
 
 // Known names: "fedavg", "fedprox", "fedavg_ft", "fedper", "fedrep", "lg_fedavg", "fedbabu",
 // "ditto", "apfl", "fedbn", "fedala", "local", "constant_delta".
+// Every name CreateClientAlgorithm accepts (the config loader checks against it).
+const std::vector<std::string>& AlgorithmNames();
+
 absl::StatusOr<std::unique_ptr<ClientAlgorithm>> CreateClientAlgorithm(
     const std::string& name, const ModelSpec& model, const AlgorithmOptions& options);
 inline absl::StatusOr<std::unique_ptr<ClientAlgorithm>> CreateClientAlgorithm(

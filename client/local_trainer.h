@@ -17,6 +17,7 @@
 #include "absl/types/span.h"
 #include "core/parameter_set.h"
 #include "data/image_dataset.h"
+#include "models/model_spec.h"
 
 namespace tailor {
 
@@ -95,7 +96,9 @@ class LocalTrainer {
  public:
   virtual ~LocalTrainer() = default;
 
-  // `architecture` as in models/model_spec.h.
+  // A trainer for the model `spec` declares (models/model_spec.h), or for an architecture
+  // with its default options.
+  static absl::StatusOr<std::unique_ptr<LocalTrainer>> Create(const ModelSpec& spec);
   static absl::StatusOr<std::unique_ptr<LocalTrainer>> Create(const std::string& architecture);
 
   // Overwrites the named parameters (a full set or any subset). INVALID_ARGUMENT for an unknown

@@ -36,7 +36,7 @@ void FillBatch(const ImageDataset& pool, absl::Span<const uint32_t> idx, at::Ten
 
 class TorchTrainer : public LocalTrainer {
  public:
-  explicit TorchTrainer(std::shared_ptr<TorchClassifier> model) : model_(std::move(model)) {}
+  explicit TorchTrainer(std::shared_ptr<TorchModel> model) : model_(std::move(model)) {}
 
   absl::Status Load(const ParameterSet& params) override {
     try {
@@ -201,12 +201,8 @@ class TorchTrainer : public LocalTrainer {
                                         absl::Span<const uint32_t> indices,
                                         int batch_size) override {
     try {
-      std::vector<NormLayer*> norms;
-      for (const auto& m : model_->modules(/*include_self=*/false)) {
-        if (auto* n = dynamic_cast<NormLayer*>(m.get()); n != nullptr) norms.push_back(n);
-      }
-      if (norms.empty() || indices.empty()) return absl::OkStatus();
-      for (NormLayer* n : norms) n->ResetStatistics();
+      if (!model_->HasNormStatistics() || indices.empty()) return absl::OkStatus();
+      model_->ResetNormStatistics();
       torch::NoGradGuard no_grad;
       model_->train();
       const size_t bs = static_cast<size_t>(std::max(1, batch_size));
@@ -216,12 +212,12 @@ class TorchTrainer : public LocalTrainer {
         const size_t end = std::min(indices.size(), begin + bs);
         if (end - begin < 2) break;  // one sample has no variance
         // Momentum 1/(k+1) at the k-th batch makes the running statistics the plain average.
-        for (NormLayer* n : norms) n->momentum = 1.0 / static_cast<double>(batches + 1);
+        model_->set_norm_momentum(1.0 / static_cast<double>(batches + 1));
         FillBatch(pool, indices.subspan(begin, end - begin), &x, &y);
         model_->Forward(x);
         ++batches;
       }
-      for (NormLayer* n : norms) n->momentum = 0.1;
+      model_->set_norm_momentum(0.1);
       return absl::OkStatus();
     } catch (const c10::Error& e) {
       return FromTorch(e, "RecalibrateNormalization");
@@ -318,20 +314,26 @@ class TorchTrainer : public LocalTrainer {
     return stats;
   }
 
-  std::shared_ptr<TorchClassifier> model_;
+  std::shared_ptr<TorchModel> model_;
 };
 
 }  // namespace
 
+absl::StatusOr<std::unique_ptr<LocalTrainer>> LocalTrainer::Create(const ModelSpec& spec) {
+  if (spec.task != TaskKind::kImageClassification) {
+    return absl::UnimplementedError(absl::StrCat("architecture '", spec.architecture,
+                                                 "' is a language model; the image trainer cannot train it"));
+  }
+  auto model = CreateTorchModel(spec);
+  if (!model.ok()) return model.status();
+  return std::unique_ptr<LocalTrainer>(new TorchTrainer(*std::move(model)));
+}
+
 absl::StatusOr<std::unique_ptr<LocalTrainer>> LocalTrainer::Create(
     const std::string& architecture) {
-  try {
-    auto model = CreateTorchClassifier(architecture);
-    if (!model.ok()) return model.status();
-    return std::unique_ptr<LocalTrainer>(new TorchTrainer(*std::move(model)));
-  } catch (const c10::Error& e) {
-    return FromTorch(e, "LocalTrainer::Create");
-  }
+  absl::StatusOr<ModelSpec> spec = GetModelSpec(architecture);
+  if (!spec.ok()) return spec.status();
+  return Create(*spec);
 }
 
 void SetTorchThreads(int intra_op_threads) {

@@ -6,9 +6,12 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "core/status_macros.h"
 #include "core/update_codec.h"
+#include "client/algorithm.h"
+#include "models/model_spec.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
 
@@ -89,6 +92,10 @@ class Checker {
 template <typename T>
 bool OneOf(const T& value, std::initializer_list<const char*> allowed) {
   return std::any_of(allowed.begin(), allowed.end(), [&](const char* a) { return value == a; });
+}
+
+bool OneOf(const std::string& value, const std::vector<std::string>& allowed) {
+  return std::find(allowed.begin(), allowed.end(), value) != allowed.end();
 }
 
 void ApplyDefaults(ExperimentConfig* c) {
@@ -341,10 +348,21 @@ absl::Status Validate(const ExperimentConfig& c, const Checker& check) {
     return check.Fail("data.shards.classes_per_client",
                       absl::StrCat("must be >= 1, got ", data.shards().classes_per_client()));
   }
-  if (!OneOf(c.model().architecture(), {"fmnist_cnn", "fmnist_cnn_bn", "mlp_10m", "mlp_small"})) {
+  // The model registry checks the architecture and its options.
+  if (absl::StatusOr<ModelSpec> spec = BuildModelSpec(ModelOptionsOf(c.model())); !spec.ok()) {
+    const std::string message(spec.status().message());
+    const size_t colon = message.find(": ");
+    // "transformer.heads: ..." names an option; anything else is about the architecture.
+    if (spec.status().code() == absl::StatusCode::kInvalidArgument && colon != std::string::npos &&
+        message.find(' ') > colon) {
+      return check.Fail(absl::StrCat("model.", message.substr(0, colon)), message.substr(colon + 2));
+    }
+    return check.Fail("model.architecture", message);
+  } else if (spec->task == TaskKind::kCausalLanguageModel && c.data().dataset() == "fashion_mnist") {
     return check.Fail("model.architecture",
-                      absl::StrCat("unknown architecture '", c.model().architecture(),
-                                   "' (known: fmnist_cnn, fmnist_cnn_bn, mlp_10m, mlp_small)"));
+                      absl::StrCat("'", c.model().architecture(),
+                                   "' is a language model and data.dataset 'fashion_mnist' holds "
+                                   "images; use an image architecture"));
   }
   const auto& t = c.train();
   if (!(t.learning_rate() > 0) || !std::isfinite(t.learning_rate())) {
@@ -362,14 +380,10 @@ absl::Status Validate(const ExperimentConfig& c, const Checker& check) {
   if (!(t.weight_decay() >= 0) || !std::isfinite(t.weight_decay())) {
     return check.Fail("train.weight_decay", absl::StrCat("must be >= 0, got ", t.weight_decay()));
   }
-  if (!OneOf(c.algorithm().name(),
-             {"fedavg", "fedprox", "fedavg_ft", "fedper", "fedrep", "lg_fedavg", "fedbabu",
-              "ditto", "apfl", "fedbn", "fedala", "local", "constant_delta"})) {
+  if (!OneOf(c.algorithm().name(), AlgorithmNames())) {
     return check.Fail("algorithm.name",
-                      absl::StrCat("unknown algorithm '", c.algorithm().name(),
-                                   "' (known: fedavg, fedprox, fedavg_ft, fedper, fedrep, "
-                                   "lg_fedavg, fedbabu, ditto, apfl, fedbn, fedala, local, "
-                                   "constant_delta)"));
+                      absl::StrCat("unknown algorithm '", c.algorithm().name(), "' (known: ",
+                                   absl::StrJoin(AlgorithmNames(), ", "), ")"));
   }
   const config::AlgorithmConfig& a = c.algorithm();
   if (!(a.ditto_lambda() >= 0) || !std::isfinite(a.ditto_lambda())) {
@@ -662,6 +676,20 @@ absl::StatusOr<ExperimentConfig> LoadExperimentConfig(
                         absl::StrCat("cannot read config: ", text.status().message()));
   }
   return ParseExperimentConfig(*text, path, overrides);
+}
+
+ModelOptions ModelOptionsOf(const config::ModelConfig& model) {
+  ModelOptions o;
+  o.architecture = model.architecture();
+  o.transformer.layers = model.transformer().layers();
+  o.transformer.d_model = model.transformer().d_model();
+  o.transformer.heads = model.transformer().heads();
+  o.transformer.context = model.transformer().context();
+  o.transformer.mlp_ratio = model.transformer().mlp_ratio();
+  o.lora.rank = model.lora().rank();
+  o.lora.alpha = model.lora().alpha();
+  o.lora.targets.assign(model.lora().targets().begin(), model.lora().targets().end());
+  return o;
 }
 
 }  // namespace tailor

@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "core/env.h"
+#include "models/model_spec.h"
 #include "tailor/config.pb.h"
 
 namespace tailor {
@@ -33,6 +34,9 @@ bool PrivacyEnabled(const config::ExperimentConfig& config);
 absl::StatusOr<config::ExperimentConfig> ParseExperimentConfig(
     const std::string& text, const std::string& source_name,
     const std::vector<ConfigOverride>& overrides = {});
+
+// The model registry's options for a config's model section (models/model_spec.h).
+ModelOptions ModelOptionsOf(const config::ModelConfig& model);
 
 absl::StatusOr<config::ExperimentConfig> LoadExperimentConfig(
     const std::string& path, Env* env, const std::vector<ConfigOverride>& overrides = {});

@@ -4,6 +4,8 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "models/transformer_spec.h"
 #include "core/random.h"
 
 namespace tailor {
@@ -15,6 +17,7 @@ namespace {
 ModelSpec FmnistCnn() {
   ModelSpec spec;
   spec.architecture = "fmnist_cnn";
+  spec.family = "fmnist_cnn";
   spec.num_classes = 10;
   spec.parameters = {
       {"conv1.weight", {32, 1, 5, 5}, 1 * 5 * 5},   {"conv1.bias", {32}, 1 * 5 * 5},
@@ -34,6 +37,7 @@ ModelSpec FmnistCnnBn() {
   using Init = ParameterSpec::Init;
   ModelSpec spec;
   spec.architecture = "fmnist_cnn_bn";
+  spec.family = "fmnist_cnn_bn";
   spec.num_classes = 10;
   auto norm = [&spec](const std::string& layer, int64_t width) {
     spec.parameters.push_back({layer + ".weight", {width}, 1, Init::kOnes});
@@ -64,6 +68,7 @@ ModelSpec FmnistCnnBn() {
 ModelSpec Mlp10M() {
   ModelSpec spec;
   spec.architecture = "mlp_10m";
+  spec.family = "mlp";
   spec.num_classes = 10;
   spec.parameters = {
       {"fc1.weight", {12755, 784}, 784}, {"fc1.bias", {12755}, 784},
@@ -78,6 +83,7 @@ ModelSpec Mlp10M() {
 ModelSpec MlpSmall() {
   ModelSpec spec;
   spec.architecture = "mlp_small";
+  spec.family = "mlp";
   spec.num_classes = 10;
   spec.parameters = {
       {"fc1.weight", {64, 784}, 784}, {"fc1.bias", {64}, 784},
@@ -89,13 +95,82 @@ ModelSpec MlpSmall() {
 
 }  // namespace
 
+namespace {
+
+struct Entry {
+  ArchitectureInfo info;
+  absl::StatusOr<ModelSpec> (*build)(const ModelOptions&);
+};
+
+// Image models take no options.
+template <ModelSpec (*Make)()>
+absl::StatusOr<ModelSpec> Fixed(const ModelOptions& options) {
+  if (options.transformer.layers || options.transformer.d_model || options.transformer.heads ||
+      options.transformer.context || options.transformer.mlp_ratio) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("transformer: architecture '", options.architecture, "' takes no transformer options"));
+  }
+  if (options.lora.rank != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("lora: architecture '", options.architecture, "' has no LoRA adapters"));
+  }
+  ModelSpec spec = Make();
+  spec.options = options;
+  return spec;
+}
+
+const std::vector<Entry>& Registry() {
+  static const auto* entries = new std::vector<Entry>{
+      {{"fmnist_cnn", "the reference CNN of DESIGN.md (PFLlib's FedAvgCNN), 28x28 grey images"},
+       Fixed<FmnistCnn>},
+      {{"fmnist_cnn_bn", "the reference CNN with batch norm (FedBN's model)"}, Fixed<FmnistCnnBn>},
+      {{"mlp_10m", "a 10M-parameter MLP for transport benchmarks"}, Fixed<Mlp10M>},
+      {{"mlp_small", "a 51k-parameter MLP for protocol-scale runs"}, Fixed<MlpSmall>},
+      {{"byte_transformer",
+        "a byte-level decoder-only transformer (default 4 layers, d_model 256, context 256)"},
+       ByteTransformerSpec},
+      {{"byte_transformer_tiny", "the byte transformer at test size (2 layers, d_model 32)"},
+       TinyByteTransformerSpec},
+  };
+  return *entries;
+}
+
+}  // namespace
+
+const std::vector<ArchitectureInfo>& Architectures() {
+  static const auto* infos = [] {
+    auto* out = new std::vector<ArchitectureInfo>;
+    for (const Entry& e : Registry()) out->push_back(e.info);
+    return out;
+  }();
+  return *infos;
+}
+
+absl::StatusOr<ModelSpec> BuildModelSpec(const ModelOptions& options) {
+  std::vector<std::string> names;
+  for (const Entry& e : Registry()) {
+    if (e.info.name == options.architecture) return e.build(options);
+    names.push_back(e.info.name);
+  }
+  return absl::NotFoundError(absl::StrCat("unknown model architecture '", options.architecture,
+                                          "' (known: ", absl::StrJoin(names, ", "), ")"));
+}
+
 absl::StatusOr<ModelSpec> GetModelSpec(const std::string& architecture) {
-  if (architecture == "fmnist_cnn") return FmnistCnn();
-  if (architecture == "fmnist_cnn_bn") return FmnistCnnBn();
-  if (architecture == "mlp_10m") return Mlp10M();
-  if (architecture == "mlp_small") return MlpSmall();
-  return absl::NotFoundError(absl::StrCat("unknown model architecture '", architecture,
-                                          "' (known: fmnist_cnn, fmnist_cnn_bn, mlp_10m, mlp_small)"));
+  ModelOptions options;
+  options.architecture = architecture;
+  return BuildModelSpec(options);
+}
+
+int64_t ModelSpec::ParameterCount() const {
+  int64_t n = 0;
+  for (const ParameterSpec& p : parameters) {
+    if (p.buffer) continue;
+    int64_t size = 1;
+    for (int64_t d : p.shape) size *= d;
+    n += size;
+  }
+  return n;
 }
 
 std::vector<std::string> ModelSpec::TrainableNames() const {
@@ -111,12 +186,17 @@ ParameterSet InitialParameters(const ModelSpec& spec, uint64_t seed) {
   for (size_t i = 0; i < spec.parameters.size(); ++i) {
     const ParameterSpec& p = spec.parameters[i];
     Tensor t(DType::kFloat32, p.shape);
-    if (p.init != ParameterSpec::Init::kUniformFanIn) {
+    if (p.init == ParameterSpec::Init::kOnes || p.init == ParameterSpec::Init::kZeros) {
       if (p.init == ParameterSpec::Init::kOnes) std::fill(t.f32().begin(), t.f32().end(), 1.0f);
       (void)out.Add(p.name, std::move(t));
       continue;
     }
     Rng rng(DeriveSeed(seed, {0x696e6974ULL /*"init"*/, i}));
+    if (p.init == ParameterSpec::Init::kNormal) {
+      for (float& v : t.f32()) v = static_cast<float>(rng.Normal() * p.normal_std);
+      (void)out.Add(p.name, std::move(t));
+      continue;
+    }
     const double bound = 1.0 / std::sqrt(static_cast<double>(p.fan_in));
     for (float& v : t.f32()) v = static_cast<float>((2.0 * rng.Uniform() - 1.0) * bound);
     (void)out.Add(p.name, std::move(t));

@@ -1,6 +1,10 @@
-// Architecture descriptions without LibTorch: parameter names, shapes and initialization.
-// The coordinator builds the initial global model from a spec and a seed without linking
-// torch; models/torch_models.h builds the matching trainable module.
+// Architectures without LibTorch: the one declaration of every model. An architecture's entry
+// in the registry (model_spec.cc) turns its options into a ModelSpec — every parameter's name,
+// shape and initialization, in module order — and the coordinator builds the initial global
+// model from it without linking torch. The LibTorch module (models/torch_models.h) is built
+// *from the spec*: it registers exactly these tensors and runs the family's forward program
+// over them, so the names the coordinator distributes and the names the trainer trains cannot
+// drift apart.
 #ifndef TAILOR_MODELS_MODEL_SPEC_H_
 #define TAILOR_MODELS_MODEL_SPEC_H_
 
@@ -12,8 +16,36 @@
 
 namespace tailor {
 
+// A decoder-only transformer's shape (architecture "byte_transformer"). Unset fields (0) take
+// the architecture's defaults.
+struct TransformerOptions {
+  int layers = 0;
+  int d_model = 0;
+  int heads = 0;
+  int context = 0;
+  // Hidden width of each block's MLP, as a multiple of d_model.
+  int mlp_ratio = 0;
+};
+
+// LoRA (Hu et al. 2021, "LoRA: Low-Rank Adaptation of Large Language Models"): each targeted
+// projection W gains W + (alpha / rank) · B · A with A [rank, in] and B [out, rank], B = 0 at
+// initialization. rank 0: no adapters.
+struct LoraOptions {
+  int rank = 0;
+  double alpha = 0;  // 0: alpha = rank (a scale of 1)
+  // Which projections of each block carry adapters: "q", "k", "v", "o", "mlp" (both MLP
+  // layers). Empty: q and v, as in the paper.
+  std::vector<std::string> targets;
+};
+
+struct ModelOptions {
+  std::string architecture;
+  TransformerOptions transformer;
+  LoraOptions lora;
+};
+
 struct ParameterSpec {
-  enum class Init { kUniformFanIn, kOnes, kZeros };
+  enum class Init { kUniformFanIn, kOnes, kZeros, kNormal };
   std::string name;
   std::vector<int64_t> shape;
   // Fan-in of the layer the parameter belongs to; kUniformFanIn is U(±1/sqrt(fan_in)),
@@ -24,10 +56,20 @@ struct ParameterSpec {
   // A buffer (batch-norm running statistics): part of the model, moved and stored like a
   // parameter, but not trained by gradients.
   bool buffer = false;
+  // kNormal: N(0, normal_std²) (GPT-2's initialization for transformer weights).
+  double normal_std = 0;
 };
+
+// What a model's examples and outputs are; the trainer picks its loss and metrics by it.
+enum class TaskKind { kImageClassification, kCausalLanguageModel };
 
 struct ModelSpec {
   std::string architecture;
+  // Which forward program of models/torch_models.cc runs the parameters.
+  std::string family;
+  TaskKind task = TaskKind::kImageClassification;
+  // The options the spec was built from (defaults filled in).
+  ModelOptions options;
   // In module registration order (the order of named_parameters()).
   std::vector<ParameterSpec> parameters;
   // Glob patterns selecting the classifier head (FedPer's personal part).
@@ -35,13 +77,26 @@ struct ModelSpec {
   // Glob patterns selecting the normalization layers (FedBN's personal part); empty when the
   // model has none.
   std::vector<std::string> norm_patterns;
+  // Glob patterns selecting LoRA adapters; empty without LoRA.
+  std::vector<std::string> lora_patterns;
+  // Classes (image classifiers) or the vocabulary size (language models).
   int num_classes = 0;
   // The names of the trained parameters (not buffers), in order.
   std::vector<std::string> TrainableNames() const;
+  int64_t ParameterCount() const;
 };
 
-// NOT_FOUND for an unknown architecture name.
+// The registry: the spec of `options.architecture` with its options checked (INVALID_ARGUMENT
+// naming the option, e.g. "transformer.heads"), NOT_FOUND for an unknown architecture.
+absl::StatusOr<ModelSpec> BuildModelSpec(const ModelOptions& options);
+// An architecture with its default options.
 absl::StatusOr<ModelSpec> GetModelSpec(const std::string& architecture);
+// Every registered architecture, in registry order, with a one-line summary each.
+struct ArchitectureInfo {
+  std::string name;
+  std::string summary;
+};
+const std::vector<ArchitectureInfo>& Architectures();
 
 // Deterministic initial parameters for `spec` from `seed` (Tailor's own RNG, so coordinator
 // and clients agree bit for bit without exchanging the model).

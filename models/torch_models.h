@@ -1,4 +1,6 @@
-// LibTorch modules for the architectures of model_spec.h. Include only from training code
+// The LibTorch module of any architecture, built from its ModelSpec (models/model_spec.h): it
+// registers exactly the spec's tensors, in the spec's order, nested by their dotted names, and
+// runs the spec family's forward program over them. Include only from training code
 // (client/torch_*.cc, models/*.cc): this header pulls in <torch/nn/module.h>.
 #ifndef TAILOR_MODELS_TORCH_MODELS_H_
 #define TAILOR_MODELS_TORCH_MODELS_H_
@@ -9,33 +11,49 @@
 #include <torch/nn/module.h>
 
 #include "absl/status/statusor.h"
+#include "models/model_spec.h"
 
 namespace tailor {
 
-// A classifier: forward maps a [B, C, H, W] float batch to [B, classes] logits.
-class TorchClassifier : public torch::nn::Module {
+class TorchModel;
+
+// A family's computation over the tensors of a TorchModel. Built once per model: it looks its
+// tensors up by name when built, so a name the spec lacks fails at construction, not mid-run.
+class ForwardProgram {
  public:
+  virtual ~ForwardProgram() = default;
+  // Image classifiers: [B, C, H, W] float → [B, classes] logits. Language models: [B, T]
+  // int64 token ids → [B, T, vocabulary] next-token logits.
   virtual at::Tensor Forward(const at::Tensor& input) = 0;
 };
 
-// Batch norm without the num_batches_tracked counter (an int64 buffer LibTorch only reads when
-// momentum is unset): every buffer is then float32, like every parameter. `momentum` is the
-// running statistics' update weight; recalibration sets it per batch for an exact average.
-class NormLayer : public torch::nn::Module {
+class TorchModel : public torch::nn::Module {
  public:
-  explicit NormLayer(int64_t width);
-  at::Tensor Forward(const at::Tensor& x);
-  // Running mean 0, running variance 1 (a fresh layer's statistics).
-  void ResetStatistics();
-  double momentum = 0.1;
+  explicit TorchModel(const ModelSpec& spec);
+  at::Tensor Forward(const at::Tensor& input) { return program_->Forward(input); }
+  const ModelSpec& spec() const { return spec_; }
+  ForwardProgram* program() const { return program_.get(); }
+
+  // The registered parameter or buffer `name`; throws c10::Error when there is none.
+  at::Tensor Find(const std::string& name) const;
+
+  // Batch norm's running statistics (buffers *.running_mean, *.running_var): FedBN re-estimates
+  // them for a new set of shared layers. `norm_momentum` is the running statistics' update
+  // weight (0.1 as in PyTorch); recalibration sets it per batch for an exact average.
+  bool HasNormStatistics() const;
+  void ResetNormStatistics();
+  double norm_momentum() const { return norm_momentum_; }
+  void set_norm_momentum(double m) { norm_momentum_ = m; }
 
  private:
-  at::Tensor weight_, bias_, running_mean_, running_var_;
+  ModelSpec spec_;
+  std::unique_ptr<ForwardProgram> program_;
+  double norm_momentum_ = 0.1;
 };
 
-// Parameter names and order match GetModelSpec(architecture).
-absl::StatusOr<std::shared_ptr<TorchClassifier>> CreateTorchClassifier(
-    const std::string& architecture);
+// INVALID_ARGUMENT when the spec's family has no forward program; INTERNAL when the spec's
+// names would not register in its own order (a malformed declaration).
+absl::StatusOr<std::shared_ptr<TorchModel>> CreateTorchModel(const ModelSpec& spec);
 
 }  // namespace tailor
 

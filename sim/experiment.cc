@@ -28,7 +28,7 @@ absl::Status CheckPatternsMatch(const PersonalizationPolicy& policy, const Param
 absl::StatusOr<Experiment> BuildExperiment(const config::ExperimentConfig& c, Env* env,
                                            bool load_data) {
   Experiment e;
-  TAILOR_ASSIGN_OR_RETURN(e.spec, GetModelSpec(c.model().architecture()));
+  TAILOR_ASSIGN_OR_RETURN(e.spec, BuildModelSpec(ModelOptionsOf(c.model())));
   AlgorithmOptions algorithm;
   algorithm.personal_patterns.assign(c.algorithm().personal_patterns().begin(),
                                      c.algorithm().personal_patterns().end());

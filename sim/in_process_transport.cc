@@ -15,7 +15,7 @@ absl::StatusOr<std::unique_ptr<InProcessTransport>> InProcessTransport::Create(
   std::vector<std::unique_ptr<LocalTrainer>> trainers;
   for (int i = 0; i < options.workers; ++i) {
     TAILOR_ASSIGN_OR_RETURN(auto trainer,
-                            LocalTrainer::Create(options.experiment->spec.architecture));
+                            LocalTrainer::Create(options.experiment->spec));
     trainers.push_back(std::move(trainer));
   }
   return std::unique_ptr<InProcessTransport>(

@@ -13,6 +13,7 @@
 #include "core/malloc_tuning.h"
 #include "client/personal_store.h"
 #include "core/config_fingerprint.h"
+#include "core/config_loader.h"
 #include "grpcpp/create_channel.h"
 #include "server/keepalive.h"
 #include "sim/experiment.h"
@@ -94,7 +95,8 @@ int ClientCommand() {
                  static_cast<long long>(id), state.personal.size(),
                  state.residual.empty() ? "" : " and upload error-feedback memory");
   }
-  auto trainer = LocalTrainer::Create(c.model().architecture());
+  absl::StatusOr<ModelSpec> spec = BuildModelSpec(ModelOptionsOf(c.model()));
+  auto trainer = spec.ok() ? LocalTrainer::Create(*spec) : spec.status();
   if (!trainer.ok()) {
     std::fprintf(stderr, "tailor client: %s\n", trainer.status().ToString().c_str());
     return 1;

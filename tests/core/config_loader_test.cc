@@ -183,6 +183,18 @@ TEST(ConfigLoader, EachRangeCheck) {
        "simulation.attack.byzantine_fraction"},
       {"rounds: 1 data { num_clients: 5 } model { architecture: \"resnet\" }",
        "model.architecture"},
+      // The model registry's own option checks, named under model.
+      {"rounds: 1 data { num_clients: 5 } model { architecture: \"byte_transformer\" "
+       "transformer { heads: 3 } }",
+       "model.transformer.heads"},
+      {"rounds: 1 data { num_clients: 5 } model { architecture: \"byte_transformer\" "
+       "lora { rank: 4 targets: \"x\" } }",
+       "model.lora.targets"},
+      {"rounds: 1 data { num_clients: 5 } model { architecture: \"fmnist_cnn\" lora { rank: 2 } }",
+       "model.lora"},
+      // A language model cannot train on images.
+      {"rounds: 1 data { num_clients: 5 } model { architecture: \"byte_transformer_tiny\" }",
+       "model.architecture"},
   };
   for (const Case& c : cases) {
     auto r = ParseExperimentConfig(c.text, "c.textproto");

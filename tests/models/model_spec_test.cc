@@ -1,0 +1,128 @@
+// The model registry without LibTorch: names, option checks, the transformer's declaration.
+#include "models/model_spec.h"
+
+#include <set>
+
+#include <gtest/gtest.h>
+
+#include "core/personalization_policy.h"
+#include "models/transformer_spec.h"
+#include "tests/test_util.h"
+
+namespace tailor {
+namespace {
+
+ModelOptions Transformer(int rank = 0, std::vector<std::string> targets = {}) {
+  ModelOptions o;
+  o.architecture = "byte_transformer";
+  o.lora.rank = rank;
+  o.lora.targets = std::move(targets);
+  return o;
+}
+
+TEST(ModelRegistry, EveryArchitectureBuildsWithUniqueNamesAndFiniteInit) {
+  for (const ArchitectureInfo& a : Architectures()) {
+    SCOPED_TRACE(a.name);
+    absl::StatusOr<ModelSpec> spec = GetModelSpec(a.name);
+    ASSERT_OK(spec);
+    EXPECT_EQ(spec->architecture, a.name);
+    EXPECT_FALSE(spec->family.empty());
+    std::set<std::string> names;
+    for (const ParameterSpec& p : spec->parameters) EXPECT_TRUE(names.insert(p.name).second) << p.name;
+    if (a.name == "mlp_10m") continue;  // 10M values; the others cover every init kind
+    const ParameterSet init = InitialParameters(*spec, 7);
+    EXPECT_EQ(init.size(), spec->parameters.size());
+    for (const auto& e : init.entries()) {
+      for (float v : e.tensor.f32()) ASSERT_TRUE(std::isfinite(v)) << e.name;
+    }
+  }
+}
+
+TEST(ModelRegistry, UnknownArchitectureListsTheKnownOnes) {
+  EXPECT_STATUS(GetModelSpec("gpt5"), absl::StatusCode::kNotFound, "byte_transformer");
+}
+
+TEST(ModelRegistry, ImageModelsRefuseTransformerOptions) {
+  ModelOptions o;
+  o.architecture = "fmnist_cnn";
+  o.lora.rank = 4;
+  EXPECT_STATUS(BuildModelSpec(o), absl::StatusCode::kInvalidArgument, "lora");
+}
+
+TEST(ByteTransformer, DefaultIsAboutThreeMillionParameters) {
+  const ModelSpec spec = *GetModelSpec("byte_transformer");
+  EXPECT_EQ(spec.task, TaskKind::kCausalLanguageModel);
+  EXPECT_EQ(spec.num_classes, kByteVocabulary);
+  EXPECT_EQ(spec.options.transformer.layers, 4);
+  EXPECT_EQ(spec.options.transformer.d_model, 256);
+  EXPECT_EQ(spec.options.transformer.context, 256);
+  // 4 blocks · 12·d² + embeddings, positions and head ≈ 3.35M.
+  EXPECT_GT(spec.ParameterCount(), 3'000'000);
+  EXPECT_LT(spec.ParameterCount(), 3'600'000);
+  EXPECT_TRUE(spec.lora_patterns.empty());
+}
+
+TEST(ByteTransformer, LoraAddsAdaptersOnlyOnItsTargetsWithZeroB) {
+  const ModelSpec spec = *BuildModelSpec(Transformer(8));
+  EXPECT_EQ(spec.options.lora.targets, (std::vector<std::string>{"q", "v"}));
+  EXPECT_EQ(spec.options.lora.alpha, 8);
+  const ParameterSet init = InitialParameters(spec, 3);
+  int adapters = 0;
+  for (const auto& e : init.entries()) {
+    const bool lora = GlobMatch("*.lora_?", e.name);
+    if (!lora) continue;
+    ++adapters;
+    EXPECT_TRUE(GlobMatch("blocks.*.attn.q.lora_?", e.name) ||
+                GlobMatch("blocks.*.attn.v.lora_?", e.name))
+        << e.name;
+    if (GlobMatch("*.lora_B", e.name)) {
+      for (float v : e.tensor.f32()) ASSERT_EQ(v, 0.0f) << e.name;
+      EXPECT_EQ(e.tensor.shape(), (std::vector<int64_t>{256, 8}));
+    } else {
+      EXPECT_EQ(e.tensor.shape(), (std::vector<int64_t>{8, 256}));
+      double abs_sum = 0;
+      for (float v : e.tensor.f32()) abs_sum += std::abs(v);
+      EXPECT_GT(abs_sum, 0) << e.name;  // A is random, or the adapter could never learn
+    }
+  }
+  EXPECT_EQ(adapters, 4 * 2 * 2);  // layers · targets · {A, B}
+  const ModelSpec all = *BuildModelSpec(Transformer(4, {"q", "k", "v", "o", "mlp"}));
+  int all_adapters = 0;
+  for (const ParameterSpec& p : all.parameters) all_adapters += GlobMatch("*.lora_?", p.name);
+  EXPECT_EQ(all_adapters, 4 * 6 * 2);
+  PersonalizationPolicy lora(all.lora_patterns);
+  EXPECT_TRUE(lora.IsPersonal("blocks.3.mlp.proj.lora_B"));
+  EXPECT_FALSE(lora.IsPersonal("blocks.3.mlp.proj.weight"));
+}
+
+TEST(ByteTransformer, OptionErrorsNameTheOption) {
+  ModelOptions o = Transformer();
+  o.transformer.heads = 3;
+  EXPECT_STATUS(BuildModelSpec(o), absl::StatusCode::kInvalidArgument, "transformer.heads");
+  o = Transformer();
+  o.transformer.context = 100000;
+  EXPECT_STATUS(BuildModelSpec(o), absl::StatusCode::kInvalidArgument, "transformer.context");
+  EXPECT_STATUS(BuildModelSpec(Transformer(4, {"q", "x"})), absl::StatusCode::kInvalidArgument,
+                "lora.targets: unknown target 'x'");
+  EXPECT_STATUS(BuildModelSpec(Transformer(4, {"q", "q"})), absl::StatusCode::kInvalidArgument,
+                "listed twice");
+  EXPECT_STATUS(BuildModelSpec(Transformer(0, {"q"})), absl::StatusCode::kInvalidArgument,
+                "lora.rank");
+  EXPECT_STATUS(BuildModelSpec(Transformer(-1)), absl::StatusCode::kInvalidArgument, "lora.rank");
+  o = Transformer(4);
+  o.lora.alpha = std::nan("");
+  EXPECT_STATUS(BuildModelSpec(o), absl::StatusCode::kInvalidArgument, "lora.alpha");
+}
+
+TEST(ByteTransformer, HeadAndNormPatternsSelectWhatTheySay) {
+  const ModelSpec spec = *GetModelSpec("byte_transformer_tiny");
+  PersonalizationPolicy head(spec.head_patterns), norm(spec.norm_patterns);
+  EXPECT_TRUE(head.IsPersonal("lm_head.weight"));
+  EXPECT_FALSE(head.IsPersonal("tok_emb.weight"));
+  EXPECT_TRUE(norm.IsPersonal("blocks.1.ln2.bias"));
+  EXPECT_TRUE(norm.IsPersonal("ln_f.weight"));
+  EXPECT_FALSE(norm.IsPersonal("blocks.1.attn.q.weight"));
+}
+
+}  // namespace
+}  // namespace tailor

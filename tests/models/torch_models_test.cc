@@ -1,0 +1,173 @@
+// LibTorch modules built from specs: the registered tensors are the spec's, LoRA at
+// initialization changes nothing, attention is causal, the key/value cache gives the full
+// forward's numbers, and generation is reproducible.
+#include "models/torch_models.h"
+
+#include <torch/types.h>
+#include <torch/utils.h>
+
+#include <gtest/gtest.h>
+
+#include "models/torch_transformer.h"
+#include "models/transformer_spec.h"
+#include "tests/test_util.h"
+
+namespace tailor {
+namespace {
+
+ModelSpec Tiny(int rank = 0, std::vector<std::string> targets = {}) {
+  ModelOptions o;
+  o.architecture = "byte_transformer_tiny";
+  o.lora.rank = rank;
+  o.lora.targets = std::move(targets);
+  return *BuildModelSpec(o);
+}
+
+std::shared_ptr<TorchModel> Build(const ModelSpec& spec, uint64_t seed) {
+  auto model = *CreateTorchModel(spec);
+  torch::NoGradGuard no_grad;
+  const ParameterSet init = InitialParameters(spec, seed);
+  for (const auto& e : init.entries()) {
+    model->Find(e.name).copy_(torch::from_blob(const_cast<uint8_t*>(e.tensor.data()),
+                                               e.tensor.shape(), torch::kFloat32));
+  }
+  model->eval();
+  return model;
+}
+
+at::Tensor Ids(std::vector<int64_t> ids) { return torch::tensor(ids, torch::kInt64).unsqueeze(0); }
+
+TEST(TorchModels, EveryArchitectureRegistersExactlyItsSpecInOrder) {
+  for (const ArchitectureInfo& a : Architectures()) {
+    SCOPED_TRACE(a.name);
+    const ModelSpec spec = *GetModelSpec(a.name);
+    absl::StatusOr<std::shared_ptr<TorchModel>> model = CreateTorchModel(spec);
+    ASSERT_OK(model);
+    std::vector<std::string> names;
+    for (const auto& p : (*model)->named_parameters(true)) names.push_back(p.key());
+    for (const auto& b : (*model)->named_buffers(true)) names.push_back(b.key());
+    std::vector<std::string> want;
+    for (const ParameterSpec& p : spec.parameters) want.push_back(p.name);
+    EXPECT_EQ(names, want);
+    for (const ParameterSpec& p : spec.parameters) {
+      EXPECT_EQ((*model)->Find(p.name).sizes().vec(), p.shape) << p.name;
+    }
+  }
+  // With every LoRA target, adapters sit between a projection's weight/bias and the next one.
+  ASSERT_OK(CreateTorchModel(Tiny(2, {"q", "k", "v", "o", "mlp"})));
+}
+
+TEST(TorchModels, ADeclarationTorchCannotRegisterInOrderIsRefused) {
+  ModelSpec spec = *GetModelSpec("mlp_small");
+  std::swap(spec.parameters[1], spec.parameters[2]);  // fc1.weight, fc2.weight, fc1.bias, ...
+  EXPECT_STATUS(CreateTorchModel(spec), absl::StatusCode::kInternal, "order");
+  spec = *GetModelSpec("mlp_small");
+  spec.family = "nonesuch";
+  EXPECT_STATUS(CreateTorchModel(spec), absl::StatusCode::kInvalidArgument, "nonesuch");
+}
+
+TEST(ByteTransformerModule, LoraAtInitializationLeavesTheOutputsUnchanged) {
+  auto base = Build(Tiny(), 5);
+  auto adapted = Build(Tiny(4, {"q", "k", "v", "o", "mlp"}), 5);
+  // The shared names have the same initial values (each parameter has its own seed stream,
+  // keyed by position: load the base's values by name to be sure).
+  {
+    torch::NoGradGuard no_grad;
+    for (const auto& p : base->named_parameters(true)) adapted->Find(p.key()).copy_(p.value());
+  }
+  const at::Tensor ids = Ids({kBosToken, 'h', 'e', 'l', 'l', 'o', ' ', 'w'});
+  const at::Tensor a = base->Forward(ids), b = adapted->Forward(ids);
+  EXPECT_TRUE(torch::equal(a, b)) << (a - b).abs().max().item<float>();
+  // A non-zero B changes them.
+  {
+    torch::NoGradGuard no_grad;
+    adapted->Find("blocks.0.attn.q.lora_B").fill_(0.5);
+  }
+  EXPECT_GT((adapted->Forward(ids) - a).abs().max().item<float>(), 1e-4);
+}
+
+TEST(ByteTransformerModule, LogitsAtAPositionDependOnlyOnEarlierTokens) {
+  auto model = Build(Tiny(), 9);
+  const at::Tensor x = Ids({kBosToken, 'a', 'b', 'c', 'd', 'e'});
+  at::Tensor y = x.clone();
+  y[0][4] = 'z';
+  y[0][5] = 'q';
+  const at::Tensor lx = model->Forward(x), ly = model->Forward(y);
+  EXPECT_TRUE(torch::allclose(lx.narrow(1, 0, 4), ly.narrow(1, 0, 4)));
+  EXPECT_FALSE(torch::allclose(lx.narrow(1, 4, 2), ly.narrow(1, 4, 2)));
+  EXPECT_EQ(lx.sizes().vec(), (std::vector<int64_t>{1, 6, kByteVocabulary}));
+}
+
+TEST(ByteTransformerModule, KeyValueCacheGivesTheFullForwardsLogits) {
+  auto model = Build(Tiny(2, {"q", "v", "mlp"}), 11);
+  {
+    torch::NoGradGuard no_grad;  // non-zero adapters, so the cache path runs them too
+    for (auto& p : model->named_parameters(true)) {
+      if (p.key().find("lora_B") != std::string::npos) p.value().normal_(0, 0.1);
+    }
+  }
+  auto* program = dynamic_cast<TransformerProgram*>(model->program());
+  ASSERT_NE(program, nullptr);
+  std::vector<int64_t> tokens = {kBosToken, 'T', 'a', 'i', 'l', 'o', 'r', '!', '\n'};
+  torch::InferenceMode guard;
+  const at::Tensor full = model->Forward(Ids(tokens));
+  TransformerProgram::Cache cache;
+  // A prefix of three, then one token at a time.
+  std::vector<at::Tensor> parts = {
+      program->Extend(Ids({tokens.begin(), tokens.begin() + 3}), &cache)};
+  for (size_t i = 3; i < tokens.size(); ++i) parts.push_back(program->Extend(Ids({tokens[i]}), &cache));
+  EXPECT_EQ(cache.length, static_cast<int64_t>(tokens.size()));
+  const at::Tensor incremental = torch::cat(parts, 1);
+  EXPECT_TRUE(torch::allclose(full, incremental, /*rtol=*/1e-4, /*atol=*/1e-5))
+      << (full - incremental).abs().max().item<float>();
+  // Past the context: refused, not read out of bounds.
+  TransformerProgram::Cache long_cache;
+  EXPECT_THROW(program->Extend(torch::zeros({1, program->context() + 1}, torch::kInt64), &long_cache),
+               c10::Error);
+}
+
+TEST(ByteTransformerModule, GenerationIsReproducibleAndGreedyIsTopOne) {
+  auto model = Build(Tiny(), 13);
+  GenerationOptions o;
+  o.max_bytes = 40;
+  o.seed = 3;
+  o.temperature = 1.0;
+  const std::string a = *Generate(*model, "Hello", o);
+  EXPECT_EQ(a, *Generate(*model, "Hello", o));
+  o.seed = 4;
+  EXPECT_NE(a, *Generate(*model, "Hello", o));  // 40 bytes from an untrained model: never equal
+  GenerationOptions greedy;
+  greedy.temperature = 0;
+  greedy.max_bytes = 20;
+  GenerationOptions top1;
+  top1.top_k = 1;
+  top1.max_bytes = 20;
+  top1.seed = 99;
+  EXPECT_EQ(*Generate(*model, "Hi", greedy), *Generate(*model, "Hi", top1));
+  GenerationOptions nucleus = top1;
+  nucleus.top_k = 0;
+  nucleus.top_p = 1e-9;  // only the most likely token is in the nucleus
+  EXPECT_EQ(*Generate(*model, "Hi", greedy), *Generate(*model, "Hi", nucleus));
+  // Stops at the context: a 63-byte prompt leaves room for one token in a 64-token context.
+  GenerationOptions many;
+  many.max_bytes = 1000;
+  EXPECT_LE(Generate(*model, std::string(62, 'x'), many)->size(), 2u);
+}
+
+TEST(ByteTransformerModule, GenerationRefusesBadOptionsAndNonLanguageModels) {
+  auto model = Build(Tiny(), 1);
+  GenerationOptions o;
+  o.temperature = -1;
+  EXPECT_STATUS(Generate(*model, "x", o), absl::StatusCode::kInvalidArgument, "temperature");
+  o = GenerationOptions();
+  o.top_p = 0;
+  EXPECT_STATUS(Generate(*model, "x", o), absl::StatusCode::kInvalidArgument, "top_p");
+  EXPECT_STATUS(Generate(*model, std::string(64, 'x'), GenerationOptions()),
+                absl::StatusCode::kInvalidArgument, "context");
+  auto cnn = *CreateTorchModel(*GetModelSpec("mlp_small"));
+  EXPECT_STATUS(Generate(*cnn, "x", GenerationOptions()), absl::StatusCode::kInvalidArgument,
+                "not a language model");
+}
+
+}  // namespace
+}  // namespace tailor
