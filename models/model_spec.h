@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "core/parameter_set.h"
+#include "core/task.h"
 
 namespace tailor {
 
@@ -59,9 +60,6 @@ struct ParameterSpec {
   // kNormal: N(0, normal_std²) (GPT-2's initialization for transformer weights).
   double normal_std = 0;
 };
-
-// What a model's examples and outputs are; the trainer picks its loss and metrics by it.
-enum class TaskKind { kImageClassification, kCausalLanguageModel };
 
 struct ModelSpec {
   std::string architecture;

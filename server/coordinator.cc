@@ -275,7 +275,7 @@ EvalSummary Coordinator::Evaluate(int64_t round, int64_t first, int64_t count,
                                   bool new_clients) {
   std::vector<int64_t> clients(static_cast<size_t>(count));
   std::iota(clients.begin(), clients.end(), first);
-  auto collector = std::make_shared<EvalCollector>(clients);
+  auto collector = std::make_shared<EvalCollector>(clients, options_.task);
   EvalTask eval;
   eval.round = round;
   eval.global_shared = global_;

@@ -106,6 +106,8 @@ struct CoordinatorOptions {
   bool withhold_unprotected = false;
   // Evaluate after every this many rounds, and after the last.
   int64_t eval_every = 1;
+  // What the model's evaluations measure (core/task.h): accuracy or bits per byte.
+  TaskKind task = TaskKind::kImageClassification;
   // Clients held out of training: the last `new_clients` ids never join a cohort (nor the DP
   // population). On evaluation rounds each one personalizes from the current global model with
   // its algorithm's local training for `new_client_epochs` epochs, is evaluated, and keeps

@@ -8,39 +8,44 @@
 
 namespace tailor {
 
-EvalSummary SummarizeEval(const std::map<int64_t, EvalStats>& per_client, int64_t failed) {
+EvalSummary SummarizeEval(const std::map<int64_t, EvalStats>& per_client, int64_t failed,
+                          TaskKind task) {
   EvalSummary s;
+  s.task = task;
   s.failed = failed;
+  const TaskMetric& metric = s.metric();
   int64_t correct = 0;
   double loss = 0;
-  std::vector<double> accs;
+  std::vector<double> values;
   for (const auto& [id, st] : per_client) {
     correct += st.correct;
     s.test_samples += st.count;
     loss += st.loss_sum;
     if (st.count > 0) {
-      const double acc = static_cast<double>(st.correct) / st.count;
-      accs.push_back(acc);
-      s.per_client[id] = acc;
+      const double v = metric.Of(st.correct, st.count, st.loss_sum);
+      values.push_back(v);
+      s.per_client[id] = v;
     }
   }
-  s.clients = static_cast<int64_t>(accs.size());
+  s.clients = static_cast<int64_t>(values.size());
   if (s.test_samples > 0) {
-    s.micro_accuracy = static_cast<double>(correct) / s.test_samples;
+    s.micro = metric.Of(correct, s.test_samples, loss);
     s.mean_loss = loss / s.test_samples;
   }
-  if (!accs.empty()) {
+  if (!values.empty()) {
     double sum = 0;
-    for (double a : accs) sum += a;
-    s.macro_accuracy = sum / accs.size();
+    for (double v : values) sum += v;
+    s.macro = sum / values.size();
     double var = 0;
-    for (double a : accs) var += (a - s.macro_accuracy) * (a - s.macro_accuracy);
-    s.accuracy_std = std::sqrt(var / accs.size());
-    std::sort(accs.begin(), accs.end());
-    const size_t worst = std::max<size_t>(1, (accs.size() + 9) / 10);
+    for (double v : values) var += (v - s.macro) * (v - s.macro);
+    s.spread = std::sqrt(var / values.size());
+    // Worst first.
+    std::sort(values.begin(), values.end(),
+              [&metric](double a, double b) { return metric.Better(b, a); });
+    const size_t worst = std::max<size_t>(1, (values.size() + 9) / 10);
     double wsum = 0;
-    for (size_t i = 0; i < worst; ++i) wsum += accs[i];
-    s.worst10_accuracy = wsum / worst;
+    for (size_t i = 0; i < worst; ++i) wsum += values[i];
+    s.worst10 = wsum / worst;
   }
   return s;
 }
@@ -89,7 +94,8 @@ absl::Status CheckEvalReport(const EvalReport& report) {
   return absl::OkStatus();
 }
 
-EvalCollector::EvalCollector(std::vector<int64_t> asked) : asked_(asked.begin(), asked.end()) {}
+EvalCollector::EvalCollector(std::vector<int64_t> asked, TaskKind task)
+    : asked_(asked.begin(), asked.end()), task_(task) {}
 
 absl::Status EvalCollector::OnEvalReport(const EvalReport& report) {
   const std::string who = absl::StrCat("client ", report.client_id);
@@ -141,11 +147,11 @@ EvalSummary EvalCollector::WaitUntil(absl::Time deadline) {
     personalized[id] = report.personalized;
     if (report.global) global[id] = *report.global;
   }
-  EvalSummary summary = SummarizeEval(personalized, failed);
+  EvalSummary summary = SummarizeEval(personalized, failed, task_);
   if (!global.empty() && global.size() == personalized.size()) {
-    const EvalSummary g = SummarizeEval(global, 0);
-    summary.global_micro_accuracy = g.micro_accuracy;
-    summary.global_macro_accuracy = g.macro_accuracy;
+    const EvalSummary g = SummarizeEval(global, 0, task_);
+    summary.global_micro = g.micro;
+    summary.global_macro = g.macro;
   }
   return summary;
 }

@@ -8,34 +8,41 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "core/task.h"
 #include "server/transport.h"
 
 namespace tailor {
 
+// One evaluation over clients' local test sets, in the task's metric (core/task.h): accuracy
+// for images, bits per byte for language models.
 struct EvalSummary {
+  TaskKind task = TaskKind::kImageClassification;
+  const TaskMetric& metric() const { return MetricOf(task); }
   int64_t clients = 0;
   int64_t failed = 0;
-  // Σ correct / Σ test samples over all clients (the reference benchmark's accuracy).
-  double micro_accuracy = 0;
-  // Mean of per-client accuracies.
-  double macro_accuracy = 0;
-  // Population standard deviation of per-client accuracies.
-  double accuracy_std = 0;
-  // Mean accuracy of the worst ceil(10%) of clients.
-  double worst10_accuracy = 0;
+  // The metric of the summed counts over all clients (Σ correct / Σ test samples: the
+  // reference benchmark's accuracy; Σ nats / Σ tokens: the byte-weighted bits per byte).
+  double micro = 0;
+  // Mean of the per-client metric (each client counts once).
+  double macro = 0;
+  // Population standard deviation of the per-client metric.
+  double spread = 0;
+  // Mean metric of the worst ceil(10%) of clients (lowest accuracy, highest bits per byte).
+  double worst10 = 0;
   // Σ loss / Σ samples.
   double mean_loss = 0;
   int64_t test_samples = 0;
-  // client id -> accuracy, for reports of the distribution.
+  // client id -> metric, for reports of the distribution.
   std::map<int64_t, double> per_client;
   // The global model alone on the same sets (micro and macro), when every reporting client
   // evaluated it; -1 otherwise (e.g. a personal head: there is no global model to evaluate).
-  double global_micro_accuracy = -1;
-  double global_macro_accuracy = -1;
+  double global_micro = -1;
+  double global_macro = -1;
 };
 
 // Clients with an empty test set are left out of the per-client statistics.
-EvalSummary SummarizeEval(const std::map<int64_t, EvalStats>& per_client, int64_t failed);
+EvalSummary SummarizeEval(const std::map<int64_t, EvalStats>& per_client, int64_t failed,
+                          TaskKind task = TaskKind::kImageClassification);
 
 // The most test samples one client may report: a larger count is not a test set but an attempt
 // to outweigh every other client in the micro average.
@@ -56,7 +63,8 @@ absl::Status CheckEvalReport(const EvalReport& report);
 // WaitUntil() returns when every asked client is accounted for.
 class EvalCollector : public EvalSink {
  public:
-  explicit EvalCollector(std::vector<int64_t> asked);
+  explicit EvalCollector(std::vector<int64_t> asked,
+                         TaskKind task = TaskKind::kImageClassification);
   absl::Status OnEvalReport(const EvalReport& report) override;
   void OnEvalFailure(int64_t client_id, const absl::Status& why) override;
   bool open() const override;
@@ -67,6 +75,7 @@ class EvalCollector : public EvalSink {
 
  private:
   const std::set<int64_t> asked_;
+  const TaskKind task_;
   mutable absl::Mutex mu_;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   std::map<int64_t, EvalReport> reports_ ABSL_GUARDED_BY(mu_);

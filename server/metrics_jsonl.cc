@@ -42,24 +42,25 @@ std::string Num(double v) { return std::isfinite(v) ? absl::StrFormat("%.17g", v
 
 namespace {
 
-// One evaluation's summary; per-client accuracies (by client id) to 4 decimals, for the
+// One evaluation's summary in the task's metric (keys named after it: personalized_accuracy,
+// personalized_bpb, ...); per-client values (by client id) to 4 decimals, for the
 // distribution plots of reports.
 std::string EvalToJson(const EvalSummary& e) {
+  const std::string m = e.metric().name;
   std::string out = absl::StrCat(
-      "{\"clients\":", e.clients, ",\"failed\":", e.failed, ",\"test_samples\":", e.test_samples,
-      ",\"personalized_accuracy\":", Num(e.micro_accuracy),
-      ",\"personalized_accuracy_macro\":", Num(e.macro_accuracy),
-      ",\"accuracy_std\":", Num(e.accuracy_std), ",\"worst10_accuracy\":", Num(e.worst10_accuracy),
-      ",\"test_loss\":", Num(e.mean_loss));
-  if (e.global_micro_accuracy >= 0) {
-    absl::StrAppend(&out, ",\"global_accuracy\":", Num(e.global_micro_accuracy),
-                    ",\"global_accuracy_macro\":", Num(e.global_macro_accuracy));
+      "{\"metric\":\"", m, "\",\"clients\":", e.clients, ",\"failed\":", e.failed,
+      ",\"test_samples\":", e.test_samples, ",\"personalized_", m, "\":", Num(e.micro),
+      ",\"personalized_", m, "_macro\":", Num(e.macro), ",\"", m, "_std\":", Num(e.spread),
+      ",\"worst10_", m, "\":", Num(e.worst10), ",\"test_loss\":", Num(e.mean_loss));
+  if (e.global_micro >= 0) {
+    absl::StrAppend(&out, ",\"global_", m, "\":", Num(e.global_micro), ",\"global_", m,
+                    "_macro\":", Num(e.global_macro));
   }
-  out += ",\"client_accuracy\":[";
+  absl::StrAppend(&out, ",\"client_", m, "\":[");
   bool first = true;
-  for (const auto& [id, accuracy] : e.per_client) {
+  for (const auto& [id, value] : e.per_client) {
     absl::StrAppend(&out, first ? "" : ",",
-                    std::isfinite(accuracy) ? absl::StrFormat("%.4f", accuracy) : "null");
+                    std::isfinite(value) ? absl::StrFormat("%.4f", value) : "null");
     first = false;
   }
   out += "]}";

@@ -22,11 +22,11 @@ std::string RoundTable(const SimulationResult& run) {
   for (const RoundRecord& r : run.rounds) {
     if (!r.eval) continue;
     const EvalSummary& e = *r.eval;
-    absl::StrAppend(&html, "<tr><td>", r.round, "</td><td>", Percent(e.micro_accuracy),
-                    "</td><td>", Percent(e.macro_accuracy), "</td><td>",
-                    Percent(e.global_micro_accuracy), "</td><td>", Percent(e.accuracy_std),
-                    "</td><td>", Percent(e.worst10_accuracy), "</td><td>",
-                    r.new_client_eval ? Percent(r.new_client_eval->micro_accuracy) : "-",
+    absl::StrAppend(&html, "<tr><td>", r.round, "</td><td>", Percent(e.micro),
+                    "</td><td>", Percent(e.macro), "</td><td>",
+                    Percent(e.global_micro), "</td><td>", Percent(e.spread),
+                    "</td><td>", Percent(e.worst10), "</td><td>",
+                    r.new_client_eval ? Percent(r.new_client_eval->micro) : "-",
                     "</td><td>",
                     r.privacy ? absl::StrFormat("%.3f", r.privacy->epsilon) : "-",
                     "</td></tr>\n");
@@ -61,7 +61,7 @@ std::string RenderHtmlReport(const std::vector<SimulationResult>& runs, const st
     html += LinePlotSvg(runs, "new clients: accuracy after personalizing", "accuracy",
                         [](const RoundRecord& r) -> std::optional<double> {
                           if (!r.new_client_eval) return std::nullopt;
-                          return r.new_client_eval->micro_accuracy;
+                          return r.new_client_eval->micro;
                         });
   }
   html += "<h2>Per-client accuracy</h2>\n";

@@ -37,15 +37,17 @@ void ProgressPrinter::OnRoundComplete(const RoundRecord& r) {
   absl::MutexLock lock(&mu_);
   std::string acc = "-";
   if (r.eval) {
-    acc = absl::StrFormat("pers acc %s", FormatPercent(r.eval->micro_accuracy));
+    const TaskMetric& m = r.eval->metric();
+    acc = absl::StrFormat("pers %s %s", m.label, m.Format(r.eval->micro));
     if (has_global_model_) {
       acc += " (= global)";
-    } else if (r.eval->global_micro_accuracy >= 0) {
-      acc += absl::StrFormat(" global %s", FormatPercent(r.eval->global_micro_accuracy));
+    } else if (r.eval->global_micro >= 0) {
+      acc += absl::StrFormat(" global %s", m.Format(r.eval->global_micro));
     }
   }
   if (r.new_client_eval) {
-    acc += absl::StrFormat(" | new clients %s", FormatPercent(r.new_client_eval->micro_accuracy));
+    acc += absl::StrFormat(" | new clients %s",
+                           r.new_client_eval->metric().Format(r.new_client_eval->micro));
   }
   // Rounds run by this process: after a coordinator restart, elapsed time starts again while
   // round numbers continue.

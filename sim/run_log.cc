@@ -13,7 +13,7 @@ namespace {
 using nlohmann::json;
 
 // A required number: present and numeric, else a message naming the field.
-absl::StatusOr<double> Number(const json& object, const char* field) {
+absl::StatusOr<double> Number(const json& object, const std::string& field) {
   auto it = object.find(field);
   if (it == object.end() || !it->is_number()) {
     return absl::InvalidArgumentError(absl::StrCat("field '", field, "' is missing or not a number"));
@@ -21,7 +21,7 @@ absl::StatusOr<double> Number(const json& object, const char* field) {
   return it->get<double>();
 }
 
-double NumberOr(const json& object, const char* field, double fallback) {
+double NumberOr(const json& object, const std::string& field, double fallback) {
   auto it = object.find(field);
   return it != object.end() && it->is_number() ? it->get<double>() : fallback;
 }
@@ -40,17 +40,23 @@ absl::StatusOr<EvalSummary> ParseEval(const json& e) {
   s.clients = static_cast<int64_t>(clients);
   s.failed = static_cast<int64_t>(NumberOr(e, "failed", 0));
   s.test_samples = static_cast<int64_t>(NumberOr(e, "test_samples", 0));
-  TAILOR_ASSIGN_OR_RETURN(s.micro_accuracy, Number(e, "personalized_accuracy"));
-  s.macro_accuracy = NumberOr(e, "personalized_accuracy_macro", s.micro_accuracy);
-  s.accuracy_std = NumberOr(e, "accuracy_std", 0);
-  s.worst10_accuracy = NumberOr(e, "worst10_accuracy", 0);
+  // Runs before the "metric" field were image runs (accuracy).
+  if (auto it = e.find("metric"); it != e.end()) {
+    if (!it->is_string()) return absl::InvalidArgumentError("metric is not a string");
+    TAILOR_ASSIGN_OR_RETURN(s.task, TaskWithMetric(it->get<std::string>()));
+  }
+  const std::string m = s.metric().name;
+  TAILOR_ASSIGN_OR_RETURN(s.micro, Number(e, "personalized_" + m));
+  s.macro = NumberOr(e, "personalized_" + m + "_macro", s.micro);
+  s.spread = NumberOr(e, m + "_std", 0);
+  s.worst10 = NumberOr(e, "worst10_" + m, 0);
   s.mean_loss = NumberOr(e, "test_loss", 0);
-  s.global_micro_accuracy = NumberOr(e, "global_accuracy", -1);
-  s.global_macro_accuracy = NumberOr(e, "global_accuracy_macro", -1);
-  if (auto it = e.find("client_accuracy"); it != e.end() && it->is_array()) {
+  s.global_micro = NumberOr(e, "global_" + m, -1);
+  s.global_macro = NumberOr(e, "global_" + m + "_macro", -1);
+  if (auto it = e.find("client_" + m); it != e.end() && it->is_array()) {
     int64_t index = 0;
     for (const json& a : *it) {
-      if (!a.is_number()) return absl::InvalidArgumentError("client_accuracy holds a non-number");
+      if (!a.is_number()) return absl::InvalidArgumentError("client_" + m + " holds a non-number");
       s.per_client[index++] = a.get<double>();
     }
   }
@@ -131,7 +137,7 @@ absl::StatusOr<SimulationResult> ReadRunDirectory(const std::string& dir, Env* e
   if (!run.rounds.empty()) {
     run.seconds = run.rounds.back().elapsed_seconds;
     const std::optional<EvalSummary>& last = run.rounds.back().eval;
-    run.has_global_model = last && last->global_micro_accuracy == last->micro_accuracy;
+    run.has_global_model = last && last->global_micro == last->micro;
   }
   return run;
 }

@@ -1,5 +1,7 @@
 #include "sim/summary_table.h"
 
+#include <cmath>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "sim/progress_printer.h"
@@ -21,21 +23,34 @@ const EvalSummary* FinalNewClientEval(const SimulationResult& r) {
   return nullptr;
 }
 
-double BestAccuracy(const SimulationResult& r) {
-  double best = 0;
+// The best micro metric over evaluated rounds; NaN when none was evaluated.
+double Best(const SimulationResult& r) {
+  double best = std::nan("");
   for (const auto& rec : r.rounds) {
-    if (rec.eval) best = std::max(best, rec.eval->micro_accuracy);
+    if (rec.eval && (std::isnan(best) || rec.eval->metric().Better(rec.eval->micro, best))) {
+      best = rec.eval->micro;
+    }
   }
   return best;
+}
+
+// The metric the table is in: the first evaluated run's task (a table compares runs of one
+// task; each cell is still formatted by its own run's metric).
+const TaskMetric& TableMetric(const std::vector<SimulationResult>& results) {
+  for (const auto& r : results) {
+    if (const EvalSummary* e = FinalEval(r)) return e->metric();
+  }
+  return MetricOf(TaskKind::kImageClassification);
 }
 
 }  // namespace
 
 std::string FormatSummaryTable(const std::vector<SimulationResult>& results) {
-  std::string out = absl::StrFormat("%-22s %-9s %7s %7s %10s %10s %8s %9s %9s %8s %8s %10s\n",
-                                    "run", "algo", "clients", "rounds", "pers.acc",
-                                    "global.acc", "std", "worst10%", "best", "new.acc",
-                                    "epsilon", "s/round");
+  const TaskMetric& m = TableMetric(results);
+  std::string out = absl::StrFormat(
+      "%-22s %-9s %7s %7s %10s %10s %8s %9s %9s %8s %8s %10s\n", "run", "algo", "clients",
+      "rounds", absl::StrCat("pers.", m.label), absl::StrCat("global.", m.label), "std",
+      "worst10%", "best", absl::StrCat("new.", m.label), "epsilon", "s/round");
   out += std::string(out.size() - 1, '-') + "\n";
   for (const auto& r : results) {
     const EvalSummary* e = FinalEval(r);
@@ -44,10 +59,10 @@ std::string FormatSummaryTable(const std::vector<SimulationResult>& results) {
     const EvalSummary* fresh = FinalNewClientEval(r);
     absl::StrAppendFormat(
         &out, "%-22s %-9s %7d %7d %10s %10s %8s %9s %9s %8s %8s %10.1f\n", r.name, r.algorithm,
-        r.num_clients, r.rounds.size(), e ? FormatPercent(e->micro_accuracy) : "-",
-        e && e->global_micro_accuracy >= 0 ? FormatPercent(e->global_micro_accuracy) : "n/a",
-        e ? FormatPercent(e->accuracy_std) : "-", e ? FormatPercent(e->worst10_accuracy) : "-",
-        FormatPercent(BestAccuracy(r)), fresh ? FormatPercent(fresh->micro_accuracy) : "-",
+        r.num_clients, r.rounds.size(), e ? e->metric().Format(e->micro) : "-",
+        e && e->global_micro >= 0 ? e->metric().Format(e->global_micro) : "n/a",
+        e ? e->metric().Format(e->spread) : "-", e ? e->metric().Format(e->worst10) : "-",
+        e ? e->metric().Format(Best(r)) : FormatPercent(0), fresh ? fresh->metric().Format(fresh->micro) : "-",
         dp ? absl::StrFormat("%.3f", r.rounds.back().privacy->epsilon) : "-", per_round);
   }
   for (const auto& r : results) {
@@ -63,6 +78,18 @@ std::string FormatSummaryTable(const std::vector<SimulationResult>& results) {
       absl::StrAppend(&out, "; PLD: ", r.pld_note, "\n");
     }
   }
+  if (m.task == TaskKind::kCausalLanguageModel) {
+    out +=
+        "\npers.bpb: each client's own model on its local test texts, bits per byte (summed "
+        "negative log-likelihood / (ln 2 x scored bytes, one terminator per text included)) over "
+        "all clients, after the last round; lower is better.\nglobal.bpb: the shared global model "
+        "alone; n/a when part of every model is personal (e.g. a personal LoRA adapter).\nstd, "
+        "worst10%: spread of per-client bits per byte (population std; mean of the worst 10% of "
+        "clients). best: best pers.bpb over evaluated rounds.\nnew.bpb: clients held out of "
+        "training, each personalized from the final global model by its algorithm's local "
+        "training; - when none are held out.\nepsilon: client-level (epsilon, delta)-DP of the "
+        "shared model after the last round; - when not private.\n";
+  } else {
   out +=
       "\npers.acc: each client's own model on its local test set, sum(correct)/sum(test) over "
       "clients, after the last round.\nglobal.acc: the shared global model alone; n/a when part "
@@ -73,6 +100,7 @@ std::string FormatSummaryTable(const std::vector<SimulationResult>& results) {
       "algorithm's local training (eval.new_client_epochs), on its local test set; - when none "
       "are held out.\nepsilon: client-level "
       "(epsilon, delta)-DP of the shared model after the last round (delta in metrics.jsonl); - when not private.\n";
+  }
   return out;
 }
 

@@ -151,14 +151,14 @@ std::string AccuracyPlotSvg(const std::vector<SimulationResult>& runs, const std
       runs, title, "accuracy",
       [](const RoundRecord& r) -> std::optional<double> {
         if (!r.eval) return std::nullopt;
-        return r.eval->micro_accuracy;
+        return r.eval->micro;
       },
       [](const RoundRecord& r) -> std::optional<double> {
-        if (!r.eval || r.eval->global_micro_accuracy < 0 ||
-            r.eval->global_micro_accuracy == r.eval->micro_accuracy) {
+        if (!r.eval || r.eval->global_micro < 0 ||
+            r.eval->global_micro == r.eval->micro) {
           return std::nullopt;
         }
-        return r.eval->global_micro_accuracy;
+        return r.eval->global_micro;
       });
 }
 

@@ -36,7 +36,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                               absl::UnavailableError("gone"));
   }
   const EvalSummary s = collector.WaitUntil(absl::InfinitePast());
-  FUZZ_CHECK(s.micro_accuracy >= 0 && s.micro_accuracy <= 1);
+  FUZZ_CHECK(s.micro >= 0 && s.micro <= 1);
   FUZZ_CHECK(s.test_samples >= 0 && s.test_samples <= 3 * kMaxEvalSamplesPerClient);
   return 0;
 }

@@ -307,9 +307,9 @@ TEST(CoordinatorNewClients, HeldOutClientsNeverTrainAndAreEvaluatedApart) {
     EXPECT_EQ(record->new_client_eval.has_value(), round % 3 == 0);
     if (record->new_client_eval) {
       EXPECT_EQ(record->eval->clients, 7);
-      EXPECT_DOUBLE_EQ(record->eval->micro_accuracy, 0.5);
+      EXPECT_DOUBLE_EQ(record->eval->micro, 0.5);
       EXPECT_EQ(record->new_client_eval->clients, 3);
-      EXPECT_DOUBLE_EQ(record->new_client_eval->micro_accuracy, 1.0);
+      EXPECT_DOUBLE_EQ(record->new_client_eval->micro, 1.0);
     }
   }
   for (int64_t id : transport.trained) EXPECT_LT(id, 7) << "held-out client " << id << " trained";

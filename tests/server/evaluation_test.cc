@@ -25,11 +25,42 @@ TEST(EvalCollector, SummarizesPersonalizedAndGlobalAccuracy) {
   ASSERT_OK(c.OnEvalReport(Report(2, 0, 10, {{10, 10}})));
   const EvalSummary s = c.WaitUntil(absl::InfiniteFuture());
   EXPECT_EQ(s.clients, 3);
-  EXPECT_DOUBLE_EQ(s.micro_accuracy, 39.0 / 60);
-  EXPECT_DOUBLE_EQ(s.macro_accuracy, (0.9 + 0.75 + 0.0) / 3);
-  EXPECT_DOUBLE_EQ(s.worst10_accuracy, 0.0);
-  EXPECT_DOUBLE_EQ(s.global_micro_accuracy, 35.0 / 60);
-  EXPECT_DOUBLE_EQ(s.global_macro_accuracy, (0.5 + 0.5 + 1.0) / 3);
+  EXPECT_DOUBLE_EQ(s.micro, 39.0 / 60);
+  EXPECT_DOUBLE_EQ(s.macro, (0.9 + 0.75 + 0.0) / 3);
+  EXPECT_DOUBLE_EQ(s.worst10, 0.0);
+  EXPECT_DOUBLE_EQ(s.global_micro, 35.0 / 60);
+  EXPECT_DOUBLE_EQ(s.global_macro, (0.5 + 0.5 + 1.0) / 3);
+}
+
+TEST(TaskMetric, AModelUniformOverTheVocabularyScoresLog2OfItsSizeInBitsPerByte) {
+  const TaskMetric& bpb = MetricOf(TaskKind::kCausalLanguageModel);
+  // 1000 scored tokens (bytes and terminators), each at probability 1/258.
+  EXPECT_NEAR(bpb.Of(0, 1000, 1000 * std::log(258.0)), std::log2(258.0), 1e-12);
+  EXPECT_FALSE(bpb.higher_is_better);
+  EXPECT_EQ(bpb.Format(2.31449), "2.314");
+  EXPECT_TRUE(std::isnan(bpb.Of(0, 0, 0)));
+  EXPECT_EQ(MetricOf(TaskKind::kImageClassification).Format(0.8325), "83.25%");
+  EXPECT_EQ(*TaskWithMetric("bpb"), TaskKind::kCausalLanguageModel);
+  EXPECT_STATUS(TaskWithMetric("bleu"), absl::StatusCode::kInvalidArgument, "bleu");
+}
+
+TEST(EvalCollector, LanguageModelsAreSummarizedInBitsPerByteWorstBeingHighest) {
+  EvalCollector c({0, 1, 2}, TaskKind::kCausalLanguageModel);
+  auto report = [](int64_t id, int64_t tokens, double bits_per_token) {
+    EvalReport r;
+    r.client_id = id;
+    r.personalized = {tokens / 2, tokens, bits_per_token * std::log(2.0) * tokens};
+    return r;
+  };
+  ASSERT_OK(c.OnEvalReport(report(0, 100, 2.0)));
+  ASSERT_OK(c.OnEvalReport(report(1, 300, 3.0)));
+  ASSERT_OK(c.OnEvalReport(report(2, 100, 4.0)));
+  const EvalSummary s = c.WaitUntil(absl::InfiniteFuture());
+  EXPECT_EQ(s.metric().name, std::string("bpb"));
+  EXPECT_NEAR(s.micro, (200 + 900 + 400) / 500.0, 1e-12);  // byte-weighted
+  EXPECT_NEAR(s.macro, 3.0, 1e-12);                         // each client once
+  EXPECT_NEAR(s.worst10, 4.0, 1e-12);
+  EXPECT_NEAR(s.per_client.at(1), 3.0, 1e-12);
 }
 
 TEST(EvalCollector, NoGlobalAccuracyUnlessEveryClientEvaluatedIt) {
@@ -37,10 +68,10 @@ TEST(EvalCollector, NoGlobalAccuracyUnlessEveryClientEvaluatedIt) {
   ASSERT_OK(c.OnEvalReport(Report(0, 9, 10, {{5, 10}})));
   ASSERT_OK(c.OnEvalReport(Report(1, 3, 10)));  // a client without a global model to evaluate
   const EvalSummary s = c.WaitUntil(absl::InfiniteFuture());
-  EXPECT_EQ(s.global_micro_accuracy, -1);
+  EXPECT_EQ(s.global_micro, -1);
   EvalCollector none({0});
   ASSERT_OK(none.OnEvalReport(Report(0, 1, 2)));
-  EXPECT_EQ(none.WaitUntil(absl::InfiniteFuture()).global_micro_accuracy, -1);
+  EXPECT_EQ(none.WaitUntil(absl::InfiniteFuture()).global_micro, -1);
 }
 
 TEST(EvalCollector, MissingClientsCountAsFailedAtTheDeadline) {
@@ -72,7 +103,7 @@ TEST(EvalCollector, RefusesUnaskedDuplicateAndImpossibleReports) {
   const EvalSummary s = c.WaitUntil(absl::InfiniteFuture());
   EXPECT_EQ(s.clients, 1);
   EXPECT_EQ(s.failed, 4);
-  EXPECT_DOUBLE_EQ(s.micro_accuracy, 0.5);
+  EXPECT_DOUBLE_EQ(s.micro, 0.5);
   EXPECT_TRUE(std::isfinite(s.mean_loss));
   EXPECT_STATUS(c.OnEvalReport(Report(4, 1, 2)), absl::StatusCode::kAborted, "over");
 }

@@ -202,7 +202,7 @@ TEST_F(GrpcServiceTest, EvaluationReportsAreChecked) {
   EXPECT_EQ(report(1, 4, 4).error_code(), grpc::StatusCode::ALREADY_EXISTS) << "a different one";
   EvalSummary s = collector->WaitUntil(absl::Now() + absl::Seconds(5));
   EXPECT_EQ(s.test_samples, 4);
-  EXPECT_DOUBLE_EQ(s.micro_accuracy, 0.75);
+  EXPECT_DOUBLE_EQ(s.micro, 0.75);
   // Impossible numbers are refused by the collector, the same one the simulation uses.
   auto second = std::make_shared<EvalCollector>(std::vector<int64_t>{0});
   eval.evaluation_id = 4;

@@ -4,6 +4,7 @@
 #include "absl/strings/match.h"
 #include "server/metrics_jsonl.h"
 #include "sim/html_report.h"
+#include "sim/summary_table.h"
 #include "tests/test_util.h"
 
 namespace tailor {
@@ -17,17 +18,17 @@ RoundRecord Evaluated(int64_t round, double accuracy) {
   r.elapsed_seconds = 2.0 * static_cast<double>(round);
   EvalSummary e;
   e.clients = 3;
-  e.micro_accuracy = accuracy;
-  e.macro_accuracy = accuracy - 0.01;
-  e.accuracy_std = 0.1;
-  e.worst10_accuracy = 0.2;
-  e.global_micro_accuracy = 0.3;
-  e.global_macro_accuracy = 0.25;
+  e.micro = accuracy;
+  e.macro = accuracy - 0.01;
+  e.spread = 0.1;
+  e.worst10 = 0.2;
+  e.global_micro = 0.3;
+  e.global_macro = 0.25;
   e.per_client = {{0, 0.5}, {1, 0.75}, {2, 1.0}};
   r.eval = e;
   EvalSummary fresh = e;
   fresh.clients = 1;
-  fresh.micro_accuracy = 0.625;
+  fresh.micro = 0.625;
   fresh.per_client = {{3, 0.625}};
   r.new_client_eval = fresh;
   return r;
@@ -55,14 +56,33 @@ TEST(RunLog, ReadsBackWhatTheMetricsWriterWrites) {
   const RoundRecord& last = run->rounds.back();
   EXPECT_EQ(last.round, 2);
   ASSERT_TRUE(last.eval.has_value());
-  EXPECT_DOUBLE_EQ(last.eval->micro_accuracy, 0.9);
-  EXPECT_DOUBLE_EQ(last.eval->global_micro_accuracy, 0.3);
+  EXPECT_DOUBLE_EQ(last.eval->micro, 0.9);
+  EXPECT_DOUBLE_EQ(last.eval->global_micro, 0.3);
   EXPECT_EQ(last.eval->per_client.size(), 3u);
   EXPECT_DOUBLE_EQ(last.eval->per_client.at(1), 0.75);
   ASSERT_TRUE(last.new_client_eval.has_value());
-  EXPECT_DOUBLE_EQ(last.new_client_eval->micro_accuracy, 0.625);
+  EXPECT_DOUBLE_EQ(last.new_client_eval->micro, 0.625);
   EXPECT_FALSE(run->has_global_model);
   EXPECT_DOUBLE_EQ(run->seconds, 4.0);
+}
+
+TEST(RunLog, ALanguageModelRunIsReadBackInBitsPerByte) {
+  RoundRecord r = Evaluated(1, 2.5);
+  r.eval->task = TaskKind::kCausalLanguageModel;
+  r.new_client_eval->task = TaskKind::kCausalLanguageModel;
+  const std::string line = RoundRecordToJson(r, "lm");
+  EXPECT_TRUE(absl::StrContains(line, "\"personalized_bpb\":2.5")) << line;
+  EXPECT_FALSE(absl::StrContains(line, "accuracy")) << line;
+  auto run = ReadRunDirectory(WriteRun("lm", line + "\n"), Env::Default());
+  ASSERT_OK(run);
+  const RoundRecord& last = run->rounds.back();
+  ASSERT_TRUE(last.eval.has_value());
+  EXPECT_EQ(last.eval->task, TaskKind::kCausalLanguageModel);
+  EXPECT_DOUBLE_EQ(last.eval->micro, 2.5);
+  EXPECT_DOUBLE_EQ(last.eval->per_client.at(2), 1.0);
+  const std::string table = FormatSummaryTable({*run});
+  EXPECT_TRUE(absl::StrContains(table, "pers.bpb")) << table;
+  EXPECT_TRUE(absl::StrContains(table, "2.500")) << table;
 }
 
 TEST(RunLog, ATruncatedLastLineIsSkippedAndSaid) {

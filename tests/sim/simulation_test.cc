@@ -61,7 +61,7 @@ TEST(Simulation, FedPerClientsShareTheBodyAndKeepDifferentHeads) {
     }
   }
   ASSERT_TRUE(r.rounds.back().eval.has_value());
-  EXPECT_GT(r.rounds.back().eval->micro_accuracy, 0.3);  // far above chance (0.1)
+  EXPECT_GT(r.rounds.back().eval->micro, 0.3);  // far above chance (0.1)
   EXPECT_EQ(r.rounds.back().accepted, 4);
   const std::string table = FormatSummaryTable({r});
   EXPECT_NE(table.find("fedper"), std::string::npos);
@@ -73,7 +73,7 @@ TEST(Simulation, SameSeedSameNumbersWhateverTheWorkerCount) {
   ASSERT_TRUE(one.final_shared && two.final_shared);
   EXPECT_TRUE(*one.final_shared == *two.final_shared) << "worker count changed the model";
   ASSERT_TRUE(one.rounds.back().eval && two.rounds.back().eval);
-  EXPECT_EQ(one.rounds.back().eval->micro_accuracy, two.rounds.back().eval->micro_accuracy);
+  EXPECT_EQ(one.rounds.back().eval->micro, two.rounds.back().eval->micro);
   EXPECT_EQ(one.rounds.back().train_loss, two.rounds.back().train_loss);
 }
 
@@ -93,13 +93,13 @@ TEST(Simulation, StatefulAlgorithmsAndNewClientsRepeatWhateverTheWorkerCount) {
     ASSERT_TRUE(one.final_shared && two.final_shared) << algorithm;
     EXPECT_TRUE(*one.final_shared == *two.final_shared) << algorithm;
     ASSERT_TRUE(one.rounds.back().new_client_eval && two.rounds.back().new_client_eval);
-    EXPECT_EQ(one.rounds.back().eval->micro_accuracy, two.rounds.back().eval->micro_accuracy)
+    EXPECT_EQ(one.rounds.back().eval->micro, two.rounds.back().eval->micro)
         << algorithm;
-    EXPECT_EQ(one.rounds.back().new_client_eval->micro_accuracy,
-              two.rounds.back().new_client_eval->micro_accuracy)
+    EXPECT_EQ(one.rounds.back().new_client_eval->micro,
+              two.rounds.back().new_client_eval->micro)
         << algorithm;
     EXPECT_EQ(one.rounds.back().cohort_size, 3) << "the held-out client trained";
-    EXPECT_GT(one.rounds.back().new_client_eval->micro_accuracy, 0.2) << algorithm;
+    EXPECT_GT(one.rounds.back().new_client_eval->micro, 0.2) << algorithm;
   }
 }
 
@@ -291,7 +291,7 @@ TEST(Simulation, ASignFlippingMinorityBreaksFedAvgButNotTheRobustRules) {
     SimulationOptions o;
     o.write_outputs = false;
     TAILOR_ASSIGN_OR_RETURN(SimulationResult r, RunSimulation(*c, o));
-    return r.rounds.back().eval->micro_accuracy;
+    return r.rounds.back().eval->micro;
   };
   auto clean = run("weighted_mean", 0);
   ASSERT_OK(clean);
@@ -350,7 +350,7 @@ TEST(AccuracyPlot, OnePolylinePerRunWithEscapedNames) {
       RoundRecord rec;
       rec.round = static_cast<int64_t>(i + 1);
       rec.eval = EvalSummary();
-      rec.eval->micro_accuracy = accs[i];
+      rec.eval->micro = accs[i];
       r.rounds.push_back(rec);
     }
     return r;
