@@ -39,19 +39,19 @@ class ParameterOnlyTrainer : public LocalTrainer {
   explicit ParameterOnlyTrainer(ParameterSet initial) : params_(std::move(initial)) {}
   absl::Status Load(const ParameterSet& params) override { return params_.Assign(params); }
   ParameterSet Snapshot() const override { return params_; }
-  absl::StatusOr<TrainStats> Train(const ImageDataset&, absl::Span<const uint32_t> indices,
+  absl::StatusOr<TrainStats> Train(const ExamplePool&, absl::Span<const uint32_t> indices,
                                    const TrainOptions&, const TrainableFilter&, uint64_t) override {
     TrainStats s;
     s.samples = static_cast<int64_t>(indices.size());
     return s;
   }
-  absl::StatusOr<EvalStats> Evaluate(const ImageDataset&,
+  absl::StatusOr<EvalStats> Evaluate(const ExamplePool&,
                                      absl::Span<const uint32_t> indices) override {
     EvalStats s;
     s.count = static_cast<int64_t>(indices.size());
     return s;
   }
-  absl::StatusOr<ParameterSet> Gradient(const ImageDataset&, absl::Span<const uint32_t>,
+  absl::StatusOr<ParameterSet> Gradient(const ExamplePool&, absl::Span<const uint32_t>,
                                         double*) override {
     return absl::UnimplementedError("the swarm's clients compute no gradients");
   }

@@ -8,6 +8,7 @@
 #include "client/local_trainer.h"
 #include "core/malloc_tuning.h"
 #include "core/random.h"
+#include "data/image_dataset.h"
 #include "models/model_spec.h"
 
 namespace tailor {

@@ -16,7 +16,7 @@
 namespace tailor {
 
 struct LocalData {
-  const ImageDataset* pool = nullptr;
+  const ExamplePool* pool = nullptr;
   absl::Span<const uint32_t> train;
   absl::Span<const uint32_t> test;
 };

@@ -16,7 +16,7 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "core/parameter_set.h"
-#include "data/image_dataset.h"
+#include "data/example_pool.h"
 #include "models/model_spec.h"
 
 namespace tailor {
@@ -109,12 +109,12 @@ class LocalTrainer {
 
   // SGD over `indices` of `pool` for options.epochs epochs, shuffled by `seed`, updating only
   // parameters accepted by `trainable` (all when null). Pixels are scaled to [-1, 1].
-  virtual absl::StatusOr<TrainStats> Train(const ImageDataset& pool,
+  virtual absl::StatusOr<TrainStats> Train(const ExamplePool& pool,
                                            absl::Span<const uint32_t> indices,
                                            const TrainOptions& options,
                                            const TrainableFilter& trainable, uint64_t seed) = 0;
 
-  virtual absl::StatusOr<EvalStats> Evaluate(const ImageDataset& pool,
+  virtual absl::StatusOr<EvalStats> Evaluate(const ExamplePool& pool,
                                              absl::Span<const uint32_t> indices) = 0;
 
   // The gradient of the mean cross-entropy over `batch` at the loaded parameters (training
@@ -122,7 +122,7 @@ class LocalTrainer {
   // (no buffers), in Snapshot() order. Sets *loss to that mean loss. Algorithms whose step is
   // not plain SGD on one model (APFL's mixed model, FedALA's aggregation weights) build it
   // from this.
-  virtual absl::StatusOr<ParameterSet> Gradient(const ImageDataset& pool,
+  virtual absl::StatusOr<ParameterSet> Gradient(const ExamplePool& pool,
                                                 absl::Span<const uint32_t> batch,
                                                 double* loss) = 0;
 
@@ -131,7 +131,7 @@ class LocalTrainer {
   // step. FedBN uses it before evaluation, when the shared layers under a client's own
   // statistics have just been replaced by the aggregate. No-op for a model without
   // normalization layers.
-  virtual absl::Status RecalibrateNormalization(const ImageDataset& pool,
+  virtual absl::Status RecalibrateNormalization(const ExamplePool& pool,
                                                 absl::Span<const uint32_t> indices,
                                                 int batch_size) {
     return absl::OkStatus();

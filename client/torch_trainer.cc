@@ -8,7 +8,10 @@
 #include "absl/strings/str_cat.h"
 #include "client/local_trainer.h"
 #include "core/random.h"
+#include "data/image_dataset.h"
+#include "data/text_dataset.h"
 #include "models/torch_models.h"
+#include "models/transformer_spec.h"
 
 namespace tailor {
 namespace {
@@ -17,21 +20,161 @@ absl::Status FromTorch(const c10::Error& e, absl::string_view where) {
   return absl::InternalError(absl::StrCat(where, ": LibTorch error: ", e.what_without_backtrace()));
 }
 
-// Builds a normalized float batch [B, C, H, W] and label tensor from sample indices.
-void FillBatch(const ImageDataset& pool, absl::Span<const uint32_t> idx, at::Tensor* x,
-               at::Tensor* y) {
-  const int64_t b = static_cast<int64_t>(idx.size());
-  const size_t sample = pool.sample_bytes();
-  *x = torch::empty({b, pool.channels, pool.rows, pool.cols}, torch::kFloat32);
-  *y = torch::empty({b}, torch::kInt64);
-  float* xp = x->data_ptr<float>();
-  int64_t* yp = y->data_ptr<int64_t>();
-  for (int64_t i = 0; i < b; ++i) {
-    const uint8_t* src = pool.pixels.data() + static_cast<size_t>(idx[i]) * sample;
-    // ToTensor() then Normalize(0.5, 0.5): v / 255 * 2 - 1, as PFLlib's Fashion-MNIST loader.
-    for (size_t j = 0; j < sample; ++j) xp[i * sample + j] = src[j] * (2.0f / 255.0f) - 1.0f;
-    yp[i] = pool.labels[idx[i]];
+// The units one call trains on or scores, and how a batch of them becomes tensors: images
+// (one unit per image), or text segments (a text is scored from its beginning-of-text token
+// through its terminator, in windows of the model's context).
+class Batcher {
+ public:
+  virtual ~Batcher() = default;
+  virtual size_t size() const = 0;
+  // Inputs and targets for `units` (ids in [0, size())).
+  virtual void Fill(absl::Span<const uint32_t> units, at::Tensor* x, at::Tensor* y) const = 0;
+  // The mean loss over the batch's scored targets.
+  virtual at::Tensor MeanLoss(const at::Tensor& out, const at::Tensor& y) const = 0;
+  // Adds the batch's sums (correct, scored count, summed loss in nats).
+  virtual void Score(const at::Tensor& out, const at::Tensor& y, EvalStats* stats) const = 0;
+};
+
+class ImageBatcher : public Batcher {
+ public:
+  ImageBatcher(const ImageDataset& pool, absl::Span<const uint32_t> indices)
+      : pool_(pool), indices_(indices) {}
+  size_t size() const override { return indices_.size(); }
+
+  // A normalized float batch [B, C, H, W] and its labels.
+  void Fill(absl::Span<const uint32_t> units, at::Tensor* x, at::Tensor* y) const override {
+    const int64_t b = static_cast<int64_t>(units.size());
+    const size_t sample = pool_.sample_bytes();
+    *x = torch::empty({b, pool_.channels, pool_.rows, pool_.cols}, torch::kFloat32);
+    *y = torch::empty({b}, torch::kInt64);
+    float* xp = x->data_ptr<float>();
+    int64_t* yp = y->data_ptr<int64_t>();
+    for (int64_t i = 0; i < b; ++i) {
+      const uint32_t index = indices_[units[i]];
+      const uint8_t* src = pool_.pixels.data() + static_cast<size_t>(index) * sample;
+      // ToTensor() then Normalize(0.5, 0.5): v / 255 * 2 - 1, as PFLlib's Fashion-MNIST loader.
+      for (size_t j = 0; j < sample; ++j) xp[i * sample + j] = src[j] * (2.0f / 255.0f) - 1.0f;
+      yp[i] = pool_.labels[index];
+    }
   }
+  at::Tensor MeanLoss(const at::Tensor& out, const at::Tensor& y) const override {
+    return torch::nn::functional::cross_entropy(out, y);
+  }
+  void Score(const at::Tensor& logits, const at::Tensor& y, EvalStats* stats) const override {
+    stats->loss_sum +=
+        torch::nn::functional::cross_entropy(
+            logits, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
+            .item<double>();
+    stats->correct += logits.argmax(1).eq(y).sum().item<int64_t>();
+    stats->count += y.size(0);
+  }
+
+ private:
+  const ImageDataset& pool_;
+  absl::Span<const uint32_t> indices_;
+};
+
+// A text as tokens: BOS, its bytes, EOS. Texts longer than the context are cut into windows of
+// context + 1 tokens that start every context / 2 tokens; each window scores only the targets
+// no earlier window scored, so every byte and the terminator is scored exactly once, with at
+// least context / 2 tokens before it once the text is long.
+class TextBatcher : public Batcher {
+ public:
+  static constexpr int64_t kIgnore = -100;
+  TextBatcher(const TextDataset& pool, absl::Span<const uint32_t> indices, int64_t context)
+      : pool_(pool) {
+    const int64_t stride = std::max<int64_t>(1, context / 2);
+    for (uint32_t index : indices) {
+      const int64_t last = static_cast<int64_t>(pool_.texts[index].size()) + 1;  // EOS position
+      int64_t scored_through = 0;
+      for (int64_t start = 0;; start += stride) {
+        const int64_t end = std::min(start + context, last);
+        segments_.push_back({index, start, end, scored_through + 1});
+        scored_through = end;
+        if (end == last) break;
+      }
+    }
+  }
+  size_t size() const override { return segments_.size(); }
+
+  void Fill(absl::Span<const uint32_t> units, at::Tensor* x, at::Tensor* y) const override {
+    int64_t width = 1;
+    for (uint32_t u : units) width = std::max(width, segments_[u].end - segments_[u].start);
+    const int64_t b = static_cast<int64_t>(units.size());
+    *x = torch::zeros({b, width}, torch::kInt64);
+    *y = torch::full({b, width}, kIgnore, torch::kInt64);
+    int64_t* xp = x->data_ptr<int64_t>();
+    int64_t* yp = y->data_ptr<int64_t>();
+    for (int64_t i = 0; i < b; ++i) {
+      const Segment& s = segments_[units[i]];
+      const std::string& text = pool_.texts[s.text];
+      auto token = [&text](int64_t position) -> int64_t {
+        if (position == 0) return kBosToken;
+        if (position == static_cast<int64_t>(text.size()) + 1) return kEosToken;
+        return static_cast<unsigned char>(text[static_cast<size_t>(position - 1)]);
+      };
+      // Input tokens start..end-1 predict targets start+1..end.
+      for (int64_t p = s.start; p < s.end; ++p) {
+        xp[i * width + (p - s.start)] = token(p);
+        if (p + 1 >= s.first_scored) yp[i * width + (p - s.start)] = token(p + 1);
+      }
+    }
+  }
+  at::Tensor MeanLoss(const at::Tensor& out, const at::Tensor& y) const override {
+    return torch::nn::functional::cross_entropy(
+        out.reshape({-1, out.size(-1)}), y.reshape({-1}),
+        torch::nn::functional::CrossEntropyFuncOptions().ignore_index(kIgnore));
+  }
+  void Score(const at::Tensor& logits, const at::Tensor& y, EvalStats* stats) const override {
+    const at::Tensor flat_logits = logits.reshape({-1, logits.size(-1)});
+    const at::Tensor flat_y = y.reshape({-1});
+    const at::Tensor scored = flat_y.ne(kIgnore);
+    stats->loss_sum += torch::nn::functional::cross_entropy(
+                           flat_logits, flat_y,
+                           torch::nn::functional::CrossEntropyFuncOptions()
+                               .reduction(torch::kSum)
+                               .ignore_index(kIgnore))
+                           .item<double>();
+    stats->correct += flat_logits.argmax(1).eq(flat_y).logical_and(scored).sum().item<int64_t>();
+    stats->count += scored.sum().item<int64_t>();
+  }
+
+ private:
+  struct Segment {
+    uint32_t text;
+    int64_t start, end;    // token positions of the window's inputs: [start, end)
+    int64_t first_scored;  // the first target position this window scores
+  };
+  const TextDataset& pool_;
+  std::vector<Segment> segments_;
+};
+
+// The batcher for `pool` under `spec`'s task; INVALID_ARGUMENT when they do not match.
+absl::StatusOr<std::unique_ptr<Batcher>> BatcherFor(const ModelSpec& spec, const ExamplePool& pool,
+                                                    absl::Span<const uint32_t> indices) {
+  if (pool.task() != spec.task) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "model ", spec.architecture, " is for ", MetricOf(spec.task).task_name,
+        " but the data are for ", MetricOf(pool.task()).task_name));
+  }
+  for (uint32_t i : indices) {
+    if (i >= pool.size()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("example index ", i, " is outside the pool of ", pool.size()));
+    }
+  }
+  if (spec.task == TaskKind::kCausalLanguageModel) {
+    return std::unique_ptr<Batcher>(new TextBatcher(static_cast<const TextDataset&>(pool), indices,
+                                                    spec.options.transformer.context));
+  }
+  return std::unique_ptr<Batcher>(
+      new ImageBatcher(static_cast<const ImageDataset&>(pool), indices));
+}
+
+std::vector<uint32_t> Iota(size_t n) {
+  std::vector<uint32_t> out(n);
+  for (size_t i = 0; i < n; ++i) out[i] = static_cast<uint32_t>(i);
+  return out;
 }
 
 class TorchTrainer : public LocalTrainer {
@@ -75,10 +218,13 @@ class TorchTrainer : public LocalTrainer {
     return out;
   }
 
-  absl::StatusOr<TrainStats> Train(const ImageDataset& pool, absl::Span<const uint32_t> indices,
+  absl::StatusOr<TrainStats> Train(const ExamplePool& pool, absl::Span<const uint32_t> indices,
                                    const TrainOptions& options, const TrainableFilter& trainable,
                                    uint64_t seed) override {
     try {
+      absl::StatusOr<std::unique_ptr<Batcher>> batcher = BatcherFor(model_->spec(), pool, indices);
+      if (!batcher.ok()) return batcher.status();
+      const Batcher& units = **batcher;
       std::vector<at::Tensor> params;
       for (auto& p : model_->named_parameters(true)) {
         const bool train = !trainable || trainable(p.key());
@@ -86,7 +232,7 @@ class TorchTrainer : public LocalTrainer {
         if (train) params.push_back(p.value());
       }
       TrainStats stats;
-      if (params.empty() || indices.empty()) return stats;
+      if (params.empty() || units.size() == 0) return stats;
       torch::optim::SGD sgd(params, torch::optim::SGDOptions(options.learning_rate)
                                         .momentum(options.momentum)
                                         .weight_decay(options.weight_decay));
@@ -118,7 +264,11 @@ class TorchTrainer : public LocalTrainer {
         if (options.dp_sgd_coins == nullptr) {
           return absl::InvalidArgumentError("DP-SGD needs the device's private coins");
         }
-        TrainStats dp = TrainDpSgd(pool, indices, options, params, anchored, sgd);
+        if (model_->spec().task != TaskKind::kImageClassification) {
+          // A text longer than the context is several windows: one record, several units.
+          return absl::UnimplementedError("sample-level DP-SGD is for image models only");
+        }
+        TrainStats dp = TrainDpSgd(units, options, params, anchored, sgd);
         for (auto& p : model_->parameters(true)) p.set_requires_grad(true);
         if (!std::isfinite(dp.mean_loss)) {
           return absl::FailedPreconditionError(
@@ -127,7 +277,8 @@ class TorchTrainer : public LocalTrainer {
         return dp;
       }
       Rng rng(seed);
-      std::vector<uint32_t> order(indices.begin(), indices.end());
+      // Shuffling unit ids permutes exactly as shuffling the indices themselves would.
+      std::vector<uint32_t> order = Iota(units.size());
       const size_t bs = static_cast<size_t>(options.batch_size);
       double loss_sum = 0;
       at::Tensor x, y;
@@ -136,9 +287,9 @@ class TorchTrainer : public LocalTrainer {
         for (size_t begin = 0; begin < order.size(); begin += bs) {
           const size_t end = std::min(order.size(), begin + bs);
           if (end - begin < bs && options.drop_last) break;
-          FillBatch(pool, absl::MakeConstSpan(order).subspan(begin, end - begin), &x, &y);
+          units.Fill(absl::MakeConstSpan(order).subspan(begin, end - begin), &x, &y);
           sgd.zero_grad();
-          at::Tensor loss = torch::nn::functional::cross_entropy(model_->Forward(x), y);
+          at::Tensor loss = units.MeanLoss(model_->Forward(x), y);
           loss.backward();
           if (!anchored.empty()) {
             torch::NoGradGuard no_grad;
@@ -164,15 +315,17 @@ class TorchTrainer : public LocalTrainer {
     }
   }
 
-  absl::StatusOr<ParameterSet> Gradient(const ImageDataset& pool,
+  absl::StatusOr<ParameterSet> Gradient(const ExamplePool& pool,
                                         absl::Span<const uint32_t> batch, double* loss) override {
     if (batch.empty()) return absl::InvalidArgumentError("Gradient needs a non-empty batch");
     try {
+      absl::StatusOr<std::unique_ptr<Batcher>> units = BatcherFor(model_->spec(), pool, batch);
+      if (!units.ok()) return units.status();
       model_->train();
       model_->zero_grad();
       at::Tensor x, y;
-      FillBatch(pool, batch, &x, &y);
-      at::Tensor mean_loss = torch::nn::functional::cross_entropy(model_->Forward(x), y);
+      (*units)->Fill(Iota((*units)->size()), &x, &y);
+      at::Tensor mean_loss = (*units)->MeanLoss(model_->Forward(x), y);
       mean_loss.backward();
       *loss = mean_loss.item<double>();
       if (!std::isfinite(*loss)) {
@@ -197,11 +350,14 @@ class TorchTrainer : public LocalTrainer {
     }
   }
 
-  absl::Status RecalibrateNormalization(const ImageDataset& pool,
+  absl::Status RecalibrateNormalization(const ExamplePool& pool,
                                         absl::Span<const uint32_t> indices,
                                         int batch_size) override {
     try {
       if (!model_->HasNormStatistics() || indices.empty()) return absl::OkStatus();
+      absl::StatusOr<std::unique_ptr<Batcher>> units = BatcherFor(model_->spec(), pool, indices);
+      if (!units.ok()) return units.status();
+      const std::vector<uint32_t> all = Iota((*units)->size());
       model_->ResetNormStatistics();
       torch::NoGradGuard no_grad;
       model_->train();
@@ -213,7 +369,7 @@ class TorchTrainer : public LocalTrainer {
         if (end - begin < 2) break;  // one sample has no variance
         // Momentum 1/(k+1) at the k-th batch makes the running statistics the plain average.
         model_->set_norm_momentum(1.0 / static_cast<double>(batches + 1));
-        FillBatch(pool, indices.subspan(begin, end - begin), &x, &y);
+        (*units)->Fill(absl::MakeConstSpan(all).subspan(begin, end - begin), &x, &y);
         model_->Forward(x);
         ++batches;
       }
@@ -224,24 +380,23 @@ class TorchTrainer : public LocalTrainer {
     }
   }
 
-  absl::StatusOr<EvalStats> Evaluate(const ImageDataset& pool,
+  absl::StatusOr<EvalStats> Evaluate(const ExamplePool& pool,
                                      absl::Span<const uint32_t> indices) override {
     try {
+      absl::StatusOr<std::unique_ptr<Batcher>> batcher = BatcherFor(model_->spec(), pool, indices);
+      if (!batcher.ok()) return batcher.status();
+      const Batcher& units = **batcher;
+      const std::vector<uint32_t> all = Iota(units.size());
       torch::InferenceMode guard;
       model_->eval();
       EvalStats stats;
-      constexpr size_t kEvalBatch = 256;
+      // Images per batch; text windows are up to a context long, so fewer of them.
+      const size_t batch = model_->spec().task == TaskKind::kImageClassification ? 256 : 32;
       at::Tensor x, y;
-      for (size_t begin = 0; begin < indices.size(); begin += kEvalBatch) {
-        const size_t end = std::min(indices.size(), begin + kEvalBatch);
-        FillBatch(pool, indices.subspan(begin, end - begin), &x, &y);
-        at::Tensor logits = model_->Forward(x);
-        stats.loss_sum +=
-            torch::nn::functional::cross_entropy(
-                logits, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
-                .item<double>();
-        stats.correct += logits.argmax(1).eq(y).sum().item<int64_t>();
-        stats.count += static_cast<int64_t>(end - begin);
+      for (size_t begin = 0; begin < all.size(); begin += batch) {
+        const size_t end = std::min(all.size(), begin + batch);
+        units.Fill(absl::MakeConstSpan(all).subspan(begin, end - begin), &x, &y);
+        units.Score(model_->Forward(x), y, &stats);
       }
       return stats;
     } catch (const c10::Error& e) {
@@ -252,13 +407,12 @@ class TorchTrainer : public LocalTrainer {
  private:
   // Sample-level DP-SGD (see TrainOptions): Poisson-sampled steps, per-example clipping by one
   // backward pass per example, Gaussian noise from the private coins on the clipped sum.
-  TrainStats TrainDpSgd(const ImageDataset& pool, absl::Span<const uint32_t> indices,
-                        const TrainOptions& options, std::vector<at::Tensor>& params,
+  TrainStats TrainDpSgd(const Batcher& units, const TrainOptions& options, std::vector<at::Tensor>& params,
                         std::vector<std::pair<at::Tensor, at::Tensor>>& anchored,
                         torch::optim::SGD& sgd) {
     PrivateCoins& coins = *options.dp_sgd_coins;
-    const double n = static_cast<double>(indices.size());
-    const double rate = DpSgdSamplingRate(options.batch_size, indices.size());
+    const double n = static_cast<double>(units.size());
+    const double rate = DpSgdSamplingRate(options.batch_size, units.size());
     const double expected_batch = rate * n;
     const int64_t steps_per_epoch = std::max<int64_t>(1, std::llround(n / expected_batch));
     const double clip = options.dp_sgd_clip_norm;
@@ -275,11 +429,11 @@ class TorchTrainer : public LocalTrainer {
         for (at::Tensor& s : sums) s.zero_();
         double step_loss = 0;
         int64_t sampled = 0;
-        for (uint32_t index : indices) {
+        for (uint32_t unit = 0; unit < units.size(); ++unit) {
           if (!coins.Bernoulli(rate)) continue;
-          FillBatch(pool, absl::MakeConstSpan(&index, 1), &x, &y);
+          units.Fill(absl::MakeConstSpan(&unit, 1), &x, &y);
           sgd.zero_grad();
-          at::Tensor loss = torch::nn::functional::cross_entropy(model_->Forward(x), y);
+          at::Tensor loss = units.MeanLoss(model_->Forward(x), y);
           loss.backward();
           torch::NoGradGuard no_grad;
           double squared = 0;
@@ -320,10 +474,6 @@ class TorchTrainer : public LocalTrainer {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<LocalTrainer>> LocalTrainer::Create(const ModelSpec& spec) {
-  if (spec.task != TaskKind::kImageClassification) {
-    return absl::UnimplementedError(absl::StrCat("architecture '", spec.architecture,
-                                                 "' is a language model; the image trainer cannot train it"));
-  }
   auto model = CreateTorchModel(spec);
   if (!model.ok()) return model.status();
   return std::unique_ptr<LocalTrainer>(new TorchTrainer(*std::move(model)));

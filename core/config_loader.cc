@@ -10,6 +10,7 @@
 #include "absl/strings/str_split.h"
 #include "core/status_macros.h"
 #include "core/update_codec.h"
+#include "core/utf8.h"
 #include "client/algorithm.h"
 #include "models/model_spec.h"
 #include "google/protobuf/io/tokenizer.h"
@@ -98,14 +99,28 @@ bool OneOf(const std::string& value, const std::vector<std::string>& allowed) {
   return std::find(allowed.begin(), allowed.end(), value) != allowed.end();
 }
 
+bool IsTextDataset(const std::string& dataset) {
+  return dataset == "fortunes" || dataset == "text_dir" || dataset == "text_jsonl";
+}
+
 void ApplyDefaults(ExperimentConfig* c) {
   auto* data = c->mutable_data();
   if (data->dataset().empty()) data->set_dataset("fashion_mnist");
   if (data->path().empty() && data->dataset() == "fashion_mnist") {
     data->set_path("/usr/share/datasets/fashion-mnist");
   }
+  if (data->path().empty() && data->dataset() == "fortunes") {
+    data->set_path("/usr/share/games/fortunes");
+  }
   if (!data->has_train_fraction()) data->set_train_fraction(0.75);
-  if (data->partition_case() == config::DataConfig::PARTITION_NOT_SET) data->mutable_iid();
+  if (IsTextDataset(data->dataset())) {
+    auto* text = data->mutable_text();
+    if (!text->has_min_texts_per_client()) text->set_min_texts_per_client(50);
+    if (!text->has_val_fraction()) text->set_val_fraction(0.1);
+    if (!text->has_test_fraction()) text->set_test_fraction(0.1);
+  } else if (data->partition_case() == config::DataConfig::PARTITION_NOT_SET) {
+    data->mutable_iid();
+  }
   if (data->has_dirichlet()) {
     auto* d = data->mutable_dirichlet();
     if (!d->has_min_samples_per_client()) d->set_min_samples_per_client(40);
@@ -311,9 +326,45 @@ absl::Status Validate(const ExperimentConfig& c, const Checker& check) {
   }
   if (c.rounds() < 1) return check.Fail("rounds", absl::StrCat("must be >= 1, got ", c.rounds()));
   const auto& data = c.data();
-  if (!OneOf(data.dataset(), {"fashion_mnist"})) {
-    return check.Fail("data.dataset", absl::StrCat("unknown dataset '", data.dataset(),
-                                                   "' (known: fashion_mnist)"));
+  if (!OneOf(data.dataset(), {"fashion_mnist", "fortunes", "text_dir", "text_jsonl"})) {
+    return check.Fail("data.dataset",
+                      absl::StrCat("unknown dataset '", data.dataset(),
+                                   "' (known: fashion_mnist, fortunes, text_dir, text_jsonl)"));
+  }
+  if (IsTextDataset(data.dataset())) {
+    if (data.path().empty()) {
+      return check.Fail("data.path", absl::StrCat("dataset '", data.dataset(), "' needs a path"));
+    }
+    if (data.partition_case() != config::DataConfig::PARTITION_NOT_SET) {
+      return check.Fail("data.dataset", "text datasets are split by user (one client per user), "
+                                        "not by a partition; remove iid/dirichlet/shards");
+    }
+    if (data.max_samples() != 0) {
+      return check.Fail("data.max_samples", "is for image datasets; text clients are users");
+    }
+    const auto& t = data.text();
+    if (t.min_texts_per_client() < 3) {
+      return check.Fail("data.text.min_texts_per_client",
+                        absl::StrCat("must be >= 3 (train, val and test), got ",
+                                     t.min_texts_per_client()));
+    }
+    for (const auto& [field, value] : {std::pair<const char*, double>{"val_fraction", t.val_fraction()},
+                                       {"test_fraction", t.test_fraction()}}) {
+      if (!(value >= 0 && value < 0.5)) {
+        return check.Fail(absl::StrCat("data.text.", field),
+                          absl::StrCat("must be in [0, 0.5), got ", value));
+      }
+    }
+    if (t.max_texts_per_client() != 0 && t.max_texts_per_client() < t.min_texts_per_client()) {
+      return check.Fail("data.text.max_texts_per_client",
+                        absl::StrCat("must be 0 (all) or >= min_texts_per_client (",
+                                     t.min_texts_per_client(), "), got ", t.max_texts_per_client()));
+    }
+    if (!(t.test_fraction() > 0)) {
+      return check.Fail("data.text.test_fraction", "must be > 0 (every client is evaluated)");
+    }
+  } else if (data.has_text()) {
+    return check.Fail("data.text", absl::StrCat("is for text datasets, not '", data.dataset(), "'"));
   }
   if (data.num_clients() < 1) {
     return check.Fail("data.num_clients", absl::StrCat("must be >= 1, got ", data.num_clients()));
@@ -358,11 +409,12 @@ absl::Status Validate(const ExperimentConfig& c, const Checker& check) {
       return check.Fail(absl::StrCat("model.", message.substr(0, colon)), message.substr(colon + 2));
     }
     return check.Fail("model.architecture", message);
-  } else if (spec->task == TaskKind::kCausalLanguageModel && c.data().dataset() == "fashion_mnist") {
+  } else if ((spec->task == TaskKind::kCausalLanguageModel) != IsTextDataset(c.data().dataset())) {
     return check.Fail("model.architecture",
-                      absl::StrCat("'", c.model().architecture(),
-                                   "' is a language model and data.dataset 'fashion_mnist' holds "
-                                   "images; use an image architecture"));
+                      absl::StrCat("'", c.model().architecture(), "' is for ",
+                                   MetricOf(spec->task).task_name, " and data.dataset '",
+                                   c.data().dataset(), "' is ",
+                                   IsTextDataset(c.data().dataset()) ? "text" : "images"));
   }
   const auto& t = c.train();
   if (!(t.learning_rate() > 0) || !std::isfinite(t.learning_rate())) {
@@ -576,36 +628,6 @@ absl::StatusOr<ConfigOverride> ParseOverride(const std::string& flag) {
 }
 
 namespace {
-
-// Whether `s` is well-formed UTF-8 (no overlong forms, surrogates or code points past U+10FFFF).
-bool IsValidUtf8(absl::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    const unsigned char c = s[i];
-    int extra = 0;
-    uint32_t cp = 0;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    } else if ((c & 0xE0) == 0xC0) {
-      extra = 1, cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      extra = 2, cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      extra = 3, cp = c & 0x07;
-    } else {
-      return false;
-    }
-    for (int k = 1; k <= extra; ++k) {
-      if (i + k >= s.size() || (static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
-    }
-    static constexpr uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
-    if (cp < kMin[extra] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
-    i += extra + 1;
-  }
-  return true;
-}
 
 // Text format lets "\xff" escapes put any bytes into a string field; a config's strings (names,
 // paths, algorithm names) must be text. INVALID_ARGUMENT naming the field.

@@ -42,6 +42,11 @@ class Env {
   // The names of the entries of directory `path` (not "." or ".."), sorted; NOT_FOUND when it
   // does not exist.
   virtual absl::StatusOr<std::vector<std::string>> ListDir(const std::string& path) = 0;
+  // Whether `path` is a directory (following symbolic links).
+  virtual bool IsDirectory(const std::string& path) = 0;
+  // `path` with symbolic links, "." and ".." resolved (realpath); NOT_FOUND when it does not
+  // exist. Corpora whose files link to each other count each file once by it.
+  virtual absl::StatusOr<std::string> CanonicalPath(const std::string& path) = 0;
 
   virtual absl::Time Now() = 0;
   virtual void SleepFor(absl::Duration d) = 0;
@@ -71,6 +76,10 @@ class EnvWrapper : public Env {
   absl::Status DeleteFile(const std::string& p) override { return target_->DeleteFile(p); }
   absl::StatusOr<std::vector<std::string>> ListDir(const std::string& p) override {
     return target_->ListDir(p);
+  }
+  bool IsDirectory(const std::string& p) override { return target_->IsDirectory(p); }
+  absl::StatusOr<std::string> CanonicalPath(const std::string& p) override {
+    return target_->CanonicalPath(p);
   }
   absl::Time Now() override { return target_->Now(); }
   void SleepFor(absl::Duration d) override { target_->SleepFor(d); }

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <thread>
 
@@ -142,6 +143,19 @@ class PosixEnv : public Env {
     ::closedir(dir);
     std::sort(names.begin(), names.end());
     return names;
+  }
+
+  bool IsDirectory(const std::string& path) override {
+    struct stat st;
+    return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+  }
+
+  absl::StatusOr<std::string> CanonicalPath(const std::string& path) override {
+    char* resolved = ::realpath(path.c_str(), nullptr);
+    if (resolved == nullptr) return ErrnoStatus("realpath", path, errno);
+    std::string out(resolved);
+    std::free(resolved);
+    return out;
   }
 
   absl::Time Now() override { return absl::Now(); }

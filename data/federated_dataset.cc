@@ -1,6 +1,8 @@
 #include "data/federated_dataset.h"
 
+#include "absl/strings/str_cat.h"
 #include "core/random.h"
+#include "data/text_dataset.h"
 #include "data/pfllib_partition.h"
 #include "core/status_macros.h"
 
@@ -55,8 +57,50 @@ absl::StatusOr<FederatedDataset> PartitionPool(std::shared_ptr<const ImageDatase
   return out;
 }
 
+namespace {
+
+absl::StatusOr<FederatedDataset> BuildTextDataset(const config::DataConfig& config,
+                                                  int held_out, uint64_t experiment_seed,
+                                                  Env* env) {
+  absl::StatusOr<TextCorpus> corpus;
+  if (config.dataset() == "fortunes") {
+    corpus = LoadFortunes(config.path(), env);
+  } else if (config.dataset() == "text_dir") {
+    corpus = LoadTextDirectory(config.path(), env);
+  } else {
+    corpus = LoadTextJsonl(config.path(), env);
+  }
+  if (!corpus.ok()) return corpus.status();
+  TextFederationOptions o;
+  o.min_texts_per_user = config.text().min_texts_per_client();
+  o.max_texts_per_user = config.text().max_texts_per_client();
+  o.val_fraction = config.text().val_fraction();
+  o.test_fraction = config.text().test_fraction();
+  o.num_clients = config.num_clients();
+  o.held_out = held_out;
+  o.seed = DeriveSeed(config.seed() != 0 ? config.seed() : experiment_seed, {kSplitStream});
+  TAILOR_ASSIGN_OR_RETURN(TextFederation f, FederateTexts(*corpus, o));
+  FederatedDataset out;
+  out.pool = f.pool;
+  out.clients = std::move(f.clients);
+  out.client_names = std::move(f.names);
+  out.notes = std::move(corpus->skipped);
+  if (f.duplicates_removed > 0) {
+    out.notes.push_back(absl::StrCat(f.duplicates_removed,
+                                     " texts removed as exact duplicates of earlier users' texts"));
+  }
+  for (std::string& d : f.dropped) out.notes.push_back(std::move(d));
+  return out;
+}
+
+}  // namespace
+
 absl::StatusOr<FederatedDataset> BuildFederatedDataset(const config::DataConfig& config,
-                                                       uint64_t experiment_seed, Env* env) {
+                                                       uint64_t experiment_seed, Env* env,
+                                                       int held_out_clients) {
+  if (config.dataset() != "fashion_mnist") {
+    return BuildTextDataset(config, held_out_clients, experiment_seed, env);
+  }
   TAILOR_ASSIGN_OR_RETURN(ImageDataset ds, LoadFashionMnist(config.path(), env));
   if (config.max_samples() > 0) ds.Truncate(static_cast<size_t>(config.max_samples()));
   return PartitionPool(std::make_shared<const ImageDataset>(std::move(ds)), config,

@@ -15,14 +15,20 @@ namespace tailor {
 
 struct FederatedDataset {
   // Immutable after construction; shared read-only by every client and worker thread.
-  std::shared_ptr<const ImageDataset> pool;
+  std::shared_ptr<const ExamplePool> pool;
   std::vector<ClientSplit> clients;
+  // Text datasets: each client's user name, and what the loader left out and why.
+  std::vector<std::string> client_names;
+  std::vector<std::string> notes;
 };
 
 // Loads the configured dataset, applies max_samples, partitions and splits it. The partition
 // seed is data.seed, or derived from `experiment_seed` when that is 0.
+// `held_out_clients`: for text, how many users are held out of training (eval.new_clients),
+// drawn by the seed and given the last ids.
 absl::StatusOr<FederatedDataset> BuildFederatedDataset(const config::DataConfig& config,
-                                                       uint64_t experiment_seed, Env* env);
+                                                       uint64_t experiment_seed, Env* env,
+                                                       int held_out_clients = 0);
 
 // Same, over an already loaded pool (tests build pools in memory).
 absl::StatusOr<FederatedDataset> PartitionPool(std::shared_ptr<const ImageDataset> pool,

@@ -11,10 +11,12 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "core/env.h"
+#include "data/example_pool.h"
 
 namespace tailor {
 
-struct ImageDataset {
+struct ImageDataset : public ExamplePool {
+  TaskKind task() const override { return TaskKind::kImageClassification; }
   int rows = 0;
   int cols = 0;
   int channels = 1;
@@ -23,7 +25,7 @@ struct ImageDataset {
   std::vector<uint8_t> pixels;
   std::vector<uint8_t> labels;
 
-  size_t size() const { return labels.size(); }
+  size_t size() const override { return labels.size(); }
   size_t sample_bytes() const { return static_cast<size_t>(channels) * rows * cols; }
   // Keeps the first n samples (no-op when n >= size()).
   void Truncate(size_t n);

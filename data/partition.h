@@ -55,6 +55,9 @@ absl::StatusOr<Partition> PartitionShards(const std::vector<uint8_t>& labels, in
 struct ClientSplit {
   std::vector<uint32_t> train;
   std::vector<uint32_t> test;
+  // Held out of training for choices such as how many personal fine-tuning steps to take
+  // (never the test set); empty where the data has no validation split.
+  std::vector<uint32_t> val;
 };
 
 // Shuffles each client's samples and puts ceil((1 - train_fraction) · n) in test, the rest in

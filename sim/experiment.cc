@@ -48,11 +48,20 @@ absl::StatusOr<Experiment> BuildExperiment(const config::ExperimentConfig& c, En
       InitialParameters(e.spec, DeriveSeed(c.seed(), {kModelInitStream})));
   TAILOR_RETURN_IF_ERROR(CheckPatternsMatch(e.algorithm->policy(), *e.initial_model));
   if (load_data) {
-    TAILOR_ASSIGN_OR_RETURN(FederatedDataset data, BuildFederatedDataset(c.data(), c.seed(), env));
-    if (data.pool->num_classes != e.spec.num_classes) {
+    TAILOR_ASSIGN_OR_RETURN(
+        FederatedDataset data,
+        BuildFederatedDataset(c.data(), c.seed(), env, c.eval().new_clients()));
+    if (data.pool->task() != e.spec.task) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "model ", e.spec.architecture, " is for ", MetricOf(e.spec.task).task_name,
+          " but data.dataset '", c.data().dataset(), "' is for ",
+          MetricOf(data.pool->task()).task_name));
+    }
+    const auto* images = dynamic_cast<const ImageDataset*>(data.pool.get());
+    if (images != nullptr && images->num_classes != e.spec.num_classes) {
       return absl::InvalidArgumentError(absl::StrCat("model ", e.spec.architecture, " predicts ",
                                                      e.spec.num_classes, " classes, dataset has ",
-                                                     data.pool->num_classes));
+                                                     images->num_classes));
     }
     e.data = std::move(data);
   }

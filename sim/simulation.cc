@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "client/personal_store.h"
 #include "core/serialization.h"
 #include "core/status_macros.h"
@@ -38,6 +39,19 @@ absl::StatusOr<SimulationResult> RunSimulation(const config::ExperimentConfig& c
 
   TAILOR_ASSIGN_OR_RETURN(Experiment experiment, BuildExperiment(c, env, /*load_data=*/true));
   const ClientAlgorithm* algorithm = experiment.algorithm.get();
+  const FederatedDataset& data = *experiment.data;
+  if (options.progress != nullptr && !data.client_names.empty()) {
+    // Text clients are people (or files): say who, and what the loader left out.
+    const int64_t unseen = c.eval().new_clients();
+    const size_t seen = data.client_names.size() - static_cast<size_t>(unseen);
+    absl::FPrintF(options.progress, "[%s] %s: %d clients (%d held out: %s); %d notes%s\n",
+                  c.name(), c.data().dataset(), data.client_names.size(), unseen,
+                  unseen > 0 ? absl::StrJoin(data.client_names.begin() + seen,
+                                             data.client_names.end(), ", ")
+                             : "none",
+                  data.notes.size(),
+                  options.write_outputs ? absl::StrCat(" in ", c.output_dir(), "/data.txt") : "");
+  }
 
   const int cores = std::max(1u, std::thread::hardware_concurrency());
   const int workers = c.simulation().workers() > 0 ? c.simulation().workers() : cores;
@@ -110,6 +124,16 @@ absl::StatusOr<SimulationResult> RunSimulation(const config::ExperimentConfig& c
     google::protobuf::TextFormat::PrintToString(c, &resolved);
     TAILOR_RETURN_IF_ERROR(
         env->WriteFileAtomically(c.output_dir() + "/config.resolved.textproto", resolved));
+    if (!data.client_names.empty()) {
+      std::string listing = "# client id, user (text datasets), then what the loader left out\n";
+      for (size_t i = 0; i < data.client_names.size(); ++i) {
+        absl::StrAppend(&listing, i, "\t", data.client_names[i], "\ttrain ",
+                        data.clients[i].train.size(), " val ", data.clients[i].val.size(),
+                        " test ", data.clients[i].test.size(), "\n");
+      }
+      for (const std::string& note : data.notes) absl::StrAppend(&listing, "# ", note, "\n");
+      TAILOR_RETURN_IF_ERROR(env->WriteFileAtomically(c.output_dir() + "/data.txt", listing));
+    }
     metrics =
         std::make_unique<MetricsJsonlWriter>(c.output_dir() + "/metrics.jsonl", c.name(), env);
     TAILOR_RETURN_IF_ERROR(metrics->status());

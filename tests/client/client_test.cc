@@ -338,7 +338,7 @@ class RecordingTrainer : public LocalTrainer {
   };
   absl::Status Load(const ParameterSet&) override { return absl::OkStatus(); }
   ParameterSet Snapshot() const override { return ParameterSet(); }
-  absl::StatusOr<TrainStats> Train(const ImageDataset&, absl::Span<const uint32_t>,
+  absl::StatusOr<TrainStats> Train(const ExamplePool&, absl::Span<const uint32_t>,
                                    const TrainOptions& options, const TrainableFilter& trainable,
                                    uint64_t) override {
     calls.push_back({options.epochs, !trainable || trainable("fc2.weight"),
@@ -347,10 +347,10 @@ class RecordingTrainer : public LocalTrainer {
     stats.steps = 1;
     return stats;
   }
-  absl::StatusOr<EvalStats> Evaluate(const ImageDataset&, absl::Span<const uint32_t>) override {
+  absl::StatusOr<EvalStats> Evaluate(const ExamplePool&, absl::Span<const uint32_t>) override {
     return EvalStats();
   }
-  absl::StatusOr<ParameterSet> Gradient(const ImageDataset&, absl::Span<const uint32_t>,
+  absl::StatusOr<ParameterSet> Gradient(const ExamplePool&, absl::Span<const uint32_t>,
                                         double*) override {
     return absl::UnimplementedError("no gradients here");
   }

@@ -9,6 +9,7 @@
 
 #include "client/client_runtime.h"
 #include "core/random.h"
+#include "data/image_dataset.h"
 #include "models/model_spec.h"
 
 namespace tailor {

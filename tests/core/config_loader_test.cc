@@ -192,9 +192,30 @@ TEST(ConfigLoader, EachRangeCheck) {
        "model.lora.targets"},
       {"rounds: 1 data { num_clients: 5 } model { architecture: \"fmnist_cnn\" lora { rank: 2 } }",
        "model.lora"},
-      // A language model cannot train on images.
+      // A language model cannot train on images, nor an image model on text.
       {"rounds: 1 data { num_clients: 5 } model { architecture: \"byte_transformer_tiny\" }",
        "model.architecture"},
+      {"rounds: 1 data { num_clients: 5 dataset: \"fortunes\" }", "model.architecture"},
+      // Text datasets: users are the clients, so no partition or sample cap; sane fractions.
+      {"rounds: 1 data { num_clients: 5 dataset: \"fortunes\" iid {} } "
+       "model { architecture: \"byte_transformer_tiny\" }",
+       "data.dataset"},
+      {"rounds: 1 data { num_clients: 5 dataset: \"text_dir\" } "
+       "model { architecture: \"byte_transformer_tiny\" }",
+       "data.path"},
+      {"rounds: 1 data { num_clients: 5 dataset: \"fortunes\" max_samples: 100 } "
+       "model { architecture: \"byte_transformer_tiny\" }",
+       "data.max_samples"},
+      {"rounds: 1 data { num_clients: 5 dataset: \"fortunes\" text { test_fraction: 0.6 } } "
+       "model { architecture: \"byte_transformer_tiny\" }",
+       "data.text.test_fraction"},
+      {"rounds: 1 data { num_clients: 5 dataset: \"fortunes\" text { min_texts_per_client: 2 } } "
+       "model { architecture: \"byte_transformer_tiny\" }",
+       "data.text.min_texts_per_client"},
+      {"rounds: 1 data { num_clients: 5 dataset: \"fortunes\" "
+       "text { max_texts_per_client: 10 } } model { architecture: \"byte_transformer_tiny\" }",
+       "data.text.max_texts_per_client"},
+      {"rounds: 1 data { num_clients: 5 text { val_fraction: 0.1 } }", "data.text"},
   };
   for (const Case& c : cases) {
     auto r = ParseExperimentConfig(c.text, "c.textproto");
