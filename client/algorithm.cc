@@ -72,6 +72,54 @@ std::vector<std::string> BodyNames(const ModelSpec& model, const Personalization
   return body;
 }
 
+// The LoRA algorithms: the model's base weights are frozen (the same on every device, never
+// trained, uploaded or re-sent); they differ in which adapter matrices are shared.
+absl::StatusOr<std::unique_ptr<ClientAlgorithm>> CreateLoraAlgorithm(
+    const std::string& name, const ModelSpec& model, const AlgorithmOptions& options) {
+  if (model.lora_patterns.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        name, " trains LoRA adapters and model ", model.architecture,
+        " has none: set model.lora.rank (and a byte_transformer architecture)"));
+  }
+  if (!options.personal_patterns.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(name, " decides which adapters are personal; remove personal_patterns"));
+  }
+  const PersonalizationPolicy adapters(model.lora_patterns);
+  std::vector<std::string> base;
+  for (const ParameterSpec& p : model.parameters) {
+    if (!adapters.IsPersonal(p.name)) base.push_back(p.name);
+  }
+  if (name == "fedit") {
+    // FedIT (Zhang et al., "Towards Building the Federated GPT: Federated Instruction Tuning",
+    // ICASSP 2024): FedAvg of the LoRA adapters on a frozen base.
+    return std::make_unique<SplitOnlyAlgorithm>(name, PersonalizationPolicy({}, base), true);
+  }
+  if (name == "ffa_lora") {
+    // FFA-LoRA (Sun et al., "Improving LoRA in Privacy-preserving Federated Learning", ICLR
+    // 2024): A stays at its random initialization on every device, only B trains and is
+    // averaged, so the average of the products is the product of the averages.
+    base.push_back("*.lora_A");
+    return std::make_unique<SplitOnlyAlgorithm>(name, PersonalizationPolicy({}, base), true);
+  }
+  if (name == "fedsa_lora") {
+    // FedSA-LoRA (Guo et al., "Selective Aggregation for Low-Rank Adaptation in Federated
+    // Learning", ICLR 2025): A learns what is common and is shared, B what is the client's own
+    // and stays personal.
+    return std::make_unique<SplitOnlyAlgorithm>(name, PersonalizationPolicy({"*.lora_B"}, base),
+                                                true);
+  }
+  if (name == "oppu") {
+    // OPPU (Tan et al., "Democratizing Large Language Models via Personalized Parameter-
+    // Efficient Fine-tuning", EMNLP 2024): a personal LoRA on the frozen base; nothing is
+    // uploaded.
+    return std::make_unique<SplitOnlyAlgorithm>(name, PersonalizationPolicy({"*"}, base), false);
+  }
+  // Ditto (client/personal_model_algorithms.cc) over the adapters: a shared global adapter and
+  // a personal one pulled toward it.
+  return MakeDitto(PersonalizationPolicy({}, base), options.ditto_lambda, options.personal_epochs);
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ClientAlgorithm>> CreateClientAlgorithm(
@@ -131,6 +179,10 @@ absl::StatusOr<std::unique_ptr<ClientAlgorithm>> CreateClientAlgorithm(
   if (name == "fedper") {
     return std::make_unique<SplitOnlyAlgorithm>(name, patterns_or(model.head_patterns), true);
   }
+  if (name == "fedit" || name == "ffa_lora" || name == "fedsa_lora" || name == "oppu" ||
+      name == "ditto_lora") {
+    return CreateLoraAlgorithm(name, model, options);
+  }
   if (name == "constant_delta") return std::make_unique<ConstantDeltaAlgorithm>();
   if (name == "local") {
     return std::make_unique<SplitOnlyAlgorithm>(name, PersonalizationPolicy::AllPersonal(), false);
@@ -142,7 +194,8 @@ absl::StatusOr<std::unique_ptr<ClientAlgorithm>> CreateClientAlgorithm(
 const std::vector<std::string>& AlgorithmNames() {
   static const auto* names = new std::vector<std::string>{
       "fedavg", "fedprox", "fedavg_ft", "fedper", "fedrep", "lg_fedavg", "fedbabu",
-      "ditto",  "apfl",    "fedbn",     "fedala", "local",  "constant_delta"};
+      "ditto",  "apfl",    "fedbn",     "fedala", "local",  "constant_delta",
+      "fedit",  "ffa_lora", "fedsa_lora", "oppu", "ditto_lora"};
   return *names;
 }
 

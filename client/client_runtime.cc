@@ -98,6 +98,18 @@ absl::StatusOr<double> AccountDpSgd(ParameterSet* curve_state, double rate, doub
 
 }  // namespace
 
+namespace {
+
+// The task's options with the policy's frozen base held fixed.
+TrainOptions WithFrozenBase(TrainOptions options, const PersonalizationPolicy& policy) {
+  if (!policy.frozen_patterns().empty() && !options.frozen) {
+    options.frozen = [&policy](const std::string& name) { return policy.IsFrozen(name); };
+  }
+  return options;
+}
+
+}  // namespace
+
 absl::StatusOr<ClientRuntime::DeviceState> ClientRuntime::LoadModel(
     const ParameterSet& global_shared, int64_t as_of_round, LocalTrainer& trainer) {
   const PersonalizationPolicy& policy = ctx_.algorithm->policy();
@@ -128,7 +140,7 @@ absl::StatusOr<UpdateUpload> ClientRuntime::Train(const TrainTask& task, LocalTr
   TAILOR_ASSIGN_OR_RETURN(DeviceState state,
                           LoadModel(*task.global_shared, task.round - 1, trainer));
   const uint64_t seed = DeriveSeed(task.seed, {static_cast<uint64_t>(ctx_.client_id)});
-  TrainOptions options = task.options;
+  TrainOptions options = WithFrozenBase(task.options, policy);
   // The proximal term anchors the shared parameters to the global model they started from.
   if (options.proximal_mu > 0 && !options.proximal) {
     options.proximal = [&policy](const std::string& name) { return !policy.IsPersonal(name); };
@@ -230,7 +242,7 @@ absl::StatusOr<EvalReport> ClientRuntime::EvaluateAsNewClient(const EvalTask& ta
     // The global model as a new client receives it.
     TAILOR_ASSIGN_OR_RETURN(report.global, trainer.Evaluate(*ctx_.data.pool, ctx_.data.test));
   }
-  TrainOptions options = task.options;
+  TrainOptions options = WithFrozenBase(task.options, algorithm.policy());
   options.epochs = task.new_client_epochs;
   // Nothing leaves the device: no DP-SGD, no upload clipping.
   options.dp_sgd_clip_norm = 0;
@@ -253,7 +265,7 @@ absl::Status ClientRuntime::EvaluateAdapted(const EvalTask& task,
                                             LocalTrainer& trainer, EvalReport* report) {
   TAILOR_RETURN_IF_ERROR(Annotate(
       ctx_.algorithm->PrepareEvaluation(
-          trainer, ctx_.data, task.options,
+          trainer, ctx_.data, WithFrozenBase(task.options, ctx_.algorithm->policy()),
           DeriveSeed(task.seed, {static_cast<uint64_t>(ctx_.client_id)}), algorithm_state),
       "adapting the model before evaluation"));
   TAILOR_ASSIGN_OR_RETURN(report->personalized,

@@ -37,6 +37,9 @@ class PrivateCoins {
 };
 
 struct TrainOptions {
+  // Parameters no step may change whatever `trainable` says (the policy's frozen base, e.g.
+  // the pretrained weights under a LoRA algorithm). Null: none.
+  TrainableFilter frozen;
   double learning_rate = 0.005;
   int batch_size = 10;
   int epochs = 1;

@@ -20,9 +20,13 @@ constexpr char kMixingWeight[] = "alpha";
 // from the initial model), so clients that join late do not start from scratch.
 class DittoAlgorithm : public ClientAlgorithm {
  public:
-  DittoAlgorithm(PersonalizationPolicy policy, double lambda, int personal_epochs)
-      : policy_(std::move(policy)), lambda_(lambda), personal_epochs_(personal_epochs) {}
-  std::string name() const override { return "ditto"; }
+  DittoAlgorithm(std::string name, PersonalizationPolicy policy, double lambda,
+                 int personal_epochs)
+      : name_(std::move(name)),
+        policy_(std::move(policy)),
+        lambda_(lambda),
+        personal_epochs_(personal_epochs) {}
+  std::string name() const override { return name_; }
   int model_copies_in_state() const override { return 1; }
   const PersonalizationPolicy& policy() const override { return policy_; }
   bool adapts_before_evaluation() const override { return true; }
@@ -30,7 +34,13 @@ class DittoAlgorithm : public ClientAlgorithm {
   absl::StatusOr<TrainStats> TrainLocally(LocalTrainer& trainer, const LocalData& data,
                                           const TrainOptions& options, uint64_t seed,
                                           ParameterSet* state) const override {
-    const ParameterSet global = trainer.Snapshot();
+    // A frozen base (Ditto on LoRA adapters) is the same in both models: neither stores it.
+    ParameterSet global = trainer.Snapshot();
+    if (!policy_.frozen_patterns().empty()) {
+      PersonalizationPolicy::Parts parts = policy_.Split(std::move(global));
+      global = std::move(parts.shared);
+      for (auto& e : parts.personal.entries()) (void)global.Add(e.name, e.tensor);
+    }
     ParameterSet personal = GetPrefixed(kPersonalModel, *state);
     if (!personal.CheckSameSchema(global, "Ditto's personal model").ok()) personal = global;
     TAILOR_RETURN_IF_ERROR(trainer.Load(personal));
@@ -56,6 +66,7 @@ class DittoAlgorithm : public ClientAlgorithm {
   }
 
  private:
+  std::string name_;
   PersonalizationPolicy policy_;
   double lambda_;
   int personal_epochs_;
@@ -176,7 +187,8 @@ class ApflAlgorithm : public ClientAlgorithm {
 
 std::unique_ptr<ClientAlgorithm> MakeDitto(PersonalizationPolicy policy, double lambda,
                                            int personal_epochs) {
-  return std::make_unique<DittoAlgorithm>(std::move(policy), lambda, personal_epochs);
+  return std::make_unique<DittoAlgorithm>(policy.frozen_patterns().empty() ? "ditto" : "ditto_lora",
+                                          std::move(policy), lambda, personal_epochs);
 }
 std::unique_ptr<ClientAlgorithm> MakeApfl(PersonalizationPolicy policy, double alpha) {
   return std::make_unique<ApflAlgorithm>(std::move(policy), alpha);

@@ -226,8 +226,11 @@ class TorchTrainer : public LocalTrainer {
       if (!batcher.ok()) return batcher.status();
       const Batcher& units = **batcher;
       std::vector<at::Tensor> params;
+      const auto trains = [&](const std::string& name) {
+        return (!trainable || trainable(name)) && !(options.frozen && options.frozen(name));
+      };
       for (auto& p : model_->named_parameters(true)) {
-        const bool train = !trainable || trainable(p.key());
+        const bool train = trains(p.key());
         p.value().set_requires_grad(train);
         if (train) params.push_back(p.value());
       }
@@ -240,8 +243,7 @@ class TorchTrainer : public LocalTrainer {
       std::vector<std::pair<at::Tensor, at::Tensor>> anchored;
       if (options.proximal_mu > 0) {
         for (auto& p : model_->named_parameters(true)) {
-          const bool train = !trainable || trainable(p.key());
-          if (!train || (options.proximal && !options.proximal(p.key()))) continue;
+          if (!trains(p.key()) || (options.proximal && !options.proximal(p.key()))) continue;
           const Tensor* anchor = options.proximal_anchor == nullptr
                                      ? nullptr
                                      : options.proximal_anchor->Find(p.key());

@@ -300,8 +300,9 @@ absl::Status ValidatePrivacy(const ExperimentConfig& c, const Checker& check) {
                       "must be 0 with privacy: a Poisson-sampled round may be small or empty, "
                       "and its noised mean is defined either way");
   }
-  if (c.algorithm().name() == "local") {
-    return check.Fail("privacy.clip_norm", "algorithm 'local' shares nothing to protect");
+  if (c.algorithm().name() == "local" || c.algorithm().name() == "oppu") {
+    return check.Fail("privacy.clip_norm", absl::StrCat("algorithm '", c.algorithm().name(),
+                                                       "' shares nothing to protect"));
   }
   if (c.simulation().attack().byzantine_fraction() > 0) {
     return check.Fail("simulation.attack.byzantine_fraction",

@@ -23,19 +23,22 @@ bool GlobMatch(absl::string_view pattern, absl::string_view name) {
   return p == pattern.size();
 }
 
-bool PersonalizationPolicy::IsPersonal(absl::string_view name) const {
-  for (const auto& pattern : patterns_) {
-    if (GlobMatch(pattern, name)) return true;
+PersonalizationPolicy::Role PersonalizationPolicy::RoleOf(absl::string_view name) const {
+  for (const auto& pattern : frozen_) {
+    if (GlobMatch(pattern, name)) return Role::kFrozen;
   }
-  return false;
+  for (const auto& pattern : patterns_) {
+    if (GlobMatch(pattern, name)) return Role::kPersonal;
+  }
+  return Role::kShared;
 }
 
 namespace {
 ParameterSet Select(const ParameterSet& full, const PersonalizationPolicy& policy,
-                    bool personal) {
+                    PersonalizationPolicy::Role role) {
   ParameterSet out;
   for (const auto& e : full.entries()) {
-    if (policy.IsPersonal(e.name) == personal) {
+    if (policy.RoleOf(e.name) == role) {
       // Names are unique in `full`, so Add cannot fail.
       (void)out.Add(e.name, e.tensor);
     }
@@ -45,18 +48,24 @@ ParameterSet Select(const ParameterSet& full, const PersonalizationPolicy& polic
 }  // namespace
 
 ParameterSet PersonalizationPolicy::Shared(const ParameterSet& full) const {
-  return Select(full, *this, /*personal=*/false);
+  return Select(full, *this, Role::kShared);
 }
 
 ParameterSet PersonalizationPolicy::Personal(const ParameterSet& full) const {
-  return Select(full, *this, /*personal=*/true);
+  return Select(full, *this, Role::kPersonal);
+}
+
+ParameterSet PersonalizationPolicy::Frozen(const ParameterSet& full) const {
+  return Select(full, *this, Role::kFrozen);
 }
 
 PersonalizationPolicy::Parts PersonalizationPolicy::Split(ParameterSet full) const {
   Parts parts;
   for (size_t i = 0; i < full.size(); ++i) {
     NamedTensor& e = full.entry(i);
-    ParameterSet& side = IsPersonal(e.name) ? parts.personal : parts.shared;
+    const Role role = RoleOf(e.name);
+    if (role == Role::kFrozen) continue;
+    ParameterSet& side = role == Role::kPersonal ? parts.personal : parts.shared;
     (void)side.Add(std::move(e.name), std::move(e.tensor));  // names are unique in `full`
   }
   return parts;

@@ -13,11 +13,17 @@ absl::StatusOr<std::string> EncodeSharedUpdate(const ParameterSet& update,
                                                const PersonalizationPolicy& policy) {
   for (const auto& e : update.entries()) {
     // A compressed tensor travels as "<name>#<part>": the policy judges the parameter's name.
-    if (policy.IsPersonal(e.name.substr(0, e.name.find('#')))) {
+    const auto role = policy.RoleOf(e.name.substr(0, e.name.find('#')));
+    if (role == PersonalizationPolicy::Role::kPersonal) {
       return absl::FailedPreconditionError(absl::StrCat("refusing to upload personal tensor '",
                                                         e.name,
                                                         "': personal parameters never leave "
                                                         "the client"));
+    }
+    if (role == PersonalizationPolicy::Role::kFrozen) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "refusing to upload frozen tensor '", e.name,
+          "': the frozen base is the same on every device and is never uploaded"));
     }
   }
   return SerializeParameterSet(update);

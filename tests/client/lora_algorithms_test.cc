@@ -1,0 +1,141 @@
+// The LoRA algorithms on the byte transformer: the base is frozen (never trained, never
+// uploaded), and each algorithm uploads exactly its shared adapter matrices.
+#include <set>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "client/client_runtime.h"
+#include "core/serialization.h"
+#include "core/wire_update.h"
+#include "data/text_dataset.h"
+#include "tests/test_util.h"
+
+namespace tailor {
+namespace {
+
+std::shared_ptr<TextDataset> Texts() {
+  auto ds = std::make_shared<TextDataset>();
+  for (int i = 0; i < 48; ++i) {
+    ds->texts.push_back(absl::StrCat("A fortune, number ", i, ": ", std::string(i % 7 + 1, 'x')));
+  }
+  return ds;
+}
+
+ModelSpec TinyLora() {
+  ModelOptions o;
+  o.architecture = "byte_transformer_tiny";
+  o.lora.rank = 2;
+  return *BuildModelSpec(o);
+}
+
+struct LmClient {
+  explicit LmClient(const std::string& name)
+      : spec(TinyLora()),
+        algorithm(*CreateClientAlgorithm(name, spec, AlgorithmOptions())),
+        initial(std::make_shared<const ParameterSet>(InitialParameters(spec, 3))),
+        trainer(*LocalTrainer::Create(spec)) {
+    for (uint32_t i = 0; i < 40; ++i) train.push_back(i);
+    for (uint32_t i = 40; i < 48; ++i) test.push_back(i);
+    ctx.client_id = 0;
+    ctx.algorithm = algorithm.get();
+    ctx.store = &store;
+    ctx.data = {ds.get(), train, test};
+    ctx.initial_model = initial;
+    task.round = 1;
+    task.global_shared =
+        std::make_shared<const ParameterSet>(algorithm->policy().Shared(*initial));
+    task.options.learning_rate = 0.5;
+    task.options.batch_size = 8;
+    task.seed = 11;
+  }
+  std::shared_ptr<TextDataset> ds = Texts();
+  ModelSpec spec;
+  std::unique_ptr<ClientAlgorithm> algorithm;
+  std::shared_ptr<const ParameterSet> initial;
+  InMemoryPersonalStore store;
+  std::vector<uint32_t> train, test;
+  ClientContext ctx;
+  TrainTask task;
+  std::unique_ptr<LocalTrainer> trainer;
+};
+
+std::set<std::string> Kinds(const ParameterSet& set) {
+  std::set<std::string> kinds;
+  for (const auto& e : set.entries()) {
+    kinds.insert(absl::EndsWith(e.name, ".lora_A")   ? "A"
+                 : absl::EndsWith(e.name, ".lora_B") ? "B"
+                                                     : "base");
+  }
+  return kinds;
+}
+
+bool Equal(const Tensor& a, const Tensor& b) {
+  return a.shape() == b.shape() &&
+         std::equal(a.f32().begin(), a.f32().end(), b.f32().begin(), b.f32().end());
+}
+
+TEST(LoraAlgorithms, EachUploadsExactlyItsSharedAdaptersAndNeverTheBase) {
+  const std::map<std::string, std::set<std::string>> uploads = {
+      {"fedit", {"A", "B"}}, {"ffa_lora", {"B"}}, {"fedsa_lora", {"A"}},
+      {"ditto_lora", {"A", "B"}}, {"oppu", {}}};
+  for (const auto& [name, kinds] : uploads) {
+    SCOPED_TRACE(name);
+    LmClient c(name);
+    EXPECT_EQ(Kinds(*c.task.global_shared), kinds);  // what the coordinator distributes
+    ClientRuntime runtime(c.ctx);
+    absl::StatusOr<UpdateUpload> up = runtime.Train(c.task, *c.trainer);
+    ASSERT_OK(up);
+    absl::StatusOr<ParameterSet> sent = DeserializeParameterSet(up->payload);
+    ASSERT_OK(sent);
+    EXPECT_EQ(Kinds(*sent), kinds);
+    EXPECT_EQ(sent->size(), c.task.global_shared->size());
+    // Training changed no base weight (and, under FFA-LoRA, no A); it did change every B.
+    const ParameterSet after = c.trainer->Snapshot();
+    for (const auto& e : after.entries()) {
+      const bool fixed = !absl::StrContains(e.name, ".lora_") ||
+                         (name == "ffa_lora" && absl::EndsWith(e.name, ".lora_A"));
+      EXPECT_EQ(Equal(e.tensor, *c.initial->Find(e.name)), fixed) << e.name;
+    }
+  }
+}
+
+TEST(LoraAlgorithms, PersonalAdaptersStayOnTheDevice) {
+  for (const auto& [name, personal] : std::map<std::string, std::set<std::string>>{
+           {"fedsa_lora", {"B"}}, {"oppu", {"A", "B"}}, {"fedit", {}}}) {
+    SCOPED_TRACE(name);
+    LmClient c(name);
+    ClientRuntime runtime(c.ctx);
+    ASSERT_OK(runtime.Train(c.task, *c.trainer));
+    absl::StatusOr<std::optional<ParameterSet>> stored = c.store.Load(0, PersonalStore::kNewest);
+    ASSERT_OK(stored);
+    const ParameterSet held =
+        stored->has_value() ? ClientRuntime::SplitStoredState(**stored).personal : ParameterSet();
+    EXPECT_EQ(Kinds(held), personal);
+  }
+  EXPECT_FALSE(LmClient("oppu").algorithm->federated());
+}
+
+TEST(LoraAlgorithms, RefuseAModelWithoutAdapters) {
+  EXPECT_STATUS(CreateClientAlgorithm("fedsa_lora", *GetModelSpec("byte_transformer_tiny"),
+                                      AlgorithmOptions()),
+                absl::StatusCode::kInvalidArgument, "model.lora.rank");
+}
+
+TEST(WireUpdate, RefusesToUploadAFrozenOrPersonalAdapterTensor) {
+  const ModelSpec spec = TinyLora();
+  const ParameterSet init = InitialParameters(spec, 1);
+  const PersonalizationPolicy fedsa(
+      {"*.lora_B"}, {"tok_emb.weight", "blocks.*.weight", "blocks.*.bias"});
+  ParameterSet b;
+  ASSERT_OK(b.Add("blocks.0.attn.q.lora_B", *init.Find("blocks.0.attn.q.lora_B")));
+  EXPECT_STATUS(EncodeSharedUpdate(b, fedsa), absl::StatusCode::kFailedPrecondition, "personal");
+  ParameterSet base;
+  ASSERT_OK(base.Add("blocks.0.attn.q.weight", *init.Find("blocks.0.attn.q.weight")));
+  EXPECT_STATUS(EncodeSharedUpdate(base, fedsa), absl::StatusCode::kFailedPrecondition, "frozen");
+  ParameterSet a;
+  ASSERT_OK(a.Add("blocks.0.attn.q.lora_A", *init.Find("blocks.0.attn.q.lora_A")));
+  EXPECT_OK(EncodeSharedUpdate(a, fedsa));
+}
+
+}  // namespace
+}  // namespace tailor
