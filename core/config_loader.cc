@@ -131,6 +131,13 @@ void ApplyDefaults(ExperimentConfig* c) {
   if (!train->has_learning_rate()) train->set_learning_rate(0.005);
   if (!train->has_batch_size()) train->set_batch_size(10);
   if (!train->has_local_epochs()) train->set_local_epochs(1);
+  if (IsTextDataset(data->dataset())) {
+    auto* pretrain = c->mutable_pretrain();
+    if (!pretrain->has_steps()) pretrain->set_steps(2000);
+    if (!pretrain->has_eval_every_steps()) pretrain->set_eval_every_steps(200);
+    if (!pretrain->has_learning_rate()) pretrain->set_learning_rate(train->learning_rate());
+    if (!pretrain->has_momentum()) pretrain->set_momentum(train->momentum());
+  }
   if (c->algorithm().name().empty()) c->mutable_algorithm()->set_name("fedavg");
   if (!c->algorithm().has_head_epochs()) c->mutable_algorithm()->set_head_epochs(1);
   if (!c->algorithm().has_finetune_epochs()) c->mutable_algorithm()->set_finetune_epochs(1);
@@ -364,6 +371,23 @@ absl::Status Validate(const ExperimentConfig& c, const Checker& check) {
     if (!(t.test_fraction() > 0)) {
       return check.Fail("data.text.test_fraction", "must be > 0 (every client is evaluated)");
     }
+    const auto& p = c.pretrain();
+    if (p.steps() < 1) {
+      return check.Fail("pretrain.steps", absl::StrCat("must be >= 1, got ", p.steps()));
+    }
+    if (p.eval_every_steps() < 1) {
+      return check.Fail("pretrain.eval_every_steps",
+                        absl::StrCat("must be >= 1, got ", p.eval_every_steps()));
+    }
+    if (!(p.learning_rate() > 0) || !std::isfinite(p.learning_rate())) {
+      return check.Fail("pretrain.learning_rate",
+                        absl::StrCat("must be > 0, got ", p.learning_rate()));
+    }
+    if (!(p.momentum() >= 0 && p.momentum() < 1)) {
+      return check.Fail("pretrain.momentum", absl::StrCat("must be in [0, 1), got ", p.momentum()));
+    }
+  } else if (c.has_pretrain()) {
+    return check.Fail("pretrain", "is for language models on text datasets");
   } else if (data.has_text()) {
     return check.Fail("data.text", absl::StrCat("is for text datasets, not '", data.dataset(), "'"));
   }

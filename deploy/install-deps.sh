@@ -16,6 +16,8 @@ packages=(
   dataset-fashion-mnist python3-numpy python3-yaml python3-mpmath systemd iproute2 openssl
   chromium python3-pil
   clang-14 libclang-rt-14-dev libfuzzer-14-dev
+  # tests/sanitize.sh --thread builds gRPC from source, whose build needs protoc's headers.
+  libprotoc-dev
   # Text for the language-model workload: one client per fortune file (data/text_dataset.h).
   fortunes fortunes-de fortunes-es fortunes-it fortunes-br fortunes-pl fortunes-ru fortunes-cs
 )

@@ -1,9 +1,12 @@
 #include "sim/experiment.h"
 
+#include <cmath>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "core/config_loader.h"
 #include "core/random.h"
+#include "core/serialization.h"
 #include "core/status_macros.h"
 
 namespace tailor {
@@ -25,6 +28,41 @@ absl::Status CheckPatternsMatch(const PersonalizationPolicy& policy, const Param
 
 }  // namespace
 
+absl::StatusOr<ParameterSet> InitialModel(const config::ExperimentConfig& c,
+                                          const ModelSpec& spec, Env* env) {
+  ParameterSet model = InitialParameters(spec, DeriveSeed(c.seed(), {kModelInitStream}));
+  const std::string& path = c.model().initial_model();
+  if (path.empty()) return model;
+  absl::StatusOr<std::string> bytes = env->ReadFile(path);
+  if (!bytes.ok()) {
+    return Annotate(bytes.status(), absl::StrCat("model.initial_model ", path));
+  }
+  absl::StatusOr<ParameterSet> loaded = DeserializeParameterSet(*bytes);
+  if (!loaded.ok()) return Annotate(loaded.status(), absl::StrCat("model.initial_model ", path));
+  for (const auto& e : loaded->entries()) {
+    Tensor* dst = model.FindMutable(e.name);
+    if (dst == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat("model.initial_model ", path, " holds '",
+                                                     e.name, "', which model ",
+                                                     spec.architecture, " does not have"));
+    }
+    if (dst->dtype() != e.tensor.dtype() || dst->shape() != e.tensor.shape()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "model.initial_model ", path, ": '", e.name, "' is ", e.tensor.Describe(),
+          ", model ", spec.architecture, " has ", dst->Describe(),
+          " (was it pretrained with other model options?)"));
+    }
+    for (float v : e.tensor.f32()) {
+      if (!std::isfinite(v)) {
+        return absl::InvalidArgumentError(absl::StrCat("model.initial_model ", path, ": '",
+                                                       e.name, "' holds a non-finite value"));
+      }
+    }
+    *dst = e.tensor;
+  }
+  return model;
+}
+
 absl::StatusOr<Experiment> BuildExperiment(const config::ExperimentConfig& c, Env* env,
                                            bool load_data) {
   Experiment e;
@@ -44,8 +82,8 @@ absl::StatusOr<Experiment> BuildExperiment(const config::ExperimentConfig& c, En
   TAILOR_ASSIGN_OR_RETURN(e.algorithm,
                           CreateClientAlgorithm(c.algorithm().name(), e.spec, algorithm));
   e.reproducible_private_noise = c.privacy().noise() != "secure";
-  e.initial_model = std::make_shared<const ParameterSet>(
-      InitialParameters(e.spec, DeriveSeed(c.seed(), {kModelInitStream})));
+  TAILOR_ASSIGN_OR_RETURN(ParameterSet initial, InitialModel(c, e.spec, env));
+  e.initial_model = std::make_shared<const ParameterSet>(std::move(initial));
   TAILOR_RETURN_IF_ERROR(CheckPatternsMatch(e.algorithm->policy(), *e.initial_model));
   if (load_data) {
     TAILOR_ASSIGN_OR_RETURN(

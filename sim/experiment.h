@@ -32,6 +32,13 @@ struct Experiment {
 absl::StatusOr<Experiment> BuildExperiment(const config::ExperimentConfig& config, Env* env,
                                            bool load_data);
 
+// The model an experiment starts from: the seeded initialization of `spec`, with the tensors of
+// model.initial_model (when set) in place of their initial values. INVALID_ARGUMENT naming the
+// tensor for one the model lacks, of another shape, or not finite; the file's own errors
+// (NOT_FOUND, DATA_LOSS) name the file.
+absl::StatusOr<ParameterSet> InitialModel(const config::ExperimentConfig& config,
+                                          const ModelSpec& spec, Env* env);
+
 TrainOptions TrainOptionsFrom(const config::ExperimentConfig& config);
 
 // Everything but transport, env and observers.

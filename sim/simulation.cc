@@ -11,6 +11,7 @@
 #include "client/personal_store.h"
 #include "core/serialization.h"
 #include "core/status_macros.h"
+#include "sim/pretrain.h"
 #include "google/protobuf/text_format.h"
 #include "privacy/pld_accountant.h"
 #include "server/metrics_jsonl.h"
@@ -37,6 +38,22 @@ absl::StatusOr<SimulationResult> RunSimulation(const config::ExperimentConfig& c
   Env* env = options.env != nullptr ? options.env : Env::Default();
   const absl::Time start = env->Now();
 
+  // A language-model experiment that starts from a pretrained base it does not have yet:
+  // pretrain it first (the config's pretrain section, written where model.initial_model says).
+  const std::string& base = c.model().initial_model();
+  const absl::StatusOr<int64_t> pretrained = PretrainedSteps(base, env);
+  if (!base.empty() && c.has_pretrain() &&
+      (!env->FileExists(base) || (pretrained.ok() && *pretrained < c.pretrain().steps()))) {
+    config::ExperimentConfig pretrain = c;
+    pretrain.mutable_pretrain()->set_output(c.model().initial_model());
+    pretrain.mutable_model()->clear_initial_model();
+    if (options.progress != nullptr) {
+      absl::FPrintF(options.progress, "[%s] %s is not pretrained yet: pretraining it (%d steps)\n",
+                    c.name(), base, c.pretrain().steps());
+    }
+    TAILOR_RETURN_IF_ERROR(
+        Annotate(RunPretraining(pretrain, env, options.progress).status(), "pretraining"));
+  }
   TAILOR_ASSIGN_OR_RETURN(Experiment experiment, BuildExperiment(c, env, /*load_data=*/true));
   const ClientAlgorithm* algorithm = experiment.algorithm.get();
   const FederatedDataset& data = *experiment.data;

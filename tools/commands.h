@@ -12,6 +12,7 @@
 namespace tailor {
 
 int SimulateCommand();
+int PretrainCommand();
 int CoordinatorCommand();
 int ClientCommand();
 int StatusCommand();

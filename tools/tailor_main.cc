@@ -67,6 +67,9 @@ constexpr char kUsage[] =
     "  tailor simulate --config FILE[,FILE...] [--set field=value,...] [--quiet]\n"
     "      Runs virtual clients on this machine; writes metrics.jsonl per run into its\n"
     "      output_dir and prints a summary table.\n"
+    "  tailor pretrain --config FILE [--set field=value,...]\n"
+    "      Trains a language model's base on the training clients' train text (never val,\n"
+    "      test or held-out clients); experiments start from it with model.initial_model.\n"
     "  tailor coordinator --config FILE --listen HOST:PORT --client_tokens FILE\n"
     "      Serves the experiment to client daemons over gRPC and runs its rounds.\n"
     "  tailor client --config FILE --coordinator HOST:PORT --client_id N --token_file FILE\n"
@@ -173,6 +176,7 @@ int main(int argc, char** argv) {
   }
   const std::string command = args[1];
   if (command == "simulate") return tailor::SimulateCommand();
+  if (command == "pretrain") return tailor::PretrainCommand();
   if (command == "coordinator") return tailor::CoordinatorCommand();
   if (command == "client") return tailor::ClientCommand();
   if (command == "status") return tailor::StatusCommand();
