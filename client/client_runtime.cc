@@ -228,6 +228,17 @@ absl::StatusOr<EvalReport> ClientRuntime::Evaluate(const EvalTask& task, LocalTr
   return report;
 }
 
+absl::Status ClientRuntime::LoadPersonalizedModel(const ParameterSet& global_shared,
+                                                  const TrainOptions& options, uint64_t seed,
+                                                  LocalTrainer& trainer) {
+  TAILOR_ASSIGN_OR_RETURN(DeviceState state,
+                          LoadModel(global_shared, PersonalStore::kNewest, trainer));
+  return Annotate(ctx_.algorithm->PrepareEvaluation(
+                      trainer, ctx_.data, WithFrozenBase(options, ctx_.algorithm->policy()),
+                      DeriveSeed(seed, {static_cast<uint64_t>(ctx_.client_id)}), state.algorithm),
+                  "adapting the model before generating");
+}
+
 absl::StatusOr<EvalReport> ClientRuntime::EvaluateAsNewClient(const EvalTask& task,
                                                               LocalTrainer& trainer) {
   const ClientAlgorithm& algorithm = *ctx_.algorithm;

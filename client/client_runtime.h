@@ -109,6 +109,11 @@ class ClientRuntime {
 
   absl::StatusOr<UpdateUpload> Train(const TrainTask& task, LocalTrainer& trainer);
   absl::StatusOr<EvalReport> Evaluate(const EvalTask& task, LocalTrainer& trainer);
+  // Loads into `trainer` the model this client evaluates: `global_shared` with its newest
+  // personal part, adapted as before an evaluation (FedAvg + fine-tuning fine-tunes on the
+  // client's training data, Ditto loads its personal model). `tailor generate` samples from it.
+  absl::Status LoadPersonalizedModel(const ParameterSet& global_shared, const TrainOptions& options,
+                                     uint64_t seed, LocalTrainer& trainer);
 
  private:
   absl::StatusOr<EvalReport> EvaluateAsNewClient(const EvalTask& task, LocalTrainer& trainer);

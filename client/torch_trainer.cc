@@ -11,6 +11,7 @@
 #include "data/image_dataset.h"
 #include "data/text_dataset.h"
 #include "models/torch_models.h"
+#include "models/torch_transformer.h"
 #include "models/transformer_spec.h"
 
 namespace tailor {
@@ -380,6 +381,11 @@ class TorchTrainer : public LocalTrainer {
     } catch (const c10::Error& e) {
       return FromTorch(e, "RecalibrateNormalization");
     }
+  }
+
+  absl::StatusOr<std::string> Generate(const std::string& prompt,
+                                       const GenerationOptions& options) override {
+    return tailor::Generate(*model_, prompt, options);
   }
 
   absl::StatusOr<EvalStats> Evaluate(const ExamplePool& pool,

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "models/generation_options.h"
 #include "models/torch_models.h"
 
 namespace tailor {
@@ -49,18 +50,6 @@ class TransformerProgram : public ForwardProgram {
   double lora_scale_;
   at::Tensor tok_emb_, pos_emb_, ln_f_w_, ln_f_b_, lm_head_;
   std::vector<Block> blocks_;
-};
-
-struct GenerationOptions {
-  // Logits are divided by it; 0 picks the most likely byte (greedy).
-  double temperature = 1.0;
-  // Sample only among the k most likely tokens; 0: all.
-  int top_k = 0;
-  // Sample only among the most likely tokens whose probabilities sum to at least top_p
-  // (nucleus sampling, Holtzman et al. 2020); 1: all.
-  double top_p = 1.0;
-  int max_bytes = 200;
-  uint64_t seed = 1;
 };
 
 // Continues `prompt` (bytes, after BOS) until EOS, max_bytes or the model's context; returns

@@ -13,6 +13,7 @@ namespace tailor {
 
 int SimulateCommand();
 int PretrainCommand();
+int GenerateCommand();
 int CoordinatorCommand();
 int ClientCommand();
 int StatusCommand();

@@ -70,6 +70,9 @@ constexpr char kUsage[] =
     "  tailor pretrain --config FILE [--set field=value,...]\n"
     "      Trains a language model's base on the training clients' train text (never val,\n"
     "      test or held-out clients); experiments start from it with model.initial_model.\n"
+    "  tailor generate --config FILE [--model FILE] [--client_id N] [--prompt TEXT]\n"
+    "      Samples text from a language model version and from one client's personalized\n"
+    "      model (--samples, --max_bytes, --temperature, --top_k, --top_p, --sample_seed).\n"
     "  tailor coordinator --config FILE --listen HOST:PORT --client_tokens FILE\n"
     "      Serves the experiment to client daemons over gRPC and runs its rounds.\n"
     "  tailor client --config FILE --coordinator HOST:PORT --client_id N --token_file FILE\n"
@@ -177,6 +180,7 @@ int main(int argc, char** argv) {
   const std::string command = args[1];
   if (command == "simulate") return tailor::SimulateCommand();
   if (command == "pretrain") return tailor::PretrainCommand();
+  if (command == "generate") return tailor::GenerateCommand();
   if (command == "coordinator") return tailor::CoordinatorCommand();
   if (command == "client") return tailor::ClientCommand();
   if (command == "status") return tailor::StatusCommand();

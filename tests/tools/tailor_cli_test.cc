@@ -158,5 +158,40 @@ TEST(TailorCli, PrivacyReportsPldBesideRdp) {
       << bad.output;
 }
 
+// A language model end to end through the binary: simulate pretrains the missing base, trains
+// and personalizes; generate samples from the global model and from one client's model, the
+// same text for the same seed.
+TEST(TailorCli, LanguageModelPretrainsTrainsAndGenerates) {
+  const std::string dir = testing::MakeTempDir("lmcli");
+  const std::string path = WriteConfig(
+      "name: \"lm\" seed: 3 rounds: 2 data { dataset: \"fortunes\" num_clients: 5 "
+      "text { max_texts_per_client: 60 } } "
+      "model { architecture: \"byte_transformer_tiny\" initial_model: \"" + dir +
+      "/base.tlps\" } pretrain { steps: 20 eval_every_steps: 10 } "
+      "train { learning_rate: 0.1 batch_size: 8 } algorithm { name: \"fedper\" } "
+      "eval { new_clients: 1 } simulation { workers: 1 personal_state_dir: \"" + dir +
+      "/personal\" } output_dir: \"" + dir + "/run\"");
+  Outcome run = RunTailor("simulate --config " + path);
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_NE(run.output.find("pretrain step 20/20"), std::string::npos) << run.output;
+  EXPECT_NE(run.output.find("pers.bpb"), std::string::npos) << run.output;
+  const std::string generate = "generate --config " + path +
+                               " --client_id 1 --prompt Hello --samples 2 --max_bytes 30";
+  Outcome a = RunTailor(generate);
+  ASSERT_EQ(a.exit_code, 0) << a.output;
+  EXPECT_NE(a.output.find("== global model (" + dir + "/run/final_shared.tlps)"),
+            std::string::npos)
+      << a.output;
+  EXPECT_NE(a.output.find("== client 1 ("), std::string::npos) << a.output;
+  EXPECT_NE(a.output.find("personalized by fedper"), std::string::npos) << a.output;
+  EXPECT_EQ(RunTailor(generate).output, a.output);
+  Outcome bad = RunTailor("generate --config " + path + " --client_id 9");
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.output.find("--client_id must be in [0, 5)"), std::string::npos) << bad.output;
+  Outcome images = RunTailor("generate --config " + WriteConfig("rounds: 1 data { num_clients: 2 }"));
+  EXPECT_NE(images.exit_code, 0);
+  EXPECT_NE(images.output.find("not a language model"), std::string::npos) << images.output;
+}
+
 }  // namespace
 }  // namespace tailor

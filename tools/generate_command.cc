@@ -1,0 +1,112 @@
+// `tailor generate`: text from a language model version, and from one client's personalized
+// model beside it, so a user can see what personalization did.
+//   tailor generate --config FILE [--model FILE] [--client_id N] [--prompt TEXT]
+//                   [--samples 3] [--max_bytes 200] [--temperature 0.8] [--top_k 0]
+//                   [--top_p 0.95] [--seed 1]
+#include <cstdio>
+#include <memory>
+
+#include "absl/flags/declare.h"
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "client/client_runtime.h"
+#include "client/personal_store.h"
+#include "core/serialization.h"
+#include "core/status_macros.h"
+#include "sim/experiment.h"
+#include "tools/commands.h"
+
+ABSL_DECLARE_FLAG(int64_t, client_id);
+ABSL_FLAG(std::string, model, "",
+          "generate: the shared parameters to load (a .tlps file); default OUTPUT_DIR/"
+          "final_shared.tlps when it exists, else the experiment's initial model.");
+ABSL_FLAG(std::string, prompt, "", "generate: the text to continue.");
+ABSL_FLAG(int, samples, 3, "generate: samples per model.");
+ABSL_FLAG(int, max_bytes, 200, "generate: bytes per sample at most.");
+ABSL_FLAG(double, temperature, 0.8, "generate: sampling temperature (0: greedy).");
+ABSL_FLAG(int, top_k, 0, "generate: sample among the k most likely bytes (0: all).");
+ABSL_FLAG(double, top_p, 0.95, "generate: nucleus sampling mass (1: all).");
+ABSL_FLAG(uint64_t, sample_seed, 1, "generate: seed of the first sample (the next add 1).");
+
+namespace tailor {
+namespace {
+
+int Fail(const absl::Status& status) {
+  std::fprintf(stderr, "tailor generate: %s\n", status.ToString().c_str());
+  return absl::IsInvalidArgument(status) || absl::IsNotFound(status) ? 2 : 1;
+}
+
+absl::Status PrintSamples(LocalTrainer& trainer, const std::string& heading) {
+  std::printf("== %s\n", heading.c_str());
+  GenerationOptions o;
+  o.temperature = absl::GetFlag(FLAGS_temperature);
+  o.top_k = absl::GetFlag(FLAGS_top_k);
+  o.top_p = absl::GetFlag(FLAGS_top_p);
+  o.max_bytes = absl::GetFlag(FLAGS_max_bytes);
+  const std::string prompt = absl::GetFlag(FLAGS_prompt);
+  for (int i = 0; i < absl::GetFlag(FLAGS_samples); ++i) {
+    o.seed = absl::GetFlag(FLAGS_sample_seed) + static_cast<uint64_t>(i);
+    absl::StatusOr<std::string> text = trainer.Generate(prompt, o);
+    if (!text.ok()) return text.status();
+    std::printf("--- sample %d (seed %llu)\n%s%s\n", i + 1,
+                static_cast<unsigned long long>(o.seed), prompt.c_str(), text->c_str());
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+}  // namespace tailor
+
+int tailor::GenerateCommand() {
+  auto loaded = LoadConfigsFromFlags("generate");
+  if (!loaded.ok()) return 2;
+  const config::ExperimentConfig& c = loaded->front();
+  Env* env = Env::Default();
+  const int64_t client = absl::GetFlag(FLAGS_client_id);
+  if (client >= c.data().num_clients()) {
+    return Fail(absl::InvalidArgumentError(
+        absl::StrCat("--client_id must be in [0, ", c.data().num_clients(), ")")));
+  }
+  absl::StatusOr<Experiment> e = BuildExperiment(c, env, /*load_data=*/client >= 0);
+  if (!e.ok()) return Fail(e.status());
+  absl::StatusOr<std::unique_ptr<LocalTrainer>> trainer = LocalTrainer::Create(e->spec);
+  if (!trainer.ok()) return Fail(trainer.status());
+  // The model version: a file named on the command line, the run's final model, or the start.
+  std::string source = absl::GetFlag(FLAGS_model);
+  const std::string final_model = c.output_dir() + "/final_shared.tlps";
+  if (source.empty() && env->FileExists(final_model)) source = final_model;
+  ParameterSet global_shared = e->algorithm->policy().Shared(*e->initial_model);
+  if (!source.empty()) {
+    absl::StatusOr<std::string> bytes = env->ReadFile(source);
+    if (!bytes.ok()) return Fail(bytes.status());
+    absl::StatusOr<ParameterSet> loaded_model = DeserializeParameterSet(*bytes);
+    if (!loaded_model.ok()) return Fail(Annotate(loaded_model.status(), source));
+    global_shared = *std::move(loaded_model);
+  }
+  absl::Status s = (*trainer)->Load(*e->initial_model);
+  if (s.ok()) s = Annotate((*trainer)->Load(global_shared), source);
+  if (s.ok()) {
+    s = PrintSamples(**trainer,
+                     absl::StrCat("global model (", source.empty() ? "initial model" : source, ")"));
+  }
+  if (!s.ok()) return Fail(s);
+  if (client < 0) return 0;
+  // The client's own model: its stored personal part (simulation.personal_state_dir; without
+  // one, a fresh device's) adapted as its algorithm does before an evaluation.
+  std::unique_ptr<PersonalStore> store;
+  if (c.simulation().personal_state_dir().empty()) {
+    store = std::make_unique<InMemoryPersonalStore>();
+  } else {
+    store = std::make_unique<DirectoryPersonalStore>(c.simulation().personal_state_dir(), env);
+  }
+  ClientRuntime runtime(ClientContextFor(*e, client, store.get()));
+  s = runtime.LoadPersonalizedModel(global_shared, TrainOptionsFrom(c), c.seed(), **trainer);
+  if (s.ok()) {
+    const std::string name = e->data->client_names.empty()
+                                 ? ""
+                                 : absl::StrCat(" (", e->data->client_names[client], ")");
+    s = PrintSamples(**trainer, absl::StrCat("client ", client, name, ", personalized by ",
+                                             e->algorithm->name()));
+  }
+  return s.ok() ? 0 : Fail(s);
+}
