@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -25,6 +26,49 @@ std::pair<double, double> PercentRange(double lo, double hi) {
   if (hi <= lo) hi = std::min(1.0, lo + 0.05);
   if (hi <= lo) lo = hi - 0.05;
   return {lo, hi};
+}
+
+// A value axis: the range, the tick step, and how a tick is labelled.
+struct Axis {
+  double lo = 0, hi = 1, tick = 0.1;
+  bool percent = true;
+  std::string Label(double v) const {
+    return percent ? absl::StrFormat("%.1f%%", 100 * v) : absl::StrFormat("%.2f", v);
+  }
+};
+
+// Percentages as before (whole 5-point steps, ticks every 1, 2, 5, 10 or 20 points); other
+// metrics (bits per byte) between round ticks of 0.01 to 5 units, at most about 10 of them.
+Axis MakeAxis(double lo, double hi, bool percent) {
+  Axis a;
+  a.percent = percent;
+  if (percent) {
+    std::tie(a.lo, a.hi) = PercentRange(lo, hi);
+    a.tick = 0.01;
+    for (double t : {0.02, 0.05, 0.1, 0.2}) {
+      if ((a.hi - a.lo) / a.tick > 10) a.tick = t;
+    }
+    return a;
+  }
+  if (lo > hi) lo = 0, hi = 1;
+  a.tick = 0.01;
+  for (double t : {0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0}) {
+    if ((hi - lo) / a.tick > 10) a.tick = t;
+  }
+  a.lo = std::floor(lo / a.tick - 1e-9) * a.tick;
+  a.hi = std::ceil(hi / a.tick + 1e-9) * a.tick;
+  if (a.hi <= a.lo) a.hi = a.lo + a.tick;
+  return a;
+}
+
+// The metric the runs are evaluated in (the first evaluated run's; accuracy when none is).
+const TaskMetric& PlotMetric(const std::vector<SimulationResult>& runs) {
+  for (const auto& r : runs) {
+    for (const auto& rec : r.rounds) {
+      if (rec.eval) return rec.eval->metric();
+    }
+  }
+  return MetricOf(TaskKind::kImageClassification);
 }
 
 std::string Header(double height, const std::string& title) {
@@ -53,7 +97,7 @@ std::string LinePlotSvg(const std::vector<SimulationResult>& runs, const std::st
                         const std::string& y_label, const RoundMetric& metric,
                         const RoundMetric& dashed) {
   int64_t max_round = 1;
-  double lo = 1.0, hi = 0.0;
+  double lo = std::numeric_limits<double>::infinity(), hi = -lo;
   for (const auto& r : runs) {
     for (const auto& rec : r.rounds) {
       for (const RoundMetric* m : {&metric, &dashed}) {
@@ -66,7 +110,9 @@ std::string LinePlotSvg(const std::vector<SimulationResult>& runs, const std::st
       }
     }
   }
-  std::tie(lo, hi) = PercentRange(lo, hi);
+  const Axis axis = MakeAxis(lo, hi, PlotMetric(runs).percent);
+  lo = axis.lo;
+  hi = axis.hi;
   const double pw = kWidth - kLeft - kRight, ph = kHeight - kTop - kBottom;
   auto x = [&](double round) {
     return kLeft + pw * (max_round == 1 ? 0.5 : (round - 1) / (max_round - 1));
@@ -74,17 +120,12 @@ std::string LinePlotSvg(const std::vector<SimulationResult>& runs, const std::st
   auto y = [&](double acc) { return kTop + ph * (1 - (acc - lo) / (hi - lo)); };
 
   std::string svg = Header(kHeight, title);
-  // Ticks every 1, 2, 5, 10 or 20 points: at most about 10 lines.
-  double tick = 0.01;
-  for (double t : {0.02, 0.05, 0.1, 0.2}) {
-    if ((hi - lo) / tick > 10) tick = t;
-  }
-  for (double acc = lo; acc <= hi + 1e-9; acc += tick) {
-    const double yy = y(acc);
+  for (double v = lo; v <= hi + 1e-9; v += axis.tick) {
+    const double yy = y(v);
     absl::StrAppendFormat(&svg,
                           "<line x1=\"%g\" y1=\"%.1f\" x2=\"%g\" y2=\"%.1f\" stroke=\"#ddd\"/>"
-                          "<text x=\"%g\" y=\"%.1f\" text-anchor=\"end\">%.1f%%</text>\n",
-                          kLeft, yy, kLeft + pw, yy, kLeft - 6, yy + 4, 100 * acc);
+                          "<text x=\"%g\" y=\"%.1f\" text-anchor=\"end\">%s</text>\n",
+                          kLeft, yy, kLeft + pw, yy, kLeft - 6, yy + 4, axis.Label(v));
   }
   const int64_t step = std::max<int64_t>(1, max_round / 10);
   for (int64_t r = 1; r <= max_round; r += step) {
@@ -148,7 +189,7 @@ std::string LinePlotSvg(const std::vector<SimulationResult>& runs, const std::st
 
 std::string AccuracyPlotSvg(const std::vector<SimulationResult>& runs, const std::string& title) {
   return LinePlotSvg(
-      runs, title, "accuracy",
+      runs, title, PlotMetric(runs).percent ? "accuracy" : PlotMetric(runs).name,
       [](const RoundRecord& r) -> std::optional<double> {
         if (!r.eval) return std::nullopt;
         return r.eval->micro;
@@ -167,22 +208,40 @@ std::string ClientAccuracyPlotSvg(const std::vector<SimulationResult>& runs,
   constexpr double kRow = 34;
   const double height = kTop + kBottom + kRow * static_cast<double>(std::max<size_t>(1, runs.size()));
   const double pw = kWidth - kLeft - kRight;
-  auto x = [&](double acc) { return kLeft + pw * acc; };
+  // Accuracy on a fixed 0-100% axis; another metric between its extremes over the runs.
+  const TaskMetric& metric = PlotMetric(runs);
+  Axis axis;
+  if (!metric.percent) {
+    double lo = 1e300, hi = -1e300;
+    for (const auto& r : runs) {
+      for (auto it = r.rounds.rbegin(); it != r.rounds.rend(); ++it) {
+        if (!it->eval) continue;
+        for (const auto& [id, v] : it->eval->per_client) {
+          if (std::isfinite(v)) lo = std::min(lo, v), hi = std::max(hi, v);
+        }
+        break;
+      }
+    }
+    axis = MakeAxis(lo, hi, false);
+  }
+  auto x = [&](double v) { return kLeft + pw * (v - axis.lo) / (axis.hi - axis.lo); };
   std::string svg = Header(height, title);
   const double bottom = height - kBottom;
-  for (int i = 0; i <= 10; ++i) {
+  for (double v = axis.lo; v <= axis.hi + 1e-9; v += axis.tick) {
     absl::StrAppendFormat(&svg,
                           "<line x1=\"%.1f\" y1=\"%g\" x2=\"%.1f\" y2=\"%g\" stroke=\"#ddd\"/>"
-                          "<text x=\"%.1f\" y=\"%g\" text-anchor=\"middle\">%d%%</text>\n",
-                          x(i / 10.0), kTop, x(i / 10.0), bottom, x(i / 10.0), bottom + 18,
-                          10 * i);
+                          "<text x=\"%.1f\" y=\"%g\" text-anchor=\"middle\">%s</text>\n",
+                          x(v), kTop, x(v), bottom, x(v), bottom + 18,
+                          metric.percent ? absl::StrFormat("%d%%", static_cast<int>(std::lround(100 * v)))
+                                         : axis.Label(v));
   }
   absl::StrAppendFormat(&svg,
                         "<rect x=\"%g\" y=\"%g\" width=\"%g\" height=\"%g\" fill=\"none\" "
                         "stroke=\"#444\"/>\n<text x=\"%g\" y=\"%g\" text-anchor=\"middle\">"
-                        "accuracy of each client's model on its local test set (last evaluation)"
+                        "%s of each client's model on its local test set (last evaluation)"
                         "</text>\n",
-                        kLeft, kTop, pw, bottom - kTop, kLeft + pw / 2, height - 10);
+                        kLeft, kTop, pw, bottom - kTop, kLeft + pw / 2, height - 10,
+                        metric.percent ? "accuracy" : "bits per byte");
   for (size_t i = 0; i < runs.size(); ++i) {
     const char* color = ColorOf(i);
     const double cy = kTop + kRow * (static_cast<double>(i) + 0.5);
