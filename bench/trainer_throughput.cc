@@ -1,6 +1,8 @@
-// Local-training throughput of Tailor's LibTorch trainer on the reference CNN (Google
-// Benchmark). items_per_second = training samples per second. Compare with
-// bench/pytorch_trainer_baseline.py through bench/compare_trainer.sh.
+// Local-training throughput of Tailor's LibTorch trainer (Google Benchmark): the reference CNN
+// (items_per_second = training samples per second; bench/compare_trainer.sh compares it with
+// bench/pytorch_trainer_baseline.py) and the byte transformer (items_per_second = trained
+// tokens per second; bench/compare_lm_trainer.sh compares it with
+// bench/pytorch_lm_baseline.py, the same model in a PyTorch loop).
 #include <benchmark/benchmark.h>
 
 #include <numeric>
@@ -9,6 +11,7 @@
 #include "core/malloc_tuning.h"
 #include "core/random.h"
 #include "data/image_dataset.h"
+#include "data/text_dataset.h"
 #include "models/model_spec.h"
 
 namespace tailor {
@@ -46,6 +49,38 @@ void BM_TrainEpoch(benchmark::State& state) {
   state.SetItemsProcessed(samples);
 }
 BENCHMARK(BM_TrainEpoch)->Arg(10)->Arg(64)->Unit(benchmark::kMillisecond);
+
+// The byte transformer (arg 0: tiny, 1: the default 3.35M one) on 256 texts of 255 random
+// bytes (a full context window each with BOS: 256 scored tokens per text), batch 16, SGD.
+void BM_TrainLmTokens(benchmark::State& state) {
+  SetTorchThreads(1);
+  const std::string architecture = state.range(0) == 0 ? "byte_transformer_tiny" : "byte_transformer";
+  const ModelSpec spec = *GetModelSpec(architecture);
+  const int length = spec.options.transformer.context - 1;
+  TextDataset texts;
+  Rng rng(1);
+  for (int i = 0; i < 256; ++i) {
+    std::string t(static_cast<size_t>(length), ' ');
+    for (char& c : t) c = static_cast<char>(32 + rng.UniformInt(95));
+    texts.texts.push_back(std::move(t));
+  }
+  std::vector<uint32_t> idx(texts.texts.size());
+  std::iota(idx.begin(), idx.end(), 0u);
+  auto trainer = *LocalTrainer::Create(spec);
+  (void)trainer->Load(InitialParameters(spec, 1));
+  TrainOptions opts;
+  opts.batch_size = 16;
+  opts.learning_rate = 0.05;
+  int64_t tokens = 0;
+  uint64_t seed = 0;
+  for (auto _ : state) {
+    auto stats = trainer->Train(texts, idx, opts, nullptr, ++seed);
+    if (!stats.ok()) state.SkipWithError(std::string(stats.status().message()).c_str());
+    tokens += stats->samples * (length + 1);
+  }
+  state.SetItemsProcessed(tokens);
+}
+BENCHMARK(BM_TrainLmTokens)->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace tailor

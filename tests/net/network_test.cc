@@ -8,8 +8,10 @@
 
 #include <regex>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_format.h"
 #include "core/env.h"
+#include "core/serialization.h"
 #include "privacy/rdp_accountant.h"
 #include "tests/net/process_util.h"
 #include "tests/test_util.h"
@@ -205,6 +207,48 @@ TEST_F(NetworkTest, FourClientProcessesOverMutualTlsGiveTheSimulationsModelBitFo
 }
 
 // The coordinator waits for its cohort (no client runs) while strangers try it.
+// A language model over the network: fortune files as clients, the byte transformer with LoRA
+// (FedSA-LoRA: frozen base, shared A, personal B). Same model and same bits per byte, to the
+// digit, as the simulation of the same config.
+TEST_F(NetworkTest, ALanguageModelOverTheNetworkIsTheSimulationsToTheBit) {
+  ASSERT_OK(Env::Default()->WriteFileAtomically(dir_ + "/exp.textproto", R"(
+name: "netlm"
+seed: 5
+rounds: 2
+data { dataset: "fortunes" num_clients: 4 text { max_texts_per_client: 60 } }
+model { architecture: "byte_transformer_tiny" lora { rank: 2 } }
+train { learning_rate: 0.1 batch_size: 8 }
+algorithm { name: "fedsa_lora" }
+eval { every_rounds: 100 new_clients: 1 }
+simulation { workers: 2 }
+)"));
+  auto coordinator = Coordinator();
+  std::vector<std::unique_ptr<ChildProcess>> clients;
+  for (int i = 0; i < 4; ++i) clients.push_back(Client(i));
+  ASSERT_EQ(coordinator->Wait(absl::Minutes(3)), 0) << Log("coordinator.log");
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(clients[i]->Wait(absl::Seconds(30)), 0) << Log(absl::StrCat("client", i, ".log"));
+  }
+  ChildProcess sim({TAILOR_BINARY, "simulate", "--config=" + dir_ + "/exp.textproto",
+                    "--set=output_dir=" + dir_ + "/sim", "--quiet"},
+                   dir_ + "/sim.log");
+  ASSERT_EQ(sim.Wait(absl::Minutes(2)), 0) << Log("sim.log");
+  auto net_model = Env::Default()->ReadFile(dir_ + "/coord/final_shared.tlps");
+  ASSERT_OK(net_model);
+  EXPECT_TRUE(*net_model == *Env::Default()->ReadFile(dir_ + "/sim/final_shared.tlps"));
+  // What was distributed and aggregated: the adapters' A matrices only.
+  absl::StatusOr<ParameterSet> shared = DeserializeParameterSet(*net_model);
+  ASSERT_OK(shared);
+  for (const auto& e : shared->entries()) EXPECT_TRUE(absl::EndsWith(e.name, ".lora_A")) << e.name;
+  const std::regex bpb("\"personalized_bpb\":([0-9.e-]+)");
+  std::smatch net_bpb, sim_bpb;
+  const std::string net_metrics = *Env::Default()->ReadFile(dir_ + "/coord/metrics.jsonl");
+  const std::string sim_metrics = *Env::Default()->ReadFile(dir_ + "/sim/metrics.jsonl");
+  ASSERT_TRUE(std::regex_search(net_metrics, net_bpb, bpb)) << net_metrics;
+  ASSERT_TRUE(std::regex_search(sim_metrics, sim_bpb, bpb)) << sim_metrics;
+  EXPECT_EQ(net_bpb[1], sim_bpb[1]);
+}
+
 TEST_F(NetworkTest, ACertificateServesOnlyItsOwnClientAndStatusIsForTheOperator) {
   auto coordinator = Coordinator();
   const std::string status = StatusUntil("clients joined:   0");
