@@ -4,6 +4,8 @@ algorithm, same data and seed). Per client: bits per byte of its own model on it
 at the last evaluation. "global" is the best non-personalized run of the table (its model is
 the same for every client): a client improved when its own model scores fewer bits per byte
 than that global model on the same test set; the gain is relative to the global model's bpb.
+A second table gives each algorithm's median bits per byte per language (a fortune file's
+directory: cs, de, es, it, pl, ru; the top-level files are English but brasil, Portuguese).
   bench/lm_table.py RUN_DIR [RUN_DIR...]"""
 import json
 import statistics
@@ -24,7 +26,16 @@ def load(run):
     e = last["eval"]
     clients = e["client_bpb"]
     glob = e.get("global_bpb")
+    names = {}
+    try:
+        for line in open(f"{run}/data.txt"):
+            if not line.startswith("#"):
+                fields = line.split("\t")
+                names[int(fields[0])] = fields[1]
+    except FileNotFoundError:
+        pass
     return dict(run=name, algorithm=algorithm, clients=clients, micro=e["personalized_bpb"],
+                names=[names.get(i, "?") for i in range(len(clients))],
                 global_model=glob is not None and abs(glob - e["personalized_bpb"]) < 1e-12,
                 new=last.get("new_clients", {}).get("personalized_bpb"),
                 upload=statistics.mean(uploads), seconds=statistics.mean(seconds))
@@ -55,6 +66,26 @@ def main():
         print(f"| {r['algorithm']} | {r['micro']:.3f} | {statistics.median(c):.3f} | "
               f"{quantile(c, 0.1):.3f} | {quantile(c, 0.9):.3f} | {improved} | {gain} | {new} | "
               f"{r['upload'] / 1e3:.1f} kB | {r['seconds']:.1f} |")
+    by_language(runs)
+
+
+def language(name):
+    if "/" in name:
+        return name.split("/")[0]
+    return "pt" if name == "brasil" else "en"
+
+
+def by_language(runs):
+    languages = sorted({language(n) for r in runs for n in r["names"]})
+    print()
+    print("| algorithm | " + " | ".join(f"{l} (clients)" for l in languages) + " |")
+    print("|---|" + "---|" * len(languages))
+    for r in runs:
+        cells = []
+        for l in languages:
+            values = [v for n, v in zip(r["names"], r["clients"]) if language(n) == l]
+            cells.append(f"{statistics.median(values):.3f} ({len(values)})" if values else "-")
+        print(f"| {r['algorithm']} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

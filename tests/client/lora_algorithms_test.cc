@@ -7,6 +7,7 @@
 #include "client/client_runtime.h"
 #include "core/serialization.h"
 #include "core/wire_update.h"
+#include "data/image_dataset.h"
 #include "data/text_dataset.h"
 #include "tests/test_util.h"
 
@@ -135,6 +136,29 @@ TEST(WireUpdate, RefusesToUploadAFrozenOrPersonalAdapterTensor) {
   ParameterSet a;
   ASSERT_OK(a.Add("blocks.0.attn.q.lora_A", *init.Find("blocks.0.attn.q.lora_A")));
   EXPECT_OK(EncodeSharedUpdate(a, fedsa));
+}
+
+// The language-model evaluation end to end through the trainer: a model whose output head is
+// zero predicts every token with probability 1/258, so it scores log2(258) bits per byte on
+// any text, long ones (several context windows) included, and every byte plus one terminator
+// per text is scored exactly once.
+TEST(LanguageModelEvaluation, AUniformModelScoresLog2OfTheVocabularyPerByte) {
+  const ModelSpec spec = *GetModelSpec("byte_transformer_tiny");
+  ParameterSet model = InitialParameters(spec, 1);
+  for (float& v : model.FindMutable("lm_head.weight")->f32()) v = 0;
+  auto trainer = *LocalTrainer::Create(spec);
+  ASSERT_OK(trainer->Load(model));
+  TextDataset texts;
+  texts.texts = {"short", std::string(300, 'x'), "", "a\nb"};  // 300 bytes: 10 windows of 64
+  absl::StatusOr<EvalStats> stats = trainer->Evaluate(texts, {0, 1, 2, 3});
+  ASSERT_OK(stats);
+  EXPECT_EQ(stats->count, (5 + 1) + (300 + 1) + (0 + 1) + (3 + 1));
+  const double bpb = MetricOf(TaskKind::kCausalLanguageModel)
+                         .Of(stats->correct, stats->count, stats->loss_sum);
+  EXPECT_NEAR(bpb, std::log2(258.0), 1e-5);
+  // Training data of the wrong kind is refused, naming both.
+  EXPECT_STATUS(trainer->Evaluate(*std::make_shared<ImageDataset>(), {}),
+                absl::StatusCode::kInvalidArgument, "causal_lm");
 }
 
 }  // namespace
