@@ -15,9 +15,10 @@ mkdir -p "$out"
 common="rounds=$rounds,eval.every_rounds=$rounds,model.initial_model=$out/pretrained.tlps"
 common+=",pretrain.steps=1500,algorithm.finetune_epochs=1"
 runs=()
-for algorithm in fedavg fedavg_ft local fedper fedit ffa_lora fedsa_lora oppu ditto_lora; do
+for algorithm in fedavg fedavg_ft local fedper fedit ffa_lora fedsa_lora oppu ditto_lora dual_lora; do
   set_lora=""
-  case $algorithm in fedit|ffa_lora|fedsa_lora|oppu|ditto_lora) set_lora=",model.lora.rank=8,model.lora.targets=q,model.lora.targets=v,model.lora.targets=mlp" ;; esac
+  case $algorithm in fedit|ffa_lora|fedsa_lora|oppu|ditto_lora|dual_lora) set_lora=",model.lora.rank=8,model.lora.targets=q,model.lora.targets=v,model.lora.targets=mlp" ;; esac
+  [[ $algorithm == dual_lora ]] && set_lora+=",model.lora.personal_rank=8"
   "$build/tools/tailor" simulate --config "$config" --quiet \
     --set "$common,name=lm_$algorithm,algorithm.name=$algorithm,output_dir=$out/$algorithm$set_lora" \
     > "$out/$algorithm.log" 2>&1 || { cat "$out/$algorithm.log"; exit 1; }

@@ -85,10 +85,28 @@ absl::StatusOr<std::unique_ptr<ClientAlgorithm>> CreateLoraAlgorithm(
     return absl::InvalidArgumentError(
         absl::StrCat(name, " decides which adapters are personal; remove personal_patterns"));
   }
-  const PersonalizationPolicy adapters(model.lora_patterns);
+  std::vector<std::string> adapter_patterns = model.lora_patterns;
+  if (name == "dual_lora") {
+    if (model.personal_lora_patterns.empty()) {
+      return absl::InvalidArgumentError(
+          "dual_lora keeps a second, personal adapter beside the shared one: set "
+          "model.lora.personal_rank");
+    }
+    adapter_patterns.insert(adapter_patterns.end(), model.personal_lora_patterns.begin(),
+                            model.personal_lora_patterns.end());
+  }
+  const PersonalizationPolicy adapters(adapter_patterns);
   std::vector<std::string> base;
   for (const ParameterSpec& p : model.parameters) {
     if (!adapters.IsPersonal(p.name)) base.push_back(p.name);
+  }
+  if (name == "dual_lora") {
+    // Shared and personal adapters side by side on the frozen base (as FedDPA, Yang et al.,
+    // "Dual-Personalizing Adapter for Federated Foundation Models", NeurIPS 2024): the shared
+    // one learns what the federation has in common, the personal one what is the client's
+    // own; both train every round.
+    return std::make_unique<SplitOnlyAlgorithm>(
+        name, PersonalizationPolicy(model.personal_lora_patterns, base), true);
   }
   if (name == "fedit") {
     // FedIT (Zhang et al., "Towards Building the Federated GPT: Federated Instruction Tuning",
@@ -180,7 +198,7 @@ absl::StatusOr<std::unique_ptr<ClientAlgorithm>> CreateClientAlgorithm(
     return std::make_unique<SplitOnlyAlgorithm>(name, patterns_or(model.head_patterns), true);
   }
   if (name == "fedit" || name == "ffa_lora" || name == "fedsa_lora" || name == "oppu" ||
-      name == "ditto_lora") {
+      name == "ditto_lora" || name == "dual_lora") {
     return CreateLoraAlgorithm(name, model, options);
   }
   if (name == "constant_delta") return std::make_unique<ConstantDeltaAlgorithm>();
@@ -195,7 +213,7 @@ const std::vector<std::string>& AlgorithmNames() {
   static const auto* names = new std::vector<std::string>{
       "fedavg", "fedprox", "fedavg_ft", "fedper", "fedrep", "lg_fedavg", "fedbabu",
       "ditto",  "apfl",    "fedbn",     "fedala", "local",  "constant_delta",
-      "fedit",  "ffa_lora", "fedsa_lora", "oppu", "ditto_lora"};
+      "fedit",  "ffa_lora", "fedsa_lora", "oppu", "ditto_lora", "dual_lora"};
   return *names;
 }
 

@@ -736,6 +736,7 @@ ModelOptions ModelOptionsOf(const config::ModelConfig& model) {
   o.lora.rank = model.lora().rank();
   o.lora.alpha = model.lora().alpha();
   o.lora.targets.assign(model.lora().targets().begin(), model.lora().targets().end());
+  o.lora.personal_rank = model.lora().personal_rank();
   return o;
 }
 

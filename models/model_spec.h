@@ -37,6 +37,9 @@ struct LoraOptions {
   // Which projections of each block carry adapters: "q", "k", "v", "o", "mlp" (both MLP
   // layers). Empty: q and v, as in the paper.
   std::vector<std::string> targets;
+  // A second adapter of this rank beside each one (`plora_A`, `plora_B`, same scale), for
+  // algorithms that keep one adapter shared and one personal; 0: none. Needs rank > 0.
+  int personal_rank = 0;
 };
 
 struct ModelOptions {
@@ -77,6 +80,8 @@ struct ModelSpec {
   std::vector<std::string> norm_patterns;
   // Glob patterns selecting LoRA adapters; empty without LoRA.
   std::vector<std::string> lora_patterns;
+  // Glob patterns selecting the second, personal adapters (LoraOptions::personal_rank).
+  std::vector<std::string> personal_lora_patterns;
   // Classes (image classifiers) or the vocabulary size (language models).
   int num_classes = 0;
   // The names of the trained parameters (not buffers), in order.

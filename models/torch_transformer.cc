@@ -50,6 +50,8 @@ TransformerProgram::Projection TransformerProgram::Find(const TorchModel& m,
   if (const at::Tensor* t = params.find(name + ".bias")) p.bias = *t;
   if (const at::Tensor* t = params.find(name + ".lora_A")) p.lora_a = *t;
   if (const at::Tensor* t = params.find(name + ".lora_B")) p.lora_b = *t;
+  if (const at::Tensor* t = params.find(name + ".plora_A")) p.plora_a = *t;
+  if (const at::Tensor* t = params.find(name + ".plora_B")) p.plora_b = *t;
   return p;
 }
 
@@ -58,6 +60,9 @@ at::Tensor TransformerProgram::Apply(const Projection& p, const at::Tensor& x) c
   if (p.lora_a.defined()) {
     // W x + (alpha / r) · B (A x): the low-rank path costs r·(in + out) per token.
     y = y + torch::linear(torch::linear(x, p.lora_a), p.lora_b) * lora_scale_;
+  }
+  if (p.plora_a.defined()) {
+    y = y + torch::linear(torch::linear(x, p.plora_a), p.plora_b) * lora_scale_;
   }
   return y;
 }

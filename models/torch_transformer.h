@@ -36,7 +36,7 @@ class TransformerProgram : public ForwardProgram {
  private:
   // A bias-free or biased projection, with its LoRA adapter when it has one.
   struct Projection {
-    at::Tensor weight, bias, lora_a, lora_b;
+    at::Tensor weight, bias, lora_a, lora_b, plora_a, plora_b;
   };
   struct Block {
     at::Tensor ln1_w, ln1_b, ln2_w, ln2_b;

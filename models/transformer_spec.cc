@@ -44,9 +44,11 @@ absl::StatusOr<ModelOptions> Resolve(ModelOptions o, const TransformerOptions& d
   if (!(l.alpha >= 0) || !std::isfinite(l.alpha)) {
     return Invalid("lora.alpha", absl::StrCat("must be finite and >= 0, got ", l.alpha));
   }
-  if (l.rank == 0 && (!l.targets.empty() || l.alpha != 0)) {
-    return Invalid("lora.rank", "targets or alpha are set but rank is 0 (no adapters)");
+  if (l.rank == 0 && (!l.targets.empty() || l.alpha != 0 || l.personal_rank != 0)) {
+    return Invalid("lora.rank",
+                   "targets, alpha or personal_rank are set but rank is 0 (no adapters)");
   }
+  if (auto s = CheckRange("lora.personal_rank", l.personal_rank, 0, t.d_model); !s.ok()) return s;
   if (l.rank > 0) {
     if (l.targets.empty()) l.targets = {"q", "v"};
     if (l.alpha == 0) l.alpha = l.rank;
@@ -99,6 +101,10 @@ ModelSpec Declare(const ModelOptions& o) {
       p.push_back({name + ".lora_A", {o.lora.rank, in}, in, Init::kUniformFanIn});
       p.push_back({name + ".lora_B", {out, o.lora.rank}, 1, Init::kZeros});
     }
+    if (lora && o.lora.personal_rank > 0) {
+      p.push_back({name + ".plora_A", {o.lora.personal_rank, in}, in, Init::kUniformFanIn});
+      p.push_back({name + ".plora_B", {out, o.lora.personal_rank}, 1, Init::kZeros});
+    }
   };
   normal("tok_emb.weight", {v, d}, 0.02);
   normal("pos_emb.weight", {t.context, d}, 0.01);
@@ -118,6 +124,7 @@ ModelSpec Declare(const ModelOptions& o) {
   spec.head_patterns = {"lm_head.*"};
   spec.norm_patterns = {"blocks.*.ln?.*", "ln_f.*"};
   if (o.lora.rank > 0) spec.lora_patterns = {"*.lora_A", "*.lora_B"};
+  if (o.lora.personal_rank > 0) spec.personal_lora_patterns = {"*.plora_A", "*.plora_B"};
   return spec;
 }
 

@@ -21,7 +21,8 @@ inline constexpr int kByteVocabulary = 258;
 // N(0, 0.02) weights, residual projections (attn.o, mlp.proj) scaled by 1/sqrt(2·layers).
 // Parameter names: tok_emb.weight, pos_emb.weight, blocks.<i>.{ln1,ln2}.{weight,bias},
 // blocks.<i>.attn.{q,k,v,o}.weight, blocks.<i>.mlp.{fc,proj}.{weight,bias}, ln_f.{weight,bias},
-// lm_head.weight, and per LoRA target <projection>.lora_A / <projection>.lora_B.
+// lm_head.weight, and per LoRA target <projection>.lora_A / <projection>.lora_B (and
+// <projection>.plora_A / .plora_B with lora.personal_rank).
 absl::StatusOr<ModelSpec> ByteTransformerSpec(const ModelOptions& options);
 absl::StatusOr<ModelSpec> TinyByteTransformerSpec(const ModelOptions& options);
 

@@ -26,6 +26,7 @@ ModelSpec TinyLora() {
   ModelOptions o;
   o.architecture = "byte_transformer_tiny";
   o.lora.rank = 2;
+  o.lora.personal_rank = 1;  // the personal adapters dual_lora trains (frozen for the others)
   return *BuildModelSpec(o);
 }
 
@@ -63,9 +64,11 @@ struct LmClient {
 std::set<std::string> Kinds(const ParameterSet& set) {
   std::set<std::string> kinds;
   for (const auto& e : set.entries()) {
-    kinds.insert(absl::EndsWith(e.name, ".lora_A")   ? "A"
-                 : absl::EndsWith(e.name, ".lora_B") ? "B"
-                                                     : "base");
+    kinds.insert(absl::EndsWith(e.name, ".lora_A")    ? "A"
+                 : absl::EndsWith(e.name, ".lora_B")  ? "B"
+                 : absl::EndsWith(e.name, ".plora_A") ? "pA"
+                 : absl::EndsWith(e.name, ".plora_B") ? "pB"
+                                                      : "base");
   }
   return kinds;
 }
@@ -78,7 +81,7 @@ bool Equal(const Tensor& a, const Tensor& b) {
 TEST(LoraAlgorithms, EachUploadsExactlyItsSharedAdaptersAndNeverTheBase) {
   const std::map<std::string, std::set<std::string>> uploads = {
       {"fedit", {"A", "B"}}, {"ffa_lora", {"B"}}, {"fedsa_lora", {"A"}},
-      {"ditto_lora", {"A", "B"}}, {"oppu", {}}};
+      {"ditto_lora", {"A", "B"}}, {"oppu", {}}, {"dual_lora", {"A", "B"}}};
   for (const auto& [name, kinds] : uploads) {
     SCOPED_TRACE(name);
     LmClient c(name);
@@ -90,11 +93,15 @@ TEST(LoraAlgorithms, EachUploadsExactlyItsSharedAdaptersAndNeverTheBase) {
     ASSERT_OK(sent);
     EXPECT_EQ(Kinds(*sent), kinds);
     EXPECT_EQ(sent->size(), c.task.global_shared->size());
-    // Training changed no base weight (and, under FFA-LoRA, no A); it did change every B.
+    // Training changed no base weight (and, under FFA-LoRA, no A; but under dual_lora, no
+    // personal adapter); it did change every B it trains.
     const ParameterSet after = c.trainer->Snapshot();
     for (const auto& e : after.entries()) {
-      const bool fixed = !absl::StrContains(e.name, ".lora_") ||
-                         (name == "ffa_lora" && absl::EndsWith(e.name, ".lora_A"));
+      const bool personal_adapter = absl::StrContains(e.name, ".plora_");
+      const bool fixed = (!absl::StrContains(e.name, "lora_") ||
+                          (name == "ffa_lora" && absl::EndsWith(e.name, ".lora_A")) ||
+                          personal_adapter) &&
+                         !(personal_adapter && name == "dual_lora");
       EXPECT_EQ(Equal(e.tensor, *c.initial->Find(e.name)), fixed) << e.name;
     }
   }
@@ -102,7 +109,8 @@ TEST(LoraAlgorithms, EachUploadsExactlyItsSharedAdaptersAndNeverTheBase) {
 
 TEST(LoraAlgorithms, PersonalAdaptersStayOnTheDevice) {
   for (const auto& [name, personal] : std::map<std::string, std::set<std::string>>{
-           {"fedsa_lora", {"B"}}, {"oppu", {"A", "B"}}, {"fedit", {}}}) {
+           {"fedsa_lora", {"B"}}, {"oppu", {"A", "B"}}, {"fedit", {}},
+           {"dual_lora", {"pA", "pB"}}}) {
     SCOPED_TRACE(name);
     LmClient c(name);
     ClientRuntime runtime(c.ctx);
@@ -120,6 +128,11 @@ TEST(LoraAlgorithms, RefuseAModelWithoutAdapters) {
   EXPECT_STATUS(CreateClientAlgorithm("fedsa_lora", *GetModelSpec("byte_transformer_tiny"),
                                       AlgorithmOptions()),
                 absl::StatusCode::kInvalidArgument, "model.lora.rank");
+  ModelOptions shared_only;
+  shared_only.architecture = "byte_transformer_tiny";
+  shared_only.lora.rank = 2;
+  EXPECT_STATUS(CreateClientAlgorithm("dual_lora", *BuildModelSpec(shared_only), AlgorithmOptions()),
+                absl::StatusCode::kInvalidArgument, "model.lora.personal_rank");
 }
 
 TEST(WireUpdate, RefusesToUploadAFrozenOrPersonalAdapterTensor) {

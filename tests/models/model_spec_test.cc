@@ -93,6 +93,22 @@ TEST(ByteTransformer, LoraAddsAdaptersOnlyOnItsTargetsWithZeroB) {
   PersonalizationPolicy lora(all.lora_patterns);
   EXPECT_TRUE(lora.IsPersonal("blocks.3.mlp.proj.lora_B"));
   EXPECT_FALSE(lora.IsPersonal("blocks.3.mlp.proj.weight"));
+  // A second, personal adapter beside each: its own names, which the shared patterns miss.
+  ModelOptions dual = Transformer(4, {"q"});
+  dual.lora.personal_rank = 2;
+  const ModelSpec d = *BuildModelSpec(dual);
+  PersonalizationPolicy personal(d.personal_lora_patterns);
+  int personal_adapters = 0;
+  for (const ParameterSpec& p : d.parameters) {
+    if (personal.IsPersonal(p.name)) {
+      ++personal_adapters;
+      EXPECT_FALSE(PersonalizationPolicy(d.lora_patterns).IsPersonal(p.name)) << p.name;
+    }
+  }
+  EXPECT_EQ(personal_adapters, 4 * 2);
+  ModelOptions no_shared = Transformer();
+  no_shared.lora.personal_rank = 2;
+  EXPECT_STATUS(BuildModelSpec(no_shared), absl::StatusCode::kInvalidArgument, "lora.rank");
 }
 
 TEST(ByteTransformer, OptionErrorsNameTheOption) {

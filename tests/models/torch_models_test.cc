@@ -68,7 +68,13 @@ TEST(TorchModels, ADeclarationTorchCannotRegisterInOrderIsRefused) {
 
 TEST(ByteTransformerModule, LoraAtInitializationLeavesTheOutputsUnchanged) {
   auto base = Build(Tiny(), 5);
-  auto adapted = Build(Tiny(4, {"q", "k", "v", "o", "mlp"}), 5);
+  ModelSpec adapted_spec = Tiny(4, {"q", "k", "v", "o", "mlp"});
+  {
+    ModelOptions o = adapted_spec.options;
+    o.lora.personal_rank = 2;  // both adapters start as no-ops
+    adapted_spec = *BuildModelSpec(o);
+  }
+  auto adapted = Build(adapted_spec, 5);
   // The shared names have the same initial values (each parameter has its own seed stream,
   // keyed by position: load the base's values by name to be sure).
   {
