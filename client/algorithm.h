@@ -19,6 +19,9 @@ struct LocalData {
   const ExamplePool* pool = nullptr;
   absl::Span<const uint32_t> train;
   absl::Span<const uint32_t> test;
+  // Held out of training and of the test (text clients have one): fine-tuning before an
+  // evaluation chooses how long to train by it, never by the test set. Empty: no choice.
+  absl::Span<const uint32_t> val;
 };
 
 class ClientAlgorithm {

@@ -30,7 +30,27 @@ absl::Status FineTune(LocalTrainer& trainer, const LocalData& data, TrainOptions
   options.dp_sgd_clip_norm = 0;
   options.proximal_mu = 0;
   options.proximal_anchor = nullptr;
-  return TrainPart(trainer, data, options, epochs, nullptr, seed, &ignored);
+  if (data.val.empty() || epochs < 1) {
+    return TrainPart(trainer, data, options, epochs, nullptr, seed, &ignored);
+  }
+  auto val_loss = [&]() -> absl::StatusOr<double> {
+    TAILOR_ASSIGN_OR_RETURN(EvalStats v, trainer.Evaluate(*data.pool, data.val));
+    return v.count > 0 ? v.loss_sum / static_cast<double>(v.count) : 0.0;
+  };
+  TAILOR_ASSIGN_OR_RETURN(double best, val_loss());
+  ParameterSet best_model = trainer.Snapshot();
+  for (int epoch = 1; epoch <= epochs; ++epoch) {
+    TAILOR_RETURN_IF_ERROR(TrainPart(trainer, data, options, 1, nullptr,
+                                     DeriveSeed(seed, {0x76616cULL /*"val"*/,
+                                                       static_cast<uint64_t>(epoch)}),
+                                     &ignored));
+    TAILOR_ASSIGN_OR_RETURN(const double loss, val_loss());
+    if (loss < best) {
+      best = loss;
+      best_model = trainer.Snapshot();
+    }
+  }
+  return trainer.Load(best_model);
 }
 
 std::vector<std::vector<uint32_t>> EpochBatches(absl::Span<const uint32_t> indices,

@@ -21,7 +21,9 @@ absl::Status TrainPart(LocalTrainer& trainer, const LocalData& data, TrainOption
                        int epochs, TrainableFilter trainable, uint64_t seed, TrainStats* total);
 
 // Every parameter for `epochs` epochs of plain SGD (no DP-SGD, no proximal term: a fine-tuned
-// model is only evaluated on the device, it never leaves it).
+// model is only evaluated on the device, it never leaves it). With a validation split
+// (data.val), it trains one epoch at a time and keeps the model of the epoch count in
+// [0, epochs] with the lowest validation loss.
 absl::Status FineTune(LocalTrainer& trainer, const LocalData& data, TrainOptions options,
                       int epochs, uint64_t seed);
 

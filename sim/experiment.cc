@@ -193,6 +193,7 @@ ClientContext ClientContextFor(const Experiment& e, int64_t id, PersonalStore* s
   ctx.data.pool = e.data->pool.get();
   ctx.data.train = split.train;
   ctx.data.test = split.test;
+  ctx.data.val = split.val;
   ctx.initial_model = e.initial_model;
   // In a simulation the private coins follow the seed unless privacy.noise says "secure".
   ctx.reproducible_private_noise = e.reproducible_private_noise;

@@ -174,5 +174,33 @@ TEST(LanguageModelEvaluation, AUniformModelScoresLog2OfTheVocabularyPerByte) {
                 absl::StatusCode::kInvalidArgument, "causal_lm");
 }
 
+// Fine-tuning before an evaluation chooses its epochs on the validation split: a learning rate
+// that ruins the model is not kept (the test set is never consulted).
+TEST(FineTuning, KeepsTheEpochCountWithTheLowestValidationLoss) {
+  for (const double lr : {4.0, 0.5}) {
+    SCOPED_TRACE(lr);
+    LmClient c("fedavg_ft");
+    std::vector<uint32_t> val = {0, 1, 2, 3, 4, 5, 6, 7};
+    LocalData data = c.ctx.data;
+    TrainOptions options;
+    options.learning_rate = lr;
+    options.batch_size = 8;
+    ASSERT_OK(c.trainer->Load(*c.initial));
+    ASSERT_OK(c.algorithm->PrepareEvaluation(*c.trainer, data, options, 1, ParameterSet()));
+    const bool changed_without_val =
+        !Equal(*c.trainer->Snapshot().Find("lm_head.weight"), *c.initial->Find("lm_head.weight"));
+    EXPECT_TRUE(changed_without_val);
+    data.val = val;
+    ASSERT_OK(c.trainer->Load(*c.initial));
+    absl::StatusOr<EvalStats> before = c.trainer->Evaluate(*data.pool, data.val);
+    ASSERT_OK(c.algorithm->PrepareEvaluation(*c.trainer, data, options, 1, ParameterSet()));
+    absl::StatusOr<EvalStats> after = c.trainer->Evaluate(*data.pool, data.val);
+    EXPECT_LE(after->loss_sum, before->loss_sum);
+    const bool kept_start =
+        Equal(*c.trainer->Snapshot().Find("lm_head.weight"), *c.initial->Find("lm_head.weight"));
+    EXPECT_EQ(kept_start, lr == 4.0);
+  }
+}
+
 }  // namespace
 }  // namespace tailor
