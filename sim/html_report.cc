@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "sim/cross_evaluation.h"
 #include "sim/summary_table.h"
 #include "sim/svg_plot.h"
 
@@ -80,6 +81,13 @@ std::string RenderHtmlReport(const std::vector<SimulationResult>& runs, const st
   }
   html += absl::StrCat("<h2>Per-client ", metric, "</h2>\n");
   html += ClientAccuracyPlotSvg(runs, "distribution over clients (box: quartiles, bar: median)");
+  for (const auto& r : runs) {
+    if (!r.cross_evaluation) continue;
+    html += absl::StrCat("<h2>Cross-evaluation: ", EscapeMarkup(r.name), "</h2>\n<p>Each "
+                         "training client's own model (rows) on each training client's test set "
+                         "(columns), after the last round.</p>\n");
+    html += CrossEvaluationSvg(*r.cross_evaluation, r.name + ": " + metric);
+  }
   html += absl::StrCat("<h2>Summary</h2>\n<pre>", EscapeMarkup(FormatSummaryTable(runs)),
                        "</pre>\n<h2>Evaluated rounds</h2>\n");
   for (const auto& r : runs) html += RoundTable(r);

@@ -1,5 +1,7 @@
 #include "sim/run_log.h"
 
+#include "sim/cross_evaluation.h"
+
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
@@ -133,6 +135,13 @@ absl::StatusOr<SimulationResult> ReadRunDirectory(const std::string& dir, Env* e
                                                      record.status().message()));
     }
     run.rounds.push_back(*std::move(record));
+  }
+  const std::string cross_path = absl::StrCat(dir, "/cross_eval.json");
+  if (env->FileExists(cross_path)) {
+    TAILOR_ASSIGN_OR_RETURN(std::string text, env->ReadFile(cross_path));
+    absl::StatusOr<CrossEvaluation> cross = CrossEvaluationFromJson(text);
+    if (!cross.ok()) return Annotate(cross.status(), cross_path);
+    run.cross_evaluation = *std::move(cross);
   }
   if (!run.rounds.empty()) {
     run.seconds = run.rounds.back().elapsed_seconds;

@@ -195,6 +195,21 @@ absl::StatusOr<SimulationResult> RunSimulation(const config::ExperimentConfig& c
       if (p) result.personal_states.emplace(id, *std::move(p));
     }
   }
+  if (c.eval().cross_evaluation()) {
+    const int64_t training_clients = result.num_clients - c.eval().new_clients();
+    if (options.progress != nullptr) {
+      absl::FPrintF(options.progress, "[%s] cross-evaluation: %d models on %d test sets\n",
+                    c.name(), training_clients, training_clients);
+    }
+    TAILOR_ASSIGN_OR_RETURN(
+        result.cross_evaluation,
+        CrossEvaluate(experiment, *result.final_shared, store.get(), TrainOptionsFrom(c),
+                      c.seed(), training_clients));
+    if (options.write_outputs) {
+      TAILOR_RETURN_IF_ERROR(env->WriteFileAtomically(
+          c.output_dir() + "/cross_eval.json", CrossEvaluationToJson(*result.cross_evaluation)));
+    }
+  }
   result.seconds = absl::ToDoubleSeconds(env->Now() - start);
   if (options.write_outputs) {
     TAILOR_RETURN_IF_ERROR(env->WriteFileAtomically(c.output_dir() + "/accuracy.svg",

@@ -5,12 +5,14 @@
 
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "core/env.h"
 #include "server/coordinator.h"
+#include "sim/cross_evaluation.h"
 #include "tailor/config.pb.h"
 
 namespace tailor {
@@ -44,6 +46,8 @@ struct SimulationResult {
   // when the PLD accountant could not run (its message in pld_note).
   double pld_epsilon = -1;
   std::string pld_note;
+  // eval.cross_evaluation: every training client's model on every training client's test set.
+  std::optional<CrossEvaluation> cross_evaluation;
 };
 
 absl::StatusOr<SimulationResult> RunSimulation(const config::ExperimentConfig& config,

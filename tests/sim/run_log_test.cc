@@ -1,8 +1,11 @@
 // Reading runs back from their output directories (`tailor report`'s input) and the HTML page.
 #include "sim/run_log.h"
 
+#include <cmath>
+
 #include "absl/strings/match.h"
 #include "server/metrics_jsonl.h"
+#include "sim/cross_evaluation.h"
 #include "sim/html_report.h"
 #include "sim/summary_table.h"
 #include "tests/test_util.h"
@@ -83,6 +86,37 @@ TEST(RunLog, ALanguageModelRunIsReadBackInBitsPerByte) {
   const std::string table = FormatSummaryTable({*run});
   EXPECT_TRUE(absl::StrContains(table, "pers.bpb")) << table;
   EXPECT_TRUE(absl::StrContains(table, "2.500")) << table;
+}
+
+TEST(CrossEvaluation, RoundTripsThroughJsonAndRefusesMalformedFiles) {
+  CrossEvaluation x;
+  x.task = TaskKind::kCausalLanguageModel;
+  x.clients = {0, 1};
+  x.names = {"de/witze", "es/refranes"};
+  x.metric = {{2.5, 4.0}, {3.9, std::nan("")}};
+  absl::StatusOr<CrossEvaluation> back = CrossEvaluationFromJson(CrossEvaluationToJson(x));
+  ASSERT_OK(back);
+  EXPECT_EQ(back->task, TaskKind::kCausalLanguageModel);
+  EXPECT_EQ(back->names, x.names);
+  EXPECT_DOUBLE_EQ(back->metric[1][0], 3.9);
+  EXPECT_TRUE(std::isnan(back->metric[1][1]));  // null in JSON
+  const std::string svg = CrossEvaluationSvg(*back, "t");
+  EXPECT_TRUE(absl::StrContains(svg, "de/witze on es/refranes: 4.000")) << svg;
+  EXPECT_STATUS(CrossEvaluationFromJson("{\"metric\": \"bpb\"}"),
+                absl::StatusCode::kInvalidArgument, "no \"clients\"");
+  EXPECT_STATUS(CrossEvaluationFromJson("{\"metric\": \"bpb\", \"clients\": [0], \"names\": "
+                                        "[\"a\"], \"matrix\": [[1, 2]]}"),
+                absl::StatusCode::kInvalidArgument, "row 0");
+  // A run directory holding one shows it in its report.
+  const std::string dir = WriteRun("x", RoundRecordToJson(Evaluated(1, 0.5), "x") + "\n");
+  ASSERT_OK(Env::Default()->WriteFileAtomically(dir + "/cross_eval.json", CrossEvaluationToJson(x)));
+  auto run = ReadRunDirectory(dir, Env::Default());
+  ASSERT_OK(run);
+  ASSERT_TRUE(run->cross_evaluation.has_value());
+  EXPECT_TRUE(absl::StrContains(RenderHtmlReport({*run}, "r"), "Cross-evaluation"));
+  ASSERT_OK(Env::Default()->WriteFileAtomically(dir + "/cross_eval.json", "[1, 2"));
+  EXPECT_STATUS(ReadRunDirectory(dir, Env::Default()), absl::StatusCode::kInvalidArgument,
+                "cross_eval.json");
 }
 
 TEST(RunLog, ATruncatedLastLineIsSkippedAndSaid) {

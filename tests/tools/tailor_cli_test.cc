@@ -169,12 +169,17 @@ TEST(TailorCli, LanguageModelPretrainsTrainsAndGenerates) {
       "model { architecture: \"byte_transformer_tiny\" initial_model: \"" + dir +
       "/base.tlps\" } pretrain { steps: 20 eval_every_steps: 10 } "
       "train { learning_rate: 0.1 batch_size: 8 } algorithm { name: \"fedper\" } "
-      "eval { new_clients: 1 } simulation { workers: 1 personal_state_dir: \"" + dir +
+      "eval { new_clients: 1 cross_evaluation: true } "
+      "simulation { workers: 1 personal_state_dir: \"" + dir +
       "/personal\" } output_dir: \"" + dir + "/run\"");
   Outcome run = RunTailor("simulate --config " + path);
   ASSERT_EQ(run.exit_code, 0) << run.output;
   EXPECT_NE(run.output.find("pretrain step 20/20"), std::string::npos) << run.output;
   EXPECT_NE(run.output.find("pers.bpb"), std::string::npos) << run.output;
+  // Four training clients' models on four test sets.
+  absl::StatusOr<std::string> cross = Env::Default()->ReadFile(dir + "/run/cross_eval.json");
+  ASSERT_OK(cross);
+  EXPECT_NE(cross->find("\"clients\":[0,1,2,3]"), std::string::npos) << *cross;
   const std::string generate = "generate --config " + path +
                                " --client_id 1 --prompt Hello --samples 2 --max_bytes 30";
   Outcome a = RunTailor(generate);
