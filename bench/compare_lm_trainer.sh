@@ -20,15 +20,5 @@ for model in tiny default; do
     tailor_runs+=("$t")
     python_runs+=("$p")
   done
-  /usr/bin/python3 - "$model" "${tailor_runs[*]}" "${python_runs[*]}" <<'PY'
-import statistics, sys
-model = sys.argv[1]
-t = [float(x) for x in sys.argv[2].split()]
-p = [float(x) for x in sys.argv[3].split()]
-ratios = sorted(a / b for a, b in zip(t, p))
-print(f"{model:>7}: tailor median {statistics.median(t):9.0f} tokens/s  "
-      f"pytorch-python median {statistics.median(p):9.0f} tokens/s  "
-      f"ratio of medians {statistics.median(t) / statistics.median(p):.2f}x  "
-      f"(paired ratios {ratios[0]:.2f}..{ratios[-1]:.2f}, {len(t)} pairs)")
-PY
+  /usr/bin/python3 "$here/median_ratio.py" "$model" tokens/s "${tailor_runs[*]}" "${python_runs[*]}"
 done

@@ -19,15 +19,5 @@ for batch in 10 64; do
     tailor_runs+=("$t")
     python_runs+=("$p")
   done
-  /usr/bin/python3 - "$batch" "${tailor_runs[*]}" "${python_runs[*]}" <<'PY'
-import statistics, sys
-batch = sys.argv[1]
-t = [float(x) for x in sys.argv[2].split()]
-p = [float(x) for x in sys.argv[3].split()]
-ratios = sorted(a / b for a, b in zip(t, p))
-print(f"batch {batch:>3}: tailor median {statistics.median(t):7.1f} samples/s  "
-      f"pytorch-python median {statistics.median(p):7.1f} samples/s  "
-      f"ratio of medians {statistics.median(t) / statistics.median(p):.2f}x  "
-      f"(paired ratios {ratios[0]:.2f}..{ratios[-1]:.2f}, {len(t)} pairs)")
-PY
+  /usr/bin/python3 "$here/median_ratio.py" "batch $batch" samples/s "${tailor_runs[*]}" "${python_runs[*]}"
 done

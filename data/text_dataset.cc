@@ -37,12 +37,14 @@ bool IsSeparator(absl::string_view line) {
   return absl::StripAsciiWhitespace(line) == "%";
 }
 
-// Blank-line separated paragraphs, for plain text files without "%" lines.
-std::vector<std::string> SplitParagraphs(absl::string_view file) {
+// The texts between separator lines (which `is_separator` recognizes), trimmed; empty ones
+// dropped.
+template <typename IsSeparatorLine>
+std::vector<std::string> SplitBetween(absl::string_view file, IsSeparatorLine is_separator) {
   std::vector<std::string> out;
   std::string current;
   for (absl::string_view line : absl::StrSplit(file, '\n')) {
-    if (absl::StripAsciiWhitespace(line).empty()) {
+    if (is_separator(line)) {
       if (std::string t = TrimTrailingSpace(current); !t.empty()) out.push_back(std::move(t));
       current.clear();
     } else {
@@ -51,6 +53,13 @@ std::vector<std::string> SplitParagraphs(absl::string_view file) {
   }
   if (std::string t = TrimTrailingSpace(current); !t.empty()) out.push_back(std::move(t));
   return out;
+}
+
+// Blank-line separated paragraphs, for plain text files without "%" lines.
+std::vector<std::string> SplitParagraphs(absl::string_view file) {
+  return SplitBetween(file, [](absl::string_view line) {
+    return absl::StripAsciiWhitespace(line).empty();
+  });
 }
 
 std::string UserName(std::string relative) {
@@ -120,18 +129,7 @@ absl::Status WalkFortunes(Walk& w, const std::string& dir, const std::string& re
 }  // namespace
 
 std::vector<std::string> SplitFortunes(absl::string_view file) {
-  std::vector<std::string> out;
-  std::string current;
-  for (absl::string_view line : absl::StrSplit(file, '\n')) {
-    if (IsSeparator(line)) {
-      if (std::string t = TrimTrailingSpace(current); !t.empty()) out.push_back(std::move(t));
-      current.clear();
-    } else {
-      absl::StrAppend(&current, line, "\n");
-    }
-  }
-  if (std::string t = TrimTrailingSpace(current); !t.empty()) out.push_back(std::move(t));
-  return out;
+  return SplitBetween(file, IsSeparator);
 }
 
 absl::StatusOr<TextCorpus> LoadFortunes(const std::string& root, Env* env) {
