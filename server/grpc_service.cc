@@ -167,6 +167,11 @@ void CoordinatorService::SetPrivacy(const v1::PrivacyStatus& privacy) {
   privacy_ = privacy;
 }
 
+void CoordinatorService::SetEvaluation(const v1::EvaluationStatus& evaluation) {
+  absl::MutexLock lock(&mu_);
+  evaluation_ = evaluation;
+}
+
 void CoordinatorService::SetProgress(int64_t completed_rounds, int64_t total_rounds) {
   absl::MutexLock lock(&mu_);
   completed_rounds_ = completed_rounds;
@@ -490,6 +495,7 @@ grpc::ServerUnaryReactor* CoordinatorService::GetStatus(grpc::CallbackServerCont
   response->set_clients_joined(sessions_.live_sessions());
   response->set_model_sha256(models_.current());
   if (privacy_) *response->mutable_privacy() = *privacy_;
+  if (evaluation_) *response->mutable_evaluation() = *evaluation_;
   return FinishNow(context, grpc::Status::OK);
 }
 

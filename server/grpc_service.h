@@ -117,6 +117,8 @@ class CoordinatorService final : public tailor::v1::Coordinator::CallbackService
   void SetProgress(int64_t completed_rounds, int64_t total_rounds);
   // The privacy spent by the committed rounds (for GetStatus and /metrics).
   void SetPrivacy(const v1::PrivacyStatus& privacy);
+  // The last evaluation (for GetStatus and /metrics).
+  void SetEvaluation(const v1::EvaluationStatus& evaluation);
   // A completed round's wall time (dispatch to commit), for the round-latency metrics.
   void RecordRoundSeconds(double seconds);
   // The Prometheus text exposition (format 0.0.4) of the service's counters.
@@ -274,6 +276,7 @@ class CoordinatorService final : public tailor::v1::Coordinator::CallbackService
   int64_t completed_rounds_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t total_rounds_ ABSL_GUARDED_BY(mu_) = 0;
   std::optional<v1::PrivacyStatus> privacy_ ABSL_GUARDED_BY(mu_);
+  std::optional<v1::EvaluationStatus> evaluation_ ABSL_GUARDED_BY(mu_);
   std::thread reaper_;
 };
 

@@ -83,6 +83,27 @@ std::string CoordinatorService::PrometheusText() const {
           sample("tailor_round_duration_seconds_count", static_cast<double>(stats_.rounds_timed)));
   one("tailor_last_round_duration_seconds", "gauge", "Wall time of the last completed round.",
       stats_.last_round_seconds);
+  if (evaluation_) {
+    // One gauge per model evaluated, labelled by the task's metric.
+    const v1::EvaluationStatus& e = *evaluation_;
+    std::string samples =
+        sample("tailor_evaluation", e.personalized(),
+               absl::StrCat("metric=\"", e.metric(), "\",model=\"personalized\""));
+    if (e.has_global()) {
+      samples += sample("tailor_evaluation", e.global(),
+                        absl::StrCat("metric=\"", e.metric(), "\",model=\"global\""));
+    }
+    if (e.has_new_clients()) {
+      samples += sample("tailor_evaluation", e.new_clients(),
+                        absl::StrCat("metric=\"", e.metric(), "\",model=\"new_clients\""));
+    }
+    metric("tailor_evaluation", "gauge",
+           "The last evaluation on clients' test sets, in the task's metric (accuracy as a "
+           "fraction, or bits per byte).",
+           samples);
+    one("tailor_evaluation_round", "gauge", "The round of tailor_evaluation.",
+        static_cast<double>(e.round()));
+  }
   if (privacy_) {
     one("tailor_privacy_epsilon", "gauge",
         "Epsilon spent by the committed rounds (client-level DP, at tailor_privacy_delta).",

@@ -160,6 +160,16 @@ class StatusUpdater : public RoundObserver {
   void OnRoundComplete(const RoundRecord& r) override {
     service_->SetProgress(r.round, total_);
     if (privacy_ != nullptr) service_->SetPrivacy(PrivacyStatusOf(*privacy_));
+    if (r.eval) {
+      v1::EvaluationStatus e;
+      e.set_round(r.round);
+      e.set_metric(r.eval->metric().name);
+      e.set_personalized(r.eval->micro);
+      e.set_clients(r.eval->clients);
+      if (r.eval->global_micro >= 0) e.set_global(r.eval->global_micro);
+      if (r.new_client_eval) e.set_new_clients(r.new_client_eval->micro);
+      service_->SetEvaluation(e);
+    }
     service_->RecordRoundSeconds(r.round_seconds);
     if (r.withheld) {
       LogEvent(LogLevel::kInfo, "round_complete",

@@ -6,6 +6,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "core/env.h"
+#include "core/task.h"
 #include "absl/time/clock.h"
 #include "grpcpp/create_channel.h"
 #include "tailor/v1/coordinator.grpc.pb.h"
@@ -56,6 +57,17 @@ int StatusCommand() {
       status.experiment().c_str(), static_cast<long long>(status.completed_rounds()),
       static_cast<long long>(status.total_rounds()), static_cast<long long>(status.current_round()),
       static_cast<long long>(status.clients_joined()), status.model_sha256().c_str());
+  if (status.has_evaluation()) {
+    const v1::EvaluationStatus& e = status.evaluation();
+    const absl::StatusOr<TaskKind> task = TaskWithMetric(e.metric());
+    const TaskMetric& m = MetricOf(task.ok() ? *task : TaskKind::kImageClassification);
+    std::string line = absl::StrCat("round ", e.round(), ", ", e.metric(), " personalized ",
+                                    m.Format(e.personalized()));
+    if (e.has_global()) absl::StrAppend(&line, ", global ", m.Format(e.global()));
+    if (e.has_new_clients()) absl::StrAppend(&line, ", new clients ", m.Format(e.new_clients()));
+    std::printf("evaluation:       %s (%lld clients)\n", line.c_str(),
+                static_cast<long long>(e.clients()));
+  }
   if (status.has_privacy()) {
     const v1::PrivacyStatus& p = status.privacy();
     std::printf("privacy:          epsilon %.6f at delta %g (budget %s), z %.4f, clip norm %.4g\n",

@@ -144,6 +144,29 @@ TEST_F(HostileClientTest, AJoinFloodFromRandomIdsKeepsStateBoundedAndHonestRound
   EXPECT_GE(service_->log_sampler().suppressed_total(), 10000 - 5 * 2 * 6);
 }
 
+// The operator's status carries the last evaluation in the task's metric, once there is one.
+TEST_F(HostileClientTest, StatusShowsTheLastEvaluationInItsMetric) {
+  v1::StatusResponse status;
+  ASSERT_TRUE(Status(kOperatorToken, &status).ok());
+  EXPECT_FALSE(status.has_evaluation());
+  v1::EvaluationStatus evaluation;
+  evaluation.set_round(4);
+  evaluation.set_metric("bpb");
+  evaluation.set_personalized(2.75);
+  evaluation.set_new_clients(3.5);
+  evaluation.set_clients(14);
+  service_->SetEvaluation(evaluation);
+  ASSERT_TRUE(Status(kOperatorToken, &status).ok());
+  ASSERT_TRUE(status.has_evaluation());
+  EXPECT_EQ(status.evaluation().metric(), "bpb");
+  EXPECT_EQ(status.evaluation().personalized(), 2.75);
+  EXPECT_FALSE(status.evaluation().has_global());
+  EXPECT_EQ(status.evaluation().new_clients(), 3.5);
+  v1::StatusResponse refused;
+  EXPECT_EQ(Status("wrong", &refused).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_FALSE(refused.has_evaluation());
+}
+
 TEST_F(HostileClientTest, OneLiveSessionPerClientAndIdleSessionsExpire) {
   std::vector<std::string> sessions(200);
   for (std::string& session : sessions) {

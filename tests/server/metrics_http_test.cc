@@ -32,6 +32,12 @@ TEST(MetricsHttp, ServesPrometheusTextAndHealth) {
   service.SetProgress(3, 10);
   service.RecordRoundSeconds(1.5);
   service.RecordRoundSeconds(2.5);
+  v1::EvaluationStatus evaluation;
+  evaluation.set_round(3);
+  evaluation.set_metric("bpb");
+  evaluation.set_personalized(2.5);
+  evaluation.set_global(3.25);
+  service.SetEvaluation(evaluation);
 
   auto metrics = client.Get("/metrics");
   ASSERT_TRUE(metrics);
@@ -49,11 +55,14 @@ TEST(MetricsHttp, ServesPrometheusTextAndHealth) {
            "tailor_round_duration_seconds_sum 4\n",
            "tailor_round_duration_seconds_count 2\n",
            "# TYPE tailor_uploads_rejected_total counter\n",
+           "tailor_evaluation{metric=\"bpb\",model=\"personalized\"} 2.5\n",
+           "tailor_evaluation{metric=\"bpb\",model=\"global\"} 3.25\n",
+           "tailor_evaluation_round 3\n",
        }) {
     EXPECT_NE(body.find(want), std::string::npos) << want << "\n" << body;
   }
   // Every sample line is `name{labels} value` as the exposition format requires.
-  const std::regex sample(R"([a-z_]+(\{[a-z_]+="[^"]*"\})? -?[0-9.e+]+)");
+  const std::regex sample(R"([a-z_]+(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? -?[0-9.e+]+)");
   for (absl::string_view line : absl::StrSplit(body, '\n', absl::SkipEmpty())) {
     if (line[0] == '#') continue;
     EXPECT_TRUE(std::regex_match(std::string(line), sample)) << line;
