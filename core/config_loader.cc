@@ -287,6 +287,13 @@ absl::Status ValidatePrivacy(const ExperimentConfig& c, const Checker& check) {
   if (!(sgd.delta() > 0 && sgd.delta() < 1)) {
     return check.Fail("train.dp_sgd.delta", absl::StrCat("must be in (0, 1), got ", sgd.delta()));
   }
+  if (sgd.clip_norm() > 0 && IsTextDataset(c.data().dataset())) {
+    // A text longer than the context trains as several windows: one record, several units,
+    // which per-example clipping would account as several records.
+    return check.Fail("train.dp_sgd.clip_norm",
+                      "sample-level DP-SGD is for image datasets; text records are not yet "
+                      "accounted per text");
+  }
   if (!PrivacyEnabled(c)) return absl::OkStatus();
   // Privacy is on: the rest of the config must not undo it.
   if (p.clip_norm() == 0) {

@@ -216,6 +216,11 @@ TEST(ConfigLoader, EachRangeCheck) {
        "text { max_texts_per_client: 10 } } model { architecture: \"byte_transformer_tiny\" }",
        "data.text.max_texts_per_client"},
       {"rounds: 1 data { num_clients: 5 text { val_fraction: 0.1 } }", "data.text"},
+      {"rounds: 1 data { num_clients: 5 dataset: \"fortunes\" } "
+       "model { architecture: \"byte_transformer_tiny\" } "
+       "train { dp_sgd { clip_norm: 1 noise_multiplier: 1 } }",
+       "train.dp_sgd.clip_norm"},
+      {"rounds: 1 data { num_clients: 5 } pretrain { steps: 10 }", "pretrain"},
   };
   for (const Case& c : cases) {
     auto r = ParseExperimentConfig(c.text, "c.textproto");
