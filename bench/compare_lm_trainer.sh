@@ -8,17 +8,9 @@ set -euo pipefail
 build=${1:-build}
 reps=${2:-3}
 here=$(dirname "$0")
+source "$here/alternate.sh"
 for model in tiny default; do
   arg=$([[ $model == tiny ]] && echo 0 || echo 1)
-  tailor_runs=()
-  python_runs=()
-  for ((r = 0; r < reps; r++)); do
-    t=$("$build/bench/trainer_throughput" --benchmark_filter="BM_TrainLmTokens/$arg\$" \
-          --benchmark_min_time=4 --benchmark_format=json 2>/dev/null |
-        /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)['benchmarks'][0]['items_per_second'])")
-    p=$(/usr/bin/python3 "$here/pytorch_lm_baseline.py" "$model" 4 | sed 's/.*tokens_per_second=//')
-    tailor_runs+=("$t")
-    python_runs+=("$p")
-  done
-  /usr/bin/python3 "$here/median_ratio.py" "$model" tokens/s "${tailor_runs[*]}" "${python_runs[*]}"
+  alternate "$model" tokens/s "$reps" "BM_TrainLmTokens/$arg\$" 4 -- \
+    /usr/bin/python3 "$here/pytorch_lm_baseline.py" "$model" 4
 done

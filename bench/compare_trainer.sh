@@ -8,16 +8,8 @@ set -euo pipefail
 build=${1:-build}
 reps=${2:-5}
 here=$(dirname "$0")
+source "$here/alternate.sh"
 for batch in 10 64; do
-  tailor_runs=()
-  python_runs=()
-  for ((r = 0; r < reps; r++)); do
-    t=$("$build/bench/trainer_throughput" --benchmark_filter="BM_TrainEpoch/$batch\$" \
-          --benchmark_min_time=2 --benchmark_format=json 2>/dev/null |
-        /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)['benchmarks'][0]['items_per_second'])")
-    p=$(/usr/bin/python3 "$here/pytorch_trainer_baseline.py" "$batch" 2 | sed 's/.*samples_per_second=//')
-    tailor_runs+=("$t")
-    python_runs+=("$p")
-  done
-  /usr/bin/python3 "$here/median_ratio.py" "batch $batch" samples/s "${tailor_runs[*]}" "${python_runs[*]}"
+  alternate "batch $batch" samples/s "$reps" "BM_TrainEpoch/$batch\$" 2 -- \
+    /usr/bin/python3 "$here/pytorch_trainer_baseline.py" "$batch" 2
 done
