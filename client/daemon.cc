@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "client/base_model_cache.h"
 #include "client/train_options_proto.h"
 #include "core/log.h"
 #include "core/random.h"
@@ -60,7 +61,6 @@ class Daemon {
       : options_(options),
         trainer_(trainer),
         stub_(v1::Coordinator::NewStub(options.channel)),
-        runtime_(options.context),
         rng_(DeriveSeed(options.jitter_seed, {static_cast<uint64_t>(options.context.client_id)})) {}
 
   absl::Status Run() {
@@ -139,10 +139,70 @@ class Daemon {
     auto ctx = Context(options_.rpc_timeout);
     TAILOR_RETURN_IF_ERROR(FromGrpcStatus(stub_->Join(ctx.get(), req, &resp)));
     session_ = resp.session();
+    if (resp.base_model_sha256() != announced_base_) runtime_.reset();
+    announced_base_ = resp.base_model_sha256();
+    announced_base_bytes_ = resp.base_model_bytes();
+    return absl::OkStatus();
+  }
+
+  // Before the first task: the model this client starts from must be the coordinator's. Its
+  // own (built from the config) is used when the addresses agree; otherwise the coordinator's
+  // is taken from the cache or fetched once (a client without the pretrained base file), and
+  // must have this model's parameters.
+  absl::Status AdoptBaseModel() {
+    const std::shared_ptr<const ParameterSet>& own = options_.context.initial_model;
+    if (own_base_.empty()) own_base_ = SerializedParameterSet(*own).content_address();
+    ClientContext context = options_.context;
+    const char* source = "config";
+    if (!announced_base_.empty() && announced_base_ != own_base_) {
+      BaseModelCache cache(options_.base_model_dir, Env::Default());
+      std::optional<ParameterSet> cached;
+      if (!options_.base_model_dir.empty()) {
+        TAILOR_ASSIGN_OR_RETURN(cached, cache.Find(announced_base_));
+      }
+      if (cached) {
+        context.initial_model = std::make_shared<const ParameterSet>(*std::move(cached));
+        source = "cache";
+      } else {
+        TAILOR_ASSIGN_OR_RETURN(context.initial_model, WithRetries([&] {
+                                  return Model(announced_base_, announced_base_bytes_);
+                                }));
+        source = "coordinator";
+        if (!options_.base_model_dir.empty()) {
+          TAILOR_RETURN_IF_ERROR(cache.Store(*context.initial_model).status());
+        }
+      }
+      TAILOR_RETURN_IF_ERROR(CheckSameParameters(*own, *context.initial_model));
+    }
+    Log(LogLevel::kInfo, "base_model",
+        {{"sha256", (announced_base_.empty() ? own_base_ : announced_base_).substr(0, 16)},
+         {"from", source}});
+    runtime_.emplace(std::move(context));
+    return absl::OkStatus();
+  }
+
+  // FAILED_PRECONDITION (permanent: the configs differ in a way the fingerprint cannot see)
+  // when `base` lacks a parameter of `own` or has it in another shape.
+  static absl::Status CheckSameParameters(const ParameterSet& own, const ParameterSet& base) {
+    for (const auto& e : own.entries()) {
+      const Tensor* t = base.Find(e.name);
+      if (t == nullptr || t->dtype() != e.tensor.dtype() || t->shape() != e.tensor.shape()) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "the coordinator's base model has '", e.name, "' as ",
+            t == nullptr ? std::string("nothing") : t->Describe(), ", this client's model as ",
+            e.tensor.Describe()));
+      }
+    }
+    if (base.size() != own.size()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("the coordinator's base model has ", base.size(),
+                       " parameters, this client's model ", own.size()));
+    }
     return absl::OkStatus();
   }
 
   absl::Status Step() {
+    if (!runtime_) TAILOR_RETURN_IF_ERROR(AdoptBaseModel());
     v1::WaitForTaskRequest req;
     req.set_session(session_);
     if (failed_task_) *req.mutable_failed() = *failed_task_;
@@ -182,25 +242,29 @@ class Daemon {
     return absl::OkStatus();
   }
 
-  // Fetches (or reuses) the model of `task`, decoding it as the chunks arrive and resuming
-  // from the bytes already decoded after a broken stream.
   absl::StatusOr<std::shared_ptr<const ParameterSet>> Model(const v1::Task& task) {
-    if (cached_sha_ == task.model_sha256() && cached_model_) return cached_model_;
-    if (task.model_bytes() <= 0) {
+    return Model(task.model_sha256(), task.model_bytes());
+  }
+  // Fetches (or reuses) the model at `sha` of `bytes` bytes, decoding it as the chunks arrive
+  // and resuming from the bytes already decoded after a broken stream.
+  absl::StatusOr<std::shared_ptr<const ParameterSet>> Model(const std::string& sha,
+                                                            int64_t bytes) {
+    if (cached_sha_ == sha && cached_model_) return cached_model_;
+    if (bytes <= 0) {
       return absl::InvalidArgumentError(
-          absl::StrCat("task announces a model of ", task.model_bytes(), " bytes"));
+          absl::StrCat("the coordinator announces a model of ", bytes, " bytes"));
     }
-    if (partial_sha_ != task.model_sha256() || !partial_) {
+    if (partial_sha_ != sha || !partial_) {
       // The previous version is not needed any more: free it first, so its buffers are reused
       // for the new one (and the client never holds two models).
       cached_model_.reset();
       cached_sha_.clear();
-      partial_sha_ = task.model_sha256();
-      partial_ = std::make_unique<ParameterSetDecoder>(static_cast<uint64_t>(task.model_bytes()));
+      partial_sha_ = sha;
+      partial_ = std::make_unique<ParameterSetDecoder>(static_cast<uint64_t>(bytes));
     }
     v1::FetchModelRequest req;
     req.set_session(session_);
-    req.set_model_sha256(task.model_sha256());
+    req.set_model_sha256(sha);
     req.set_offset(static_cast<int64_t>(partial_->bytes_consumed()));
     auto ctx = Context(options_.rpc_timeout);
     auto reader = stub_->FetchModel(ctx.get(), req);
@@ -220,18 +284,18 @@ class Daemon {
       return Annotate(decoded, "fetched model");
     }
     TAILOR_RETURN_IF_ERROR(FromGrpcStatus(reader->Finish()));
-    if (static_cast<int64_t>(partial_->bytes_consumed()) != task.model_bytes()) {
+    if (static_cast<int64_t>(partial_->bytes_consumed()) != bytes) {
       return absl::UnavailableError(absl::StrCat("model stream ended at ",
-                                                 partial_->bytes_consumed(), " of ",
-                                                 task.model_bytes(), " bytes"));
+                                                 partial_->bytes_consumed(), " of ", bytes,
+                                                 " bytes"));
     }
     std::unique_ptr<ParameterSetDecoder> done = std::move(partial_);
     TAILOR_ASSIGN_OR_RETURN(ParameterSet model, done->Finish());
     // The decoder verified the bytes against their own digest; that digest is the address.
-    if (done->content_address() != task.model_sha256()) {
+    if (done->content_address() != sha) {
       return absl::DataLossError("fetched model does not match its content address");
     }
-    cached_sha_ = task.model_sha256();
+    cached_sha_ = sha;
     cached_model_ = std::make_shared<const ParameterSet>(std::move(model));
     return cached_model_;
   }
@@ -264,7 +328,7 @@ class Daemon {
     t.options = TrainOptionsFromProto(task.options());
     // A retried round (after a transient upload failure) must not train twice: reuse the result.
     if (!pending_upload_ || pending_upload_->round != task.round()) {
-      TAILOR_ASSIGN_OR_RETURN(UpdateUpload up, runtime_.Train(t, trainer_));
+      TAILOR_ASSIGN_OR_RETURN(UpdateUpload up, runtime_->Train(t, trainer_));
       pending_upload_ = std::move(up);
     }
     absl::Status s = WithRetries([&] { return Upload(*pending_upload_); });
@@ -327,7 +391,7 @@ class Daemon {
     t.new_client_epochs = task.new_client_epochs();
     t.evaluation_id = task.evaluation_id();
     t.last_round = task.last_round();
-    TAILOR_ASSIGN_OR_RETURN(EvalReport report, runtime_.Evaluate(t, trainer_));
+    TAILOR_ASSIGN_OR_RETURN(EvalReport report, runtime_->Evaluate(t, trainer_));
     v1::EvaluationReport req;
     req.set_session(session_);
     req.set_round(task.round());
@@ -367,9 +431,14 @@ class Daemon {
   const DaemonOptions& options_;
   LocalTrainer& trainer_;
   std::unique_ptr<v1::Coordinator::Stub> stub_;
-  ClientRuntime runtime_;
   Rng rng_;
   std::string session_;
+  // The base model the coordinator announced at Join, and the address of this client's own.
+  std::string announced_base_;
+  int64_t announced_base_bytes_ = 0;
+  std::string own_base_;
+  // Built once the base model is settled (AdoptBaseModel).
+  std::optional<ClientRuntime> runtime_;
   bool finished_ = false;
   // The evaluation of the experiment's last round is answered.
   bool experiment_over_ = false;

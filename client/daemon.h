@@ -6,7 +6,9 @@
 // upload or report the coordinator refuses (the round moved on, bad content) is logged and
 // dropped: the daemon goes back to polling, it does not exit; so is a task that fails on the
 // device (diverged training), which the next poll reports. While it cannot reach the
-// coordinator it says so in its log, with what it is waiting for.
+// coordinator it says so in its log, with what it is waiting for. Before its first task it
+// settles the model it starts from: the coordinator's base model (JoinResponse), fetched once
+// and cached by content address when its own differs (a device without the pretrained file).
 #ifndef TAILOR_CLIENT_DAEMON_H_
 #define TAILOR_CLIENT_DAEMON_H_
 
@@ -47,6 +49,9 @@ struct DaemonOptions {
   absl::Duration linger_after_last_round = absl::Seconds(10);
   // For log lines: where the coordinator is.
   std::string coordinator_address;
+  // Where the base model the coordinator sends (JoinResponse.base_model_sha256) is kept by its
+  // address, so it is fetched once per device (the state directory). Empty: not kept.
+  std::string base_model_dir;
   // Upload chunk size.
   size_t chunk_bytes = 1 << 20;
   // While working on a training task (fetch, train, upload) the daemon tells the coordinator it

@@ -29,7 +29,11 @@ ConfigFingerprint FingerprintOf(const config::ExperimentConfig& c) {
   ConfigFingerprint f;
   f.parts["seed"] = ToHex(Sha256(absl::StrCat(c.seed())));
   f.parts["data"] = ToHex(Sha256(DeterministicBytes(c.data())));
-  f.parts["model"] = ToHex(Sha256(DeterministicBytes(c.model())));
+  // Not the initial model's path: it is a local path, and its contents are checked by address
+  // at Join instead (JoinResponse.base_model_sha256: a client with another copy fetches it).
+  config::ModelConfig model = c.model();
+  model.clear_initial_model();
+  f.parts["model"] = ToHex(Sha256(DeterministicBytes(model)));
   f.parts["algorithm"] = ToHex(Sha256(DeterministicBytes(c.algorithm())));
   f.parts["train"] = ToHex(Sha256(DeterministicBytes(c.train())));
   f.parts["upload"] = ToHex(Sha256(DeterministicBytes(c.upload())));

@@ -38,6 +38,7 @@ CoordinatorService::CoordinatorService(CoordinatorServiceOptions options)
       sessions_(SessionOptionsOf(options_)) {
   absl::MutexLock lock(&mu_);
   for (const auto& [id, token] : options_.client_tokens) clients_[id];
+  if (options_.base_model) base_model_ = models_.Pin(options_.base_model);
   if (options_.run_reaper) reaper_ = std::thread([this] { ReaperLoop(); });
 }
 
@@ -235,6 +236,10 @@ grpc::ServerUnaryReactor* CoordinatorService::Join(grpc::CallbackServerContext* 
   }
   response->set_session(opened.session);
   response->set_experiment(options_.experiment);
+  if (base_model_) {
+    response->set_base_model_sha256(base_model_->content_address());
+    response->set_base_model_bytes(static_cast<int64_t>(base_model_->size()));
+  }
   return FinishNow(context, grpc::Status::OK);
 }
 

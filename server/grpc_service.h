@@ -95,6 +95,10 @@ struct CoordinatorServiceOptions {
   // count a round's participants (uploads, their bytes, model bytes, lost clients), and log
   // lines about a round's participation say client=withheld.
   bool withhold_participation = false;
+  // The model every client starts from, all of its parameters (JoinResponse.base_model_sha256):
+  // served by content address for the service's life, so a client without the pretrained base
+  // (or whose copy differs) fetches it once. Null: clients build their own from the config.
+  std::shared_ptr<const ParameterSet> base_model;
 };
 
 class CoordinatorService final : public tailor::v1::Coordinator::CallbackService,
@@ -263,6 +267,8 @@ class CoordinatorService final : public tailor::v1::Coordinator::CallbackService
   // One slot per registered client (bounded: strangers get none).
   std::map<int64_t, ClientSlot> clients_ ABSL_GUARDED_BY(mu_);
   PublishedModels models_ ABSL_GUARDED_BY(mu_);
+  // options_.base_model as served (pinned in models_); null without one.
+  std::shared_ptr<const SerializedParameterSet> base_model_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<UpdateSink> train_sink_ ABSL_GUARDED_BY(mu_);
   int64_t train_round_ ABSL_GUARDED_BY(mu_) = 0;
   // The open training round's task, handed again to a cohort member that lost it.

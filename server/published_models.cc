@@ -17,9 +17,17 @@ const std::string& PublishedModels::Publish(std::shared_ptr<const ParameterSet> 
   return current_;
 }
 
+std::shared_ptr<const SerializedParameterSet> PublishedModels::Pin(
+    std::shared_ptr<const ParameterSet> set) {
+  auto model = std::make_shared<const SerializedParameterSet>(std::move(set));
+  pinned_[model->content_address()] = model;
+  return model;
+}
+
 std::shared_ptr<const SerializedParameterSet> PublishedModels::Find(const std::string& sha) const {
-  auto it = versions_.find(sha);
-  return it == versions_.end() ? nullptr : it->second;
+  if (auto it = versions_.find(sha); it != versions_.end()) return it->second;
+  auto pinned = pinned_.find(sha);
+  return pinned == pinned_.end() ? nullptr : pinned->second;
 }
 
 }  // namespace tailor

@@ -67,15 +67,30 @@ int ClientCommand() {
                  token.status().ToString().c_str());
     return 2;
   }
-  auto experiment = BuildExperiment(c, Env::Default(), /*load_data=*/true);
+  // The pretrained base need not be on the device: the coordinator serves the model every
+  // client starts from, and the daemon fetches it once into STATE_DIR/NAME/models.
+  config::ExperimentConfig local = c;
+  if (const std::string& base = c.model().initial_model();
+      !base.empty() && !Env::Default()->FileExists(base)) {
+    std::fprintf(stderr,
+                 "client %lld: model.initial_model %s is not on this device; the coordinator's "
+                 "base model will be used\n",
+                 static_cast<long long>(id), base.c_str());
+    local.mutable_model()->clear_initial_model();
+  }
+  auto experiment = BuildExperiment(local, Env::Default(), /*load_data=*/true);
   if (!experiment.ok()) {
     std::fprintf(stderr, "tailor client: %s\n", experiment.status().ToString().c_str());
     return 2;
   }
   DirectoryPersonalStore store(absl::StrCat(absl::GetFlag(FLAGS_state_dir), "/", c.name()),
                                Env::Default());
+  const std::string base_model_dir =
+      absl::StrCat(absl::GetFlag(FLAGS_state_dir), "/", c.name(), "/models");
   // A daemon killed mid-write left a temporary file (its state file is intact).
-  if (absl::Status cleaned = store.RemoveTemporaryFiles(); !cleaned.ok()) {
+  absl::Status cleaned = store.RemoveTemporaryFiles();
+  if (cleaned.ok()) cleaned = RemoveAtomicWriteLeftovers(Env::Default(), base_model_dir);
+  if (!cleaned.ok()) {
     std::fprintf(stderr, "tailor client %lld: %s\n", static_cast<long long>(id),
                  cleaned.ToString().c_str());
     return 1;
@@ -130,6 +145,7 @@ int ClientCommand() {
   options.coordinator_address = absl::GetFlag(FLAGS_coordinator);
   options.token = std::string(absl::StripAsciiWhitespace(*token));
   options.context = ClientContextFor(*experiment, id, &store);
+  options.base_model_dir = base_model_dir;
   options.jitter_seed = c.seed();
   if (const int64_t stall = absl::GetFlag(FLAGS_testing_stall_upload_after_bytes); stall >= 0) {
     const int64_t stall_round = absl::GetFlag(FLAGS_testing_stall_upload_in_round);

@@ -258,6 +258,8 @@ int Run(const config::ExperimentConfig& c) {
   const ParameterSet shared = experiment->algorithm->policy().Shared(*experiment->initial_model);
   // An encoded update is the shared parameters plus per-tensor framing and a digest.
   so.max_upload_bytes = static_cast<int64_t>(shared.TotalBytes()) + 64 * (shared.size() + 1) + 4096;
+  // Every client starts from this model; one without the pretrained base file fetches it.
+  so.base_model = experiment->initial_model;
   CoordinatorService service(so);
 
   grpc::ServerBuilder builder;

@@ -207,32 +207,73 @@ TEST_F(NetworkTest, FourClientProcessesOverMutualTlsGiveTheSimulationsModelBitFo
 }
 
 // The coordinator waits for its cohort (no client runs) while strangers try it.
-// A language model over the network: fortune files as clients, the byte transformer with LoRA
-// (FedSA-LoRA: frozen base, shared A, personal B). Same model and same bits per byte, to the
-// digit, as the simulation of the same config.
+// A language model over the network: fortune files as clients, a pretrained byte transformer
+// with LoRA (FedSA-LoRA: frozen base, shared A, personal B). Only the coordinator has the
+// pretrained base: the clients fetch it once by its address (one finds it in its cache). Same
+// model and same bits per byte, to the digit, as the simulation of the same config.
 TEST_F(NetworkTest, ALanguageModelOverTheNetworkIsTheSimulationsToTheBit) {
-  ASSERT_OK(Env::Default()->WriteFileAtomically(dir_ + "/exp.textproto", R"(
+  ASSERT_OK(Env::Default()->WriteFileAtomically(dir_ + "/exp.textproto", absl::StrCat(R"(
 name: "netlm"
 seed: 5
 rounds: 2
 data { dataset: "fortunes" num_clients: 4 text { max_texts_per_client: 60 } }
-model { architecture: "byte_transformer_tiny" lora { rank: 2 } }
+model { architecture: "byte_transformer_tiny" lora { rank: 2 } initial_model: ")",
+                                                                                    dir_, R"(/base/base.tlps" }
+pretrain { steps: 20 eval_every_steps: 10 }
 train { learning_rate: 0.1 batch_size: 8 }
 algorithm { name: "fedsa_lora" }
 eval { every_rounds: 100 new_clients: 1 }
 simulation { workers: 2 }
-)"));
-  auto coordinator = Coordinator();
-  std::vector<std::unique_ptr<ChildProcess>> clients;
-  for (int i = 0; i < 4; ++i) clients.push_back(Client(i));
-  ASSERT_EQ(coordinator->Wait(absl::Minutes(3)), 0) << Log("coordinator.log");
-  for (int i = 0; i < 4; ++i) {
-    EXPECT_EQ(clients[i]->Wait(absl::Seconds(30)), 0) << Log(absl::StrCat("client", i, ".log"));
-  }
+)")));
+  // The simulation pretrains the missing base first.
   ChildProcess sim({TAILOR_BINARY, "simulate", "--config=" + dir_ + "/exp.textproto",
                     "--set=output_dir=" + dir_ + "/sim", "--quiet"},
                    dir_ + "/sim.log");
   ASSERT_EQ(sim.Wait(absl::Minutes(2)), 0) << Log("sim.log");
+  ASSERT_TRUE(Env::Default()->FileExists(dir_ + "/base/base.tlps"));
+  auto coordinator = Coordinator();
+  client_sets_ = ",model.initial_model=" + dir_ + "/not-on-this-device/base.tlps";
+  std::vector<std::unique_ptr<ChildProcess>> clients(4);
+  for (int i = 1; i < 4; ++i) clients[i] = Client(i);
+  // Client 0 starts once client 1 has fetched the base, with that copy in its own cache.
+  const std::string cache1 = dir_ + "/state1/netlm/models";
+  std::vector<std::string> cached;
+  for (int i = 0; i < 600 && cached.empty(); ++i) {
+    absl::SleepFor(absl::Milliseconds(50));
+    auto names = Env::Default()->ListDir(cache1);
+    if (names.ok()) {
+      for (const auto& n : *names) {
+        if (absl::EndsWith(n, ".tlps")) cached.push_back(n);
+      }
+    }
+  }
+  ASSERT_EQ(cached.size(), 1u) << Log("client1.log");
+  auto base = Env::Default()->ReadFile(cache1 + "/" + cached[0]);
+  ASSERT_OK(base);
+  const std::string base_sha = ContentAddressOf(*base);
+  EXPECT_EQ(cached[0], base_sha + ".tlps");
+  ASSERT_OK(Env::Default()->CreateDirs(dir_ + "/state0/netlm/models"));
+  ASSERT_OK(Env::Default()->WriteFileAtomically(
+      absl::StrCat(dir_, "/state0/netlm/models/", cached[0]), *base));
+  clients[0] = Client(0);
+  ASSERT_EQ(coordinator->Wait(absl::Minutes(3)), 0) << Log("coordinator.log");
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(clients[i]->Wait(absl::Seconds(30)), 0);
+    const std::string log = Log(absl::StrCat("client", i, ".log"));
+    EXPECT_NE(log.find(absl::StrCat("sha256=", base_sha.substr(0, 16), " from=",
+                                    i == 0 ? "cache" : "coordinator")),
+              std::string::npos)
+        << log;
+  }
+  // The pretrained tensors are the base's (the LoRA adapters start from the seed).
+  auto pretrained = DeserializeParameterSet(*Env::Default()->ReadFile(dir_ + "/base/base.tlps"));
+  auto served = DeserializeParameterSet(*base);
+  ASSERT_OK(pretrained);
+  ASSERT_OK(served);
+  for (const auto& e : pretrained->entries()) {
+    ASSERT_NE(served->Find(e.name), nullptr) << e.name;
+    EXPECT_TRUE(*served->Find(e.name) == e.tensor) << e.name;
+  }
   auto net_model = Env::Default()->ReadFile(dir_ + "/coord/final_shared.tlps");
   ASSERT_OK(net_model);
   EXPECT_TRUE(*net_model == *Env::Default()->ReadFile(dir_ + "/sim/final_shared.tlps"));
