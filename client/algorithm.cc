@@ -1,5 +1,7 @@
 #include "client/algorithm.h"
 
+#include <cmath>
+
 #include "client/algorithm_steps.h"
 
 #include "absl/strings/str_cat.h"
@@ -147,23 +149,7 @@ absl::StatusOr<std::unique_ptr<ClientAlgorithm>> CreateClientAlgorithm(
     return PersonalizationPolicy(personal_patterns.empty() ? std::move(fallback)
                                                            : personal_patterns);
   };
-  if (options.head_epochs < 1 || options.finetune_epochs < 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "head_epochs must be >= 1 and finetune_epochs >= 0, got ", options.head_epochs, " and ",
-        options.finetune_epochs));
-  }
-  if (!(options.ditto_lambda >= 0) || options.personal_epochs < 1 ||
-      !(options.apfl_alpha >= 0 && options.apfl_alpha <= 1) ||
-      !(options.ala_learning_rate > 0) ||
-      !(options.ala_data_fraction > 0 && options.ala_data_fraction <= 1) ||
-      options.ala_layers < 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "algorithm options out of range: ditto_lambda ", options.ditto_lambda,
-        " (>= 0), personal_epochs ", options.personal_epochs, " (>= 1), apfl_alpha ",
-        options.apfl_alpha, " ([0, 1]), ala_learning_rate ", options.ala_learning_rate,
-        " (> 0), ala_data_fraction ", options.ala_data_fraction, " ((0, 1]), ala_layers ",
-        options.ala_layers, " (>= 1)"));
-  }
+  TAILOR_RETURN_IF_ERROR(ValidateAlgorithmOptions(options));
   if (name == "fedrep") return MakeFedRep(patterns_or(model.head_patterns), options.head_epochs);
   if (name == "lg_fedavg") {
     // LG-FedAvg (Liang et al., "Think Locally, Act Globally", 2020): local representations
@@ -207,6 +193,30 @@ absl::StatusOr<std::unique_ptr<ClientAlgorithm>> CreateClientAlgorithm(
   }
   return absl::InvalidArgumentError(absl::StrCat("unknown algorithm '", name, "' (known: ",
                                                  absl::StrJoin(AlgorithmNames(), ", "), ")"));
+}
+
+absl::Status ValidateAlgorithmOptions(const AlgorithmOptions& o) {
+  auto fail = [](absl::string_view option, absl::string_view rule, auto value) {
+    return absl::InvalidArgumentError(absl::StrCat(option, ": must be ", rule, ", got ", value));
+  };
+  if (o.head_epochs < 1) return fail("head_epochs", ">= 1", o.head_epochs);
+  if (o.finetune_epochs < 0) return fail("finetune_epochs", ">= 0", o.finetune_epochs);
+  if (!(o.ditto_lambda >= 0) || !std::isfinite(o.ditto_lambda)) {
+    return fail("ditto_lambda", ">= 0", o.ditto_lambda);
+  }
+  if (o.personal_epochs < 1) return fail("personal_epochs", ">= 1", o.personal_epochs);
+  if (!(o.apfl_alpha >= 0 && o.apfl_alpha <= 1)) return fail("apfl_alpha", "in [0, 1]", o.apfl_alpha);
+  if (!(o.ala_learning_rate > 0) || !std::isfinite(o.ala_learning_rate)) {
+    return fail("ala_learning_rate", "> 0", o.ala_learning_rate);
+  }
+  if (!(o.ala_data_fraction > 0 && o.ala_data_fraction <= 1)) {
+    return fail("ala_data_fraction", "in (0, 1]", o.ala_data_fraction);
+  }
+  if (o.ala_layers < 1) return fail("ala_layers", ">= 1", o.ala_layers);
+  for (const std::string& p : o.personal_patterns) {
+    if (p.empty()) return absl::InvalidArgumentError("personal_patterns: empty pattern");
+  }
+  return absl::OkStatus();
 }
 
 const std::vector<std::string>& AlgorithmNames() {

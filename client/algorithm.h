@@ -91,11 +91,16 @@ struct AlgorithmOptions {
   bool fedbn_recalibrate = false;
 };
 
-// Known names: "fedavg", "fedprox", "fedavg_ft", "fedper", "fedrep", "lg_fedavg", "fedbabu",
-// "ditto", "apfl", "fedbn", "fedala", "local", "constant_delta".
 // Every name CreateClientAlgorithm accepts (the config loader checks against it).
 const std::vector<std::string>& AlgorithmNames();
 
+// The registry's check of its options: INVALID_ARGUMENT "<option>: <why>" naming the first
+// out of range (the config loader reports it as algorithm.<option>).
+absl::Status ValidateAlgorithmOptions(const AlgorithmOptions& options);
+
+// INVALID_ARGUMENT for an unknown name, options out of range (as ValidateAlgorithmOptions), or
+// an algorithm the model cannot run (fedbn without normalization layers, a LoRA algorithm
+// without adapters).
 absl::StatusOr<std::unique_ptr<ClientAlgorithm>> CreateClientAlgorithm(
     const std::string& name, const ModelSpec& model, const AlgorithmOptions& options);
 inline absl::StatusOr<std::unique_ptr<ClientAlgorithm>> CreateClientAlgorithm(

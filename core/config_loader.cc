@@ -314,15 +314,25 @@ absl::Status ValidatePrivacy(const ExperimentConfig& c, const Checker& check) {
                       "must be 0 with privacy: a Poisson-sampled round may be small or empty, "
                       "and its noised mean is defined either way");
   }
-  if (c.algorithm().name() == "local" || c.algorithm().name() == "oppu") {
-    return check.Fail("privacy.clip_norm", absl::StrCat("algorithm '", c.algorithm().name(),
-                                                       "' shares nothing to protect"));
-  }
   if (c.simulation().attack().byzantine_fraction() > 0) {
     return check.Fail("simulation.attack.byzantine_fraction",
                       "attack simulation and privacy are not combined");
   }
   return absl::OkStatus();
+}
+
+// A registry's refusal: "transformer.heads: must divide..." names an option of `section`;
+// anything else is about `what` (the architecture, the algorithm's name).
+absl::Status FailNamingOption(const Checker& check, absl::string_view section,
+                              absl::string_view what, const absl::Status& refusal) {
+  const std::string message(refusal.message());
+  const size_t colon = message.find(": ");
+  if (refusal.code() == absl::StatusCode::kInvalidArgument && colon != std::string::npos &&
+      message.find(' ') > colon) {
+    return check.Fail(absl::StrCat(section, ".", message.substr(0, colon)),
+                      message.substr(colon + 2));
+  }
+  return check.Fail(absl::StrCat(section, ".", what), message);
 }
 
 absl::Status Validate(const ExperimentConfig& c, const Checker& check) {
@@ -432,15 +442,9 @@ absl::Status Validate(const ExperimentConfig& c, const Checker& check) {
                       absl::StrCat("must be >= 1, got ", data.shards().classes_per_client()));
   }
   // The model registry checks the architecture and its options.
-  if (absl::StatusOr<ModelSpec> spec = BuildModelSpec(ModelOptionsOf(c.model())); !spec.ok()) {
-    const std::string message(spec.status().message());
-    const size_t colon = message.find(": ");
-    // "transformer.heads: ..." names an option; anything else is about the architecture.
-    if (spec.status().code() == absl::StatusCode::kInvalidArgument && colon != std::string::npos &&
-        message.find(' ') > colon) {
-      return check.Fail(absl::StrCat("model.", message.substr(0, colon)), message.substr(colon + 2));
-    }
-    return check.Fail("model.architecture", message);
+  absl::StatusOr<ModelSpec> spec = BuildModelSpec(ModelOptionsOf(c.model()));
+  if (!spec.ok()) {
+    return FailNamingOption(check, "model", "architecture", spec.status());
   } else if ((spec->task == TaskKind::kCausalLanguageModel) != IsTextDataset(c.data().dataset())) {
     return check.Fail("model.architecture",
                       absl::StrCat("'", c.model().architecture(), "' is for ",
@@ -464,40 +468,13 @@ absl::Status Validate(const ExperimentConfig& c, const Checker& check) {
   if (!(t.weight_decay() >= 0) || !std::isfinite(t.weight_decay())) {
     return check.Fail("train.weight_decay", absl::StrCat("must be >= 0, got ", t.weight_decay()));
   }
-  if (!OneOf(c.algorithm().name(), AlgorithmNames())) {
-    return check.Fail("algorithm.name",
-                      absl::StrCat("unknown algorithm '", c.algorithm().name(), "' (known: ",
-                                   absl::StrJoin(AlgorithmNames(), ", "), ")"));
-  }
-  const config::AlgorithmConfig& a = c.algorithm();
-  if (!(a.ditto_lambda() >= 0) || !std::isfinite(a.ditto_lambda())) {
-    return check.Fail("algorithm.ditto_lambda", absl::StrCat("must be >= 0, got ", a.ditto_lambda()));
-  }
-  if (a.personal_epochs() < 1) {
-    return check.Fail("algorithm.personal_epochs",
-                      absl::StrCat("must be >= 1, got ", a.personal_epochs()));
-  }
-  if (!(a.apfl_alpha() >= 0 && a.apfl_alpha() <= 1)) {
-    return check.Fail("algorithm.apfl_alpha", absl::StrCat("must be in [0, 1], got ", a.apfl_alpha()));
-  }
-  if (!(a.ala_learning_rate() > 0) || !std::isfinite(a.ala_learning_rate())) {
-    return check.Fail("algorithm.ala_learning_rate",
-                      absl::StrCat("must be > 0, got ", a.ala_learning_rate()));
-  }
-  if (!(a.ala_data_fraction() > 0 && a.ala_data_fraction() <= 1)) {
-    return check.Fail("algorithm.ala_data_fraction",
-                      absl::StrCat("must be in (0, 1], got ", a.ala_data_fraction()));
-  }
-  if (a.ala_layers() < 1) {
-    return check.Fail("algorithm.ala_layers", absl::StrCat("must be >= 1, got ", a.ala_layers()));
-  }
-  if (c.algorithm().head_epochs() < 1) {
-    return check.Fail("algorithm.head_epochs",
-                      absl::StrCat("must be >= 1, got ", c.algorithm().head_epochs()));
-  }
-  if (c.algorithm().finetune_epochs() < 0) {
-    return check.Fail("algorithm.finetune_epochs",
-                      absl::StrCat("must be >= 0, got ", c.algorithm().finetune_epochs()));
+  // The algorithm registry checks the name, its options and that the model can run it.
+  absl::StatusOr<std::unique_ptr<ClientAlgorithm>> algorithm =
+      CreateClientAlgorithm(c.algorithm().name(), *spec, AlgorithmOptionsOf(c.algorithm()));
+  if (!algorithm.ok()) return FailNamingOption(check, "algorithm", "name", algorithm.status());
+  if (PrivacyEnabled(c) && !(*algorithm)->federated()) {
+    return check.Fail("privacy.clip_norm", absl::StrCat("algorithm '", c.algorithm().name(),
+                                                       "' shares nothing to protect"));
   }
   if (!(c.train().proximal_mu() >= 0) || !std::isfinite(c.train().proximal_mu())) {
     return check.Fail("train.proximal_mu",
@@ -516,9 +493,6 @@ absl::Status Validate(const ExperimentConfig& c, const Checker& check) {
   codec.topk_fraction = c.upload().topk_fraction();
   if (absl::Status s = ValidateUpdateCodec(codec); !s.ok()) {
     return check.Fail("upload.topk_fraction", std::string(s.message()));
-  }
-  for (const auto& p : c.algorithm().personal_patterns()) {
-    if (p.empty()) return check.Fail("algorithm.personal_patterns", "empty pattern");
   }
   const auto& s = c.server();
   if (s.clients_per_round() < 0 || s.clients_per_round() > data.num_clients()) {
@@ -730,6 +704,21 @@ absl::StatusOr<ExperimentConfig> LoadExperimentConfig(
                         absl::StrCat("cannot read config: ", text.status().message()));
   }
   return ParseExperimentConfig(*text, path, overrides);
+}
+
+AlgorithmOptions AlgorithmOptionsOf(const config::AlgorithmConfig& a) {
+  AlgorithmOptions o;
+  o.personal_patterns.assign(a.personal_patterns().begin(), a.personal_patterns().end());
+  o.head_epochs = a.head_epochs();
+  o.finetune_epochs = a.finetune_epochs();
+  o.ditto_lambda = a.ditto_lambda();
+  o.personal_epochs = a.personal_epochs();
+  o.apfl_alpha = a.apfl_alpha();
+  o.ala_learning_rate = a.ala_learning_rate();
+  o.ala_data_fraction = a.ala_data_fraction();
+  o.ala_layers = a.ala_layers();
+  o.fedbn_recalibrate = a.fedbn_recalibrate();
+  return o;
 }
 
 ModelOptions ModelOptionsOf(const config::ModelConfig& model) {

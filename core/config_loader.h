@@ -14,6 +14,8 @@
 
 namespace tailor {
 
+struct AlgorithmOptions;  // client/algorithm.h
+
 
 
 struct ConfigOverride {
@@ -37,6 +39,8 @@ absl::StatusOr<config::ExperimentConfig> ParseExperimentConfig(
 
 // The model registry's options for a config's model section (models/model_spec.h).
 ModelOptions ModelOptionsOf(const config::ModelConfig& model);
+// The algorithm registry's options for a config's algorithm section (client/algorithm.h).
+AlgorithmOptions AlgorithmOptionsOf(const config::AlgorithmConfig& algorithm);
 
 absl::StatusOr<config::ExperimentConfig> LoadExperimentConfig(
     const std::string& path, Env* env, const std::vector<ConfigOverride>& overrides = {});

@@ -67,20 +67,8 @@ absl::StatusOr<Experiment> BuildExperiment(const config::ExperimentConfig& c, En
                                            bool load_data) {
   Experiment e;
   TAILOR_ASSIGN_OR_RETURN(e.spec, BuildModelSpec(ModelOptionsOf(c.model())));
-  AlgorithmOptions algorithm;
-  algorithm.personal_patterns.assign(c.algorithm().personal_patterns().begin(),
-                                     c.algorithm().personal_patterns().end());
-  algorithm.head_epochs = c.algorithm().head_epochs();
-  algorithm.finetune_epochs = c.algorithm().finetune_epochs();
-  algorithm.ditto_lambda = c.algorithm().ditto_lambda();
-  algorithm.personal_epochs = c.algorithm().personal_epochs();
-  algorithm.apfl_alpha = c.algorithm().apfl_alpha();
-  algorithm.ala_learning_rate = c.algorithm().ala_learning_rate();
-  algorithm.ala_data_fraction = c.algorithm().ala_data_fraction();
-  algorithm.ala_layers = c.algorithm().ala_layers();
-  algorithm.fedbn_recalibrate = c.algorithm().fedbn_recalibrate();
-  TAILOR_ASSIGN_OR_RETURN(e.algorithm,
-                          CreateClientAlgorithm(c.algorithm().name(), e.spec, algorithm));
+  TAILOR_ASSIGN_OR_RETURN(e.algorithm, CreateClientAlgorithm(c.algorithm().name(), e.spec,
+                                                             AlgorithmOptionsOf(c.algorithm())));
   e.reproducible_private_noise = c.privacy().noise() != "secure";
   TAILOR_ASSIGN_OR_RETURN(ParameterSet initial, InitialModel(c, e.spec, env));
   e.initial_model = std::make_shared<const ParameterSet>(std::move(initial));

@@ -149,6 +149,16 @@ TEST(ConfigLoader, EachRangeCheck) {
        "algorithm.ala_data_fraction"},
       {"rounds: 1 data { num_clients: 5 } algorithm { name: \"fedala\" ala_layers: 0 }",
        "algorithm.ala_layers"},
+      // The algorithm registry also judges whether the model can run the algorithm.
+      {"rounds: 1 data { num_clients: 5 dataset: \"fortunes\" } model { architecture: "
+       "\"byte_transformer_tiny\" } algorithm { name: \"fedsa_lora\" }",
+       "algorithm.name"},
+      {"rounds: 1 data { num_clients: 5 } algorithm { name: \"fedbn\" }", "algorithm.name"},
+      {"rounds: 1 data { num_clients: 5 } algorithm { name: \"fedper\" personal_patterns: \"\" }",
+       "algorithm.personal_patterns"},
+      {"rounds: 1 data { num_clients: 5 } algorithm { name: \"local\" } "
+       "privacy { clip_norm: 1 noise_multiplier: 1 }",
+       "privacy.clip_norm"},
       {"rounds: 1 data { num_clients: 5 } eval { new_clients: 5 }", "eval.new_clients"},
       {"rounds: 1 data { num_clients: 5 dirichlet { alpha: 1 per_client: true "
        "pfllib_numpy_seed: 1 } }",
