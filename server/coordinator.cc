@@ -316,7 +316,27 @@ ParameterSet Coordinator::ServerState() const {
   return state;
 }
 
+void Coordinator::EvaluateInitialModel() {
+  RoundRecord record;
+  record.round = 0;
+  const absl::Time start = options_.env->Now();
+  record.eval = Evaluate(0, 0, training_clients(), /*new_clients=*/false);
+  if (options_.new_clients > 0) {
+    record.new_client_eval =
+        Evaluate(0, training_clients(), options_.new_clients, /*new_clients=*/true);
+  }
+  const absl::Time now = options_.env->Now();
+  record.eval_seconds = absl::ToDoubleSeconds(now - start);
+  record.round_seconds = record.eval_seconds;
+  record.elapsed_seconds = absl::ToDoubleSeconds(now - started_);
+  for (RoundObserver* o : options_.observers) o->OnRoundComplete(record);
+}
+
 absl::Status Coordinator::RunAll() {
+  if (options_.eval_at_start && completed_rounds_ == 0 && !pending_evaluation_ &&
+      !(privacy_ && options_.withhold_unprotected)) {
+    EvaluateInitialModel();
+  }
   while (completed_rounds_ < options_.rounds || pending_evaluation_) {
     if (BudgetExhausted() && !pending_evaluation_) {
       stop_reason_ = absl::StrCat("stopped after round ", completed_rounds_, " of ",

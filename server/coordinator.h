@@ -106,6 +106,10 @@ struct CoordinatorOptions {
   bool withhold_unprotected = false;
   // Evaluate after every this many rounds, and after the last.
   int64_t eval_every = 1;
+  // Also evaluate the initial model before round 1 (a record with round 0): what the
+  // federation starts from, a pretrained base for instance. Not durable: a coordinator that
+  // restarts before round 1 completes evaluates it again. Ignored under withhold_unprotected.
+  bool eval_at_start = false;
   // What the model's evaluations measure (core/task.h): accuracy or bits per byte.
   TaskKind task = TaskKind::kImageClassification;
   // Clients held out of training: the last `new_clients` ids never join a cohort (nor the DP
@@ -177,6 +181,8 @@ class Coordinator {
   // Evaluates the committed round of `record` (when due), commits the evaluation, and tells the
   // observers.
   absl::StatusOr<RoundRecord> EvaluateAndReport(RoundRecord record);
+  // The evaluation of the initial model (eval_at_start), reported as round 0.
+  void EvaluateInitialModel();
   bool EvaluationDue(int64_t round) const;
   CoordinatorOptions options_;
   std::shared_ptr<const ParameterSet> global_;

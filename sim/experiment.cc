@@ -136,6 +136,7 @@ CoordinatorOptions CoordinatorOptionsFrom(const config::ExperimentConfig& c, con
   co.server_optimizer.beta2 = c.server().beta2();
   co.server_optimizer.tau = c.server().tau();
   co.eval_every = c.eval().every_rounds();
+  co.eval_at_start = c.eval().at_start();
   co.task = e.spec.task;
   co.new_clients = c.eval().new_clients();
   co.new_client_epochs = c.eval().new_client_epochs();

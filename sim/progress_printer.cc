@@ -49,6 +49,12 @@ void ProgressPrinter::OnRoundComplete(const RoundRecord& r) {
     acc += absl::StrFormat(" | new clients %s",
                            r.new_client_eval->metric().Format(r.new_client_eval->micro));
   }
+  if (r.round == 0) {  // eval.at_start: the initial model, before any training
+    absl::FPrintF(out_, "%s[%s] initial model | %s | %.1fs\n", interactive_ ? "\r" : "",
+                  run_name_, acc, r.round_seconds);
+    std::fflush(out_);
+    return;
+  }
   // Rounds run by this process: after a coordinator restart, elapsed time starts again while
   // round numbers continue.
   ++rounds_seen_;

@@ -134,7 +134,8 @@ absl::StatusOr<SimulationResult> ReadRunDirectory(const std::string& dir, Env* e
       return absl::InvalidArgumentError(absl::StrCat(metrics_path, " line ", i + 1, ": ",
                                                      record.status().message()));
     }
-    run.rounds.push_back(*std::move(record));
+    // Round 0 is the initial model's evaluation (eval.at_start): not a round run.
+    if (record->round > 0) run.rounds.push_back(*std::move(record));
   }
   const std::string cross_path = absl::StrCat(dir, "/cross_eval.json");
   if (env->FileExists(cross_path)) {

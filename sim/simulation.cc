@@ -24,10 +24,13 @@
 namespace tailor {
 namespace {
 
-// Keeps every round's record for the result.
+// Keeps every round's record for the result (the initial model's evaluation, round 0, is in
+// metrics.jsonl and the progress line; the summary and plots count rounds).
 class RecordCollector : public RoundObserver {
  public:
-  void OnRoundComplete(const RoundRecord& record) override { records.push_back(record); }
+  void OnRoundComplete(const RoundRecord& record) override {
+    if (record.round > 0) records.push_back(record);
+  }
   std::vector<RoundRecord> records;
 };
 

@@ -324,5 +324,59 @@ TEST(CoordinatorNewClients, HeldOutClientsNeverTrainAndAreEvaluatedApart) {
   EXPECT_STATUS(Coordinator::Create(o), absl::StatusCode::kInvalidArgument, "new_clients");
 }
 
+// eval_at_start: the initial model is evaluated (training and held-out clients) before any
+// training, and reported as round 0; the rounds after it are unchanged.
+TEST(CoordinatorEvalAtStart, TheInitialModelIsEvaluatedAsRoundZeroBeforeAnyTraining) {
+  struct Recorder : RoundObserver {
+    void OnRoundComplete(const RoundRecord& r) override { records.push_back(r); }
+    std::vector<RoundRecord> records;
+  };
+  struct Transport : RecordingTransport {
+    void DispatchTrain(const TrainTask& task, const std::vector<int64_t>& cohort,
+                       std::shared_ptr<UpdateSink> sink) override {
+      if (first_train_after_evals < 0) first_train_after_evals = static_cast<int>(evals.size());
+      RecordingTransport::DispatchTrain(task, cohort, std::move(sink));
+    }
+    void DispatchEval(const EvalTask& task, const std::vector<int64_t>& clients,
+                      std::shared_ptr<EvalSink> sink) override {
+      eval_models.push_back(task.global_shared);
+      eval_rounds.push_back(task.round);
+      RecordingTransport::DispatchEval(task, clients, std::move(sink));
+    }
+    int first_train_after_evals = -1;
+    std::vector<std::shared_ptr<const ParameterSet>> eval_models;
+    std::vector<int64_t> eval_rounds;
+  } transport;
+  Recorder recorder;
+  CoordinatorOptions o;
+  o.num_clients = 6;
+  o.new_clients = 2;
+  o.rounds = 2;
+  o.eval_every = 2;
+  o.eval_at_start = true;
+  o.seed = 5;
+  o.initial_shared = RandomSet(kSpec, 1, 1.0);
+  o.transport = &transport;
+  o.observers = {&recorder};
+  auto c = Coordinator::Create(o);
+  ASSERT_OK(c);
+  ASSERT_OK((*c)->RunAll());
+  ASSERT_EQ(recorder.records.size(), 3u);
+  const RoundRecord& start = recorder.records[0];
+  EXPECT_EQ(start.round, 0);
+  ASSERT_TRUE(start.eval.has_value());
+  EXPECT_EQ(start.eval->clients, 4);
+  ASSERT_TRUE(start.new_client_eval.has_value());
+  EXPECT_EQ(start.new_client_eval->clients, 2);
+  EXPECT_EQ(recorder.records[1].round, 1);
+  EXPECT_EQ(recorder.records[2].round, 2);
+  // Both evaluations of round 0 ran before the first training task, on the initial model.
+  EXPECT_EQ(transport.first_train_after_evals, 2);
+  ASSERT_EQ(transport.eval_rounds.size(), 4u);
+  EXPECT_EQ(transport.eval_rounds[0], 0);
+  EXPECT_TRUE(*transport.eval_models[0] == o.initial_shared);
+  EXPECT_FALSE(*transport.eval_models[2] == o.initial_shared);
+}
+
 }  // namespace
 }  // namespace tailor

@@ -69,6 +69,17 @@ TEST(RunLog, ReadsBackWhatTheMetricsWriterWrites) {
   EXPECT_DOUBLE_EQ(run->seconds, 4.0);
 }
 
+TEST(RunLog, TheInitialModelsEvaluationIsNotCountedAsARound) {
+  // eval.at_start writes a round-0 record first: a report counts the rounds that ran.
+  const std::string metrics = RoundRecordToJson(Evaluated(0, 0.1), "a") + "\n" +
+                              RoundRecordToJson(Evaluated(1, 0.8), "a") + "\n";
+  auto run = ReadRunDirectory(WriteRun("start", metrics), Env::Default());
+  ASSERT_OK(run);
+  ASSERT_EQ(run->rounds.size(), 1u);
+  EXPECT_EQ(run->rounds[0].round, 1);
+  EXPECT_DOUBLE_EQ(run->rounds[0].eval->micro, 0.8);
+}
+
 TEST(RunLog, ALanguageModelRunIsReadBackInBitsPerByte) {
   RoundRecord r = Evaluated(1, 2.5);
   r.eval->task = TaskKind::kCausalLanguageModel;
