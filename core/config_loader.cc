@@ -12,6 +12,7 @@
 #include "core/update_codec.h"
 #include "core/utf8.h"
 #include "client/algorithm.h"
+#include "data/dataset_registry.h"
 #include "models/model_spec.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
@@ -100,17 +101,15 @@ bool OneOf(const std::string& value, const std::vector<std::string>& allowed) {
 }
 
 bool IsTextDataset(const std::string& dataset) {
-  return dataset == "fortunes" || dataset == "text_dir" || dataset == "text_jsonl";
+  const DatasetInfo* info = FindDataset(dataset);
+  return info != nullptr && info->text;
 }
 
 void ApplyDefaults(ExperimentConfig* c) {
   auto* data = c->mutable_data();
   if (data->dataset().empty()) data->set_dataset("fashion_mnist");
-  if (data->path().empty() && data->dataset() == "fashion_mnist") {
-    data->set_path("/usr/share/datasets/fashion-mnist");
-  }
-  if (data->path().empty() && data->dataset() == "fortunes") {
-    data->set_path("/usr/share/games/fortunes");
+  if (const DatasetInfo* info = FindDataset(data->dataset()); info && data->path().empty()) {
+    data->set_path(info->default_path);
   }
   if (!data->has_train_fraction()) data->set_train_fraction(0.75);
   if (IsTextDataset(data->dataset())) {
@@ -351,10 +350,10 @@ absl::Status Validate(const ExperimentConfig& c, const Checker& check) {
   }
   if (c.rounds() < 1) return check.Fail("rounds", absl::StrCat("must be >= 1, got ", c.rounds()));
   const auto& data = c.data();
-  if (!OneOf(data.dataset(), {"fashion_mnist", "fortunes", "text_dir", "text_jsonl"})) {
-    return check.Fail("data.dataset",
-                      absl::StrCat("unknown dataset '", data.dataset(),
-                                   "' (known: fashion_mnist, fortunes, text_dir, text_jsonl)"));
+  const DatasetInfo* dataset = FindDataset(data.dataset());
+  if (dataset == nullptr) {
+    return check.Fail("data.dataset", absl::StrCat("unknown dataset '", data.dataset(),
+                                                   "' (known: ", DatasetNames(), ")"));
   }
   if (IsTextDataset(data.dataset())) {
     if (data.path().empty()) {
@@ -445,12 +444,12 @@ absl::Status Validate(const ExperimentConfig& c, const Checker& check) {
   absl::StatusOr<ModelSpec> spec = BuildModelSpec(ModelOptionsOf(c.model()));
   if (!spec.ok()) {
     return FailNamingOption(check, "model", "architecture", spec.status());
-  } else if ((spec->task == TaskKind::kCausalLanguageModel) != IsTextDataset(c.data().dataset())) {
+  } else if (spec->task != dataset->task) {
     return check.Fail("model.architecture",
                       absl::StrCat("'", c.model().architecture(), "' is for ",
                                    MetricOf(spec->task).task_name, " and data.dataset '",
-                                   c.data().dataset(), "' is ",
-                                   IsTextDataset(c.data().dataset()) ? "text" : "images"));
+                                   c.data().dataset(), "' is for ",
+                                   MetricOf(dataset->task).task_name));
   }
   const auto& t = c.train();
   if (!(t.learning_rate() > 0) || !std::isfinite(t.learning_rate())) {

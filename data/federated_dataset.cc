@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/random.h"
+#include "data/dataset_registry.h"
 #include "data/text_dataset.h"
 #include "data/pfllib_partition.h"
 #include "core/status_macros.h"
@@ -98,9 +99,12 @@ absl::StatusOr<FederatedDataset> BuildTextDataset(const config::DataConfig& conf
 absl::StatusOr<FederatedDataset> BuildFederatedDataset(const config::DataConfig& config,
                                                        uint64_t experiment_seed, Env* env,
                                                        int held_out_clients) {
-  if (config.dataset() != "fashion_mnist") {
-    return BuildTextDataset(config, held_out_clients, experiment_seed, env);
+  const DatasetInfo* dataset = FindDataset(config.dataset());
+  if (dataset == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("unknown dataset '", config.dataset(),
+                                                   "' (known: ", DatasetNames(), ")"));
   }
+  if (dataset->text) return BuildTextDataset(config, held_out_clients, experiment_seed, env);
   TAILOR_ASSIGN_OR_RETURN(ImageDataset ds, LoadFashionMnist(config.path(), env));
   if (config.max_samples() > 0) ds.Truncate(static_cast<size_t>(config.max_samples()));
   return PartitionPool(std::make_shared<const ImageDataset>(std::move(ds)), config,
