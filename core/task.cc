@@ -13,13 +13,15 @@ const TaskMetric kMetrics[] = {
      /*higher_is_better=*/true, /*percent=*/true},
     {TaskKind::kCausalLanguageModel, "causal_lm", "bpb", "bpb", /*higher_is_better=*/false,
      /*percent=*/false},
+    {TaskKind::kPairwisePreference, "pairwise_preference", "pair_accuracy", "pair acc",
+     /*higher_is_better=*/true, /*percent=*/true},
 };
 
 }  // namespace
 
 double TaskMetric::Of(int64_t correct, int64_t count, double loss_sum) const {
   if (count <= 0) return std::nan("");
-  if (task == TaskKind::kImageClassification) {
+  if (task != TaskKind::kCausalLanguageModel) {  // accuracy: of images, of pairs
     return static_cast<double>(correct) / static_cast<double>(count);
   }
   // Bits per scored token: nats / ln 2, over the bytes and terminators.

@@ -7,7 +7,9 @@
 //   image classification   correct predictions, test images, summed cross-entropy (nats);
 //   causal language model  next tokens predicted exactly, scored tokens (a text's bytes plus
 //                          its terminator, each scored from the beginning-of-text token),
-//                          summed negative log-likelihood (nats).
+//                          summed negative log-likelihood (nats);
+//   pairwise preference    pairs whose preferred text the model scores higher, pairs, summed
+//                          Bradley-Terry log-loss -log sigmoid(r(chosen) - r(rejected)) (nats).
 // So the wire, the evaluation collector and its checks are the same for both.
 #ifndef TAILOR_CORE_TASK_H_
 #define TAILOR_CORE_TASK_H_
@@ -20,11 +22,11 @@
 
 namespace tailor {
 
-enum class TaskKind { kImageClassification, kCausalLanguageModel };
+enum class TaskKind { kImageClassification, kCausalLanguageModel, kPairwisePreference };
 
 struct TaskMetric {
   TaskKind task;
-  // "image_classification" / "causal_lm".
+  // "image_classification" / "causal_lm" / "pairwise_preference".
   const char* task_name;
   // The metric's key in metrics.jsonl ("accuracy", "bpb") and its label in tables.
   const char* name;

@@ -17,6 +17,7 @@
 #include "core/sha256.h"
 #include "core/status_macros.h"
 #include "core/utf8.h"
+#include "data/user_split.h"
 
 namespace tailor {
 namespace {
@@ -240,66 +241,22 @@ absl::StatusOr<TextFederation> FederateTexts(const TextCorpus& corpus,
     }
     kept.emplace_back(u, std::move(texts));
   }
-  if (options.num_clients > 0) {
-    if (static_cast<int>(kept.size()) < options.num_clients) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          options.num_clients, " clients asked for, but only ", kept.size(), " users have ",
-          options.min_texts_per_user, " or more distinct texts"));
-    }
-    // A seeded draw of num_clients users, then back in name order.
-    std::vector<size_t> order(kept.size());
-    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-    Rng rng(DeriveSeed(options.seed, {0x7573657273ULL /*"users"*/}));
-    rng.Shuffle(&order);
-    order.resize(static_cast<size_t>(options.num_clients));
-    std::sort(order.begin(), order.end());
-    std::vector<std::pair<const TextUser*, std::vector<std::string>>> drawn;
-    for (size_t i : order) drawn.push_back(std::move(kept[i]));
-    kept = std::move(drawn);
-  }
-  if (options.held_out < 0 || options.held_out >= static_cast<int>(kept.size())) {
-    return absl::InvalidArgumentError(absl::StrCat("held_out must be in [0, ", kept.size(),
-                                                   "), got ", options.held_out));
-  }
-  if (options.held_out > 0) {
-    std::vector<size_t> order(kept.size());
-    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-    Rng rng(DeriveSeed(options.seed, {0x756e7365656eULL /*"unseen"*/}));
-    rng.Shuffle(&order);
-    std::vector<bool> unseen(kept.size(), false);
-    for (int i = 0; i < options.held_out; ++i) unseen[order[i]] = true;
-    std::vector<std::pair<const TextUser*, std::vector<std::string>>> reordered;
-    for (bool last : {false, true}) {
-      for (size_t i = 0; i < kept.size(); ++i) {
-        if (unseen[i] == last) reordered.push_back(std::move(kept[i]));
-      }
-    }
-    kept = std::move(reordered);
-  }
+  TAILOR_ASSIGN_OR_RETURN(
+      std::vector<size_t> chosen,
+      ChooseClientUsers(kept.size(), options.num_clients, options.held_out, options.seed,
+                        absl::StrCat("have ", options.min_texts_per_user,
+                                     " or more distinct texts")));
   auto pool = std::make_shared<TextDataset>();
-  for (auto& [user, texts] : kept) {
+  for (size_t i : chosen) {
+    auto& [user, texts] = kept[i];
     std::vector<uint32_t> idx;
     for (std::string& t : texts) {
       idx.push_back(static_cast<uint32_t>(pool->texts.size()));
       pool->texts.push_back(std::move(t));
     }
-    const Sha256Digest digest = Sha256(user->name);
-    uint64_t tag = 0;
-    for (int i = 0; i < 8; ++i) tag = (tag << 8) | digest[i];
-    Rng rng(DeriveSeed(options.seed, {0x73706c6974ULL /*"split"*/, tag}));
-    rng.Shuffle(&idx);
-    if (options.max_texts_per_user > 0 &&
-        idx.size() > static_cast<size_t>(options.max_texts_per_user)) {
-      idx.resize(static_cast<size_t>(options.max_texts_per_user));
-    }
-    const size_t n = idx.size();
-    const size_t test = static_cast<size_t>(std::ceil(options.test_fraction * n));
-    const size_t val = static_cast<size_t>(std::ceil(options.val_fraction * n));
-    ClientSplit split;
-    split.test.assign(idx.begin(), idx.begin() + test);
-    split.val.assign(idx.begin() + test, idx.begin() + test + val);
-    split.train.assign(idx.begin() + test + val, idx.end());
-    out.clients.push_back(std::move(split));
+    out.clients.push_back(SplitUserItems(std::move(idx), user->name, options.val_fraction,
+                                         options.test_fraction, options.seed,
+                                         static_cast<size_t>(std::max(0, options.max_texts_per_user))));
     out.names.push_back(user->name);
   }
   out.pool = std::move(pool);

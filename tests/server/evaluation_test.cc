@@ -41,6 +41,10 @@ TEST(TaskMetric, AModelUniformOverTheVocabularyScoresLog2OfItsSizeInBitsPerByte)
   EXPECT_TRUE(std::isnan(bpb.Of(0, 0, 0)));
   EXPECT_EQ(MetricOf(TaskKind::kImageClassification).Format(0.8325), "83.25%");
   EXPECT_EQ(*TaskWithMetric("bpb"), TaskKind::kCausalLanguageModel);
+  const TaskMetric& pairs = MetricOf(TaskKind::kPairwisePreference);
+  EXPECT_DOUBLE_EQ(pairs.Of(180, 200, 50.0), 0.9);
+  EXPECT_TRUE(pairs.Better(0.9, 0.8));
+  EXPECT_EQ(*TaskWithMetric("pair_accuracy"), TaskKind::kPairwisePreference);
   EXPECT_STATUS(TaskWithMetric("bleu"), absl::StatusCode::kInvalidArgument, "bleu");
 }
 
