@@ -9,6 +9,7 @@
 #include "client/local_trainer.h"
 #include "core/random.h"
 #include "data/image_dataset.h"
+#include "data/preference_dataset.h"
 #include "data/text_dataset.h"
 #include "models/torch_models.h"
 #include "models/torch_transformer.h"
@@ -150,6 +151,66 @@ class TextBatcher : public Batcher {
   std::vector<Segment> segments_;
 };
 
+// A preference pair as two sequences, chosen then rejected: BOS, the prompt and a second BOS
+// when there is a prompt, the candidate, EOS. A sequence longer than the context keeps its
+// first context - 1 tokens and ends with EOS. A batch of B pairs is 2B rows (the B chosen, then
+// the B rejected), padded with EOS; the model returns one reward per row and the loss is
+// Bradley-Terry's, -log sigmoid(r(chosen) - r(rejected)).
+class PairBatcher : public Batcher {
+ public:
+  PairBatcher(const PreferenceDataset& pool, absl::Span<const uint32_t> indices, int64_t context)
+      : pool_(pool), indices_(indices), context_(context) {}
+  size_t size() const override { return indices_.size(); }
+
+  void Fill(absl::Span<const uint32_t> units, at::Tensor* x, at::Tensor* y) const override {
+    const int64_t b = static_cast<int64_t>(units.size());
+    std::vector<std::vector<int64_t>> rows;
+    for (bool chosen : {true, false}) {
+      for (uint32_t u : units) {
+        const PreferencePair& p = pool_.pairs[indices_[u]];
+        rows.push_back(Tokens(pool_.texts[p.prompt], pool_.texts[chosen ? p.chosen : p.rejected]));
+      }
+    }
+    int64_t width = 1;
+    for (const auto& r : rows) width = std::max<int64_t>(width, static_cast<int64_t>(r.size()));
+    *x = torch::full({2 * b, width}, kEosToken, torch::kInt64);
+    int64_t* xp = x->data_ptr<int64_t>();
+    for (size_t i = 0; i < rows.size(); ++i) {
+      std::copy(rows[i].begin(), rows[i].end(), xp + static_cast<int64_t>(i) * width);
+    }
+    *y = torch::zeros({b}, torch::kInt64);  // the chosen row is always the first of the two
+  }
+  at::Tensor MeanLoss(const at::Tensor& rewards, const at::Tensor& y) const override {
+    return torch::softplus(-Margins(rewards, y)).mean();
+  }
+  void Score(const at::Tensor& rewards, const at::Tensor& y, EvalStats* stats) const override {
+    const at::Tensor margin = Margins(rewards, y);
+    stats->loss_sum += torch::softplus(-margin).sum().item<double>();
+    stats->correct += margin.gt(0).sum().item<int64_t>();
+    stats->count += margin.size(0);
+  }
+
+ private:
+  static at::Tensor Margins(const at::Tensor& rewards, const at::Tensor& y) {
+    const int64_t b = y.size(0);
+    return rewards.narrow(0, 0, b) - rewards.narrow(0, b, b);
+  }
+  std::vector<int64_t> Tokens(const std::string& prompt, const std::string& candidate) const {
+    std::vector<int64_t> t = {kBosToken};
+    if (!prompt.empty()) {
+      for (unsigned char c : prompt) t.push_back(c);
+      t.push_back(kBosToken);
+    }
+    for (unsigned char c : candidate) t.push_back(c);
+    if (static_cast<int64_t>(t.size()) >= context_) t.resize(static_cast<size_t>(context_ - 1));
+    t.push_back(kEosToken);
+    return t;
+  }
+  const PreferenceDataset& pool_;
+  absl::Span<const uint32_t> indices_;
+  int64_t context_;
+};
+
 // The batcher for `pool` under `spec`'s task; INVALID_ARGUMENT when they do not match.
 absl::StatusOr<std::unique_ptr<Batcher>> BatcherFor(const ModelSpec& spec, const ExamplePool& pool,
                                                     absl::Span<const uint32_t> indices) {
@@ -167,6 +228,10 @@ absl::StatusOr<std::unique_ptr<Batcher>> BatcherFor(const ModelSpec& spec, const
   if (spec.task == TaskKind::kCausalLanguageModel) {
     return std::unique_ptr<Batcher>(new TextBatcher(static_cast<const TextDataset&>(pool), indices,
                                                     spec.options.transformer.context));
+  }
+  if (spec.task == TaskKind::kPairwisePreference) {
+    return std::unique_ptr<Batcher>(new PairBatcher(static_cast<const PreferenceDataset&>(pool),
+                                                    indices, spec.options.transformer.context));
   }
   return std::unique_ptr<Batcher>(
       new ImageBatcher(static_cast<const ImageDataset&>(pool), indices));
@@ -297,7 +362,8 @@ class TorchTrainer : public LocalTrainer {
           if (!anchored.empty()) {
             torch::NoGradGuard no_grad;
             for (auto& [w, start] : anchored) {
-              w.mutable_grad().add_(w.detach() - start, options.proximal_mu);
+              // (A tensor the forward never read, a reward model's lm_head, has no gradient.)
+              if (w.grad().defined()) w.mutable_grad().add_(w.detach() - start, options.proximal_mu);
             }
           }
           sgd.step();
@@ -461,7 +527,7 @@ class TorchTrainer : public LocalTrainer {
           params[i].mutable_grad() = noisy.div_(expected_batch);
         }
         for (auto& [w, start] : anchored) {
-          w.mutable_grad().add_(w.detach() - start, options.proximal_mu);
+          if (w.grad().defined()) w.mutable_grad().add_(w.detach() - start, options.proximal_mu);
         }
         sgd.step();
         if (sampled > 0) {

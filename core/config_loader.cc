@@ -13,6 +13,7 @@
 #include "core/utf8.h"
 #include "client/algorithm.h"
 #include "data/dataset_registry.h"
+#include "data/federated_dataset.h"
 #include "models/model_spec.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
@@ -117,6 +118,11 @@ void ApplyDefaults(ExperimentConfig* c) {
     if (!text->has_min_texts_per_client()) text->set_min_texts_per_client(50);
     if (!text->has_val_fraction()) text->set_val_fraction(0.1);
     if (!text->has_test_fraction()) text->set_test_fraction(0.1);
+  } else if (const DatasetInfo* info = FindDataset(data->dataset()); info && info->preference) {
+    auto* p = data->mutable_preference();
+    if (!p->has_min_pairs_per_client()) p->set_min_pairs_per_client(10);
+    if (!p->has_val_fraction()) p->set_val_fraction(0.1);
+    if (!p->has_test_fraction()) p->set_test_fraction(0.2);
   } else if (data->partition_case() == config::DataConfig::PARTITION_NOT_SET) {
     data->mutable_iid();
   }
@@ -354,6 +360,32 @@ absl::Status Validate(const ExperimentConfig& c, const Checker& check) {
   if (dataset == nullptr) {
     return check.Fail("data.dataset", absl::StrCat("unknown dataset '", data.dataset(),
                                                    "' (known: ", DatasetNames(), ")"));
+  }
+  if (dataset->preference) {
+    if (data.path().empty()) {
+      return check.Fail("data.path", absl::StrCat("dataset '", data.dataset(), "' needs a path"));
+    }
+    if (data.partition_case() != config::DataConfig::PARTITION_NOT_SET || data.max_samples()) {
+      return check.Fail("data.dataset", "preference datasets are split by user (one client per "
+                                        "user); remove iid/dirichlet/shards and max_samples");
+    }
+    const auto& p = data.preference();
+    if (p.min_pairs_per_client() < 3) {
+      return check.Fail("data.preference.min_pairs_per_client",
+                        absl::StrCat("must be >= 3, got ", p.min_pairs_per_client()));
+    }
+    if (!(p.val_fraction() >= 0 && p.val_fraction() < 0.5)) {
+      return check.Fail("data.preference.val_fraction", "must be in [0, 0.5)");
+    }
+    if (!(p.test_fraction() > 0 && p.test_fraction() < 0.5)) {
+      return check.Fail("data.preference.test_fraction", "must be in (0, 0.5)");
+    }
+    // The simulation's own checks, each named under data.preference.
+    if (absl::Status s = ValidateSimulatedUserOptions(
+            SimulatedUserOptionsOf(p, data, c.eval().new_clients(), 0));
+        !s.ok()) {
+      return FailNamingOption(check, "data.preference", "alpha", s);
+    }
   }
   if (IsTextDataset(data.dataset())) {
     if (data.path().empty()) {
@@ -732,6 +764,9 @@ ModelOptions ModelOptionsOf(const config::ModelConfig& model) {
   o.lora.alpha = model.lora().alpha();
   o.lora.targets.assign(model.lora().targets().begin(), model.lora().targets().end());
   o.lora.personal_rank = model.lora().personal_rank();
+  o.reward.head = model.reward().head();
+  o.reward.prototypes = model.reward().prototypes();
+  o.reward.user_dim = model.reward().user_dim();
   return o;
 }
 

@@ -13,6 +13,10 @@ const std::vector<DatasetInfo>& Datasets() {
       // Bring your own: a directory of text files, one user per file; JSONL with user and text.
       {"text_dir", TaskKind::kCausalLanguageModel, "", true},
       {"text_jsonl", TaskKind::kCausalLanguageModel, "", true},
+      // Simulated users judging fortunes (data/simulated_users.h); your own users' pairs.
+      {"preference_fortunes", TaskKind::kPairwisePreference, "/usr/share/games/fortunes", false,
+       true},
+      {"preference_jsonl", TaskKind::kPairwisePreference, "", false, true},
   };
   return *datasets;
 }

@@ -18,6 +18,8 @@ struct DatasetInfo {
   std::string default_path;
   // The data is text split into users (data.text options apply; no image partition).
   bool text;
+  // Users' pairwise preferences (data.preference options apply; no image partition).
+  bool preference = false;
 };
 
 const std::vector<DatasetInfo>& Datasets();

@@ -1,8 +1,10 @@
 #include "data/federated_dataset.h"
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "core/random.h"
 #include "data/dataset_registry.h"
+#include "data/preference_dataset.h"
 #include "data/text_dataset.h"
 #include "data/pfllib_partition.h"
 #include "core/status_macros.h"
@@ -94,7 +96,64 @@ absl::StatusOr<FederatedDataset> BuildTextDataset(const config::DataConfig& conf
   return out;
 }
 
+// Pairwise preferences: simulated users on the fortunes, or users' own pairs from JSONL.
+absl::StatusOr<FederatedDataset> BuildPreferenceDataset(const config::DataConfig& config,
+                                                        int held_out, uint64_t experiment_seed,
+                                                        Env* env) {
+  const config::PreferenceDataConfig& p = config.preference();
+  const uint64_t seed =
+      DeriveSeed(config.seed() != 0 ? config.seed() : experiment_seed, {kSplitStream});
+  FederatedDataset out;
+  if (config.dataset() == "preference_jsonl") {
+    TAILOR_ASSIGN_OR_RETURN(std::vector<PreferenceUser> users,
+                            LoadPreferenceJsonl(config.path(), env));
+    PreferenceFederationOptions o;
+    o.min_pairs_per_user = p.min_pairs_per_client();
+    o.val_fraction = p.val_fraction();
+    o.test_fraction = p.test_fraction();
+    o.num_clients = config.num_clients();
+    o.held_out = held_out;
+    o.seed = seed;
+    TAILOR_ASSIGN_OR_RETURN(PreferenceFederation f, FederatePreferences(users, o));
+    out.pool = f.pool;
+    out.clients = std::move(f.clients);
+    out.client_names = std::move(f.names);
+    out.notes = std::move(f.dropped);
+    return out;
+  }
+  TAILOR_ASSIGN_OR_RETURN(TextCorpus corpus, LoadFortunes(config.path(), env));
+  TAILOR_ASSIGN_OR_RETURN(SimulatedPreferences sim,
+                          SimulatePreferences(corpus, SimulatedUserOptionsOf(p, config, held_out,
+                                                                             seed)));
+  out.pool = sim.pool;
+  out.clients = std::move(sim.clients);
+  for (const SimulatedUser& u : sim.users) {
+    out.client_names.push_back(absl::StrCat(u.name, u.minority ? " (minority)" : ""));
+  }
+  out.notes = std::move(sim.notes);
+  out.notes.push_back(absl::StrFormat(
+      "simulated users: beta %.3f, best possible test accuracy %.3f", sim.beta, sim.ceiling));
+  return out;
+}
+
 }  // namespace
+
+SimulatedUserOptions SimulatedUserOptionsOf(const config::PreferenceDataConfig& p,
+                                            const config::DataConfig& data, int held_out,
+                                            uint64_t seed) {
+  SimulatedUserOptions o;
+  if (p.has_alpha()) o.alpha = p.alpha();
+  if (!p.axis().empty()) o.axis = p.axis();
+  if (p.has_minority_fraction()) o.minority_fraction = p.minority_fraction();
+  if (p.has_target_ceiling()) o.target_ceiling = p.target_ceiling();
+  o.deterministic_labels = p.deterministic_labels();
+  if (p.has_max_train_pairs()) o.max_train_pairs = p.max_train_pairs();
+  if (p.has_test_pairs()) o.test_pairs = p.test_pairs();
+  o.num_users = data.num_clients();
+  o.held_out = held_out;
+  o.seed = seed;
+  return o;
+}
 
 absl::StatusOr<FederatedDataset> BuildFederatedDataset(const config::DataConfig& config,
                                                        uint64_t experiment_seed, Env* env,
@@ -105,6 +164,9 @@ absl::StatusOr<FederatedDataset> BuildFederatedDataset(const config::DataConfig&
                                                    "' (known: ", DatasetNames(), ")"));
   }
   if (dataset->text) return BuildTextDataset(config, held_out_clients, experiment_seed, env);
+  if (dataset->preference) {
+    return BuildPreferenceDataset(config, held_out_clients, experiment_seed, env);
+  }
   TAILOR_ASSIGN_OR_RETURN(ImageDataset ds, LoadFashionMnist(config.path(), env));
   if (config.max_samples() > 0) ds.Truncate(static_cast<size_t>(config.max_samples()));
   return PartitionPool(std::make_shared<const ImageDataset>(std::move(ds)), config,

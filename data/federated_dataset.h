@@ -7,6 +7,7 @@
 
 #include "absl/status/statusor.h"
 #include "core/env.h"
+#include "data/simulated_users.h"
 #include "data/image_dataset.h"
 #include "data/partition.h"
 #include "tailor/config.pb.h"
@@ -29,6 +30,12 @@ struct FederatedDataset {
 absl::StatusOr<FederatedDataset> BuildFederatedDataset(const config::DataConfig& config,
                                                        uint64_t experiment_seed, Env* env,
                                                        int held_out_clients = 0);
+
+// The simulated users of a preference_fortunes config (data.preference; num_clients users, the
+// last `held_out` held out, drawn with `seed`). The config loader checks them with it.
+SimulatedUserOptions SimulatedUserOptionsOf(const config::PreferenceDataConfig& preference,
+                                            const config::DataConfig& data, int held_out,
+                                            uint64_t seed);
 
 // Same, over an already loaded pool (tests build pools in memory).
 absl::StatusOr<FederatedDataset> PartitionPool(std::shared_ptr<const ImageDataset> pool,

@@ -40,7 +40,9 @@ double CalibrateBeta(const std::vector<double>& diffs, double target) {
   return std::exp(0.5 * (lo + hi));
 }
 
-absl::Status CheckOptions(const SimulatedUserOptions& o) {
+}  // namespace
+
+absl::Status ValidateSimulatedUserOptions(const SimulatedUserOptions& o) {
   auto fail = [](const char* option, const char* rule, auto value) {
     return absl::InvalidArgumentError(absl::StrCat(option, ": must be ", rule, ", got ", value));
   };
@@ -59,7 +61,7 @@ absl::Status CheckOptions(const SimulatedUserOptions& o) {
     return fail("users_per_file", "1 <= min <= max", o.max_users_per_file);
   }
   if (o.min_train_pairs < 1 || o.max_train_pairs < o.min_train_pairs) {
-    return fail("train_pairs", "1 <= min <= max", o.max_train_pairs);
+    return fail("max_train_pairs", absl::StrCat(">= ", o.min_train_pairs).c_str(), o.max_train_pairs);
   }
   if (o.test_pairs < 1) return fail("test_pairs", ">= 1", o.test_pairs);
   if (o.min_texts_per_file < 8) return fail("min_texts_per_file", ">= 8", o.min_texts_per_file);
@@ -68,6 +70,8 @@ absl::Status CheckOptions(const SimulatedUserOptions& o) {
   }
   return absl::OkStatus();
 }
+
+namespace {
 
 // Up to `count` distinct unordered pairs of `candidates`, none in `taken` (which they join),
 // and none of two texts the user values equally (no preference to state).
@@ -99,7 +103,7 @@ double TrueUtility(const SimulatedUser& user, const ScoreNormalizer& normalizer,
 
 absl::StatusOr<SimulatedPreferences> SimulatePreferences(const TextCorpus& corpus,
                                                          const SimulatedUserOptions& o) {
-  TAILOR_RETURN_IF_ERROR(CheckOptions(o));
+  TAILOR_RETURN_IF_ERROR(ValidateSimulatedUserOptions(o));
   // Distinct fortunes per file, half for a file's train and val pairs, half for its test pairs.
   TextFederationOptions split;
   split.min_texts_per_user = o.min_texts_per_file;

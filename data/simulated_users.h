@@ -88,8 +88,11 @@ struct SimulatedPreferences {
 double TrueUtility(const SimulatedUser& user, const ScoreNormalizer& normalizer,
                    absl::string_view text);
 
-// INVALID_ARGUMENT for options out of range (naming the option); FAILED_PRECONDITION when no
-// file has enough fortunes.
+// INVALID_ARGUMENT "<option>: <why>" for the first option out of range.
+absl::Status ValidateSimulatedUserOptions(const SimulatedUserOptions& options);
+
+// INVALID_ARGUMENT for options out of range (as ValidateSimulatedUserOptions);
+// FAILED_PRECONDITION when too few users can be simulated.
 absl::StatusOr<SimulatedPreferences> SimulatePreferences(const TextCorpus& corpus,
                                                          const SimulatedUserOptions& options);
 

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "models/reward_spec.h"
 #include "models/transformer_spec.h"
 #include "core/random.h"
 
@@ -114,6 +115,10 @@ absl::StatusOr<ModelSpec> Fixed(const ModelOptions& options) {
     return absl::InvalidArgumentError(
         absl::StrCat("lora: architecture '", options.architecture, "' has no LoRA adapters"));
   }
+  if (!options.reward.head.empty() || options.reward.prototypes || options.reward.user_dim) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("reward: architecture '", options.architecture, "' has no reward head"));
+  }
   ModelSpec spec = Make();
   spec.options = options;
   return spec;
@@ -131,6 +136,11 @@ const std::vector<Entry>& Registry() {
        ByteTransformerSpec},
       {{"byte_transformer_tiny", "the byte transformer at test size (2 layers, d_model 32)"},
        TinyByteTransformerSpec},
+      {{"byte_reward",
+        "a reward model: the byte transformer's body and a reward head (model.reward) scoring "
+        "pairwise preferences"},
+       ByteRewardSpec},
+      {{"byte_reward_tiny", "the reward model on the test-size transformer"}, TinyByteRewardSpec},
   };
   return *entries;
 }

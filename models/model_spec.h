@@ -42,10 +42,23 @@ struct LoraOptions {
   int personal_rank = 0;
 };
 
+// A reward model's head over the transformer's pooled representation (architectures
+// "byte_reward*", task pairwise preference). Unset fields take the defaults.
+struct RewardOptions {
+  // "linear" (one direction: a Bradley-Terry reward; default), "pal" (K shared prototype
+  // directions mixed by personal softmax weights, as PAL), "lore" (a shared low-rank basis of
+  // K directions with personal weights, as LoRe), "user" (a personal user embedding mapped to a
+  // direction by a shared projection, as P-RLHF; zero, the generic user, at initialization).
+  std::string head;
+  int prototypes = 0;  // K for pal and lore; default 4
+  int user_dim = 0;    // the user embedding's size for user; default 8
+};
+
 struct ModelOptions {
   std::string architecture;
   TransformerOptions transformer;
   LoraOptions lora;
+  RewardOptions reward;
 };
 
 struct ParameterSpec {

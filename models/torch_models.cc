@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "models/torch_reward.h"
 #include "models/torch_transformer.h"
 
 namespace tailor {
@@ -90,6 +91,7 @@ std::unique_ptr<ForwardProgram> ProgramFor(const TorchModel& m) {
   if (family == "fmnist_cnn_bn") return std::make_unique<CnnProgram>(m, true);
   if (family == "mlp") return std::make_unique<MlpProgram>(m);
   if (family == "byte_transformer") return std::make_unique<TransformerProgram>(m);
+  if (family == "byte_reward") return std::make_unique<RewardProgram>(m);
   return nullptr;
 }
 

@@ -67,13 +67,15 @@ at::Tensor TransformerProgram::Apply(const Projection& p, const at::Tensor& x) c
   return y;
 }
 
-at::Tensor TransformerProgram::Forward(const at::Tensor& ids) { return Run(ids, nullptr); }
-
-at::Tensor TransformerProgram::Extend(const at::Tensor& ids, Cache* cache) {
-  return Run(ids, cache);
+at::Tensor TransformerProgram::Forward(const at::Tensor& ids) {
+  return torch::linear(Hidden(ids, nullptr), lm_head_);
 }
 
-at::Tensor TransformerProgram::Run(const at::Tensor& ids, Cache* cache) {
+at::Tensor TransformerProgram::Extend(const at::Tensor& ids, Cache* cache) {
+  return torch::linear(Hidden(ids, cache), lm_head_);
+}
+
+at::Tensor TransformerProgram::Hidden(const at::Tensor& ids, Cache* cache) {
   TORCH_CHECK(ids.dim() == 2, "token ids must be [batch, time], got ", ids.sizes());
   const int64_t batch = ids.size(0), n = ids.size(1);
   const int64_t past = cache == nullptr ? 0 : cache->length;
@@ -115,8 +117,7 @@ at::Tensor TransformerProgram::Run(const at::Tensor& ids, Cache* cache) {
     h = h + Apply(b.proj, torch::gelu(Apply(b.fc, m)));
   }
   if (cache != nullptr) cache->length = past + n;
-  h = torch::layer_norm(h, {d_model_}, ln_f_w_, ln_f_b_, 1e-5);
-  return torch::linear(h, lm_head_);
+  return torch::layer_norm(h, {d_model_}, ln_f_w_, ln_f_b_, 1e-5);
 }
 
 namespace {

@@ -31,6 +31,10 @@ class TransformerProgram : public ForwardProgram {
   // prefix. The same numbers as Forward over the concatenation.
   at::Tensor Extend(const at::Tensor& ids, Cache* cache);
 
+  // The final layer norm's output [B, T, d_model] (what the output head reads); extends
+  // `cache` when given.
+  at::Tensor Hidden(const at::Tensor& ids, Cache* cache = nullptr);
+
   int64_t context() const { return context_; }
 
  private:
@@ -44,7 +48,6 @@ class TransformerProgram : public ForwardProgram {
   };
   Projection Find(const TorchModel& m, const std::string& name) const;
   at::Tensor Apply(const Projection& p, const at::Tensor& x) const;
-  at::Tensor Run(const at::Tensor& ids, Cache* cache);
 
   int64_t d_model_, heads_, context_;
   double lora_scale_;

@@ -39,6 +39,10 @@ absl::StatusOr<ModelOptions> Resolve(ModelOptions o, const TransformerOptions& d
     return Invalid("transformer.heads", absl::StrCat(t.heads, " heads do not divide d_model ",
                                                      t.d_model));
   }
+  if (!o.reward.head.empty() || o.reward.prototypes || o.reward.user_dim) {
+    return Invalid("reward", absl::StrCat("architecture '", o.architecture,
+                                          "' has no reward head (byte_reward has)"));
+  }
   LoraOptions& l = o.lora;
   if (auto s = CheckRange("lora.rank", l.rank, 0, t.d_model); !s.ok()) return s;
   if (!(l.alpha >= 0) || !std::isfinite(l.alpha)) {

@@ -149,6 +149,33 @@ TEST(ConfigLoader, EachRangeCheck) {
        "algorithm.ala_data_fraction"},
       {"rounds: 1 data { num_clients: 5 } algorithm { name: \"fedala\" ala_layers: 0 }",
        "algorithm.ala_layers"},
+      // Preference datasets: a reward model, the simulated users' options named, users not
+      // a partition.
+      {"rounds: 1 data { num_clients: 5 dataset: \"preference_fortunes\" }", "model.architecture"},
+      {"rounds: 1 data { num_clients: 5 dataset: \"fortunes\" } model { architecture: "
+       "\"byte_reward_tiny\" }",
+       "model.architecture"},
+      {"rounds: 1 data { num_clients: 5 dataset: \"preference_fortunes\" preference { alpha: -1 "
+       "} } model { architecture: \"byte_reward_tiny\" }",
+       "data.preference.alpha"},
+      {"rounds: 1 data { num_clients: 5 dataset: \"preference_fortunes\" preference { axis: "
+       "\"grumpy\" } } model { architecture: \"byte_reward_tiny\" }",
+       "data.preference.axis"},
+      {"rounds: 1 data { num_clients: 5 dataset: \"preference_fortunes\" preference { "
+       "max_train_pairs: 5 } } model { architecture: \"byte_reward_tiny\" }",
+       "data.preference.max_train_pairs"},
+      {"rounds: 1 data { num_clients: 5 dataset: \"preference_jsonl\" } model { architecture: "
+       "\"byte_reward_tiny\" }",
+       "data.path"},
+      {"rounds: 1 data { num_clients: 5 dataset: \"preference_fortunes\" iid {} } model { "
+       "architecture: \"byte_reward_tiny\" }",
+       "data.dataset"},
+      {"rounds: 1 data { num_clients: 5 dataset: \"preference_jsonl\" path: \"p.jsonl\" "
+       "preference { test_fraction: 0 } } model { architecture: \"byte_reward_tiny\" }",
+       "data.preference.test_fraction"},
+      {"rounds: 1 data { num_clients: 5 dataset: \"preference_fortunes\" } model { architecture: "
+       "\"byte_reward_tiny\" reward { head: \"softmax\" } }",
+       "model.reward.head"},
       // The algorithm registry also judges whether the model can run the algorithm.
       {"rounds: 1 data { num_clients: 5 dataset: \"fortunes\" } model { architecture: "
        "\"byte_transformer_tiny\" } algorithm { name: \"fedsa_lora\" }",

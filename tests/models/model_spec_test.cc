@@ -142,3 +142,68 @@ TEST(ByteTransformer, HeadAndNormPatternsSelectWhatTheySay) {
 
 }  // namespace
 }  // namespace tailor
+
+namespace tailor {
+namespace {
+
+ModelOptions Reward(const std::string& head, int prototypes = 0, int user_dim = 0) {
+  ModelOptions o;
+  o.architecture = "byte_reward_tiny";
+  o.reward.head = head;
+  o.reward.prototypes = prototypes;
+  o.reward.user_dim = user_dim;
+  return o;
+}
+
+// The reward model is the transformer's body by the same names (a pretrained language model
+// loads into it) plus the head; each head's personal part is what its method keeps per user.
+TEST(ByteReward, HeadsDeclareTheirTensorsAndTheirPersonalPart) {
+  const ModelSpec lm = *GetModelSpec("byte_transformer_tiny");
+  struct Case {
+    std::string head;
+    std::vector<std::string> tensors;
+    std::string personal;
+  } cases[] = {{"linear", {"reward.w"}, "reward.w"},
+               {"pal", {"reward.prototypes", "reward.mix"}, "reward.mix"},
+               {"lore", {"reward.basis", "reward.weights"}, "reward.weights"},
+               {"user", {"reward.w", "reward.user_proj", "reward.user"}, "reward.user"}};
+  for (const Case& c : cases) {
+    absl::StatusOr<ModelSpec> spec = BuildModelSpec(Reward(c.head));
+    ASSERT_OK(spec);
+    EXPECT_EQ(spec->task, TaskKind::kPairwisePreference);
+    ASSERT_EQ(spec->parameters.size(), lm.parameters.size() + c.tensors.size()) << c.head;
+    for (size_t i = 0; i < lm.parameters.size(); ++i) {
+      EXPECT_EQ(spec->parameters[i].name, lm.parameters[i].name);
+      EXPECT_EQ(spec->parameters[i].shape, lm.parameters[i].shape);
+    }
+    for (size_t i = 0; i < c.tensors.size(); ++i) {
+      EXPECT_EQ(spec->parameters[lm.parameters.size() + i].name, c.tensors[i]);
+    }
+    PersonalizationPolicy personal(spec->head_patterns);
+    EXPECT_EQ(personal.RoleOf(c.personal), PersonalizationPolicy::Role::kPersonal) << c.head;
+    EXPECT_EQ(personal.RoleOf("blocks.0.attn.q.weight"), PersonalizationPolicy::Role::kShared);
+  }
+  EXPECT_EQ(BuildModelSpec(Reward("pal"))->parameters.back().shape, std::vector<int64_t>{4});
+  EXPECT_EQ(BuildModelSpec(Reward("user", 0, 3))->parameters.back().shape,
+            std::vector<int64_t>{3});
+}
+
+TEST(ByteReward, OptionErrorsNameTheOption) {
+  EXPECT_STATUS(BuildModelSpec(Reward("softmax")), absl::StatusCode::kInvalidArgument,
+                "reward.head: unknown head 'softmax'");
+  EXPECT_STATUS(BuildModelSpec(Reward("linear", 4)), absl::StatusCode::kInvalidArgument,
+                "reward.prototypes");
+  EXPECT_STATUS(BuildModelSpec(Reward("pal", 65)), absl::StatusCode::kInvalidArgument,
+                "reward.prototypes");
+  EXPECT_STATUS(BuildModelSpec(Reward("pal", 0, 4)), absl::StatusCode::kInvalidArgument,
+                "reward.user_dim");
+  // A language model or an image model has no reward head.
+  ModelOptions o = Reward("pal");
+  o.architecture = "byte_transformer_tiny";
+  EXPECT_STATUS(BuildModelSpec(o), absl::StatusCode::kInvalidArgument, "reward");
+  o.architecture = "fmnist_cnn";
+  EXPECT_STATUS(BuildModelSpec(o), absl::StatusCode::kInvalidArgument, "reward");
+}
+
+}  // namespace
+}  // namespace tailor

@@ -177,3 +177,59 @@ TEST(ByteTransformerModule, GenerationRefusesBadOptionsAndNonLanguageModels) {
 
 }  // namespace
 }  // namespace tailor
+
+namespace tailor {
+namespace {
+
+std::shared_ptr<TorchModel> RewardModel(const std::string& head, uint64_t seed) {
+  ModelOptions o;
+  o.architecture = "byte_reward_tiny";
+  o.reward.head = head;
+  return Build(*BuildModelSpec(o), seed);
+}
+
+// One reward per row, read at the row's first end-of-text token: what follows it (padding)
+// cannot change it, what precedes it does.
+TEST(RewardModule, OneRewardPerSequenceReadAtItsEnd) {
+  auto m = RewardModel("linear", 3);
+  const at::Tensor a = Ids({kBosToken, 'h', 'i', kEosToken, kEosToken, kEosToken});
+  at::Tensor padded = a.clone();
+  padded[0][4] = 'x';  // after the end: never read
+  at::Tensor other = a.clone();
+  other[0][2] = 'o';
+  const at::Tensor r = m->Forward(torch::cat({a, padded, other}));
+  ASSERT_EQ(r.sizes(), (std::vector<int64_t>{3}));
+  EXPECT_NEAR(r[0].item<float>(), r[1].item<float>(), 1e-6);  // (kernel rounding only)
+  EXPECT_NE(r[0].item<float>(), r[2].item<float>());
+  // A sequence without an end is refused (the trainer always appends one).
+  EXPECT_THROW(m->Forward(Ids({kBosToken, 'h', 'i'})), c10::Error);
+}
+
+// The heads compute what reward_spec.h says, from the same pooled state.
+TEST(RewardModule, HeadsMixTheirDirectionsAsDeclared) {
+  const at::Tensor ids = Ids({kBosToken, 'o', 'k', kEosToken});
+  auto pal = RewardModel("pal", 4);
+  auto lore = RewardModel("lore", 4);
+  {
+    // The same body and directions in both; PAL's mix at 0 is the mean of the prototypes,
+    // LoRe's weights at 1/K are the same mean.
+    torch::NoGradGuard no_grad;
+    for (const auto& p : pal->named_parameters(true)) {
+      if (p.key() != "reward.prototypes" && p.key() != "reward.mix") lore->Find(p.key()).copy_(p.value());
+    }
+    lore->Find("reward.basis").copy_(pal->Find("reward.prototypes"));
+    lore->Find("reward.weights").fill_(0.25);
+  }
+  EXPECT_NEAR(pal->Forward(ids).item<float>(), lore->Forward(ids).item<float>(), 1e-6);
+  // The user head with the generic (zero) user is its shared direction alone.
+  auto user = RewardModel("user", 4);
+  const float generic = user->Forward(ids).item<float>();
+  {
+    torch::NoGradGuard no_grad;
+    user->Find("reward.user").fill_(1.0);
+  }
+  EXPECT_NE(user->Forward(ids).item<float>(), generic);
+}
+
+}  // namespace
+}  // namespace tailor
