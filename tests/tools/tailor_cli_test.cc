@@ -200,3 +200,33 @@ TEST(TailorCli, LanguageModelPretrainsTrainsAndGenerates) {
 
 }  // namespace
 }  // namespace tailor
+
+namespace tailor {
+namespace {
+
+// Pairwise preferences end to end through the binary: simulated users on the fortunes, a
+// reward model with PAL's personal mixture, pairwise accuracy in the summary and metrics.
+TEST(TailorCli, PreferenceRunReportsPairwiseAccuracy) {
+  const std::string dir = testing::MakeTempDir("prefcli");
+  const std::string path = WriteConfig(
+      "name: \"pref\" seed: 2 rounds: 2 data { dataset: \"preference_fortunes\" num_clients: 6 "
+      "preference { test_pairs: 30 max_train_pairs: 12 } } "
+      "model { architecture: \"byte_reward_tiny\" reward { head: \"pal\" prototypes: 2 } } "
+      "train { learning_rate: 0.1 batch_size: 8 } algorithm { name: \"fedper\" } "
+      "eval { new_clients: 1 } output_dir: \"" + dir + "/run\"");
+  Outcome run = RunTailor("simulate --config " + path);
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_NE(run.output.find("pers.pair acc"), std::string::npos) << run.output;
+  absl::StatusOr<std::string> metrics = Env::Default()->ReadFile(dir + "/run/metrics.jsonl");
+  ASSERT_OK(metrics);
+  EXPECT_NE(metrics->find("\"metric\":\"pair_accuracy\""), std::string::npos) << *metrics;
+  EXPECT_NE(metrics->find("\"personalized_pair_accuracy\":"), std::string::npos) << *metrics;
+  // Five training users of 30 test pairs each.
+  EXPECT_NE(metrics->find("\"test_samples\":150"), std::string::npos) << *metrics;
+  absl::StatusOr<std::string> data = Env::Default()->ReadFile(dir + "/run/data.txt");
+  ASSERT_OK(data);
+  EXPECT_NE(data->find("best possible test accuracy 0.9"), std::string::npos) << *data;
+}
+
+}  // namespace
+}  // namespace tailor
