@@ -5,6 +5,7 @@
 #ifndef TAILOR_CLIENT_ALGORITHM_H_
 #define TAILOR_CLIENT_ALGORITHM_H_
 
+#include <map>
 #include <memory>
 #include <string>
 
@@ -22,6 +23,8 @@ struct LocalData {
   // Held out of training and of the test (text clients have one): fine-tuning before an
   // evaluation chooses how long to train by it, never by the test set. Empty: no choice.
   absl::Span<const uint32_t> val;
+  // Named subsets of `test` evaluated and reported on their own too (ClientSplit::test_views).
+  std::map<std::string, absl::Span<const uint32_t>> test_views;
 };
 
 class ClientAlgorithm {

@@ -220,12 +220,23 @@ absl::StatusOr<EvalReport> ClientRuntime::Evaluate(const EvalTask& task, LocalTr
   const ClientAlgorithm& algorithm = *ctx_.algorithm;
   if (algorithm.policy().patterns().empty() && algorithm.adapts_before_evaluation()) {
     // The global model, before this client adapts its copy.
-    TAILOR_ASSIGN_OR_RETURN(report.global, trainer.Evaluate(*ctx_.data.pool, ctx_.data.test));
+    TAILOR_ASSIGN_OR_RETURN(report.global, EvaluateTest(trainer, &report.global_views));
   }
   TAILOR_RETURN_IF_ERROR(EvaluateAdapted(task, state.algorithm, trainer, &report));
   // Without adaptation and with nothing personal, the evaluated model is the global one.
-  if (algorithm.has_global_model()) report.global = report.personalized;
+  if (algorithm.has_global_model()) {
+    report.global = report.personalized;
+    report.global_views = report.personalized_views;
+  }
   return report;
+}
+
+absl::StatusOr<EvalStats> ClientRuntime::EvaluateTest(
+    LocalTrainer& trainer, std::map<std::string, EvalStats>* views) const {
+  for (const auto& [name, indices] : ctx_.data.test_views) {
+    TAILOR_ASSIGN_OR_RETURN((*views)[name], trainer.Evaluate(*ctx_.data.pool, indices));
+  }
+  return trainer.Evaluate(*ctx_.data.pool, ctx_.data.test);
 }
 
 absl::Status ClientRuntime::LoadPersonalizedModel(const ParameterSet& global_shared,
@@ -251,7 +262,7 @@ absl::StatusOr<EvalReport> ClientRuntime::EvaluateAsNewClient(const EvalTask& ta
   report.client_id = ctx_.client_id;
   if (algorithm.federated() && algorithm.policy().patterns().empty()) {
     // The global model as a new client receives it.
-    TAILOR_ASSIGN_OR_RETURN(report.global, trainer.Evaluate(*ctx_.data.pool, ctx_.data.test));
+    TAILOR_ASSIGN_OR_RETURN(report.global, EvaluateTest(trainer, &report.global_views));
   }
   TrainOptions options = WithFrozenBase(task.options, algorithm.policy());
   options.epochs = task.new_client_epochs;
@@ -280,7 +291,7 @@ absl::Status ClientRuntime::EvaluateAdapted(const EvalTask& task,
           DeriveSeed(task.seed, {static_cast<uint64_t>(ctx_.client_id)}), algorithm_state),
       "adapting the model before evaluation"));
   TAILOR_ASSIGN_OR_RETURN(report->personalized,
-                          trainer.Evaluate(*ctx_.data.pool, ctx_.data.test));
+                          EvaluateTest(trainer, &report->personalized_views));
   return absl::OkStatus();
 }
 

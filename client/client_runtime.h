@@ -5,6 +5,7 @@
 #ifndef TAILOR_CLIENT_CLIENT_RUNTIME_H_
 #define TAILOR_CLIENT_CLIENT_RUNTIME_H_
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -75,6 +76,8 @@ struct EvalReport {
   // The global model alone on the same test set, when the shared part is a complete model
   // (nothing personal); before any fine-tuning.
   std::optional<EvalStats> global;
+  // The same models on each of the client's test views (LocalData::test_views), by name.
+  std::map<std::string, EvalStats> personalized_views, global_views;
 };
 
 struct ClientContext {
@@ -116,6 +119,9 @@ class ClientRuntime {
                                      uint64_t seed, LocalTrainer& trainer);
 
  private:
+  // The loaded model on the client's test set, and on each test view into *views.
+  absl::StatusOr<EvalStats> EvaluateTest(LocalTrainer& trainer,
+                                         std::map<std::string, EvalStats>* views) const;
   absl::StatusOr<EvalReport> EvaluateAsNewClient(const EvalTask& task, LocalTrainer& trainer);
   // The report's personalized stats after the algorithm's PrepareEvaluation on the loaded model.
   absl::Status EvaluateAdapted(const EvalTask& task, const ParameterSet& algorithm_state,

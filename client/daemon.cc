@@ -399,10 +399,17 @@ class Daemon {
     req.set_correct(report.personalized.correct);
     req.set_count(report.personalized.count);
     req.set_loss_sum(report.personalized.loss_sum);
-    if (report.global) {
-      req.mutable_global()->set_correct(report.global->correct);
-      req.mutable_global()->set_count(report.global->count);
-      req.mutable_global()->set_loss_sum(report.global->loss_sum);
+    auto counts = [](const EvalStats& stats, v1::EvalCounts* c) {
+      c->set_correct(stats.correct);
+      c->set_count(stats.count);
+      c->set_loss_sum(stats.loss_sum);
+    };
+    if (report.global) counts(*report.global, req.mutable_global());
+    for (const auto& [name, stats] : report.personalized_views) {
+      counts(stats, &(*req.mutable_views())[name]);
+    }
+    for (const auto& [name, stats] : report.global_views) {
+      counts(stats, &(*req.mutable_global_views())[name]);
     }
     absl::Status s = WithRetries([&] {
       v1::ReportResponse r;

@@ -4,6 +4,8 @@
 #define TAILOR_DATA_PARTITION_H_
 
 #include <cstdint>
+#include <map>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -58,6 +60,9 @@ struct ClientSplit {
   // Held out of training for choices such as how many personal fine-tuning steps to take
   // (never the test set); empty where the data has no validation split.
   std::vector<uint32_t> val;
+  // Named subsets of `test` also evaluated on their own and reported beside it (e.g.
+  // "controversial": the preference pairs the population is split on).
+  std::map<std::string, std::vector<uint32_t>> test_views;
 };
 
 // Shuffles each client's samples and puts ceil((1 - train_fraction) · n) in test, the rest in

@@ -205,6 +205,10 @@ absl::StatusOr<SimulatedPreferences> SimulatePreferences(const TextCorpus& corpu
     add(drawn[u].train, &splits[u].train);
     add(drawn[u].val, &splits[u].val);
     add(drawn[u].test, &splits[u].test);
+    std::vector<uint32_t>& controversial = splits[u].test_views["controversial"];
+    for (uint32_t p : splits[u].test) {
+      if (out.controversial[p]) controversial.push_back(p);
+    }
   }
 
   // Client order: a draw of num_users, the held-out ones last.

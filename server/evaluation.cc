@@ -73,9 +73,55 @@ bool SameStats(const EvalStats& a, const EvalStats& b) {
   return a.correct == b.correct && a.count == b.count && a.loss_sum == b.loss_sum;
 }
 
+bool SameViews(const std::map<std::string, EvalStats>& a,
+               const std::map<std::string, EvalStats>& b) {
+  if (a.size() != b.size()) return false;
+  for (auto i = a.begin(), j = b.begin(); i != a.end(); ++i, ++j) {
+    if (i->first != j->first || !SameStats(i->second, j->second)) return false;
+  }
+  return true;
+}
+
 bool SameReport(const EvalReport& a, const EvalReport& b) {
   return SameStats(a.personalized, b.personalized) && a.global.has_value() == b.global.has_value() &&
-         (!a.global || SameStats(*a.global, *b.global));
+         (!a.global || SameStats(*a.global, *b.global)) &&
+         SameViews(a.personalized_views, b.personalized_views) &&
+         SameViews(a.global_views, b.global_views);
+}
+
+absl::Status CheckViews(const EvalReport& report) {
+  if (report.personalized_views.size() > kMaxEvalViews) {
+    return absl::InvalidArgumentError(absl::StrCat(report.personalized_views.size(),
+                                                   " test views, more than ", kMaxEvalViews));
+  }
+  for (const auto& [name, stats] : report.personalized_views) {
+    if (name.empty() || name.size() > 64 ||
+        name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") != std::string::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("test view name '", name.substr(0, 64), "' is not 1-64 of [a-z0-9_]"));
+    }
+    const std::string which = absl::StrCat("view '", name, "'");
+    TAILOR_RETURN_IF_ERROR(CheckCounts(stats, which.c_str()));
+    if (stats.count > report.personalized.count) {
+      return absl::InvalidArgumentError(absl::StrCat(which, " has ", stats.count,
+                                                     " samples, more than the test set's ",
+                                                     report.personalized.count));
+    }
+  }
+  if (report.global_views.empty()) return absl::OkStatus();
+  if (!report.global || report.global_views.size() != report.personalized_views.size()) {
+    return absl::InvalidArgumentError(
+        "the global model's test views must match the personalized ones");
+  }
+  for (const auto& [name, stats] : report.global_views) {
+    auto mine = report.personalized_views.find(name);
+    if (mine == report.personalized_views.end() || mine->second.count != stats.count) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "the global model's view '", name, "' is not the personalized model's"));
+    }
+    TAILOR_RETURN_IF_ERROR(CheckCounts(stats, "global view"));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -91,7 +137,7 @@ absl::Status CheckEvalReport(const EvalReport& report) {
           "; both use the same test set"));
     }
   }
-  return absl::OkStatus();
+  return CheckViews(report);
 }
 
 EvalCollector::EvalCollector(std::vector<int64_t> asked, TaskKind task)
@@ -152,6 +198,21 @@ EvalSummary EvalCollector::WaitUntil(absl::Time deadline) {
     const EvalSummary g = SummarizeEval(global, 0, task_);
     summary.global_micro = g.micro;
     summary.global_macro = g.macro;
+  }
+  std::map<std::string, std::map<int64_t, EvalStats>> view_personalized, view_global;
+  for (const auto& [id, report] : reports_) {
+    for (const auto& [name, stats] : report.personalized_views) view_personalized[name][id] = stats;
+    for (const auto& [name, stats] : report.global_views) view_global[name][id] = stats;
+  }
+  for (const auto& [name, per_client] : view_personalized) {
+    const EvalSummary v = SummarizeEval(per_client, 0, task_);
+    EvalSummary::View& view = summary.views[name];
+    view.micro = v.micro;
+    view.test_samples = v.test_samples;
+    view.clients = v.clients;
+    if (view_global[name].size() == per_client.size()) {
+      view.global_micro = SummarizeEval(view_global[name], 0, task_).micro;
+    }
   }
   return summary;
 }

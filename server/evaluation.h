@@ -4,6 +4,7 @@
 
 #include <map>
 #include <set>
+#include <string>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -38,6 +39,16 @@ struct EvalSummary {
   // evaluated it; -1 otherwise (e.g. a personal head: there is no global model to evaluate).
   double global_micro = -1;
   double global_macro = -1;
+  // The same over each named test view (EvalReport::personalized_views): its micro metric, the
+  // global model's when every client that reported the view evaluated it (-1 otherwise), and
+  // how many samples and clients it covers.
+  struct View {
+    double micro = 0;
+    double global_micro = -1;
+    int64_t test_samples = 0;
+    int64_t clients = 0;
+  };
+  std::map<std::string, View> views;
 };
 
 // Clients with an empty test set are left out of the per-client statistics.
@@ -47,10 +58,13 @@ EvalSummary SummarizeEval(const std::map<int64_t, EvalStats>& per_client, int64_
 // The most test samples one client may report: a larger count is not a test set but an attempt
 // to outweigh every other client in the micro average.
 inline constexpr int64_t kMaxEvalSamplesPerClient = int64_t{1} << 31;
+inline constexpr size_t kMaxEvalViews = 16;
 
 // Checks one report's numbers: counts in [0, kMaxEvalSamplesPerClient], correct <= count, a
 // finite loss sum >= 0, and the global model's counts (if any) on the same test set, so the
-// same count. INVALID_ARGUMENT naming what is wrong.
+// same count; at most kMaxEvalViews views, each named by 1-64 of [a-z0-9_], a subset of the
+// test set (count <= its count), with the global model's views (if any) on the same ones.
+// INVALID_ARGUMENT naming what is wrong.
 absl::Status CheckEvalReport(const EvalReport& report);
 
 // Collects the EvalReports of one evaluation from any thread, validating each in the round path

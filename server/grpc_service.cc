@@ -439,6 +439,12 @@ grpc::ServerUnaryReactor* CoordinatorService::ReportEvaluation(grpc::CallbackSer
     report.global = EvalStats{request->global().correct(), request->global().count(),
                               request->global().loss_sum()};
   }
+  for (const auto& [name, c] : request->views()) {
+    report.personalized_views[name] = EvalStats{c.correct(), c.count(), c.loss_sum()};
+  }
+  for (const auto& [name, c] : request->global_views()) {
+    report.global_views[name] = EvalStats{c.correct(), c.count(), c.loss_sum()};
+  }
   // The numbers, the asked set and duplicates are the collector's to check, as in simulation.
   const absl::Status accepted = sink->OnEvalReport(report);
   if (!accepted.ok()) {

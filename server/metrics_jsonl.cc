@@ -63,7 +63,22 @@ std::string EvalToJson(const EvalSummary& e) {
                     std::isfinite(value) ? absl::StrFormat("%.4f", value) : "null");
     first = false;
   }
-  out += "]}";
+  out += "]";
+  if (!e.views.empty()) {
+    // Named subsets of the test sets: {"controversial":{"personalized_pair_accuracy":...}}.
+    out += ",\"views\":{";
+    first = true;
+    for (const auto& [name, v] : e.views) {
+      absl::StrAppend(&out, first ? "" : ",", "\"", JsonEscape(name), "\":{\"personalized_", m,
+                      "\":", Num(v.micro), ",\"test_samples\":", v.test_samples,
+                      ",\"clients\":", v.clients);
+      if (v.global_micro >= 0) absl::StrAppend(&out, ",\"global_", m, "\":", Num(v.global_micro));
+      out += "}";
+      first = false;
+    }
+    out += "}";
+  }
+  out += "}";
   return out;
 }
 

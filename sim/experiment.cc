@@ -183,6 +183,7 @@ ClientContext ClientContextFor(const Experiment& e, int64_t id, PersonalStore* s
   ctx.data.train = split.train;
   ctx.data.test = split.test;
   ctx.data.val = split.val;
+  for (const auto& [name, indices] : split.test_views) ctx.data.test_views[name] = indices;
   ctx.initial_model = e.initial_model;
   // In a simulation the private coins follow the seed unless privacy.noise says "secure".
   ctx.reproducible_private_noise = e.reproducible_private_noise;

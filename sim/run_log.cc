@@ -62,6 +62,16 @@ absl::StatusOr<EvalSummary> ParseEval(const json& e) {
       s.per_client[index++] = a.get<double>();
     }
   }
+  if (auto it = e.find("views"); it != e.end() && it->is_object()) {
+    for (const auto& [name, v] : it->items()) {
+      if (!v.is_object()) return absl::InvalidArgumentError("view " + name + " is not an object");
+      EvalSummary::View& view = s.views[name];
+      TAILOR_ASSIGN_OR_RETURN(view.micro, Within(Number(v, "personalized_" + m), "view " + name));
+      view.global_micro = NumberOr(v, "global_" + m, -1);
+      view.test_samples = static_cast<int64_t>(NumberOr(v, "test_samples", 0));
+      view.clients = static_cast<int64_t>(NumberOr(v, "clients", 0));
+    }
+  }
   return s;
 }
 

@@ -1,5 +1,6 @@
 #include "sim/summary_table.h"
 
+#include <map>
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
@@ -66,6 +67,14 @@ std::string FormatSummaryTable(const std::vector<SimulationResult>& results) {
         dp ? absl::StrFormat("%.3f", r.rounds.back().privacy->epsilon) : "-", per_round);
   }
   for (const auto& r : results) {
+    // Named subsets of the test sets (e.g. the controversial preference pairs).
+    const EvalSummary* e = FinalEval(r);
+    for (const auto& [name, v] : e ? e->views : std::map<std::string, EvalSummary::View>()) {
+      absl::StrAppendFormat(&out, "%s: %s test samples (%d of %d): pers.%s %s, global.%s %s\n",
+                            r.name, name, v.test_samples, e->test_samples, e->metric().label,
+                            e->metric().Format(v.micro), e->metric().label,
+                            v.global_micro >= 0 ? e->metric().Format(v.global_micro) : "n/a");
+    }
     if (!r.stop_reason.empty()) absl::StrAppend(&out, r.name, ": ", r.stop_reason, "\n");
     if (r.rounds.empty() || !r.rounds.back().privacy) continue;
     const PrivacyRecord& p = *r.rounds.back().privacy;

@@ -121,6 +121,12 @@ TEST(SimulatedUsers, LabelsReachTheCeilingTheirBetaWasSetFor) {
       ++total;
       controversial += sim->controversial[p];
     }
+    // The controversial view is exactly the user's controversial test pairs.
+    std::vector<uint32_t> want;
+    for (uint32_t p : sim->clients[u].test) {
+      if (sim->controversial[p]) want.push_back(p);
+    }
+    EXPECT_EQ(sim->clients[u].test_views.at("controversial"), want);
     // A test pair never reuses a text of the user's own train or val pairs.
     std::set<uint32_t> seen = TextsOf(*sim->pool, sim->clients[u].train);
     for (uint32_t t : TextsOf(*sim->pool, sim->clients[u].val)) seen.insert(t);

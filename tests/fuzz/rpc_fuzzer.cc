@@ -194,6 +194,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         req.set_correct(in.ConsumeIntegral<int64_t>());
         req.set_count(in.ConsumeIntegral<int64_t>());
         req.set_loss_sum(in.ConsumeFloatingPoint<double>());
+        // Test views (named subsets of the test set), personalized and global.
+        for (int v = in.ConsumeIntegralInRange(0, 3); v > 0; --v) {
+          auto& views = in.ConsumeBool() ? *req.mutable_views() : *req.mutable_global_views();
+          v1::EvalCounts& c = views[Text(in, 20)];
+          c.set_correct(in.ConsumeIntegral<int64_t>());
+          c.set_count(in.ConsumeIntegral<int64_t>());
+          c.set_loss_sum(in.ConsumeFloatingPoint<double>());
+        }
         v1::ReportResponse resp;
         auto ctx = Context();
         status = h->stub->ReportEvaluation(ctx.get(), req, &resp);

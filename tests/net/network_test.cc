@@ -290,6 +290,42 @@ simulation { workers: 2 }
   EXPECT_EQ(net_bpb[1], sim_bpb[1]);
 }
 
+// A reward model over the network: simulated users' preference pairs, PAL's personal mixture
+// on each device; pairwise accuracy and the controversial pairs' view cross the wire, equal to
+// the simulation's.
+TEST_F(NetworkTest, AReportedTestViewCrossesTheWireAsInSimulation) {
+  ASSERT_OK(Env::Default()->WriteFileAtomically(dir_ + "/exp.textproto", R"(
+name: "netpref"
+seed: 4
+rounds: 2
+data { dataset: "preference_fortunes" num_clients: 4 preference { test_pairs: 40 max_train_pairs: 12 } }
+model { architecture: "byte_reward_tiny" reward { head: "pal" prototypes: 2 } }
+train { learning_rate: 0.1 batch_size: 8 }
+algorithm { name: "fedper" }
+eval { every_rounds: 100 }
+simulation { workers: 2 }
+)"));
+  auto coordinator = Coordinator();
+  std::vector<std::unique_ptr<ChildProcess>> clients;
+  for (int i = 0; i < 4; ++i) clients.push_back(Client(i));
+  ASSERT_EQ(coordinator->Wait(absl::Minutes(3)), 0) << Log("coordinator.log");
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(clients[i]->Wait(absl::Seconds(30)), 0) << Log(absl::StrCat("client", i, ".log"));
+  }
+  ChildProcess sim({TAILOR_BINARY, "simulate", "--config=" + dir_ + "/exp.textproto",
+                    "--set=output_dir=" + dir_ + "/sim", "--quiet"},
+                   dir_ + "/sim.log");
+  ASSERT_EQ(sim.Wait(absl::Minutes(2)), 0) << Log("sim.log");
+  const std::regex view("\"views\":\\{\"controversial\":\\{[^}]*\\}");
+  std::smatch net_view, sim_view;
+  const std::string net_metrics = *Env::Default()->ReadFile(dir_ + "/coord/metrics.jsonl");
+  const std::string sim_metrics = *Env::Default()->ReadFile(dir_ + "/sim/metrics.jsonl");
+  ASSERT_TRUE(std::regex_search(net_metrics, net_view, view)) << net_metrics;
+  ASSERT_TRUE(std::regex_search(sim_metrics, sim_view, view)) << sim_metrics;
+  EXPECT_EQ(net_view[0], sim_view[0]);
+  EXPECT_NE(net_view[0].str().find("\"personalized_pair_accuracy\":"), std::string::npos);
+}
+
 TEST_F(NetworkTest, ACertificateServesOnlyItsOwnClientAndStatusIsForTheOperator) {
   auto coordinator = Coordinator();
   const std::string status = StatusUntil("clients joined:   0");

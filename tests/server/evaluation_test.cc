@@ -3,6 +3,7 @@
 #include "server/evaluation.h"
 
 #include <cmath>
+#include <functional>
 
 #include "tests/test_util.h"
 
@@ -110,6 +111,60 @@ TEST(EvalCollector, RefusesUnaskedDuplicateAndImpossibleReports) {
   EXPECT_DOUBLE_EQ(s.micro, 0.5);
   EXPECT_TRUE(std::isfinite(s.mean_loss));
   EXPECT_STATUS(c.OnEvalReport(Report(4, 1, 2)), absl::StatusCode::kAborted, "over");
+}
+
+}  // namespace
+}  // namespace tailor
+
+namespace tailor {
+namespace {
+
+// Test views: named subsets of each client's test set, summarized beside the whole (the
+// controversial preference pairs), for the personalized and the global model.
+TEST(EvalCollector, SummarizesEachTestViewAndRefusesImpossibleViews) {
+  EvalCollector c({0, 1}, TaskKind::kPairwisePreference);
+  EvalReport a = Report(0, 9, 10, {{5, 10}});
+  a.personalized_views["controversial"] = {3, 4, 1.0};
+  a.global_views["controversial"] = {1, 4, 2.0};
+  EvalReport b = Report(1, 30, 40, {{20, 40}});
+  b.personalized_views["controversial"] = {5, 6, 1.0};
+  b.global_views["controversial"] = {2, 6, 2.0};
+  ASSERT_OK(c.OnEvalReport(a));
+  ASSERT_OK(c.OnEvalReport(a));  // an exact retry
+  EvalReport changed = a;
+  changed.personalized_views["controversial"].correct = 4;
+  EXPECT_STATUS(c.OnEvalReport(changed), absl::StatusCode::kAlreadyExists, "first one counts");
+  ASSERT_OK(c.OnEvalReport(b));
+  const EvalSummary s = c.WaitUntil(absl::InfiniteFuture());
+  ASSERT_EQ(s.views.count("controversial"), 1u);
+  const EvalSummary::View& v = s.views.at("controversial");
+  EXPECT_DOUBLE_EQ(v.micro, 8.0 / 10);
+  EXPECT_DOUBLE_EQ(v.global_micro, 3.0 / 10);
+  EXPECT_EQ(v.test_samples, 10);
+  EXPECT_EQ(v.clients, 2);
+
+  struct Case {
+    std::function<void(EvalReport*)> damage;
+    std::string expect;
+  } cases[] = {
+      {[](EvalReport* r) { r->personalized_views["x"] = {1, 11, 0}; }, "more than the test set"},
+      {[](EvalReport* r) { r->personalized_views["Bad Name"] = {1, 2, 0}; }, "[a-z0-9_]"},
+      {[](EvalReport* r) { r->personalized_views["x"] = {3, 2, 0}; }, "view 'x' correct"},
+      {[](EvalReport* r) {
+         r->personalized_views["x"] = {1, 2, 0};
+         r->global_views["y"] = {1, 2, 0};
+       },
+       "not the personalized model's"},
+      {[](EvalReport* r) {
+         for (int i = 0; i < 17; ++i) r->personalized_views[absl::StrCat("v", i)] = {0, 1, 0};
+       },
+       "more than 16"},
+  };
+  for (const Case& k : cases) {
+    EvalReport r = Report(0, 9, 10, {{5, 10}});
+    k.damage(&r);
+    EXPECT_STATUS(CheckEvalReport(r), absl::StatusCode::kInvalidArgument, k.expect);
+  }
 }
 
 }  // namespace

@@ -69,6 +69,25 @@ TEST(RunLog, ReadsBackWhatTheMetricsWriterWrites) {
   EXPECT_DOUBLE_EQ(run->seconds, 4.0);
 }
 
+TEST(RunLog, TestViewsRoundTripThroughMetrics) {
+  RoundRecord r = Evaluated(1, 0.6);
+  r.eval->task = TaskKind::kPairwisePreference;
+  r.eval->views["controversial"] = {0.5, 0.25, 120, 3};  // exact in binary
+  const std::string line = RoundRecordToJson(r, "pref");
+  EXPECT_TRUE(absl::StrContains(
+      line, "\"views\":{\"controversial\":{\"personalized_pair_accuracy\":0.5,"))
+      << line;
+  auto run = ReadRunDirectory(WriteRun("views", line + "\n"), Env::Default());
+  ASSERT_OK(run);
+  const EvalSummary::View& v = run->rounds.back().eval->views.at("controversial");
+  EXPECT_DOUBLE_EQ(v.micro, 0.5);
+  EXPECT_DOUBLE_EQ(v.global_micro, 0.25);
+  EXPECT_EQ(v.test_samples, 120);
+  EXPECT_TRUE(absl::StrContains(FormatSummaryTable({*run}),
+                                "controversial test samples (120 of "))
+      << FormatSummaryTable({*run});
+}
+
 TEST(RunLog, TheInitialModelsEvaluationIsNotCountedAsARound) {
   // eval.at_start writes a round-0 record first: a report counts the rounds that ran.
   const std::string metrics = RoundRecordToJson(Evaluated(0, 0.1), "a") + "\n" +

@@ -217,6 +217,8 @@ TEST(TailorCli, PreferenceRunReportsPairwiseAccuracy) {
   Outcome run = RunTailor("simulate --config " + path);
   ASSERT_EQ(run.exit_code, 0) << run.output;
   EXPECT_NE(run.output.find("pers.pair acc"), std::string::npos) << run.output;
+  EXPECT_NE(run.output.find("pref: controversial test samples ("), std::string::npos)
+      << run.output;
   absl::StatusOr<std::string> metrics = Env::Default()->ReadFile(dir + "/run/metrics.jsonl");
   ASSERT_OK(metrics);
   EXPECT_NE(metrics->find("\"metric\":\"pair_accuracy\""), std::string::npos) << *metrics;
