@@ -210,6 +210,7 @@ EvalSummary EvalCollector::WaitUntil(absl::Time deadline) {
     view.micro = v.micro;
     view.test_samples = v.test_samples;
     view.clients = v.clients;
+    view.per_client = v.per_client;
     if (view_global[name].size() == per_client.size()) {
       view.global_micro = SummarizeEval(view_global[name], 0, task_).micro;
     }

@@ -47,6 +47,8 @@ struct EvalSummary {
     double global_micro = -1;
     int64_t test_samples = 0;
     int64_t clients = 0;
+    // client id -> the personalized metric on the view.
+    std::map<int64_t, double> per_client;
   };
   std::map<std::string, View> views;
 };

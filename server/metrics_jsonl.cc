@@ -42,6 +42,16 @@ std::string Num(double v) { return std::isfinite(v) ? absl::StrFormat("%.17g", v
 
 namespace {
 
+// Per-client values in client order, to 4 decimals.
+std::string PerClientJson(const std::map<int64_t, double>& per_client) {
+  std::string out = "[";
+  for (const auto& [id, value] : per_client) {
+    absl::StrAppend(&out, out.size() > 1 ? "," : "",
+                    std::isfinite(value) ? absl::StrFormat("%.4f", value) : "null");
+  }
+  return out + "]";
+}
+
 // One evaluation's summary in the task's metric (keys named after it: personalized_accuracy,
 // personalized_bpb, ...); per-client values (by client id) to 4 decimals, for the
 // distribution plots of reports.
@@ -56,14 +66,8 @@ std::string EvalToJson(const EvalSummary& e) {
     absl::StrAppend(&out, ",\"global_", m, "\":", Num(e.global_micro), ",\"global_", m,
                     "_macro\":", Num(e.global_macro));
   }
-  absl::StrAppend(&out, ",\"client_", m, "\":[");
+  absl::StrAppend(&out, ",\"client_", m, "\":", PerClientJson(e.per_client));
   bool first = true;
-  for (const auto& [id, value] : e.per_client) {
-    absl::StrAppend(&out, first ? "" : ",",
-                    std::isfinite(value) ? absl::StrFormat("%.4f", value) : "null");
-    first = false;
-  }
-  out += "]";
   if (!e.views.empty()) {
     // Named subsets of the test sets: {"controversial":{"personalized_pair_accuracy":...}}.
     out += ",\"views\":{";
@@ -73,7 +77,15 @@ std::string EvalToJson(const EvalSummary& e) {
                       "\":", Num(v.micro), ",\"test_samples\":", v.test_samples,
                       ",\"clients\":", v.clients);
       if (v.global_micro >= 0) absl::StrAppend(&out, ",\"global_", m, "\":", Num(v.global_micro));
-      out += "}";
+      // By client id: a client with no pair in the view has no entry.
+      absl::StrAppend(&out, ",\"client_", m, "\":{");
+      bool first_client = true;
+      for (const auto& [id, value] : v.per_client) {
+        absl::StrAppend(&out, first_client ? "" : ",", "\"", id, "\":",
+                        std::isfinite(value) ? absl::StrFormat("%.4f", value) : "null");
+        first_client = false;
+      }
+      out += "}}";
       first = false;
     }
     out += "}";

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Every reward-model method on the simulated users (configs/pref_demo.textproto's setup) at
+# each Dirichlet concentration and seed, then one table (bench/pref_table.py): pairwise accuracy
+# per user on all test pairs and on the controversial ones, the worst decile, majority and
+# minority users, log-loss, and the labels' ceiling, with bootstrap 95% intervals over users.
+#   bash bench/pref_methods.sh [BUILD_DIR] [OUT_DIR] [ALPHAS] [SEEDS]
+# e.g. bash bench/pref_methods.sh build runs/pref_methods "0.05 0.3 1" "1 2 3"
+set -euo pipefail
+build=${1:-build}
+out=${2:-runs/pref_methods}
+alphas=${3:-0.05 0.3 1}
+seeds=${4:-1 2 3}
+here=$(cd "$(dirname "$0")" && pwd)
+declare -A methods=(
+  [global]="algorithm.name=fedavg"
+  [local]="algorithm.name=local"
+  [fedavg_ft]="algorithm.name=fedavg_ft"
+  [pal]="algorithm.name=fedper,model.reward.head=pal"
+  [lore]="algorithm.name=fedper,model.reward.head=lore"
+  [user]="algorithm.name=fedper,model.reward.head=user"
+)
+runs=()
+for alpha in $alphas; do
+  for seed in $seeds; do
+    for method in global local fedavg_ft pal lore user; do
+      name="a${alpha}_s${seed}_$method"
+      "$build/tools/tailor" simulate --config "$here/../configs/pref_demo.textproto" --quiet \
+        --set "name=$name,seed=$seed,data.preference.alpha=$alpha,output_dir=$out/$name,${methods[$method]}" \
+        > "$out.$name.log" 2>&1 || { cat "$out.$name.log"; exit 1; }
+      runs+=("$out/$name")
+    done
+  done
+done
+/usr/bin/python3 "$here/pref_table.py" "${runs[@]}"
