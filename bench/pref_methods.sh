@@ -18,12 +18,17 @@ declare -A methods=(
   [pal]="algorithm.name=fedper,model.reward.head=pal"
   [lore]="algorithm.name=fedper,model.reward.head=lore"
   [user]="algorithm.name=fedper,model.reward.head=user"
+  # FedRep's order: the personal part first (body frozen), then the shared part.
+  [rep_lore]="algorithm.name=fedrep,algorithm.head_epochs=2,model.reward.head=lore,model.reward.prototypes=8"
+  [rep_user]="algorithm.name=fedrep,algorithm.head_epochs=2,model.reward.head=user"
 )
 runs=()
 for alpha in $alphas; do
   for seed in $seeds; do
-    for method in global local fedavg_ft pal lore user; do
+    for method in global local fedavg_ft pal lore user rep_lore rep_user; do
       name="a${alpha}_s${seed}_$method"
+      # Runs already there are kept (rerun by removing OUT_DIR).
+      if [[ -f $out/$name/metrics.jsonl ]]; then runs+=("$out/$name"); continue; fi
       "$build/tools/tailor" simulate --config "$here/../configs/pref_demo.textproto" --quiet \
         --set "name=$name,seed=$seed,data.preference.alpha=$alpha,output_dir=$out/$name,${methods[$method]}" \
         > "$out.$name.log" 2>&1 || { cat "$out.$name.log"; exit 1; }
