@@ -27,8 +27,9 @@ for alpha in $alphas; do
   for seed in $seeds; do
     for method in global local fedavg_ft pal lore user rep_lore rep_user; do
       name="a${alpha}_s${seed}_$method"
-      # Runs already there are kept (rerun by removing OUT_DIR).
-      if [[ -f $out/$name/metrics.jsonl ]]; then runs+=("$out/$name"); continue; fi
+      # Finished runs already there are kept (the report is written last; remove OUT_DIR to
+      # rerun them).
+      if [[ -f $out/$name/report.html ]]; then runs+=("$out/$name"); continue; fi
       "$build/tools/tailor" simulate --config "$here/../configs/pref_demo.textproto" --quiet \
         --set "name=$name,seed=$seed,data.preference.alpha=$alpha,output_dir=$out/$name,${methods[$method]}" \
         > "$out.$name.log" 2>&1 || { cat "$out.$name.log"; exit 1; }
