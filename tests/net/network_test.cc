@@ -292,7 +292,7 @@ simulation { workers: 2 }
 
 // A reward model over the network: simulated users' preference pairs, PAL's personal mixture
 // on each device; pairwise accuracy and the controversial pairs' view cross the wire, equal to
-// the simulation's.
+// the simulation's, and so does the initial model's evaluation (eval.at_start, round 0).
 TEST_F(NetworkTest, AReportedTestViewCrossesTheWireAsInSimulation) {
   ASSERT_OK(Env::Default()->WriteFileAtomically(dir_ + "/exp.textproto", R"(
 name: "netpref"
@@ -302,7 +302,7 @@ data { dataset: "preference_fortunes" num_clients: 4 preference { test_pairs: 40
 model { architecture: "byte_reward_tiny" reward { head: "pal" prototypes: 2 } }
 train { learning_rate: 0.1 batch_size: 8 }
 algorithm { name: "fedper" }
-eval { every_rounds: 100 }
+eval { every_rounds: 100 at_start: true }
 simulation { workers: 2 }
 )"));
   auto coordinator = Coordinator();
@@ -316,6 +316,19 @@ simulation { workers: 2 }
                     "--set=output_dir=" + dir_ + "/sim", "--quiet"},
                    dir_ + "/sim.log");
   ASSERT_EQ(sim.Wait(absl::Minutes(2)), 0) << Log("sim.log");
+  // eval.at_start: the initial model was evaluated as round 0 over the network too, the same.
+  const std::regex start("^\\{\"run\":\"netpref\",\"round\":0,[^\\n]*");
+  std::smatch net_start, sim_start;
+  const std::string net_all = *Env::Default()->ReadFile(dir_ + "/coord/metrics.jsonl");
+  const std::string sim_all = *Env::Default()->ReadFile(dir_ + "/sim/metrics.jsonl");
+  ASSERT_TRUE(std::regex_search(net_all, net_start, start)) << net_all;
+  ASSERT_TRUE(std::regex_search(sim_all, sim_start, start)) << sim_all;
+  const std::regex accuracy("\"personalized_pair_accuracy\":[0-9.e-]+");
+  std::smatch net_accuracy, sim_accuracy;
+  const std::string net_line = net_start[0], sim_line = sim_start[0];
+  ASSERT_TRUE(std::regex_search(net_line, net_accuracy, accuracy)) << net_line;
+  ASSERT_TRUE(std::regex_search(sim_line, sim_accuracy, accuracy)) << sim_line;
+  EXPECT_EQ(net_accuracy[0], sim_accuracy[0]);
   const std::regex view("\"views\":\\{\"controversial\":\\{[^}]*\\}");
   std::smatch net_view, sim_view;
   const std::string net_metrics = *Env::Default()->ReadFile(dir_ + "/coord/metrics.jsonl");
