@@ -7,6 +7,24 @@
 
 namespace tailor {
 
+absl::Status CheckBaseModelMatches(const ParameterSet& own, const ParameterSet& base) {
+  for (const auto& e : own.entries()) {
+    const Tensor* t = base.Find(e.name);
+    if (t == nullptr || t->dtype() != e.tensor.dtype() || t->shape() != e.tensor.shape()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "the coordinator's base model has '", e.name, "' as ",
+          t == nullptr ? std::string("nothing") : t->Describe(), ", this client's model as ",
+          e.tensor.Describe()));
+    }
+  }
+  if (base.size() != own.size()) {
+    return absl::FailedPreconditionError(absl::StrCat("the coordinator's base model has ",
+                                                      base.size(), " parameters, this client's "
+                                                      "model ", own.size()));
+  }
+  return absl::OkStatus();
+}
+
 std::string BaseModelCache::PathOf(const std::string& sha) const {
   return absl::StrCat(dir_, "/", sha, ".tlps");
 }

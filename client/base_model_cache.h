@@ -16,6 +16,11 @@
 
 namespace tailor {
 
+// FAILED_PRECONDITION (permanent: the configs differ in a way the fingerprint cannot see) when
+// the coordinator's `base` lacks a parameter of this client's model `own`, has it in another
+// dtype or shape, or has parameters `own` does not.
+absl::Status CheckBaseModelMatches(const ParameterSet& own, const ParameterSet& base);
+
 class BaseModelCache {
  public:
   // `dir` is created on the first Store.

@@ -172,32 +172,12 @@ class Daemon {
           TAILOR_RETURN_IF_ERROR(cache.Store(*context.initial_model).status());
         }
       }
-      TAILOR_RETURN_IF_ERROR(CheckSameParameters(*own, *context.initial_model));
+      TAILOR_RETURN_IF_ERROR(CheckBaseModelMatches(*own, *context.initial_model));
     }
     Log(LogLevel::kInfo, "base_model",
         {{"sha256", (announced_base_.empty() ? own_base_ : announced_base_).substr(0, 16)},
          {"from", source}});
     runtime_.emplace(std::move(context));
-    return absl::OkStatus();
-  }
-
-  // FAILED_PRECONDITION (permanent: the configs differ in a way the fingerprint cannot see)
-  // when `base` lacks a parameter of `own` or has it in another shape.
-  static absl::Status CheckSameParameters(const ParameterSet& own, const ParameterSet& base) {
-    for (const auto& e : own.entries()) {
-      const Tensor* t = base.Find(e.name);
-      if (t == nullptr || t->dtype() != e.tensor.dtype() || t->shape() != e.tensor.shape()) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "the coordinator's base model has '", e.name, "' as ",
-            t == nullptr ? std::string("nothing") : t->Describe(), ", this client's model as ",
-            e.tensor.Describe()));
-      }
-    }
-    if (base.size() != own.size()) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("the coordinator's base model has ", base.size(),
-                       " parameters, this client's model ", own.size()));
-    }
     return absl::OkStatus();
   }
 

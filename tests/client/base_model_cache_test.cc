@@ -51,6 +51,24 @@ TEST(BaseModelCacheTest, ATornOrSwappedCopyIsDeletedAndReportedAbsent) {
   EXPECT_FALSE(Env::Default()->FileExists(cache.PathOf(*sha)));
 }
 
+// A coordinator's base model that is not this client's model (other shapes, a missing or an
+// extra tensor) is refused naming what differs, before any task runs on it.
+TEST(BaseModelCacheTest, ABaseModelOfAnotherModelIsRefused) {
+  const ParameterSet own = Base(1);
+  ASSERT_OK(CheckBaseModelMatches(own, Base(2)));  // other values, same model
+  const ParameterSet wider = testing::RandomSet(
+      {{"blocks.0.attn.q.weight", {8, 16}}, {"lm_head.weight", {4, 8}}}, 1);
+  EXPECT_STATUS(CheckBaseModelMatches(own, wider), absl::StatusCode::kFailedPrecondition,
+                "'blocks.0.attn.q.weight' as");
+  const ParameterSet fewer = testing::RandomSet({{"lm_head.weight", {4, 8}}}, 1);
+  EXPECT_STATUS(CheckBaseModelMatches(own, fewer), absl::StatusCode::kFailedPrecondition,
+                "as nothing");
+  const ParameterSet more = testing::RandomSet(
+      {{"blocks.0.attn.q.weight", {8, 8}}, {"lm_head.weight", {4, 8}}, {"extra", {2}}}, 1);
+  EXPECT_STATUS(CheckBaseModelMatches(own, more), absl::StatusCode::kFailedPrecondition,
+                "3 parameters");
+}
+
 TEST(BaseModelCacheTest, AnAddressThatIsNotHexIsRefused) {
   BaseModelCache cache(testing::MakeTempDir("base_cache_names"), Env::Default());
   absl::StatusOr<std::optional<ParameterSet>> found = cache.Find("../../etc/passwd");
