@@ -4,52 +4,30 @@
 #include <map>
 #include <unordered_map>
 
-#include <nlohmann/json.hpp>
-
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
-#include "absl/strings/strip.h"
 #include "core/status_macros.h"
-#include "core/utf8.h"
+#include "data/user_jsonl.h"
 #include "data/user_split.h"
 
 namespace tailor {
 
 absl::StatusOr<std::vector<PreferenceUser>> LoadPreferenceJsonl(const std::string& path,
                                                                 Env* env) {
-  TAILOR_ASSIGN_OR_RETURN(std::string bytes, env->ReadFile(path));
+  TAILOR_ASSIGN_OR_RETURN(std::vector<UserJsonlRecord> records,
+                          ReadUserJsonl(path, env, {"prompt", "chosen", "rejected"}));
   std::map<std::string, PreferenceUser> by_user;
-  int line_number = 0;
-  for (absl::string_view line : absl::StrSplit(bytes, '\n')) {
-    ++line_number;
-    if (absl::StripAsciiWhitespace(line).empty()) continue;
-    const std::string where = absl::StrCat(path, ":", line_number, ": ");
-    if (!IsValidUtf8(line)) return absl::InvalidArgumentError(absl::StrCat(where, "not UTF-8"));
-    nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (j.is_discarded() || !j.is_object()) {
-      return absl::InvalidArgumentError(absl::StrCat(where, "not a JSON object"));
-    }
-    for (const char* field : {"user", "prompt", "chosen", "rejected"}) {
-      auto it = j.find(field);
-      const bool user_number = field[0] == 'u' && it != j.end() && it->is_number_integer();
-      if (it == j.end() || !(it->is_string() || user_number)) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(where, "needs a string field \"", field, "\""));
-      }
-    }
-    const std::string user = j["user"].is_string() ? j["user"].get<std::string>()
-                                                   : std::to_string(j["user"].get<int64_t>());
-    PreferenceUser::Pair pair{j["prompt"].get<std::string>(), j["chosen"].get<std::string>(),
-                              j["rejected"].get<std::string>()};
+  for (UserJsonlRecord& r : records) {
+    PreferenceUser::Pair pair{std::move(r.values[0]), std::move(r.values[1]),
+                              std::move(r.values[2])};
     if (pair.chosen.empty() || pair.rejected.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat(where, "an empty candidate"));
+      return absl::InvalidArgumentError(absl::StrCat(r.where, "an empty candidate"));
     }
     if (pair.chosen == pair.rejected) {
       return absl::InvalidArgumentError(
-          absl::StrCat(where, "\"chosen\" and \"rejected\" are the same text"));
+          absl::StrCat(r.where, "\"chosen\" and \"rejected\" are the same text"));
     }
-    PreferenceUser& u = by_user[user];
-    u.name = user;
+    PreferenceUser& u = by_user[r.user];
+    u.name = r.user;
     u.pairs.push_back(std::move(pair));
   }
   std::vector<PreferenceUser> users;

@@ -7,7 +7,6 @@
 #include <set>
 #include <unordered_set>
 
-#include <nlohmann/json.hpp>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -17,6 +16,7 @@
 #include "core/sha256.h"
 #include "core/status_macros.h"
 #include "core/utf8.h"
+#include "data/user_jsonl.h"
 #include "data/user_split.h"
 
 namespace tailor {
@@ -179,29 +179,12 @@ absl::StatusOr<TextCorpus> LoadTextDirectory(const std::string& dir, Env* env) {
 }
 
 absl::StatusOr<TextCorpus> LoadTextJsonl(const std::string& path, Env* env) {
-  TAILOR_ASSIGN_OR_RETURN(std::string bytes, env->ReadFile(path));
+  TAILOR_ASSIGN_OR_RETURN(std::vector<UserJsonlRecord> records,
+                          ReadUserJsonl(path, env, {"text"}));
   std::map<std::string, std::vector<std::string>> by_user;
-  int line_number = 0;
-  for (absl::string_view line : absl::StrSplit(bytes, '\n')) {
-    ++line_number;
-    if (absl::StripAsciiWhitespace(line).empty()) continue;
-    const std::string where = absl::StrCat(path, ":", line_number, ": ");
-    nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (j.is_discarded() || !j.is_object()) {
-      return absl::InvalidArgumentError(absl::StrCat(where, "not a JSON object"));
-    }
-    for (const char* field : {"user", "text"}) {
-      auto it = j.find(field);
-      if (it == j.end() || !(it->is_string() || (it->is_number_integer() && field[0] == 'u'))) {
-        return absl::InvalidArgumentError(
-            absl::StrCat(where, "needs a string field \"", field, "\""));
-      }
-    }
-    const std::string user = j["user"].is_string() ? j["user"].get<std::string>()
-                                                   : std::to_string(j["user"].get<int64_t>());
-    const std::string text = TrimTrailingSpace(j["text"].get<std::string>());
-    if (text.empty()) continue;
-    by_user[user].push_back(text);
+  for (const UserJsonlRecord& r : records) {
+    std::string text = TrimTrailingSpace(r.values[0]);
+    if (!text.empty()) by_user[r.user].push_back(std::move(text));
   }
   TextCorpus corpus;
   for (auto& [user, texts] : by_user) corpus.users.push_back({user, std::move(texts)});
