@@ -233,10 +233,38 @@ absl::StatusOr<EvalReport> ClientRuntime::Evaluate(const EvalTask& task, LocalTr
 
 absl::StatusOr<EvalStats> ClientRuntime::EvaluateTest(
     LocalTrainer& trainer, std::map<std::string, EvalStats>* views) const {
-  for (const auto& [name, indices] : ctx_.data.test_views) {
-    TAILOR_ASSIGN_OR_RETURN((*views)[name], trainer.Evaluate(*ctx_.data.pool, indices));
+  const auto& named = ctx_.data.test_views;
+  if (named.empty()) return trainer.Evaluate(*ctx_.data.pool, ctx_.data.test);
+  // Each test example is scored once: the test set is cut into groups by the views an example
+  // belongs to (a bit per view), and the whole and every view are sums of groups.
+  std::map<uint32_t, uint32_t> membership;  // example -> its views' bits
+  uint32_t bit = 1;
+  for (const auto& [name, indices] : named) {
+    for (uint32_t i : indices) membership[i] |= bit;
+    (*views)[name] = EvalStats();
+    bit <<= 1;
   }
-  return trainer.Evaluate(*ctx_.data.pool, ctx_.data.test);
+  std::map<uint32_t, std::vector<uint32_t>> groups;
+  for (uint32_t i : ctx_.data.test) {
+    auto it = membership.find(i);
+    groups[it == membership.end() ? 0 : it->second].push_back(i);
+  }
+  auto add = [](const EvalStats& from, EvalStats* to) {
+    to->correct += from.correct;
+    to->count += from.count;
+    to->loss_sum += from.loss_sum;
+  };
+  EvalStats whole;
+  for (const auto& [bits, indices] : groups) {
+    TAILOR_ASSIGN_OR_RETURN(EvalStats part, trainer.Evaluate(*ctx_.data.pool, indices));
+    add(part, &whole);
+    uint32_t view_bit = 1;
+    for (auto& [name, stats] : *views) {
+      if (bits & view_bit) add(part, &stats);
+      view_bit <<= 1;
+    }
+  }
+  return whole;
 }
 
 absl::Status ClientRuntime::LoadPersonalizedModel(const ParameterSet& global_shared,
