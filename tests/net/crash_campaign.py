@@ -164,10 +164,12 @@ class Campaign:
                 coord = self.coordinator()
             if client_kills < a.client_kills and self.rng.random() < a.client_kill_probability:
                 i = self.rng.randrange(NUM_CLIENTS)
-                if clients[i].poll() is not None:
-                    # It left on its own: the coordinator told it the experiment is over (the
-                    # coordinator killed just now had finished its last round). A client
-                    # started after that would wait for a coordinator that is not coming.
+                last_round_committed = any(json.loads(l)["round"] == a.rounds
+                                           for l in read_lines(metrics))
+                if last_round_committed or clients[i].poll() is not None:
+                    # The coordinator killed just now had finished its last round: its clients
+                    # were told (or are being told) that the experiment is over, and one started
+                    # now would wait for a coordinator that is not coming.
                     continue
                 clients[i].send_signal(signal.SIGKILL)
                 clients[i].wait()
