@@ -5,7 +5,9 @@ model on its test pairs, and on the controversial ones (the view "controversial"
 a quarter of the population prefers each way). Per (alpha, method), over every seed's users
 pooled: the mean with a bootstrap 95% interval (2000 resamples of users, seeded), the worst
 decile's mean, majority and minority users' means, the mean log-loss per pair (nats), and the
-labels' ceiling (the best accuracy any model can reach, from data.txt).
+labels' ceiling (the best accuracy any model can reach, from data.txt). When the runs held users
+out with few-shot points (eval.new_client_shots), a second table: the held-out users' accuracy
+after fitting on n of their pairs, per n, pooled the same way.
   bench/pref_table.py RUN_DIR [RUN_DIR...]"""
 import json
 import random
@@ -32,11 +34,16 @@ def load(run):
     accuracy = e["client_pair_accuracy"]
     view = e.get("views", {}).get("controversial", {}).get("client_pair_accuracy", {})
     controversial = [view.get(str(i)) for i in range(len(accuracy))]
+    # Held-out users' few-shot points: views "shots_<n>", per client id.
+    fewshot = {}
+    for view, v in last.get("new_clients", {}).get("views", {}).items():
+        if view.startswith("shots_"):
+            fewshot[int(view[len("shots_"):])] = list(v["client_pair_accuracy"].values())
     name = run.rstrip("/").split("/")[-1]
     alpha, seed, method = re.match(r"a([0-9.]+)_s([0-9]+)_(.+)", name).groups()
     return dict(alpha=alpha, seed=seed, method=method, accuracy=accuracy,
                 controversial=controversial, minority=users[:len(accuracy)],
-                loss=e.get("test_loss"), ceiling=ceiling)
+                loss=e.get("test_loss"), ceiling=ceiling, fewshot=fewshot)
 
 
 def interval(values, rng):
@@ -72,6 +79,16 @@ def main():
         print(f"| {alpha} | {method} | {cell(acc, rng)} | {cell(con, rng)} | "
               f"{100 * statistics.mean(worst):.1f} | {cell(major, rng)} | {cell(minor, rng)} | "
               f"{loss:.3f} | {100 * ceiling:.1f} |")
+    shots = sorted({n for r in runs for n in r["fewshot"]})
+    if not shots:
+        return
+    held_out = max(len(r["fewshot"][shots[0]]) for r in runs if r["fewshot"])
+    print(f"\nHeld-out users ({held_out} a run), accuracy after fitting on n pairs:\n")
+    print("| alpha | method | " + " | ".join(f"n = {n}" for n in shots) + " |")
+    print("|---|---|" + "---|" * len(shots))
+    for (alpha, method), rs in groups.items():
+        cells = [cell([a for r in rs for a in r["fewshot"].get(n, [])], rng) for n in shots]
+        print(f"| {alpha} | {method} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":

@@ -1,9 +1,11 @@
 #include "client/client_runtime.h"
 
 #include <cmath>
+#include <algorithm>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "core/few_shot.h"
 #include "core/parameter_math.h"
 #include "core/random.h"
 #include "core/status_macros.h"
@@ -307,7 +309,57 @@ absl::StatusOr<EvalReport> ClientRuntime::EvaluateAsNewClient(const EvalTask& ta
       algorithm.TrainLocally(trainer, ctx_.data, options, seed, &algorithm_state).status(),
       "a new client's personalization"));
   TAILOR_RETURN_IF_ERROR(EvaluateAdapted(task, algorithm_state, trainer, &report));
+  TAILOR_RETURN_IF_ERROR(EvaluateFewShot(task, options, trainer, &report));
   return report;
+}
+
+absl::Status ClientRuntime::EvaluateFewShot(const EvalTask& task, const TrainOptions& options,
+                                            LocalTrainer& trainer, EvalReport* report) {
+  if (task.new_client_shots.empty()) return absl::OkStatus();
+  TAILOR_RETURN_IF_ERROR(Annotate(CheckFewShotPoints(task.new_client_shots),
+                                  "the coordinator's few-shot points"));
+  const ClientAlgorithm& algorithm = *ctx_.algorithm;
+  const PersonalizationPolicy& policy = algorithm.policy();
+  // What a newcomer fits: its personal part; the whole model when the algorithm keeps nothing
+  // personal but tunes before it evaluates (FedAvg + fine-tuning, Ditto); nothing when the
+  // global model is what the algorithm evaluates (FedAvg): its curve is flat by design.
+  const bool fits = !(algorithm.federated() && algorithm.has_global_model());
+  TrainableFilter trainable;
+  if (!policy.patterns().empty()) {
+    trainable = [&policy](const std::string& name) { return policy.IsPersonal(name); };
+  }
+  const size_t all = ctx_.data.train.size();
+  const size_t batch = static_cast<size_t>(std::max(1, options.batch_size));
+  const auto batches = [batch](size_t examples) { return (examples + batch - 1) / batch; };
+  // Every point gets the optimizer steps of the full adaptation: fewer examples, more epochs,
+  // so the curve measures the examples and not the compute.
+  const size_t steps = static_cast<size_t>(options.epochs) *
+                      std::max<size_t>(1, options.drop_last ? all / batch : batches(all));
+  for (int shots : task.new_client_shots) {
+    // A fresh device each time: the points are independent of each other and of the full
+    // adaptation before them.
+    TAILOR_RETURN_IF_ERROR(trainer.Load(*ctx_.initial_model));
+    if (algorithm.federated()) {
+      TAILOR_RETURN_IF_ERROR(
+          Annotate(trainer.Load(*task.global_shared), "global shared parameters"));
+    }
+    const size_t n = std::min(all, static_cast<size_t>(shots));
+    if (fits && n > 0) {
+      TrainOptions few = options;
+      few.drop_last = false;  // fewer examples than a batch still train
+      few.epochs = static_cast<int>(std::max<size_t>(1, (steps + batches(n) - 1) / batches(n)));
+      TAILOR_RETURN_IF_ERROR(Annotate(
+          trainer
+              .Train(*ctx_.data.pool, ctx_.data.train.subspan(0, n), few, trainable,
+                     DeriveSeed(task.seed, {static_cast<uint64_t>(ctx_.client_id), 2,
+                                            static_cast<uint64_t>(shots)}))
+              .status(),
+          absl::StrCat("fitting a new client on ", n, " examples")));
+    }
+    TAILOR_ASSIGN_OR_RETURN(report->personalized_views[FewShotViewName(shots)],
+                            trainer.Evaluate(*ctx_.data.pool, ctx_.data.test));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status ClientRuntime::EvaluateAdapted(const EvalTask& task,

@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "client/algorithm.h"
@@ -62,6 +63,12 @@ struct EvalTask {
   // fresh personal part, runs its algorithm's local training for this many epochs, is
   // evaluated, and keeps nothing. 0: a training client evaluates its own model.
   int new_client_epochs = 0;
+  // New clients only: few-shot curve points. For each n the client starts again from the fresh
+  // device, fits only its personal part (the whole model when nothing is personal; nothing when
+  // the algorithm's global model is what it evaluates) on its first n training examples with
+  // the optimizer steps that new_client_epochs epochs on all of them take, and reports its test
+  // result as the view "shots_<n>".
+  std::vector<int> new_client_shots;
   // Which evaluation this is (several may share a round); reports name it.
   int64_t evaluation_id = 0;
   // The experiment's last round: nothing follows this evaluation.
@@ -123,6 +130,9 @@ class ClientRuntime {
   absl::StatusOr<EvalStats> EvaluateTest(LocalTrainer& trainer,
                                          std::map<std::string, EvalStats>* views) const;
   absl::StatusOr<EvalReport> EvaluateAsNewClient(const EvalTask& task, LocalTrainer& trainer);
+  // The few-shot points of a new client's evaluation (EvalTask::new_client_shots), as views.
+  absl::Status EvaluateFewShot(const EvalTask& task, const TrainOptions& options,
+                               LocalTrainer& trainer, EvalReport* report);
   // The report's personalized stats after the algorithm's PrepareEvaluation on the loaded model.
   absl::Status EvaluateAdapted(const EvalTask& task, const ParameterSet& algorithm_state,
                                LocalTrainer& trainer, EvalReport* report);

@@ -369,6 +369,7 @@ class Daemon {
     t.options = TrainOptionsFromProto(task.options());
     t.seed = task.seed();
     t.new_client_epochs = task.new_client_epochs();
+    t.new_client_shots.assign(task.new_client_shots().begin(), task.new_client_shots().end());
     t.evaluation_id = task.evaluation_id();
     t.last_round = task.last_round();
     TAILOR_ASSIGN_OR_RETURN(EvalReport report, runtime_->Evaluate(t, trainer_));

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "core/few_shot.h"
 #include "core/status_macros.h"
 #include "core/update_codec.h"
 #include "core/utf8.h"
@@ -95,10 +96,6 @@ class Checker {
 template <typename T>
 bool OneOf(const T& value, std::initializer_list<const char*> allowed) {
   return std::any_of(allowed.begin(), allowed.end(), [&](const char* a) { return value == a; });
-}
-
-bool OneOf(const std::string& value, const std::vector<std::string>& allowed) {
-  return std::find(allowed.begin(), allowed.end(), value) != allowed.end();
 }
 
 bool IsTextDataset(const std::string& dataset) {
@@ -588,6 +585,17 @@ absl::Status Validate(const ExperimentConfig& c, const Checker& check) {
   if (c.eval().new_client_epochs() < 1) {
     return check.Fail("eval.new_client_epochs",
                       absl::StrCat("must be >= 1, got ", c.eval().new_client_epochs()));
+  }
+  if (c.eval().new_client_shots_size() > 0) {
+    if (c.eval().new_clients() == 0) {
+      return check.Fail("eval.new_client_shots", "needs eval.new_clients > 0 (the curves are "
+                                                 "the new clients')");
+    }
+    const std::vector<int> shots(c.eval().new_client_shots().begin(),
+                                 c.eval().new_client_shots().end());
+    if (absl::Status s = CheckFewShotPoints(shots); !s.ok()) {
+      return check.Fail("eval.new_client_shots", std::string(s.message()));
+    }
   }
   const auto& attack = c.simulation().attack();
   if (!(attack.byzantine_fraction() >= 0 && attack.byzantine_fraction() < 0.5)) {

@@ -155,6 +155,15 @@ absl::StatusOr<SimulatedPreferences> SimulatePreferences(const TextCorpus& corpu
     }
   }
 
+  // Client order: a draw of num_users, the held-out ones last.
+  TAILOR_ASSIGN_OR_RETURN(std::vector<size_t> chosen,
+                          ChooseClientUsers(users.size(), o.num_users, o.held_out, o.seed,
+                                            "were simulated (fewer fortune files qualify)"));
+  std::vector<bool> held_out(users.size(), false);
+  for (size_t i = chosen.size() - static_cast<size_t>(o.held_out); i < chosen.size(); ++i) {
+    held_out[chosen[i]] = true;
+  }
+
   // Each user's pairs, oriented at random, then labelled.
   auto pool = std::make_shared<PreferenceDataset>();
   pool->texts = texts;
@@ -170,8 +179,11 @@ absl::StatusOr<SimulatedPreferences> SimulatePreferences(const TextCorpus& corpu
     const ClientSplit& file = files->clients[user_file[u]];
     for (size_t t = 0; t < texts.size(); ++t) utility[t] = Dot(users[u].weights, z[t]);
     Rng pairs_rng(DeriveSeed(o.seed, {0x7061697273ULL /*"pairs"*/, u}));
-    const size_t train = o.min_train_pairs +
-                         pairs_rng.UniformInt(o.max_train_pairs - o.min_train_pairs + 1);
+    size_t train = o.min_train_pairs +
+                   pairs_rng.UniformInt(o.max_train_pairs - o.min_train_pairs + 1);
+    // A held-out user has the most, so that its few-shot curve (eval.new_client_shots) reaches
+    // max_train_pairs; the draw above is made anyway, keeping everyone else's pairs the same.
+    if (held_out[u]) train = static_cast<size_t>(o.max_train_pairs);
     std::set<std::pair<uint32_t, uint32_t>> taken, taken_test;
     drawn[u].train = DrawPairs(file.train, train, utility, &taken, pairs_rng);
     drawn[u].val = DrawPairs(file.train, std::max<size_t>(2, train / 5), utility, &taken, pairs_rng);
@@ -211,10 +223,6 @@ absl::StatusOr<SimulatedPreferences> SimulatePreferences(const TextCorpus& corpu
     }
   }
 
-  // Client order: a draw of num_users, the held-out ones last.
-  TAILOR_ASSIGN_OR_RETURN(std::vector<size_t> chosen,
-                          ChooseClientUsers(users.size(), o.num_users, o.held_out, o.seed,
-                                            "were simulated (fewer fortune files qualify)"));
   for (size_t i : chosen) {
     out.users.push_back(users[i]);
     out.clients.push_back(std::move(splits[i]));

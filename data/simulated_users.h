@@ -47,6 +47,8 @@ struct SimulatedUserOptions {
   double controversial_share = 0.25;
   int min_users_per_file = 1;
   int max_users_per_file = 5;
+  // A user's training pairs are drawn in [min, max]; a held-out user gets max (its few-shot
+  // curve runs up to it).
   int min_train_pairs = 10;
   int max_train_pairs = 50;
   int test_pairs = 200;

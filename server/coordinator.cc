@@ -281,7 +281,10 @@ EvalSummary Coordinator::Evaluate(int64_t round, int64_t first, int64_t count,
   eval.global_shared = global_;
   eval.options = options_.train;
   eval.seed = DeriveSeed(options_.seed, {0x6576616cULL /*"eval"*/, static_cast<uint64_t>(round)});
-  if (new_clients) eval.new_client_epochs = options_.new_client_epochs;
+  if (new_clients) {
+    eval.new_client_epochs = options_.new_client_epochs;
+    eval.new_client_shots = options_.new_client_shots;
+  }
   // Two evaluations per round (training clients, then new ones): each its own identity, so a
   // late report of one can never land in the other.
   eval.evaluation_id = 2 * round + (new_clients ? 1 : 0);

@@ -118,6 +118,8 @@ struct CoordinatorOptions {
   // nothing. In [0, num_clients).
   int64_t new_clients = 0;
   int new_client_epochs = 1;
+  // Few-shot curve points for the new clients (config.proto EvalConfig.new_client_shots).
+  std::vector<int> new_client_shots;
   // Master seed (cohorts, per-round client seeds).
   uint64_t seed = 0;
   TrainOptions train;

@@ -144,6 +144,7 @@ void CoordinatorService::DispatchEval(const EvalTask& task, const std::vector<in
   v1::Task t = NewTask(v1::Task::EVALUATE, task.round, task.global_shared);
   t.set_seed(task.seed);
   t.set_new_client_epochs(task.new_client_epochs);
+  for (int n : task.new_client_shots) t.add_new_client_shots(n);
   t.set_evaluation_id(task.evaluation_id);
   t.set_last_round(task.last_round);
   TrainOptionsToProto(task.options, t.mutable_options());

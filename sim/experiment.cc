@@ -140,6 +140,8 @@ CoordinatorOptions CoordinatorOptionsFrom(const config::ExperimentConfig& c, con
   co.task = e.spec.task;
   co.new_clients = c.eval().new_clients();
   co.new_client_epochs = c.eval().new_client_epochs();
+  co.new_client_shots.assign(c.eval().new_client_shots().begin(),
+                             c.eval().new_client_shots().end());
   co.seed = c.seed();
   co.train = TrainOptionsFrom(c);
   co.initial_shared = e.algorithm->policy().Shared(*e.initial_model);

@@ -1,9 +1,23 @@
 #include "sim/in_process_transport.h"
 
 #include "absl/strings/str_cat.h"
+#include "core/log.h"
 #include "core/status_macros.h"
 
 namespace tailor {
+namespace {
+
+// A virtual client's failure, with its reason (a network client's is logged by the service).
+void LogFailure(absl::string_view event, int64_t client, int64_t round,
+                const absl::Status& why) {
+  LogEvent(LogLevel::kWarn, event,
+           {{"client", absl::StrCat(client)},
+            {"round", absl::StrCat(round)},
+            {"code", absl::StatusCodeToString(why.code())},
+            {"msg", std::string(why.message())}});
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<InProcessTransport>> InProcessTransport::Create(
     InProcessTransportOptions options) {
@@ -50,6 +64,7 @@ void InProcessTransport::DispatchTrain(const TrainTask& task, const std::vector<
         if (!corrupted.ok()) up = corrupted;
       }
       if (!up.ok()) {
+        LogFailure("train_failed", id, task.round, up.status());
         sink->OnTrainFailure(id, task.round, up.status());
         return;
       }
@@ -69,10 +84,15 @@ void InProcessTransport::DispatchEval(const EvalTask& task, const std::vector<in
       }
       absl::StatusOr<EvalReport> report = RuntimeFor(id).Evaluate(task, *trainers_[worker]);
       if (!report.ok()) {
+        LogFailure("evaluation_failed", id, task.round, report.status());
         sink->OnEvalFailure(id, report.status());
         return;
       }
-      sink->OnEvalReport(*report);
+      // A report the collector refuses counts as the client's failure, as over the network.
+      if (absl::Status accepted = sink->OnEvalReport(*report); !accepted.ok()) {
+        LogFailure("evaluation_refused", id, task.round, accepted);
+        sink->OnEvalFailure(id, accepted);
+      }
     });
   }
 }

@@ -3,6 +3,8 @@
 #include <map>
 #include <cmath>
 
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "sim/progress_printer.h"
@@ -22,6 +24,33 @@ const EvalSummary* FinalNewClientEval(const SimulationResult& r) {
     if (it->new_client_eval) return &*it->new_client_eval;
   }
   return nullptr;
+}
+
+// The new clients' views: named test subsets as for training clients, then the few-shot curve
+// (eval.new_client_shots) on one line, in order of the examples used.
+void AppendNewClientViews(const std::string& run, const EvalSummary& fresh, std::string* out) {
+  const TaskMetric& m = fresh.metric();
+  std::map<int, double> curve;
+  for (const auto& [name, v] : fresh.views) {
+    int shots = 0;
+    if (absl::StartsWith(name, "shots_") && absl::SimpleAtoi(name.substr(6), &shots)) {
+      curve[shots] = v.micro;
+      continue;
+    }
+    absl::StrAppendFormat(out, "%s: new clients' %s test samples (%d of %d): %s %s, global %s\n",
+                          run, name, v.test_samples, fresh.test_samples, m.label,
+                          m.Format(v.micro),
+                          v.global_micro >= 0 ? m.Format(v.global_micro) : "n/a");
+  }
+  if (curve.empty()) return;
+  absl::StrAppend(out, run, ": new clients' ", m.label, " after fitting on n examples:");
+  const char* separator = " ";
+  for (const auto& [shots, value] : curve) {
+    absl::StrAppend(out, separator, "n=", shots, " ", m.Format(value));
+    separator = ", ";
+  }
+  absl::StrAppend(out, " (all: ", m.Format(fresh.micro), "; the global model: ",
+                  fresh.global_micro >= 0 ? m.Format(fresh.global_micro) : "n/a", ")\n");
 }
 
 // The best micro metric over evaluated rounds; NaN when none was evaluated.
@@ -75,6 +104,7 @@ std::string FormatSummaryTable(const std::vector<SimulationResult>& results) {
                             e->metric().Format(v.micro), e->metric().label,
                             v.global_micro >= 0 ? e->metric().Format(v.global_micro) : "n/a");
     }
+    if (const EvalSummary* fresh = FinalNewClientEval(r)) AppendNewClientViews(r.name, *fresh, &out);
     if (!r.stop_reason.empty()) absl::StrAppend(&out, r.name, ": ", r.stop_reason, "\n");
     if (r.rounds.empty() || !r.rounds.back().privacy) continue;
     const PrivacyRecord& p = *r.rounds.back().privacy;

@@ -1,4 +1,5 @@
 // The trainer (LibTorch) and the client runtime on a small synthetic dataset.
+#include "absl/strings/match.h"
 #include "client/client_runtime.h"
 #include "client/train_options_proto.h"
 #include "core/parameter_math.h"
@@ -335,14 +336,16 @@ class RecordingTrainer : public LocalTrainer {
   struct Call {
     int epochs;
     bool head_trains, body_trains;
+    std::vector<uint32_t> examples;
   };
   absl::Status Load(const ParameterSet&) override { return absl::OkStatus(); }
   ParameterSet Snapshot() const override { return ParameterSet(); }
-  absl::StatusOr<TrainStats> Train(const ExamplePool&, absl::Span<const uint32_t>,
+  absl::StatusOr<TrainStats> Train(const ExamplePool&, absl::Span<const uint32_t> indices,
                                    const TrainOptions& options, const TrainableFilter& trainable,
                                    uint64_t) override {
     calls.push_back({options.epochs, !trainable || trainable("fc2.weight"),
-                     !trainable || trainable("conv1.weight")});
+                     !trainable || trainable("conv1.weight"),
+                     std::vector<uint32_t>(indices.begin(), indices.end())});
     TrainStats stats;
     stats.steps = 1;
     return stats;
@@ -377,6 +380,50 @@ TEST(ClientAlgorithm, FedRepTrainsTheHeadFirstThenTheBody) {
   EXPECT_EQ(trainer.calls[1].epochs, 2);  // then the body, head frozen
   EXPECT_FALSE(trainer.calls[1].head_trains);
   EXPECT_TRUE(trainer.calls[1].body_trains);
+}
+
+// eval.new_client_shots: each point starts from the fresh device and fits only the personal
+// part on the first n training examples, with the full adaptation's optimizer steps.
+TEST(ClientRuntime, ANewClientsFewShotPointsFitOnlyThePersonalPartOnItsFirstExamples) {
+  FedPerClient c(3, "fedper");
+  RecordingTrainer trainer;
+  EvalTask eval;
+  eval.round = 2;
+  eval.global_shared = c.task.global_shared;
+  // 150 training examples: 4 full batches an epoch (the incomplete fifth is dropped), so the
+  // full adaptation's 2 epochs take 8 optimizer steps.
+  eval.options.batch_size = 32;
+  eval.new_client_epochs = 2;
+  eval.new_client_shots = {1, 40, 500};
+  auto report = ClientRuntime(c.ctx).Evaluate(eval, trainer);
+  ASSERT_OK(report);
+  ASSERT_EQ(trainer.calls.size(), 4u);  // the full adaptation, then one fit per point
+  EXPECT_EQ(trainer.calls[0].examples.size(), 150u);
+  // 1 example: 1 batch an epoch; 40: 2 (the points keep incomplete batches); 500: all 150.
+  const std::vector<std::pair<size_t, int>> expected = {{1, 8}, {40, 4}, {150, 2}};
+  for (size_t i = 0; i < expected.size(); ++i) {
+    const RecordingTrainer::Call& fit = trainer.calls[i + 1];
+    EXPECT_EQ(fit.examples, std::vector<uint32_t>(c.train.begin(),
+                                                  c.train.begin() + expected[i].first));
+    EXPECT_EQ(fit.epochs, expected[i].second) << "point " << i;
+    EXPECT_TRUE(fit.head_trains);
+    EXPECT_FALSE(fit.body_trains) << "a point fitted the shared body";
+  }
+  for (const char* view : {"shots_1", "shots_40", "shots_500"}) {
+    EXPECT_EQ(report->personalized_views.count(view), 1u) << view;
+  }
+  // FedAvg evaluates its global model: its points fit nothing (a flat curve).
+  FedPerClient avg(3, "fedavg");
+  RecordingTrainer avg_trainer;
+  eval.global_shared = avg.task.global_shared;
+  ASSERT_OK(ClientRuntime(avg.ctx).Evaluate(eval, avg_trainer));
+  EXPECT_EQ(avg_trainer.calls.size(), 1u);
+  // Points a coordinator should never send are refused, naming them.
+  eval.new_client_shots = {5, 5};
+  auto refused = ClientRuntime(avg.ctx).Evaluate(eval, avg_trainer);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(refused.status().message(), "few-shot points must increase"))
+      << refused.status();
 }
 
 TEST(ClientRuntime, LgFedAvgUploadsTheHeadAndNeverTheBody) {

@@ -292,7 +292,8 @@ simulation { workers: 2 }
 
 // A reward model over the network: simulated users' preference pairs, PAL's personal mixture
 // on each device; pairwise accuracy and the controversial pairs' view cross the wire, equal to
-// the simulation's, and so does the initial model's evaluation (eval.at_start, round 0).
+// the simulation's, and so do the initial model's evaluation (eval.at_start, round 0) and the
+// held-out client's few-shot points (eval.new_client_shots).
 TEST_F(NetworkTest, AReportedTestViewCrossesTheWireAsInSimulation) {
   ASSERT_OK(Env::Default()->WriteFileAtomically(dir_ + "/exp.textproto", R"(
 name: "netpref"
@@ -302,7 +303,7 @@ data { dataset: "preference_fortunes" num_clients: 4 preference { test_pairs: 40
 model { architecture: "byte_reward_tiny" reward { head: "pal" prototypes: 2 } }
 train { learning_rate: 0.1 batch_size: 8 }
 algorithm { name: "fedper" }
-eval { every_rounds: 100 at_start: true }
+eval { every_rounds: 100 at_start: true new_clients: 1 new_client_shots: [1, 4] }
 simulation { workers: 2 }
 )"));
   auto coordinator = Coordinator();
@@ -337,6 +338,12 @@ simulation { workers: 2 }
   ASSERT_TRUE(std::regex_search(sim_metrics, sim_view, view)) << sim_metrics;
   EXPECT_EQ(net_view[0], sim_view[0]);
   EXPECT_NE(net_view[0].str().find("\"personalized_pair_accuracy\":"), std::string::npos);
+  // The last round's new client fitted on 4 of its pairs, as in simulation.
+  const std::regex shots("\"shots_4\":\\{[^}]*\\}");
+  std::smatch net_shots, sim_shots;
+  ASSERT_TRUE(std::regex_search(net_metrics, net_shots, shots)) << net_metrics;
+  ASSERT_TRUE(std::regex_search(sim_metrics, sim_shots, shots)) << sim_metrics;
+  EXPECT_EQ(net_shots[0], sim_shots[0]);
 }
 
 TEST_F(NetworkTest, ACertificateServesOnlyItsOwnClientAndStatusIsForTheOperator) {

@@ -88,6 +88,24 @@ TEST(RunLog, TestViewsRoundTripThroughMetrics) {
       << FormatSummaryTable({*run});
 }
 
+TEST(RunLog, ANewClientFewShotCurveIsOneSummaryLineInOrderOfExamples) {
+  RoundRecord r = Evaluated(1, 0.6);
+  r.new_client_eval = *r.eval;
+  r.new_client_eval->micro = 0.75;
+  r.new_client_eval->global_micro = 0.5;
+  r.new_client_eval->task = r.eval->task = TaskKind::kPairwisePreference;
+  r.new_client_eval->views["shots_10"] = {0.625, -1, 40, 2};
+  r.new_client_eval->views["shots_2"] = {0.5625, -1, 40, 2};
+  r.new_client_eval->views["shots_1"] = {0.5, -1, 40, 2};
+  auto run = ReadRunDirectory(WriteRun("shots", RoundRecordToJson(r, "pref") + "\n"),
+                              Env::Default());
+  ASSERT_OK(run);
+  const std::string table = FormatSummaryTable({*run});
+  EXPECT_TRUE(absl::StrContains(table, "after fitting on n examples: n=1 50.00%, n=2 56.25%, "
+                                       "n=10 62.50% (all: 75.00%; the global model: 50.00%)"))
+      << table;
+}
+
 TEST(RunLog, TheInitialModelsEvaluationIsNotCountedAsARound) {
   // eval.at_start writes a round-0 record first: a report counts the rounds that ran.
   const std::string metrics = RoundRecordToJson(Evaluated(0, 0.1), "a") + "\n" +
