@@ -151,11 +151,38 @@ class TextBatcher : public Batcher {
   std::vector<Segment> segments_;
 };
 
-// A preference pair as two sequences, chosen then rejected: BOS, the prompt and a second BOS
-// when there is a prompt, the candidate, EOS. A sequence longer than the context keeps its
-// first context - 1 tokens and ends with EOS. A batch of B pairs is 2B rows (the B chosen, then
-// the B rejected), padded with EOS; the model returns one reward per row and the loss is
-// Bradley-Terry's, -log sigmoid(r(chosen) - r(rejected)).
+// A candidate as the reward model reads it: BOS, the prompt and a second BOS when there is a
+// prompt, the candidate, EOS. A sequence longer than the context keeps its first context - 1
+// tokens and ends with EOS.
+std::vector<int64_t> RewardTokens(const std::string& prompt, const std::string& candidate,
+                                  int64_t context) {
+  std::vector<int64_t> t = {kBosToken};
+  if (!prompt.empty()) {
+    for (unsigned char c : prompt) t.push_back(c);
+    t.push_back(kBosToken);
+  }
+  for (unsigned char c : candidate) t.push_back(c);
+  if (static_cast<int64_t>(t.size()) >= context) t.resize(static_cast<size_t>(context - 1));
+  t.push_back(kEosToken);
+  return t;
+}
+
+// Rows of tokens as one [rows, longest] batch padded with EOS (never read: attention is causal
+// and the reward is read at the first EOS).
+at::Tensor PadWithEos(const std::vector<std::vector<int64_t>>& rows) {
+  int64_t width = 1;
+  for (const auto& r : rows) width = std::max<int64_t>(width, static_cast<int64_t>(r.size()));
+  at::Tensor x = torch::full({static_cast<int64_t>(rows.size()), width}, kEosToken, torch::kInt64);
+  int64_t* xp = x.data_ptr<int64_t>();
+  for (size_t i = 0; i < rows.size(); ++i) {
+    std::copy(rows[i].begin(), rows[i].end(), xp + static_cast<int64_t>(i) * width);
+  }
+  return x;
+}
+
+// A preference pair as two sequences (RewardTokens), chosen then rejected. A batch of B pairs
+// is 2B rows (the B chosen, then the B rejected); the model returns one reward per row and the
+// loss is Bradley-Terry's, -log sigmoid(r(chosen) - r(rejected)).
 class PairBatcher : public Batcher {
  public:
   PairBatcher(const PreferenceDataset& pool, absl::Span<const uint32_t> indices, int64_t context)
@@ -168,16 +195,11 @@ class PairBatcher : public Batcher {
     for (bool chosen : {true, false}) {
       for (uint32_t u : units) {
         const PreferencePair& p = pool_.pairs[indices_[u]];
-        rows.push_back(Tokens(pool_.texts[p.prompt], pool_.texts[chosen ? p.chosen : p.rejected]));
+        rows.push_back(RewardTokens(pool_.texts[p.prompt],
+                                    pool_.texts[chosen ? p.chosen : p.rejected], context_));
       }
     }
-    int64_t width = 1;
-    for (const auto& r : rows) width = std::max<int64_t>(width, static_cast<int64_t>(r.size()));
-    *x = torch::full({2 * b, width}, kEosToken, torch::kInt64);
-    int64_t* xp = x->data_ptr<int64_t>();
-    for (size_t i = 0; i < rows.size(); ++i) {
-      std::copy(rows[i].begin(), rows[i].end(), xp + static_cast<int64_t>(i) * width);
-    }
+    *x = PadWithEos(rows);
     *y = torch::zeros({b}, torch::kInt64);  // the chosen row is always the first of the two
   }
   at::Tensor MeanLoss(const at::Tensor& rewards, const at::Tensor& y) const override {
@@ -194,17 +216,6 @@ class PairBatcher : public Batcher {
   static at::Tensor Margins(const at::Tensor& rewards, const at::Tensor& y) {
     const int64_t b = y.size(0);
     return rewards.narrow(0, 0, b) - rewards.narrow(0, b, b);
-  }
-  std::vector<int64_t> Tokens(const std::string& prompt, const std::string& candidate) const {
-    std::vector<int64_t> t = {kBosToken};
-    if (!prompt.empty()) {
-      for (unsigned char c : prompt) t.push_back(c);
-      t.push_back(kBosToken);
-    }
-    for (unsigned char c : candidate) t.push_back(c);
-    if (static_cast<int64_t>(t.size()) >= context_) t.resize(static_cast<size_t>(context_ - 1));
-    t.push_back(kEosToken);
-    return t;
   }
   const PreferenceDataset& pool_;
   absl::Span<const uint32_t> indices_;
@@ -452,6 +463,33 @@ class TorchTrainer : public LocalTrainer {
   absl::StatusOr<std::string> Generate(const std::string& prompt,
                                        const GenerationOptions& options) override {
     return tailor::Generate(*model_, prompt, options);
+  }
+
+  absl::StatusOr<std::vector<double>> Reward(const std::string& prompt,
+                                             const std::vector<std::string>& texts) override {
+    const ModelSpec& spec = model_->spec();
+    if (spec.task != TaskKind::kPairwisePreference) {
+      return absl::InvalidArgumentError(absl::StrCat("model ", spec.architecture,
+                                                     " is not a reward model"));
+    }
+    try {
+      torch::InferenceMode guard;
+      model_->eval();
+      std::vector<double> rewards;
+      rewards.reserve(texts.size());
+      constexpr size_t kBatch = 32;
+      for (size_t begin = 0; begin < texts.size(); begin += kBatch) {
+        std::vector<std::vector<int64_t>> rows;
+        for (size_t i = begin; i < std::min(texts.size(), begin + kBatch); ++i) {
+          rows.push_back(RewardTokens(prompt, texts[i], spec.options.transformer.context));
+        }
+        const at::Tensor r = model_->Forward(PadWithEos(rows)).to(torch::kFloat64).contiguous();
+        rewards.insert(rewards.end(), r.data_ptr<double>(), r.data_ptr<double>() + r.numel());
+      }
+      return rewards;
+    } catch (const c10::Error& e) {
+      return FromTorch(e, "Reward");
+    }
   }
 
   absl::StatusOr<EvalStats> Evaluate(const ExamplePool& pool,

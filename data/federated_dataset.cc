@@ -131,6 +131,8 @@ absl::StatusOr<FederatedDataset> BuildPreferenceDataset(const config::DataConfig
     out.client_names.push_back(absl::StrCat(u.name, u.minority ? " (minority)" : ""));
   }
   out.notes = std::move(sim.notes);
+  out.simulated_users = std::move(sim.users);
+  out.score_normalizer = sim.normalizer;
   out.notes.push_back(absl::StrFormat(
       "simulated users: beta %.3f, best possible test accuracy %.3f", sim.beta, sim.ceiling));
   return out;

@@ -21,6 +21,11 @@ struct FederatedDataset {
   // Text datasets: each client's user name, and what the loader left out and why.
   std::vector<std::string> client_names;
   std::vector<std::string> notes;
+  // preference_fortunes: each client's simulated user and the candidate pool's z-scoring, to
+  // judge generated text by a user's true utility (sim/aligned_selection.h). Never given to a
+  // model, a trainer or a wire message.
+  std::vector<SimulatedUser> simulated_users;
+  std::shared_ptr<const ScoreNormalizer> score_normalizer;
 };
 
 // Loads the configured dataset, applies max_samples, partitions and splits it. The partition

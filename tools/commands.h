@@ -21,6 +21,12 @@ int PrivacyCommand();
 // `positional`: the run directories after the subcommand.
 int ReportCommand(const std::vector<std::string>& positional);
 
+class LocalTrainer;
+struct SelectionOptions;
+// `tailor generate --reward_config`: best-of-N picks with the loaded language model
+// (tools/best_of_n_command.cc).
+int BestOfNCommand(LocalTrainer& language_model, const SelectionOptions& options);
+
 // Loads each --config with the --set overrides applied; prints the error and returns it.
 absl::StatusOr<std::vector<config::ExperimentConfig>> LoadConfigsFromFlags(const char* command);
 

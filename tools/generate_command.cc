@@ -3,6 +3,7 @@
 //   tailor generate --config FILE [--model FILE] [--client_id N] [--prompt TEXT]
 //                   [--samples 3] [--max_bytes 200] [--temperature 0.8] [--top_k 0]
 //                   [--top_p 0.95] [--seed 1]
+// With --reward_config, the best of N samples for a user (tools/best_of_n_command.cc).
 #include <cstdio>
 #include <memory>
 
@@ -13,10 +14,12 @@
 #include "client/personal_store.h"
 #include "core/serialization.h"
 #include "core/status_macros.h"
+#include "sim/aligned_selection.h"
 #include "sim/experiment.h"
 #include "tools/commands.h"
 
 ABSL_DECLARE_FLAG(int64_t, client_id);
+ABSL_DECLARE_FLAG(std::string, reward_config);
 ABSL_FLAG(std::string, model, "",
           "generate: the shared parameters to load (a .tlps file); default OUTPUT_DIR/"
           "final_shared.tlps when it exists, else the experiment's initial model.");
@@ -36,13 +39,19 @@ int Fail(const absl::Status& status) {
   return absl::IsInvalidArgument(status) || absl::IsNotFound(status) ? 2 : 1;
 }
 
-absl::Status PrintSamples(LocalTrainer& trainer, const std::string& heading) {
-  std::printf("== %s\n", heading.c_str());
+GenerationOptions GenerationOptionsFromFlags() {
   GenerationOptions o;
   o.temperature = absl::GetFlag(FLAGS_temperature);
   o.top_k = absl::GetFlag(FLAGS_top_k);
   o.top_p = absl::GetFlag(FLAGS_top_p);
   o.max_bytes = absl::GetFlag(FLAGS_max_bytes);
+  o.seed = absl::GetFlag(FLAGS_sample_seed);
+  return o;
+}
+
+absl::Status PrintSamples(LocalTrainer& trainer, const std::string& heading) {
+  std::printf("== %s\n", heading.c_str());
+  GenerationOptions o = GenerationOptionsFromFlags();
   const std::string prompt = absl::GetFlag(FLAGS_prompt);
   for (int i = 0; i < absl::GetFlag(FLAGS_samples); ++i) {
     o.seed = absl::GetFlag(FLAGS_sample_seed) + static_cast<uint64_t>(i);
@@ -62,7 +71,9 @@ int tailor::GenerateCommand() {
   if (!loaded.ok()) return 2;
   const config::ExperimentConfig& c = loaded->front();
   Env* env = Env::Default();
-  const int64_t client = absl::GetFlag(FLAGS_client_id);
+  // With a reward run, --client_id names one of its users (best-of-N picks for that user).
+  const bool best_of_n = !absl::GetFlag(FLAGS_reward_config).empty();
+  const int64_t client = best_of_n ? -1 : absl::GetFlag(FLAGS_client_id);
   if (client >= c.data().num_clients()) {
     return Fail(absl::InvalidArgumentError(
         absl::StrCat("--client_id must be in [0, ", c.data().num_clients(), ")")));
@@ -85,6 +96,12 @@ int tailor::GenerateCommand() {
   }
   absl::Status s = (*trainer)->Load(*e->initial_model);
   if (s.ok()) s = Annotate((*trainer)->Load(global_shared), source);
+  if (s.ok() && best_of_n) {
+    SelectionOptions o;
+    o.prompt = absl::GetFlag(FLAGS_prompt);
+    o.generation = GenerationOptionsFromFlags();
+    return BestOfNCommand(**trainer, o);
+  }
   if (s.ok()) {
     s = PrintSamples(**trainer,
                      absl::StrCat("global model (", source.empty() ? "initial model" : source, ")"));

@@ -252,9 +252,25 @@ TEST(RewardTraining, LearnsAVisiblePreferenceAndScoresPairsByBradleyTerry) {
   ASSERT_OK(after);
   EXPECT_GE(MetricOf(TaskKind::kPairwisePreference).Of(after->correct, after->count, 0), 0.9);
   EXPECT_LT(after->loss_sum / after->count, std::log(2.0));
+  // Reward() reads a candidate as the pairs do: the chosen beats the rejected exactly on the
+  // pairs Evaluate counted correct.
+  std::vector<std::string> candidates;
+  for (uint32_t i : test) {
+    candidates.push_back(pairs.texts[pairs.pairs[i].chosen]);
+    candidates.push_back(pairs.texts[pairs.pairs[i].rejected]);
+  }
+  absl::StatusOr<std::vector<double>> rewards = trainer->Reward("", candidates);
+  ASSERT_OK(rewards);
+  ASSERT_EQ(rewards->size(), 2 * test.size());
+  int64_t wins = 0;
+  for (size_t i = 0; i < test.size(); ++i) wins += (*rewards)[2 * i] > (*rewards)[2 * i + 1];
+  EXPECT_EQ(wins, after->correct);
   // Text data for a reward model is refused, naming both tasks.
   EXPECT_STATUS(trainer->Evaluate(TextDataset(), {}), absl::StatusCode::kInvalidArgument,
                 "pairwise_preference");
+  // A language model scores no candidates.
+  auto lm = *LocalTrainer::Create("byte_transformer_tiny");
+  EXPECT_STATUS(lm->Reward("", {"a"}), absl::StatusCode::kInvalidArgument, "not a reward model");
 }
 
 }  // namespace

@@ -3,7 +3,10 @@
 #include <sys/wait.h>
 
 #include <cstdio>
+#include <regex>
+#include <vector>
 
+#include "absl/strings/str_split.h"
 #include "core/env.h"
 #include "tests/test_util.h"
 
@@ -213,7 +216,8 @@ TEST(TailorCli, PreferenceRunReportsPairwiseAccuracy) {
       "preference { test_pairs: 30 max_train_pairs: 12 } } "
       "model { architecture: \"byte_reward_tiny\" reward { head: \"pal\" prototypes: 2 } } "
       "train { learning_rate: 0.1 batch_size: 8 } algorithm { name: \"fedper\" } "
-      "eval { new_clients: 1 } output_dir: \"" + dir + "/run\"");
+      "eval { new_clients: 1 } simulation { personal_state_dir: \"" + dir + "/personal\" } "
+      "output_dir: \"" + dir + "/run\"");
   Outcome run = RunTailor("simulate --config " + path);
   ASSERT_EQ(run.exit_code, 0) << run.output;
   EXPECT_NE(run.output.find("pers.pair acc"), std::string::npos) << run.output;
@@ -228,6 +232,49 @@ TEST(TailorCli, PreferenceRunReportsPairwiseAccuracy) {
   absl::StatusOr<std::string> data = Env::Default()->ReadFile(dir + "/run/data.txt");
   ASSERT_OK(data);
   EXPECT_NE(data->find("best possible test accuracy 0.9"), std::string::npos) << *data;
+
+  // Best-of-N for every training user: a (untrained) byte language model samples, the global
+  // and each user's reward model pick, the users' true utilities judge; the same again for the
+  // same seeds.
+  const std::string lm = WriteConfig(
+      "name: \"lm\" rounds: 1 data { dataset: \"fortunes\" num_clients: 2 } "
+      "model { architecture: \"byte_transformer_tiny\" }");
+  const std::string best_of = "generate --config " + lm + " --reward_config " + path +
+                              " --all_users --best_of 4 --groups 2 --max_bytes 40 "
+                              "--selection_jsonl " + dir + "/selection.jsonl";
+  Outcome picked = RunTailor(best_of);
+  ASSERT_EQ(picked.exit_code, 0) << picked.output;
+  EXPECT_NE(picked.output.find("best of 4, 2 picks for each of 5 users"), std::string::npos)
+      << picked.output;
+  EXPECT_NE(picked.output.find("the user's reward model"), std::string::npos) << picked.output;
+  absl::StatusOr<std::string> lines = Env::Default()->ReadFile(dir + "/selection.jsonl");
+  ASSERT_OK(lines);
+  std::vector<std::string> users = absl::StrSplit(*lines, '\n', absl::SkipEmpty());
+  ASSERT_EQ(users.size(), 5u) << *lines;
+  const std::regex utilities(
+      "\"personal\":([-0-9.]+),\"global\":([-0-9.]+),\"random\":([-0-9.]+),\"best\":([-0-9.]+)");
+  for (const std::string& user : users) {
+    std::smatch m;
+    ASSERT_TRUE(std::regex_search(user, m, utilities)) << user;
+    // The oracle's pick is at least as good as any rule's and as the mean candidate.
+    for (int rule = 1; rule <= 3; ++rule) EXPECT_GE(std::stod(m[4]), std::stod(m[rule])) << user;
+  }
+  EXPECT_EQ(RunTailor(best_of).output, picked.output);
+  // One user's picks, printed with their utilities.
+  Outcome one = RunTailor("generate --config " + lm + " --reward_config " + path +
+                          " --client_id 2 --best_of 3 --groups 1 --max_bytes 20");
+  ASSERT_EQ(one.exit_code, 0) << one.output;
+  EXPECT_NE(one.output.find("== best of 3 for client 2 ("), std::string::npos) << one.output;
+  EXPECT_NE(one.output.find("personal [utility "), std::string::npos) << one.output;
+  // A language model is no reward model, and a user is one or all.
+  Outcome wrong = RunTailor("generate --config " + lm + " --reward_config " + lm + " --all_users");
+  EXPECT_EQ(wrong.exit_code, 2);
+  EXPECT_NE(wrong.output.find("is not a reward model"), std::string::npos) << wrong.output;
+  Outcome both = RunTailor("generate --config " + lm + " --reward_config " + path +
+                           " --all_users --client_id 1");
+  EXPECT_EQ(both.exit_code, 2);
+  EXPECT_NE(both.output.find("either --all_users or one --client_id"), std::string::npos)
+      << both.output;
 }
 
 }  // namespace
