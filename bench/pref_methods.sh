@@ -3,13 +3,16 @@
 # each Dirichlet concentration and seed, then one table (bench/pref_table.py): pairwise accuracy
 # per user on all test pairs and on the controversial ones, the worst decile, majority and
 # minority users, log-loss, and the labels' ceiling, with bootstrap 95% intervals over users.
-#   bash bench/pref_methods.sh [BUILD_DIR] [OUT_DIR] [ALPHAS] [SEEDS]
+# Each run keeps its users' personal parts (OUT_DIR/<run>/personal) for bench/pref_generation.sh.
+#   bash bench/pref_methods.sh [BUILD_DIR] [OUT_DIR] [ALPHAS] [SEEDS] [OVERRIDES]
 # e.g. bash bench/pref_methods.sh build runs/pref_methods "0.05 0.3 1" "1 2 3"
+# OVERRIDES: more --set fields for every run, e.g. "model.reward.pool=mean".
 set -euo pipefail
 build=${1:-build}
 out=${2:-runs/pref_methods}
 alphas=${3:-0.05 0.3 1}
 seeds=${4:-1 2 3}
+extra=${5:-}
 here=$(cd "$(dirname "$0")" && pwd)
 declare -A methods=(
   [global]="algorithm.name=fedavg"
@@ -32,6 +35,7 @@ for alpha in $alphas; do
       if [[ -f $out/$name/report.html ]]; then runs+=("$out/$name"); continue; fi
       "$build/tools/tailor" simulate --config "$here/../configs/pref_demo.textproto" --quiet \
         --set "name=$name,seed=$seed,data.preference.alpha=$alpha,output_dir=$out/$name,${methods[$method]}" \
+        --set "simulation.personal_state_dir=$out/$name/personal${extra:+,$extra}" \
         > "$out.$name.log" 2>&1 || { cat "$out.$name.log"; exit 1; }
       runs+=("$out/$name")
     done

@@ -775,6 +775,8 @@ ModelOptions ModelOptionsOf(const config::ModelConfig& model) {
   o.reward.head = model.reward().head();
   o.reward.prototypes = model.reward().prototypes();
   o.reward.user_dim = model.reward().user_dim();
+  o.reward.pool = model.reward().pool();
+  o.reward.beta = model.reward().beta();
   return o;
 }
 

@@ -115,7 +115,7 @@ absl::StatusOr<ModelSpec> Fixed(const ModelOptions& options) {
     return absl::InvalidArgumentError(
         absl::StrCat("lora: architecture '", options.architecture, "' has no LoRA adapters"));
   }
-  if (!options.reward.head.empty() || options.reward.prototypes || options.reward.user_dim) {
+  if (options.reward.any()) {
     return absl::InvalidArgumentError(
         absl::StrCat("reward: architecture '", options.architecture, "' has no reward head"));
   }
@@ -141,6 +141,11 @@ const std::vector<Entry>& Registry() {
         "pairwise preferences"},
        ByteRewardSpec},
       {{"byte_reward_tiny", "the reward model on the test-size transformer"}, TinyByteRewardSpec},
+      {{"byte_dpo",
+        "the byte transformer tuned by DPO: LoRA adapters against the frozen base, scoring "
+        "pairwise preferences by beta times the log-likelihood ratio (model.reward.beta)"},
+       ByteDpoSpec},
+      {{"byte_dpo_tiny", "DPO on the test-size transformer"}, TinyByteDpoSpec},
   };
   return *entries;
 }

@@ -52,6 +52,13 @@ struct RewardOptions {
   std::string head;
   int prototypes = 0;  // K for pal and lore; default 4
   int user_dim = 0;    // the user embedding's size for user; default 8
+  // What the head reads: "end" (the hidden state at the candidate's end-of-text token; default)
+  // or "mean" (the mean hidden state over the sequence through that token: rates such as
+  // punctuation per byte are then one linear read away).
+  std::string pool;
+  // byte_dpo: DPO's beta, the implicit reward being beta · log(pi(x) / pi_ref(x)); default 0.1.
+  double beta = 0;
+  bool any() const { return !head.empty() || prototypes || user_dim || !pool.empty() || beta; }
 };
 
 struct ModelOptions {

@@ -1,5 +1,7 @@
 #include "models/reward_spec.h"
 
+#include <cmath>
+
 #include "absl/strings/str_cat.h"
 #include "models/transformer_spec.h"
 
@@ -29,6 +31,14 @@ absl::StatusOr<ModelSpec> AddRewardHead(absl::StatusOr<ModelSpec> (*body)(const 
   if (r.prototypes < 0 || r.prototypes > 64) {
     return absl::InvalidArgumentError(
         absl::StrCat("reward.prototypes: must be in [1, 64], got ", r.prototypes));
+  }
+  if (r.beta != 0) {
+    return absl::InvalidArgumentError("reward.beta: only byte_dpo has a beta (a reward head has none)");
+  }
+  if (r.pool.empty()) r.pool = "end";
+  if (r.pool != "end" && r.pool != "mean") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("reward.pool: unknown pooling '", r.pool, "' (known: end, mean)"));
   }
   if (r.user_dim < 0 || r.user_dim > 256) {
     return absl::InvalidArgumentError(
@@ -76,6 +86,43 @@ absl::StatusOr<ModelSpec> ByteRewardSpec(const ModelOptions& options) {
 
 absl::StatusOr<ModelSpec> TinyByteRewardSpec(const ModelOptions& options) {
   return AddRewardHead(TinyByteTransformerSpec, options);
+}
+
+namespace {
+
+absl::StatusOr<ModelSpec> AsDpo(absl::StatusOr<ModelSpec> (*body)(const ModelOptions&),
+                                const ModelOptions& options) {
+  RewardOptions r = options.reward;
+  if (r.beta == 0) r.beta = 0.1;
+  if (!(r.beta > 0) || !std::isfinite(r.beta)) {
+    return absl::InvalidArgumentError(absl::StrCat("reward.beta: must be > 0, got ", r.beta));
+  }
+  if (!r.head.empty() || r.prototypes || r.user_dim || !r.pool.empty()) {
+    return absl::InvalidArgumentError(
+        "reward: byte_dpo's reward is the language model's own (beta · log-ratio): no head, "
+        "prototypes, user embedding or pooling");
+  }
+  ModelOptions body_options = options;
+  body_options.reward = RewardOptions();
+  // DPO tunes adapters against the frozen base, its reference model: rank 4 when unset.
+  if (body_options.lora.rank == 0) body_options.lora.rank = 4;
+  absl::StatusOr<ModelSpec> built = body(body_options);
+  if (!built.ok()) return built.status();
+  ModelSpec spec = *std::move(built);
+  spec.family = "byte_dpo";
+  spec.task = TaskKind::kPairwisePreference;
+  spec.options.reward = r;
+  return spec;
+}
+
+}  // namespace
+
+absl::StatusOr<ModelSpec> ByteDpoSpec(const ModelOptions& options) {
+  return AsDpo(ByteTransformerSpec, options);
+}
+
+absl::StatusOr<ModelSpec> TinyByteDpoSpec(const ModelOptions& options) {
+  return AsDpo(TinyByteTransformerSpec, options);
 }
 
 }  // namespace tailor

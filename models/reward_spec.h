@@ -22,6 +22,17 @@ namespace tailor {
 absl::StatusOr<ModelSpec> ByteRewardSpec(const ModelOptions& options);
 absl::StatusOr<ModelSpec> TinyByteRewardSpec(const ModelOptions& options);
 
+// DPO (Rafailov et al. 2023) as a reward model: the byte transformer with LoRA adapters, whose
+// implicit reward of a candidate is beta · (log pi(x | prompt) - log pi_ref(x | prompt)), pi
+// the model with its adapters and pi_ref the same base without them (the frozen reference).
+// Bradley-Terry's loss on that reward is DPO's loss, so the preference task trains it and
+// pairwise accuracy measures it; the tuned model still generates. Registered as "byte_dpo"
+// and "byte_dpo_tiny"; model.lora.rank defaults to 4; model.reward.beta to 0.1. The LoRA
+// algorithms pick what is personal: oppu a personal adapter (per-user DPO), dual_lora shared
+// and personal adapters (P-DPO-style), fedit one shared adapter (global DPO).
+absl::StatusOr<ModelSpec> ByteDpoSpec(const ModelOptions& options);
+absl::StatusOr<ModelSpec> TinyByteDpoSpec(const ModelOptions& options);
+
 }  // namespace tailor
 
 #endif  // TAILOR_MODELS_REWARD_SPEC_H_

@@ -92,6 +92,7 @@ std::unique_ptr<ForwardProgram> ProgramFor(const TorchModel& m) {
   if (family == "mlp") return std::make_unique<MlpProgram>(m);
   if (family == "byte_transformer") return std::make_unique<TransformerProgram>(m);
   if (family == "byte_reward") return std::make_unique<RewardProgram>(m);
+  if (family == "byte_dpo") return std::make_unique<DpoProgram>(m);
   return nullptr;
 }
 

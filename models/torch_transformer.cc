@@ -57,6 +57,7 @@ TransformerProgram::Projection TransformerProgram::Find(const TorchModel& m,
 
 at::Tensor TransformerProgram::Apply(const Projection& p, const at::Tensor& x) const {
   at::Tensor y = p.bias.defined() ? torch::linear(x, p.weight, p.bias) : torch::linear(x, p.weight);
+  if (!adapters_enabled_) return y;
   if (p.lora_a.defined()) {
     // W x + (alpha / r) · B (A x): the low-rank path costs r·(in + out) per token.
     y = y + torch::linear(torch::linear(x, p.lora_a), p.lora_b) * lora_scale_;

@@ -37,6 +37,10 @@ class TransformerProgram : public ForwardProgram {
 
   int64_t context() const { return context_; }
 
+ protected:
+  // Without its adapters the model is its frozen base (DPO's reference model).
+  void set_adapters_enabled(bool enabled) { adapters_enabled_ = enabled; }
+
  private:
   // A bias-free or biased projection, with its LoRA adapter when it has one.
   struct Projection {
@@ -51,6 +55,7 @@ class TransformerProgram : public ForwardProgram {
 
   int64_t d_model_, heads_, context_;
   double lora_scale_;
+  bool adapters_enabled_ = true;
   at::Tensor tok_emb_, pos_emb_, ln_f_w_, ln_f_b_, lm_head_;
   std::vector<Block> blocks_;
 };

@@ -39,7 +39,7 @@ absl::StatusOr<ModelOptions> Resolve(ModelOptions o, const TransformerOptions& d
     return Invalid("transformer.heads", absl::StrCat(t.heads, " heads do not divide d_model ",
                                                      t.d_model));
   }
-  if (!o.reward.head.empty() || o.reward.prototypes || o.reward.user_dim) {
+  if (o.reward.any()) {
     return Invalid("reward", absl::StrCat("architecture '", o.architecture,
                                           "' has no reward head (byte_reward has)"));
   }

@@ -26,6 +26,10 @@ struct SelectionOptions;
 // `tailor generate --reward_config`: best-of-N picks with the loaded language model
 // (tools/best_of_n_command.cc).
 int BestOfNCommand(LocalTrainer& language_model, const SelectionOptions& options);
+// `tailor generate --config RUN --all_users`: each simulated user's own tuned language model
+// judged by the user's true utility (tools/tuned_generation_command.cc).
+int JudgeTunedModelsCommand(const config::ExperimentConfig& config,
+                            const SelectionOptions& options);
 
 // Loads each --config with the --set overrides applied; prints the error and returns it.
 absl::StatusOr<std::vector<config::ExperimentConfig>> LoadConfigsFromFlags(const char* command);

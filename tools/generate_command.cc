@@ -3,7 +3,8 @@
 //   tailor generate --config FILE [--model FILE] [--client_id N] [--prompt TEXT]
 //                   [--samples 3] [--max_bytes 200] [--temperature 0.8] [--top_k 0]
 //                   [--top_p 0.95] [--seed 1]
-// With --reward_config, the best of N samples for a user (tools/best_of_n_command.cc).
+// With --reward_config, the best of N samples for a user (tools/best_of_n_command.cc); with
+// --all_users alone, every simulated user's own tuned model (tools/tuned_generation_command.cc).
 #include <cstdio>
 #include <memory>
 
@@ -20,6 +21,7 @@
 
 ABSL_DECLARE_FLAG(int64_t, client_id);
 ABSL_DECLARE_FLAG(std::string, reward_config);
+ABSL_DECLARE_FLAG(bool, all_users);
 ABSL_FLAG(std::string, model, "",
           "generate: the shared parameters to load (a .tlps file); default OUTPUT_DIR/"
           "final_shared.tlps when it exists, else the experiment's initial model.");
@@ -71,6 +73,12 @@ int tailor::GenerateCommand() {
   if (!loaded.ok()) return 2;
   const config::ExperimentConfig& c = loaded->front();
   Env* env = Env::Default();
+  if (absl::GetFlag(FLAGS_all_users) && absl::GetFlag(FLAGS_reward_config).empty()) {
+    SelectionOptions o;
+    o.prompt = absl::GetFlag(FLAGS_prompt);
+    o.generation = GenerationOptionsFromFlags();
+    return JudgeTunedModelsCommand(c, o);
+  }
   // With a reward run, --client_id names one of its users (best-of-N picks for that user).
   const bool best_of_n = !absl::GetFlag(FLAGS_reward_config).empty();
   const int64_t client = best_of_n ? -1 : absl::GetFlag(FLAGS_client_id);

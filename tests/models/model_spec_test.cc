@@ -197,6 +197,33 @@ TEST(ByteReward, OptionErrorsNameTheOption) {
                 "reward.prototypes");
   EXPECT_STATUS(BuildModelSpec(Reward("pal", 0, 4)), absl::StatusCode::kInvalidArgument,
                 "reward.user_dim");
+  ModelOptions pooled = Reward("linear");
+  pooled.reward.pool = "max";
+  EXPECT_STATUS(BuildModelSpec(pooled), absl::StatusCode::kInvalidArgument,
+                "reward.pool: unknown pooling 'max' (known: end, mean)");
+  pooled.reward.pool = "mean";
+  EXPECT_OK(BuildModelSpec(pooled));
+  // DPO: LoRA by default (rank 4), a beta > 0, no reward head; a reward head has no beta.
+  ModelOptions dpo;
+  dpo.architecture = "byte_dpo_tiny";
+  absl::StatusOr<ModelSpec> dpo_spec = BuildModelSpec(dpo);
+  ASSERT_OK(dpo_spec);
+  EXPECT_EQ(dpo_spec->options.lora.rank, 4);
+  EXPECT_EQ(dpo_spec->options.reward.beta, 0.1);
+  EXPECT_EQ(dpo_spec->task, TaskKind::kPairwisePreference);
+  dpo.reward.beta = -1;
+  EXPECT_STATUS(BuildModelSpec(dpo), absl::StatusCode::kInvalidArgument, "reward.beta");
+  dpo.reward.beta = 0.5;
+  dpo.reward.head = "pal";
+  EXPECT_STATUS(BuildModelSpec(dpo), absl::StatusCode::kInvalidArgument, "no head");
+  ModelOptions headed = Reward("linear");
+  headed.reward.beta = 1;
+  EXPECT_STATUS(BuildModelSpec(headed), absl::StatusCode::kInvalidArgument,
+                "reward.beta: only byte_dpo");
+  // Only a reward model pools.
+  pooled.architecture = "byte_transformer_tiny";
+  pooled.reward.head.clear();
+  EXPECT_STATUS(BuildModelSpec(pooled), absl::StatusCode::kInvalidArgument, "reward");
   // A language model or an image model has no reward head.
   ModelOptions o = Reward("pal");
   o.architecture = "byte_transformer_tiny";

@@ -181,10 +181,12 @@ TEST(ByteTransformerModule, GenerationRefusesBadOptionsAndNonLanguageModels) {
 namespace tailor {
 namespace {
 
-std::shared_ptr<TorchModel> RewardModel(const std::string& head, uint64_t seed) {
+std::shared_ptr<TorchModel> RewardModel(const std::string& head, uint64_t seed,
+                                        const std::string& pool = "") {
   ModelOptions o;
   o.architecture = "byte_reward_tiny";
   o.reward.head = head;
+  o.reward.pool = pool;
   return Build(*BuildModelSpec(o), seed);
 }
 
@@ -203,6 +205,21 @@ TEST(RewardModule, OneRewardPerSequenceReadAtItsEnd) {
   EXPECT_NE(r[0].item<float>(), r[2].item<float>());
   // A sequence without an end is refused (the trainer always appends one).
   EXPECT_THROW(m->Forward(Ids({kBosToken, 'h', 'i'})), c10::Error);
+}
+
+// Mean pooling averages the hidden states through the end token: the padding after it is still
+// never read, and it is the mean (a one-token sequence's mean is its end state).
+TEST(RewardModule, MeanPoolingAveragesThroughTheEndOnly) {
+  auto mean = RewardModel("linear", 3, "mean");
+  auto end = RewardModel("linear", 3);
+  const at::Tensor a = Ids({kBosToken, 'h', 'i', kEosToken, kEosToken, kEosToken});
+  at::Tensor padded = a.clone();
+  padded[0][5] = 'x';
+  const at::Tensor r = mean->Forward(torch::cat({a, padded}));
+  EXPECT_NEAR(r[0].item<float>(), r[1].item<float>(), 1e-6);
+  EXPECT_GT(std::abs(r[0].item<float>() - end->Forward(a).item<float>()), 1e-6);
+  const at::Tensor only_end = Ids({kEosToken, 'z'});
+  EXPECT_NEAR(mean->Forward(only_end).item<float>(), end->Forward(only_end).item<float>(), 1e-6);
 }
 
 // The heads compute what reward_spec.h says, from the same pooled state.

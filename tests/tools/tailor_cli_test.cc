@@ -277,5 +277,38 @@ TEST(TailorCli, PreferenceRunReportsPairwiseAccuracy) {
       << both.output;
 }
 
+// DPO with a personal adapter per user (byte_dpo, oppu) through the binary: it trains on the
+// simulated users' pairs, reports pairwise accuracy of its implicit reward, and each user's own
+// tuned model then generates text its user judges against the base's.
+TEST(TailorCli, PersonalDpoTrainsAndEachUsersModelIsJudgedByItsTaste) {
+  const std::string dir = testing::MakeTempDir("dpocli");
+  const std::string path = WriteConfig(
+      "name: \"dpo\" seed: 2 rounds: 1 data { dataset: \"preference_fortunes\" num_clients: 5 "
+      "preference { test_pairs: 20 max_train_pairs: 12 } } "
+      "model { architecture: \"byte_dpo_tiny\" transformer { context: 64 } reward { beta: 0.5 } } "
+      "train { learning_rate: 0.1 batch_size: 8 } algorithm { name: \"oppu\" } "
+      "simulation { personal_state_dir: \"" + dir + "/personal\" } "
+      "output_dir: \"" + dir + "/run\"");
+  Outcome run = RunTailor("simulate --config " + path);
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_NE(run.output.find("pers.pair acc"), std::string::npos) << run.output;
+  Outcome judged = RunTailor("generate --config " + dir + "/run/config.resolved.textproto" +
+                             " --all_users --best_of 3 --groups 2 --max_bytes 20 "
+                             "--selection_jsonl " + dir + "/tuned.jsonl");
+  ASSERT_EQ(judged.exit_code, 0) << judged.output;
+  EXPECT_NE(judged.output.find("2 samples of each of 5 users' own models (oppu)"),
+            std::string::npos)
+      << judged.output;
+  absl::StatusOr<std::string> lines = Env::Default()->ReadFile(dir + "/tuned.jsonl");
+  ASSERT_OK(lines);
+  EXPECT_EQ(std::vector<std::string>(absl::StrSplit(*lines, '\n', absl::SkipEmpty())).size(), 5u);
+  // A run whose personal parts were not kept cannot be judged by them.
+  Outcome unkept = RunTailor("generate --config " + path +
+                             " --set simulation.personal_state_dir= --all_users");
+  EXPECT_EQ(unkept.exit_code, 2);
+  EXPECT_NE(unkept.output.find("set simulation.personal_state_dir"), std::string::npos)
+      << unkept.output;
+}
+
 }  // namespace
 }  // namespace tailor

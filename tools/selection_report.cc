@@ -1,0 +1,85 @@
+#include "tools/selection_report.h"
+
+#include <cstdio>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace tailor {
+
+absl::Status WriteSelectionJsonl(const std::string& path, const std::vector<JudgedUser>& users,
+                                 const TextGuards& global, const TextGuards& candidates,
+                                 Env* env) {
+  std::string lines;
+  for (const JudgedUser& j : users) {
+    const UserSelection& o = j.outcome;
+    absl::StrAppendFormat(
+        &lines,
+        "{\"client\":%d,\"minority\":%s,\"personal\":%.6f,\"global\":%.6f,\"random\":%.6f,"
+        "\"best\":%.6f,\"normalized_gain\":%.6f,\"global_normalized_gain\":%.6f,"
+        "\"bpb\":%.4f,\"distinct2\":%.4f,\"global_bpb\":%.4f,\"global_distinct2\":%.4f,"
+        "\"candidates_bpb\":%.4f,\"candidates_distinct2\":%.4f}\n",
+        j.client, j.minority ? "true" : "false", o.personal, o.global, o.random, o.best,
+        o.normalized_gain(), o.global_normalized_gain(), j.bits_per_byte, j.distinct2,
+        global.bits_per_byte, global.distinct2, candidates.bits_per_byte, candidates.distinct2);
+  }
+  return env->WriteFileAtomically(path, lines);
+}
+
+std::string FormatSelectionSummary(const SelectionLabels& labels,
+                                   const std::vector<JudgedUser>& users, const TextGuards& global,
+                                   const TextGuards& candidates) {
+  std::vector<UserSelection> outcomes;
+  TextGuards personal;
+  for (const JudgedUser& j : users) {
+    outcomes.push_back(j.outcome);
+    personal.bits_per_byte += j.bits_per_byte / static_cast<double>(users.size());
+    personal.distinct2 += j.distinct2 / static_cast<double>(users.size());
+  }
+  const SelectionSummary sum = SummarizeSelections(outcomes);
+  std::string out = absl::StrFormat("%s\n%-28s %9s %9s %11s %9s %11s\n", labels.title, "text by",
+                                    "utility", "gain", "beats glob.", "LM bpb", "distinct-2");
+  const struct {
+    std::string rule;
+    double utility, gain, wins;
+    TextGuards guards;
+  } rows[] = {
+      {labels.personal, sum.personal, sum.normalized_gain, sum.personal_beats_global, personal},
+      {labels.global, sum.global, sum.global_normalized_gain, -1, global},
+      {"the base model (random)", sum.random, 0, -1, candidates},
+  };
+  for (const auto& r : rows) {
+    absl::StrAppendFormat(&out, "%-28s %9.3f %9.3f %11s %9.3f %11.3f\n", r.rule, r.utility,
+                          r.gain, r.wins >= 0 ? absl::StrFormat("%.0f%%", 100 * r.wins) : "-",
+                          r.guards.bits_per_byte, r.guards.distinct2);
+  }
+  absl::StrAppendFormat(&out, "%-28s %9.3f %9.3f\n", "the oracle (best of base)", sum.best,
+                        1.0);
+  absl::StrAppend(
+      &out,
+      "utility: the user's true utility (z-scored scorers, weighted by the user's taste), mean "
+      "over texts and users. gain: (utility - random) / (oracle - random), random being the mean "
+      "of the base model's candidates and oracle the best of each group of them. beats glob.: "
+      "users whose own texts have a higher mean utility than the global rule's. LM bpb: bits per "
+      "byte of the texts under the base language model. distinct-2: distinct word bigrams over "
+      "all, among one user's texts (random: among all candidates).\n");
+  return out;
+}
+
+std::string OneLine(const std::string& text) {
+  std::string out = text;
+  for (char& ch : out) {
+    if (ch == '\n') ch = '|';
+  }
+  return out.size() > 100 ? out.substr(0, 97) + "..." : out;
+}
+
+int FailGenerate(const absl::Status& status) {
+  std::fprintf(stderr, "tailor generate: %s\n", status.ToString().c_str());
+  return absl::IsInvalidArgument(status) || absl::IsNotFound(status) ||
+                 absl::IsFailedPrecondition(status)
+             ? 2
+             : 1;
+}
+
+}  // namespace tailor

@@ -1,0 +1,60 @@
+// What `tailor generate` prints and writes when simulated users judge generated text
+// (tools/best_of_n_command.cc, tools/tuned_generation_command.cc): one JSON line per user and
+// a summary table of each rule's true utility, gain and hacking guards.
+#ifndef TAILOR_TOOLS_SELECTION_REPORT_H_
+#define TAILOR_TOOLS_SELECTION_REPORT_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "core/env.h"
+#include "sim/aligned_selection.h"
+
+namespace tailor {
+
+struct JudgedUser {
+  int64_t client = 0;
+  bool minority = false;
+  UserSelection outcome;
+  // The hacking guards on this user's own texts: bits per byte under the base language model
+  // and distinct word bigrams among them.
+  double bits_per_byte = 0;
+  double distinct2 = 0;
+};
+
+// The same guards for a set of texts every user shares (the global rule's, all candidates).
+struct TextGuards {
+  double bits_per_byte = 0;
+  double distinct2 = 0;
+};
+
+// What the rows of the summary are called.
+struct SelectionLabels {
+  std::string title;     // the line above the table
+  std::string personal;  // e.g. "the user's reward model"
+  std::string global;    // e.g. "the global reward model"
+};
+
+// One JSON line per user (keys: client, minority, personal, global, random, best,
+// normalized_gain, global_normalized_gain, bpb, distinct2, global_bpb, global_distinct2,
+// candidates_bpb, candidates_distinct2), written atomically.
+absl::Status WriteSelectionJsonl(const std::string& path, const std::vector<JudgedUser>& users,
+                                 const TextGuards& global, const TextGuards& candidates, Env* env);
+
+// The summary table and its legend.
+std::string FormatSelectionSummary(const SelectionLabels& labels,
+                                   const std::vector<JudgedUser>& users, const TextGuards& global,
+                                   const TextGuards& candidates);
+
+// A text on one line for a listing: newlines as '|', at most 100 bytes.
+std::string OneLine(const std::string& text);
+
+// Prints "tailor generate: <status>" and returns the exit code (2: the invocation or the
+// inputs are wrong; 1: the run failed).
+int FailGenerate(const absl::Status& status);
+
+}  // namespace tailor
+
+#endif  // TAILOR_TOOLS_SELECTION_REPORT_H_

@@ -1,0 +1,155 @@
+// `tailor generate --config RUN --all_users` for a language model tuned on simulated users'
+// preferences (byte_dpo with a personal adapter, say): each training user's own model samples
+// texts, so do the run's global model and the untuned base, and the user's true utility judges
+// them all (tools/selection_report.h): the user's own model against the global one, the base's
+// mean candidate and the best of each group of the base's candidates (best-of-N with an oracle).
+#include <cstdio>
+#include <memory>
+
+#include "absl/flags/declare.h"
+#include "absl/flags/flag.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
+#include "client/client_runtime.h"
+#include "client/personal_store.h"
+#include "core/serialization.h"
+#include "core/status_macros.h"
+#include "sim/aligned_selection.h"
+#include "sim/experiment.h"
+#include "tools/commands.h"
+#include "tools/selection_report.h"
+
+ABSL_DECLARE_FLAG(int, best_of);
+ABSL_DECLARE_FLAG(int, groups);
+ABSL_DECLARE_FLAG(std::string, selection_jsonl);
+
+namespace tailor {
+namespace {
+
+// The language model under a preference-tuned one (byte_dpo → byte_transformer, same options,
+// no reward): with the adapters at zero it is the base, and it scores text as a language model.
+absl::StatusOr<ModelSpec> BaseLanguageModel(const ModelSpec& tuned) {
+  ModelOptions o = tuned.options;
+  o.architecture = absl::StrReplaceAll(o.architecture, {{"byte_dpo", "byte_transformer"}});
+  o.reward = RewardOptions();
+  return BuildModelSpec(o);
+}
+
+// `count` samples of the loaded model, seeds from `seed` on.
+absl::StatusOr<std::vector<std::string>> Samples(LocalTrainer& model, const SelectionOptions& base,
+                                                 int count, uint64_t seed) {
+  SelectionOptions o = base;
+  o.n = 1;
+  o.groups = count;
+  o.generation.seed = seed;
+  return SampleCandidates(model, o);
+}
+
+double MeanUtility(const SimulatedUser& user, const ScoreNormalizer& z,
+                   const std::vector<std::string>& texts) {
+  double sum = 0;
+  for (const std::string& t : texts) sum += TrueUtility(user, z, t);
+  return texts.empty() ? 0 : sum / static_cast<double>(texts.size());
+}
+
+}  // namespace
+
+int JudgeTunedModelsCommand(const config::ExperimentConfig& c, const SelectionOptions& base) {
+  Env* env = Env::Default();
+  absl::StatusOr<Experiment> e = BuildExperiment(c, env, /*load_data=*/true);
+  if (!e.ok()) return FailGenerate(e.status());
+  if (e->data->simulated_users.empty()) {
+    return FailGenerate(absl::InvalidArgumentError(
+        "--all_users judges texts by simulated users' true utility: the config's data must be "
+        "preference_fortunes (or give --reward_config to pick with a reward run)"));
+  }
+  if (!e->algorithm->policy().patterns().empty() && c.simulation().personal_state_dir().empty()) {
+    return FailGenerate(absl::FailedPreconditionError(absl::StrCat(
+        e->algorithm->name(), " keeps a personal part on each device, and the run kept none: "
+        "set simulation.personal_state_dir and run it again")));
+  }
+  absl::StatusOr<ModelSpec> lm_spec = BaseLanguageModel(e->spec);
+  if (!lm_spec.ok()) return FailGenerate(lm_spec.status());
+  absl::StatusOr<std::unique_ptr<LocalTrainer>> base_lm = LocalTrainer::Create(*lm_spec);
+  absl::StatusOr<std::unique_ptr<LocalTrainer>> tuned = LocalTrainer::Create(e->spec);
+  if (!base_lm.ok()) return FailGenerate(base_lm.status());
+  if (!tuned.ok()) return FailGenerate(tuned.status());
+  absl::Status s = (*base_lm)->Load(*e->initial_model);
+  if (!s.ok()) return FailGenerate(s);
+
+  SelectionOptions o = base;
+  o.n = absl::GetFlag(FLAGS_best_of);
+  o.groups = absl::GetFlag(FLAGS_groups);
+  absl::StatusOr<std::vector<std::string>> candidates = SampleCandidates(**base_lm, o);
+  if (!candidates.ok()) return FailGenerate(candidates.status());
+
+  const std::string path = c.output_dir() + "/final_shared.tlps";
+  absl::StatusOr<std::string> bytes = env->ReadFile(path);
+  if (!bytes.ok()) {
+    return FailGenerate(absl::FailedPreconditionError(
+        absl::StrCat(path, ": ", bytes.status().message(), " (run `tailor simulate` first)")));
+  }
+  absl::StatusOr<ParameterSet> global_shared = DeserializeParameterSet(*bytes);
+  if (!global_shared.ok()) return FailGenerate(Annotate(global_shared.status(), path));
+  s = (*tuned)->Load(*e->initial_model);
+  if (s.ok()) s = Annotate((*tuned)->Load(*global_shared), path);
+  if (!s.ok()) return FailGenerate(s);
+  const uint64_t seed = o.generation.seed;
+  absl::StatusOr<std::vector<std::string>> global_texts =
+      Samples(**tuned, o, o.groups, seed + 1000003);
+  if (!global_texts.ok()) return FailGenerate(global_texts.status());
+
+  std::unique_ptr<PersonalStore> store;
+  if (c.simulation().personal_state_dir().empty()) {
+    store = std::make_unique<InMemoryPersonalStore>();
+  } else {
+    store = std::make_unique<DirectoryPersonalStore>(c.simulation().personal_state_dir(), env);
+  }
+  const ScoreNormalizer& z = *e->data->score_normalizer;
+  const int64_t training_clients = c.data().num_clients() - c.eval().new_clients();
+  std::vector<JudgedUser> results;
+  for (int64_t client = 0; client < training_clients; ++client) {
+    ClientRuntime runtime(ClientContextFor(*e, client, store.get()));
+    s = runtime.LoadPersonalizedModel(*global_shared, TrainOptionsFrom(c), c.seed(), **tuned);
+    if (!s.ok()) return FailGenerate(Annotate(s, absl::StrCat("client ", client)));
+    absl::StatusOr<std::vector<std::string>> mine =
+        Samples(**tuned, o, o.groups, seed + 2000003 + static_cast<uint64_t>(client * o.groups));
+    if (!mine.ok()) return FailGenerate(mine.status());
+    const SimulatedUser& user = e->data->simulated_users[static_cast<size_t>(client)];
+    std::vector<double> utility;
+    for (const std::string& t : *candidates) utility.push_back(TrueUtility(user, z, t));
+    // The base's mean candidate and the oracle's pick of each group, as best-of-N judges them.
+    JudgedUser j;
+    j.client = client;
+    j.minority = user.minority;
+    j.outcome = JudgeSelection(utility, utility, utility, o.n);
+    j.outcome.personal = MeanUtility(user, z, *mine);
+    j.outcome.global = MeanUtility(user, z, *global_texts);
+    absl::StatusOr<double> bpb = BitsPerByte(**base_lm, *mine);
+    if (!bpb.ok()) return FailGenerate(bpb.status());
+    j.bits_per_byte = *bpb;
+    j.distinct2 = DistinctNgrams(*mine, 2);
+    results.push_back(j);
+  }
+  absl::StatusOr<double> global_bpb = BitsPerByte(**base_lm, *global_texts);
+  absl::StatusOr<double> candidates_bpb = BitsPerByte(**base_lm, *candidates);
+  if (!global_bpb.ok()) return FailGenerate(global_bpb.status());
+  if (!candidates_bpb.ok()) return FailGenerate(candidates_bpb.status());
+  const TextGuards global_guards{*global_bpb, DistinctNgrams(*global_texts, 2)};
+  const TextGuards candidate_guards{*candidates_bpb, DistinctNgrams(*candidates, 2)};
+  const std::string jsonl = absl::GetFlag(FLAGS_selection_jsonl);
+  if (!jsonl.empty()) {
+    s = WriteSelectionJsonl(jsonl, results, global_guards, candidate_guards, env);
+    if (!s.ok()) return FailGenerate(s);
+  }
+  const SelectionLabels labels{
+      absl::StrFormat("%d samples of each of %d users' own models (%s), judged by each user's "
+                      "true utility; the oracle picks the best of %d base samples:",
+                      o.groups, results.size(), e->algorithm->name(), o.n),
+      "the user's own model", "the global model"};
+  std::printf("%s", FormatSelectionSummary(labels, results, global_guards, candidate_guards).c_str());
+  return 0;
+}
+
+}  // namespace tailor
