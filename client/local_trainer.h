@@ -137,6 +137,12 @@ class LocalTrainer {
                                                const GenerationOptions& options) {
     return absl::UnimplementedError("this trainer does not generate text");
   }
+  // The same, each step reward-guided by `guide` (GenerationOptions::guide_weight; ARGS).
+  virtual absl::StatusOr<std::string> GenerateGuided(const std::string& prompt,
+                                                     const GenerationOptions& options,
+                                                     const TextScorer& guide) {
+    return absl::UnimplementedError("this trainer does not generate text");
+  }
 
   // The loaded reward model's reward for each text as an answer to `prompt` (empty: none), read
   // as a preference pair's candidates are. INVALID_ARGUMENT for a model that is not a reward

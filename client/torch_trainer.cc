@@ -465,6 +465,12 @@ class TorchTrainer : public LocalTrainer {
     return tailor::Generate(*model_, prompt, options);
   }
 
+  absl::StatusOr<std::string> GenerateGuided(const std::string& prompt,
+                                             const GenerationOptions& options,
+                                             const TextScorer& guide) override {
+    return tailor::Generate(*model_, prompt, options, &guide);
+  }
+
   absl::StatusOr<std::vector<double>> Reward(const std::string& prompt,
                                              const std::vector<std::string>& texts) override {
     const ModelSpec& spec = model_->spec();

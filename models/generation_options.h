@@ -4,8 +4,17 @@
 #define TAILOR_MODELS_GENERATION_OPTIONS_H_
 
 #include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
 
 namespace tailor {
+
+// Scores whole texts (a reward model's rewards), one per text, for reward-guided decoding.
+using TextScorer =
+    std::function<absl::StatusOr<std::vector<double>>(const std::vector<std::string>& texts)>;
 
 struct GenerationOptions {
   // Logits are divided by it; 0 picks the most likely byte (greedy).
@@ -17,6 +26,13 @@ struct GenerationOptions {
   double top_p = 1.0;
   int max_bytes = 200;
   uint64_t seed = 1;
+  // Reward-guided decoding in the spirit of ARGS (Khanov et al. 2024), when a TextScorer is
+  // given: at each step the guide_top_k most likely next tokens are rescored as
+  // logit + guide_weight · reward(the text so far with that token; the end token scores the
+  // text as it stands), and the next token is drawn from those scores at the temperature
+  // (the best one at 0). Costs one reward evaluation of guide_top_k texts per byte.
+  double guide_weight = 1.0;
+  int guide_top_k = 8;
 };
 
 }  // namespace tailor

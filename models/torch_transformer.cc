@@ -153,10 +153,51 @@ int SampleToken(const at::Tensor& logits_row, const GenerationOptions& o, Rng& r
   return order[keep - 1];
 }
 
+// Reward-guided choice of the next token (GenerationOptions::guide_weight).
+absl::StatusOr<int> GuidedToken(const at::Tensor& logits_row, const std::string& so_far,
+                                const GenerationOptions& o, const TextScorer& guide, Rng& rng) {
+  at::Tensor row = logits_row.to(torch::kFloat64).contiguous();
+  const double* l = row.data_ptr<double>();
+  const int v = static_cast<int>(row.numel());
+  std::vector<int> order(static_cast<size_t>(v));
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [l](int a, int b) { return l[a] > l[b] || (l[a] == l[b] && a < b); });
+  // The candidates: the most likely bytes and the end token (a stray BOS is never one).
+  std::vector<int> tokens;
+  std::vector<std::string> texts;
+  for (int t : order) {
+    if (static_cast<int>(tokens.size()) == o.guide_top_k) break;
+    if (t == kBosToken) continue;
+    tokens.push_back(t);
+    texts.push_back(t < 256 ? so_far + static_cast<char>(t) : so_far);
+  }
+  absl::StatusOr<std::vector<double>> rewards = guide(texts);
+  if (!rewards.ok()) return rewards.status();
+  if (rewards->size() != texts.size()) {
+    return absl::InternalError("the guide scored a different number of texts");
+  }
+  std::vector<double> score(tokens.size());
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    score[i] = l[tokens[i]] + o.guide_weight * (*rewards)[i];
+  }
+  const size_t best = static_cast<size_t>(std::max_element(score.begin(), score.end()) - score.begin());
+  if (o.temperature == 0) return tokens[best];
+  std::vector<double> p(tokens.size());
+  double total = 0;
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    total += p[i] = std::exp((score[i] - score[best]) / o.temperature);
+  }
+  double u = rng.Uniform() * total;
+  for (size_t i = 0; i < tokens.size(); ++i) {
+    if ((u -= p[i]) < 0) return tokens[i];
+  }
+  return tokens[best];
+}
+
 }  // namespace
 
 absl::StatusOr<std::string> Generate(TorchModel& model, const std::string& prompt,
-                                     const GenerationOptions& options) {
+                                     const GenerationOptions& options, const TextScorer* guide) {
   auto* program = dynamic_cast<TransformerProgram*>(model.program());
   if (program == nullptr) {
     return absl::InvalidArgumentError(absl::StrCat("architecture '", model.spec().architecture,
@@ -170,6 +211,11 @@ absl::StatusOr<std::string> Generate(TorchModel& model, const std::string& promp
     return absl::InvalidArgumentError(absl::StrCat("top_p must be in (0, 1], got ", options.top_p));
   }
   if (options.max_bytes < 0) return absl::InvalidArgumentError("max_bytes must be >= 0");
+  if (guide != nullptr && (options.guide_top_k < 1 || !std::isfinite(options.guide_weight))) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "guided decoding needs guide_top_k >= 1 and a finite guide_weight, got ",
+        options.guide_top_k, " and ", options.guide_weight));
+  }
   if (static_cast<int64_t>(prompt.size()) + 1 > program->context()) {
     return absl::InvalidArgumentError(absl::StrCat("prompt of ", prompt.size(),
                                                    " bytes does not fit the context of ",
@@ -186,7 +232,15 @@ absl::StatusOr<std::string> Generate(TorchModel& model, const std::string& promp
     Rng rng(options.seed);
     std::string out;
     while (static_cast<int>(out.size()) < options.max_bytes) {
-      const int token = SampleToken(logits[0][logits.size(1) - 1], options, rng);
+      int token;
+      if (guide != nullptr) {
+        absl::StatusOr<int> guided =
+            GuidedToken(logits[0][logits.size(1) - 1], out, options, *guide, rng);
+        if (!guided.ok()) return guided.status();
+        token = *guided;
+      } else {
+        token = SampleToken(logits[0][logits.size(1) - 1], options, rng);
+      }
       if (token >= 256) break;  // end of text (or a stray BOS)
       out.push_back(static_cast<char>(token));
       if (cache.length >= program->context()) break;

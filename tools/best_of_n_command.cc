@@ -32,6 +32,11 @@ ABSL_FLAG(int, groups, 8, "generate: picks per user, each from fresh candidates.
 ABSL_FLAG(bool, all_users, false,
           "generate: every training client of --reward_config, judged by its simulated user's "
           "true utility, with a summary (instead of one --client_id's picks).");
+ABSL_FLAG(double, guidance, 0,
+          "generate: with --reward_config, > 0 decodes each text guided by the reward model "
+          "(ARGS: logit + guidance x reward of the text with each of the --guide_top_k most "
+          "likely next bytes) instead of picking the best of --best_of samples.");
+ABSL_FLAG(int, guide_top_k, 8, "generate: next bytes rescored at each guided step.");
 ABSL_FLAG(std::string, selection_jsonl, "",
           "generate: write one JSON line per user (utilities of each rule's picks).");
 
@@ -100,6 +105,32 @@ int BestOfNCommand(LocalTrainer& language_model, const SelectionOptions& base) {
   absl::StatusOr<std::vector<double>> global_scores = (*reward)->Reward(o.prompt, *candidates);
   if (!global_scores.ok()) return FailGenerate(global_scores.status());
   const std::vector<size_t> global_picks = PickBest(*global_scores, o.n);
+  // Reward-guided decoding instead of picking: `groups` texts, each step steered by the loaded
+  // reward model; the same seeds for every reward model, so only the guide differs.
+  const double guidance = absl::GetFlag(FLAGS_guidance);
+  auto guided_texts = [&](LocalTrainer& guide_model) -> absl::StatusOr<std::vector<std::string>> {
+    std::vector<std::string> texts;
+    const TextScorer guide = [&](const std::vector<std::string>& t) {
+      return guide_model.Reward(o.prompt, t);
+    };
+    for (int g = 0; g < o.groups; ++g) {
+      GenerationOptions gen = o.generation;
+      gen.seed = o.generation.seed + 7000003 + static_cast<uint64_t>(g);
+      gen.guide_weight = guidance;
+      gen.guide_top_k = absl::GetFlag(FLAGS_guide_top_k);
+      TAILOR_ASSIGN_OR_RETURN(std::string text, language_model.GenerateGuided(o.prompt, gen, guide));
+      texts.push_back(std::move(text));
+    }
+    return texts;
+  };
+  std::vector<std::string> global_texts;
+  if (guidance > 0) {
+    absl::StatusOr<std::vector<std::string>> texts = guided_texts(**reward);
+    if (!texts.ok()) return FailGenerate(texts.status());
+    global_texts = *std::move(texts);
+  } else {
+    for (size_t pick : global_picks) global_texts.push_back((*candidates)[pick]);
+  }
 
   std::unique_ptr<PersonalStore> store;
   if (rc->simulation().personal_state_dir().empty()) {
@@ -116,7 +147,13 @@ int BestOfNCommand(LocalTrainer& language_model, const SelectionOptions& base) {
     if (!personal.ok()) return FailGenerate(personal.status());
     const std::vector<size_t> picks = PickBest(*personal, o.n);
     std::vector<std::string> mine;
-    for (size_t pick : picks) mine.push_back((*candidates)[pick]);
+    if (guidance > 0) {
+      absl::StatusOr<std::vector<std::string>> texts = guided_texts(**reward);
+      if (!texts.ok()) return FailGenerate(texts.status());
+      mine = *std::move(texts);
+    } else {
+      for (size_t pick : picks) mine.push_back((*candidates)[pick]);
+    }
     std::vector<double> utility;
     if (judged) {
       const SimulatedUser& user = e->data->simulated_users[static_cast<size_t>(client)];
@@ -124,6 +161,15 @@ int BestOfNCommand(LocalTrainer& language_model, const SelectionOptions& base) {
         utility.push_back(TrueUtility(user, *e->data->score_normalizer, text));
       }
       JudgedUser j{client, user.minority, JudgeSelection(utility, *personal, *global_scores, o.n)};
+      if (guidance > 0) {  // the guided texts' own utilities; random and oracle as before
+        j.outcome.personal = j.outcome.global = 0;
+        for (const std::string& t : mine) {
+          j.outcome.personal += TrueUtility(user, *e->data->score_normalizer, t) / mine.size();
+        }
+        for (const std::string& t : global_texts) {
+          j.outcome.global += TrueUtility(user, *e->data->score_normalizer, t) / global_texts.size();
+        }
+      }
       absl::StatusOr<double> bpb = BitsPerByte(language_model, mine);
       if (!bpb.ok()) return FailGenerate(bpb.status());
       j.bits_per_byte = *bpb;
@@ -131,24 +177,30 @@ int BestOfNCommand(LocalTrainer& language_model, const SelectionOptions& base) {
       results.push_back(std::move(j));
     }
     if (all) continue;
-    std::printf("== best of %d for client %d (%s), %d picks\n", o.n, static_cast<int>(client),
-                e->data->client_names[static_cast<size_t>(client)].c_str(), o.groups);
-    for (size_t g = 0; g < picks.size(); ++g) {
-      for (const auto& [rule, pick] : {std::make_pair("personal", picks[g]),
-                                       std::make_pair("global", global_picks[g])}) {
+    std::printf("== %s for client %d (%s), %d texts\n",
+                guidance > 0 ? "reward-guided decoding" : absl::StrCat("best of ", o.n).c_str(),
+                static_cast<int>(client), e->data->client_names[static_cast<size_t>(client)].c_str(),
+                o.groups);
+    const SimulatedUser* user =
+        judged ? &e->data->simulated_users[static_cast<size_t>(client)] : nullptr;
+    for (size_t g = 0; g < mine.size(); ++g) {
+      for (const auto& [rule, text] : {std::make_pair("personal", &mine[g]),
+                                       std::make_pair("global", &global_texts[g])}) {
         std::printf("%-8s %s%s\n", rule,
-                    judged ? absl::StrFormat("[utility %+.2f] ", utility[pick]).c_str() : "",
-                    OneLine((*candidates)[pick]).c_str());
+                    user != nullptr
+                        ? absl::StrFormat("[utility %+.2f] ",
+                                          TrueUtility(*user, *e->data->score_normalizer, *text))
+                              .c_str()
+                        : "",
+                    OneLine(*text).c_str());
       }
     }
   }
   if (!judged) return 0;
 
-  // The hacking guards: how natural the language model finds each rule's picks, and how varied
+  // The hacking guards: how natural the language model finds each rule's texts, and how varied
   // they are (a reward model that found a loophole picks odd or repetitive text). The global
-  // model picks the same texts for every user.
-  std::vector<std::string> global_texts;
-  for (size_t pick : global_picks) global_texts.push_back((*candidates)[pick]);
+  // model's texts are the same for every user.
   absl::StatusOr<double> global_bpb = BitsPerByte(language_model, global_texts);
   absl::StatusOr<double> candidates_bpb = BitsPerByte(language_model, *candidates);
   if (!global_bpb.ok()) return FailGenerate(global_bpb.status());
@@ -161,10 +213,17 @@ int BestOfNCommand(LocalTrainer& language_model, const SelectionOptions& base) {
     if (!s.ok()) return FailGenerate(s);
   }
   const SelectionLabels labels{
-      absl::StrFormat("best of %d, %d picks for each of %d users, judged by each user's true "
-                      "utility:",
-                      o.n, o.groups, results.size()),
-      "the user's reward model", "the global reward model"};
+      guidance > 0
+          ? absl::StrFormat("reward-guided decoding (weight %g, %d next bytes rescored a step), "
+                            "%d texts for each of %d users, judged by each user's true utility; "
+                            "the oracle picks the best of %d base samples:",
+                            guidance, absl::GetFlag(FLAGS_guide_top_k), o.groups, results.size(),
+                            o.n)
+          : absl::StrFormat("best of %d, %d picks for each of %d users, judged by each user's "
+                            "true utility:",
+                            o.n, o.groups, results.size()),
+      guidance > 0 ? "guided by the user's model" : "the user's reward model",
+      guidance > 0 ? "guided by the global model" : "the global reward model"};
   std::printf("%s", FormatSelectionSummary(labels, results, global_guards, candidate_guards).c_str());
   return 0;
 }

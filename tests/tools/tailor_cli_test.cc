@@ -260,6 +260,15 @@ TEST(TailorCli, PreferenceRunReportsPairwiseAccuracy) {
     for (int rule = 1; rule <= 3; ++rule) EXPECT_GE(std::stod(m[4]), std::stod(m[rule])) << user;
   }
   EXPECT_EQ(RunTailor(best_of).output, picked.output);
+  // Reward-guided decoding instead of picking, the same table.
+  Outcome guided = RunTailor("generate --config " + lm + " --reward_config " + path +
+                             " --all_users --guidance 1 --guide_top_k 4 --best_of 2 --groups 1"
+                             " --max_bytes 10");
+  ASSERT_EQ(guided.exit_code, 0) << guided.output;
+  EXPECT_NE(guided.output.find("reward-guided decoding (weight 1, 4 next bytes"),
+            std::string::npos)
+      << guided.output;
+  EXPECT_NE(guided.output.find("guided by the user's model"), std::string::npos) << guided.output;
   // One user's picks, printed with their utilities.
   Outcome one = RunTailor("generate --config " + lm + " --reward_config " + path +
                           " --client_id 2 --best_of 3 --groups 1 --max_bytes 20");
