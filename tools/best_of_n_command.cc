@@ -16,7 +16,6 @@
 #include "client/client_runtime.h"
 #include "client/personal_store.h"
 #include "core/config_loader.h"
-#include "core/serialization.h"
 #include "core/status_macros.h"
 #include "sim/aligned_selection.h"
 #include "sim/experiment.h"
@@ -43,22 +42,6 @@ ABSL_FLAG(std::string, selection_jsonl, "",
 namespace tailor {
 namespace {
 
-// The reward run's global model: its final shared parameters over the initial model.
-absl::Status LoadGlobalReward(const config::ExperimentConfig& c, const Experiment& e, Env* env,
-                              LocalTrainer& trainer, ParameterSet* global_shared) {
-  const std::string path = c.output_dir() + "/final_shared.tlps";
-  if (!env->FileExists(path)) {
-    return absl::FailedPreconditionError(
-        absl::StrCat(path, " does not exist: run `tailor simulate` on the reward config first"));
-  }
-  TAILOR_ASSIGN_OR_RETURN(std::string bytes, env->ReadFile(path));
-  absl::StatusOr<ParameterSet> shared = DeserializeParameterSet(bytes);
-  if (!shared.ok()) return Annotate(shared.status(), path);
-  *global_shared = *std::move(shared);
-  TAILOR_RETURN_IF_ERROR(trainer.Load(*e.initial_model));
-  return Annotate(trainer.Load(*global_shared), path);
-}
-
 }  // namespace
 
 int BestOfNCommand(LocalTrainer& language_model, const SelectionOptions& base) {
@@ -80,11 +63,8 @@ int BestOfNCommand(LocalTrainer& language_model, const SelectionOptions& base) {
         "give either --all_users or one --client_id in [0, ", training_clients,
         ") of --reward_config's training clients")));
   }
-  if (!e->algorithm->policy().patterns().empty() && rc->simulation().personal_state_dir().empty()) {
-    return FailGenerate(absl::FailedPreconditionError(absl::StrCat(
-        "--reward_config's ", e->algorithm->name(), " keeps a personal part on each device, and "
-        "its run kept none: set simulation.personal_state_dir and run it again")));
-  }
+  absl::StatusOr<std::unique_ptr<PersonalStore>> store = PersonalStoreOf(*rc, *e->algorithm, env);
+  if (!store.ok()) return FailGenerate(store.status());
   const bool judged = !e->data->simulated_users.empty();
   if (all && !judged) {
     return FailGenerate(absl::InvalidArgumentError(
@@ -99,8 +79,11 @@ int BestOfNCommand(LocalTrainer& language_model, const SelectionOptions& base) {
 
   absl::StatusOr<std::unique_ptr<LocalTrainer>> reward = LocalTrainer::Create(e->spec);
   if (!reward.ok()) return FailGenerate(reward.status());
-  ParameterSet global_shared;
-  absl::Status s = LoadGlobalReward(*rc, *e, env, **reward, &global_shared);
+  // The reward run's global model: its final shared parameters over the initial model.
+  absl::StatusOr<ParameterSet> global_shared = ReadFinalShared(*rc, env);
+  if (!global_shared.ok()) return FailGenerate(global_shared.status());
+  absl::Status s = (*reward)->Load(*e->initial_model);
+  if (s.ok()) s = (*reward)->Load(*global_shared);
   if (!s.ok()) return FailGenerate(s);
   absl::StatusOr<std::vector<double>> global_scores = (*reward)->Reward(o.prompt, *candidates);
   if (!global_scores.ok()) return FailGenerate(global_scores.status());
@@ -132,16 +115,10 @@ int BestOfNCommand(LocalTrainer& language_model, const SelectionOptions& base) {
     for (size_t pick : global_picks) global_texts.push_back((*candidates)[pick]);
   }
 
-  std::unique_ptr<PersonalStore> store;
-  if (rc->simulation().personal_state_dir().empty()) {
-    store = std::make_unique<InMemoryPersonalStore>();
-  } else {
-    store = std::make_unique<DirectoryPersonalStore>(rc->simulation().personal_state_dir(), env);
-  }
   std::vector<JudgedUser> results;
   for (int64_t client = all ? 0 : only; client < (all ? training_clients : only + 1); ++client) {
-    ClientRuntime runtime(ClientContextFor(*e, client, store.get()));
-    s = runtime.LoadPersonalizedModel(global_shared, TrainOptionsFrom(*rc), rc->seed(), **reward);
+    ClientRuntime runtime(ClientContextFor(*e, client, store->get()));
+    s = runtime.LoadPersonalizedModel(*global_shared, TrainOptionsFrom(*rc), rc->seed(), **reward);
     if (!s.ok()) return FailGenerate(Annotate(s, absl::StrCat("client ", client)));
     absl::StatusOr<std::vector<double>> personal = (*reward)->Reward(o.prompt, *candidates);
     if (!personal.ok()) return FailGenerate(personal.status());
@@ -198,20 +175,6 @@ int BestOfNCommand(LocalTrainer& language_model, const SelectionOptions& base) {
   }
   if (!judged) return 0;
 
-  // The hacking guards: how natural the language model finds each rule's texts, and how varied
-  // they are (a reward model that found a loophole picks odd or repetitive text). The global
-  // model's texts are the same for every user.
-  absl::StatusOr<double> global_bpb = BitsPerByte(language_model, global_texts);
-  absl::StatusOr<double> candidates_bpb = BitsPerByte(language_model, *candidates);
-  if (!global_bpb.ok()) return FailGenerate(global_bpb.status());
-  if (!candidates_bpb.ok()) return FailGenerate(candidates_bpb.status());
-  const TextGuards global_guards{*global_bpb, DistinctNgrams(global_texts, 2)};
-  const TextGuards candidate_guards{*candidates_bpb, DistinctNgrams(*candidates, 2)};
-  const std::string jsonl = absl::GetFlag(FLAGS_selection_jsonl);
-  if (!jsonl.empty()) {
-    s = WriteSelectionJsonl(jsonl, results, global_guards, candidate_guards, env);
-    if (!s.ok()) return FailGenerate(s);
-  }
   const SelectionLabels labels{
       guidance > 0
           ? absl::StrFormat("reward-guided decoding (weight %g, %d next bytes rescored a step), "
@@ -224,8 +187,8 @@ int BestOfNCommand(LocalTrainer& language_model, const SelectionOptions& base) {
                             o.n, o.groups, results.size()),
       guidance > 0 ? "guided by the user's model" : "the user's reward model",
       guidance > 0 ? "guided by the global model" : "the global reward model"};
-  std::printf("%s", FormatSelectionSummary(labels, results, global_guards, candidate_guards).c_str());
-  return 0;
+  return FinishSelectionReport(language_model, results, global_texts, *candidates, labels,
+                               absl::GetFlag(FLAGS_selection_jsonl), env);
 }
 
 }  // namespace tailor

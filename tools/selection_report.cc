@@ -4,6 +4,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "core/serialization.h"
+#include "core/status_macros.h"
 
 namespace tailor {
 
@@ -64,6 +66,52 @@ std::string FormatSelectionSummary(const SelectionLabels& labels,
       "byte of the texts under the base language model. distinct-2: distinct word bigrams over "
       "all, among one user's texts (random: among all candidates).\n");
   return out;
+}
+
+int FinishSelectionReport(LocalTrainer& language_model, const std::vector<JudgedUser>& users,
+                          const std::vector<std::string>& global_texts,
+                          const std::vector<std::string>& candidates,
+                          const SelectionLabels& labels, const std::string& jsonl, Env* env) {
+  // The hacking guards: how natural the language model finds each rule's texts, and how varied
+  // they are (a reward model that found a loophole picks odd or repetitive text).
+  absl::StatusOr<double> global_bpb = BitsPerByte(language_model, global_texts);
+  absl::StatusOr<double> candidates_bpb = BitsPerByte(language_model, candidates);
+  if (!global_bpb.ok()) return FailGenerate(global_bpb.status());
+  if (!candidates_bpb.ok()) return FailGenerate(candidates_bpb.status());
+  const TextGuards global{*global_bpb, DistinctNgrams(global_texts, 2)};
+  const TextGuards all{*candidates_bpb, DistinctNgrams(candidates, 2)};
+  if (!jsonl.empty()) {
+    absl::Status s = WriteSelectionJsonl(jsonl, users, global, all, env);
+    if (!s.ok()) return FailGenerate(s);
+  }
+  std::printf("%s", FormatSelectionSummary(labels, users, global, all).c_str());
+  return 0;
+}
+
+absl::StatusOr<ParameterSet> ReadFinalShared(const config::ExperimentConfig& run, Env* env) {
+  const std::string path = run.output_dir() + "/final_shared.tlps";
+  if (!env->FileExists(path)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(path, " does not exist: run `tailor simulate` on ", run.name(), " first"));
+  }
+  TAILOR_ASSIGN_OR_RETURN(std::string bytes, env->ReadFile(path));
+  absl::StatusOr<ParameterSet> shared = DeserializeParameterSet(bytes);
+  if (!shared.ok()) return Annotate(shared.status(), path);
+  return shared;
+}
+
+absl::StatusOr<std::unique_ptr<PersonalStore>> PersonalStoreOf(
+    const config::ExperimentConfig& run, const ClientAlgorithm& algorithm, Env* env) {
+  const std::string& dir = run.simulation().personal_state_dir();
+  if (dir.empty()) {
+    if (!algorithm.policy().patterns().empty()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          run.name(), "'s ", algorithm.name(), " keeps a personal part on each device, and the "
+          "run kept none: set simulation.personal_state_dir and run it again"));
+    }
+    return std::unique_ptr<PersonalStore>(new InMemoryPersonalStore());
+  }
+  return std::unique_ptr<PersonalStore>(new DirectoryPersonalStore(dir, env));
 }
 
 std::string OneLine(const std::string& text) {

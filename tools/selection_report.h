@@ -8,9 +8,16 @@
 #include <string>
 #include <vector>
 
+#include <memory>
+
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "client/algorithm.h"
+#include "client/personal_store.h"
 #include "core/env.h"
+#include "core/parameter_set.h"
 #include "sim/aligned_selection.h"
+#include "tailor/config.pb.h"
 
 namespace tailor {
 
@@ -47,6 +54,21 @@ absl::Status WriteSelectionJsonl(const std::string& path, const std::vector<Judg
 std::string FormatSelectionSummary(const SelectionLabels& labels,
                                    const std::vector<JudgedUser>& users, const TextGuards& global,
                                    const TextGuards& candidates);
+
+// The guards of the global rule's texts and of all candidates under `language_model`, the JSON
+// lines (when `jsonl` is not empty) and the summary on stdout. Returns the exit code.
+int FinishSelectionReport(LocalTrainer& language_model, const std::vector<JudgedUser>& users,
+                          const std::vector<std::string>& global_texts,
+                          const std::vector<std::string>& candidates,
+                          const SelectionLabels& labels, const std::string& jsonl, Env* env);
+
+// A finished run's models: its final shared parameters (FAILED_PRECONDITION naming the file
+// when the run has not finished), and where its users' personal parts are (FAILED_PRECONDITION
+// when the algorithm keeps a personal part and the run kept none: judging fresh parts would
+// be judging nobody's model).
+absl::StatusOr<ParameterSet> ReadFinalShared(const config::ExperimentConfig& run, Env* env);
+absl::StatusOr<std::unique_ptr<PersonalStore>> PersonalStoreOf(
+    const config::ExperimentConfig& run, const ClientAlgorithm& algorithm, Env* env);
 
 // A text on one line for a listing: newlines as '|', at most 100 bytes.
 std::string OneLine(const std::string& text);

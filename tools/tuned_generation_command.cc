@@ -13,7 +13,6 @@
 #include "absl/strings/str_replace.h"
 #include "client/client_runtime.h"
 #include "client/personal_store.h"
-#include "core/serialization.h"
 #include "core/status_macros.h"
 #include "sim/aligned_selection.h"
 #include "sim/experiment.h"
@@ -64,11 +63,8 @@ int JudgeTunedModelsCommand(const config::ExperimentConfig& c, const SelectionOp
         "--all_users judges texts by simulated users' true utility: the config's data must be "
         "preference_fortunes (or give --reward_config to pick with a reward run)"));
   }
-  if (!e->algorithm->policy().patterns().empty() && c.simulation().personal_state_dir().empty()) {
-    return FailGenerate(absl::FailedPreconditionError(absl::StrCat(
-        e->algorithm->name(), " keeps a personal part on each device, and the run kept none: "
-        "set simulation.personal_state_dir and run it again")));
-  }
+  absl::StatusOr<std::unique_ptr<PersonalStore>> store = PersonalStoreOf(c, *e->algorithm, env);
+  if (!store.ok()) return FailGenerate(store.status());
   absl::StatusOr<ModelSpec> lm_spec = BaseLanguageModel(e->spec);
   if (!lm_spec.ok()) return FailGenerate(lm_spec.status());
   absl::StatusOr<std::unique_ptr<LocalTrainer>> base_lm = LocalTrainer::Create(*lm_spec);
@@ -84,33 +80,21 @@ int JudgeTunedModelsCommand(const config::ExperimentConfig& c, const SelectionOp
   absl::StatusOr<std::vector<std::string>> candidates = SampleCandidates(**base_lm, o);
   if (!candidates.ok()) return FailGenerate(candidates.status());
 
-  const std::string path = c.output_dir() + "/final_shared.tlps";
-  absl::StatusOr<std::string> bytes = env->ReadFile(path);
-  if (!bytes.ok()) {
-    return FailGenerate(absl::FailedPreconditionError(
-        absl::StrCat(path, ": ", bytes.status().message(), " (run `tailor simulate` first)")));
-  }
-  absl::StatusOr<ParameterSet> global_shared = DeserializeParameterSet(*bytes);
-  if (!global_shared.ok()) return FailGenerate(Annotate(global_shared.status(), path));
+  absl::StatusOr<ParameterSet> global_shared = ReadFinalShared(c, env);
+  if (!global_shared.ok()) return FailGenerate(global_shared.status());
   s = (*tuned)->Load(*e->initial_model);
-  if (s.ok()) s = Annotate((*tuned)->Load(*global_shared), path);
+  if (s.ok()) s = (*tuned)->Load(*global_shared);
   if (!s.ok()) return FailGenerate(s);
   const uint64_t seed = o.generation.seed;
   absl::StatusOr<std::vector<std::string>> global_texts =
       Samples(**tuned, o, o.groups, seed + 1000003);
   if (!global_texts.ok()) return FailGenerate(global_texts.status());
 
-  std::unique_ptr<PersonalStore> store;
-  if (c.simulation().personal_state_dir().empty()) {
-    store = std::make_unique<InMemoryPersonalStore>();
-  } else {
-    store = std::make_unique<DirectoryPersonalStore>(c.simulation().personal_state_dir(), env);
-  }
   const ScoreNormalizer& z = *e->data->score_normalizer;
   const int64_t training_clients = c.data().num_clients() - c.eval().new_clients();
   std::vector<JudgedUser> results;
   for (int64_t client = 0; client < training_clients; ++client) {
-    ClientRuntime runtime(ClientContextFor(*e, client, store.get()));
+    ClientRuntime runtime(ClientContextFor(*e, client, store->get()));
     s = runtime.LoadPersonalizedModel(*global_shared, TrainOptionsFrom(c), c.seed(), **tuned);
     if (!s.ok()) return FailGenerate(Annotate(s, absl::StrCat("client ", client)));
     absl::StatusOr<std::vector<std::string>> mine =
@@ -132,24 +116,13 @@ int JudgeTunedModelsCommand(const config::ExperimentConfig& c, const SelectionOp
     j.distinct2 = DistinctNgrams(*mine, 2);
     results.push_back(j);
   }
-  absl::StatusOr<double> global_bpb = BitsPerByte(**base_lm, *global_texts);
-  absl::StatusOr<double> candidates_bpb = BitsPerByte(**base_lm, *candidates);
-  if (!global_bpb.ok()) return FailGenerate(global_bpb.status());
-  if (!candidates_bpb.ok()) return FailGenerate(candidates_bpb.status());
-  const TextGuards global_guards{*global_bpb, DistinctNgrams(*global_texts, 2)};
-  const TextGuards candidate_guards{*candidates_bpb, DistinctNgrams(*candidates, 2)};
-  const std::string jsonl = absl::GetFlag(FLAGS_selection_jsonl);
-  if (!jsonl.empty()) {
-    s = WriteSelectionJsonl(jsonl, results, global_guards, candidate_guards, env);
-    if (!s.ok()) return FailGenerate(s);
-  }
   const SelectionLabels labels{
       absl::StrFormat("%d samples of each of %d users' own models (%s), judged by each user's "
                       "true utility; the oracle picks the best of %d base samples:",
                       o.groups, results.size(), e->algorithm->name(), o.n),
       "the user's own model", "the global model"};
-  std::printf("%s", FormatSelectionSummary(labels, results, global_guards, candidate_guards).c_str());
-  return 0;
+  return FinishSelectionReport(**base_lm, results, *global_texts, *candidates, labels,
+                               absl::GetFlag(FLAGS_selection_jsonl), env);
 }
 
 }  // namespace tailor
