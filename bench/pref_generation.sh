@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Best-of-N generation for each simulated user (issue 16, part 4): a byte language model
+# pretrained on the fortunes samples N candidates, and each reward run of bench/pref_methods.sh
+# picks one per group with its global reward model and with each user's own
+# (`tailor generate --reward_config RUN --all_users`); every pick is judged by the user's true
+# utility. One table (bench/pref_generation_table.py): per method, the mean true utility of
+# the personal and the global picks and of a random candidate, the normalized gain, the share
+# of users whose personal picks beat the global ones (bootstrap 95% intervals over users), and
+# the hacking guards (bits per byte of the picks under the language model, distinct-2). Then DPO
+# rows: the same users' pairs tune the generator itself (byte_dpo: a personal adapter, or shared
+# and personal ones), and each user's own model's samples are judged against the base's.
+# Reward-guided decoding (ARGS, `--guidance 2`) rows for GUIDED_METHODS (the reward models
+# steer each byte instead of picking among samples).
+#   bash bench/pref_generation.sh [BUILD_DIR] [PREF_RUNS] [OUT_DIR] [ALPHA] [SEEDS] [METHODS] [N]
+#                                 [GUIDED_METHODS]
+# e.g. bash bench/pref_generation.sh build runs/pref_methods runs/pref_generation 0.3 "1 2 3"
+set -euo pipefail
+build=${1:-build}
+runs=${2:-runs/pref_methods}
+out=${3:-runs/pref_generation}
+alpha=${4:-0.3}
+seeds=${5:-1 2 3}
+methods=${6:-global fedavg_ft pal user rep_user}
+n=${7:-16}
+guided_methods=${8:-fedavg_ft rep_user}
+here=$(cd "$(dirname "$0")" && pwd)
+mkdir -p "$out"
+# The generator: the LM demo's tiny byte transformer pretrained on its training users'
+# fortunes, with the reward models' context (128 bytes); made once.
+lm=$out/lm/pretrained.tlps
+lm_set="model.transformer.context=128,model.initial_model=$lm,output_dir=$out/lm"
+if [[ ! -f $lm ]]; then
+  "$build/tools/tailor" pretrain --config "$here/../configs/lm_demo.textproto" --quiet \
+    --set "model.transformer.context=128,model.initial_model=\"\",pretrain.output=$lm,output_dir=$out/lm" \
+    > "$out/pretrain.log" 2>&1 || { cat "$out/pretrain.log"; exit 1; }
+fi
+files=()
+for seed in $seeds; do
+  for method in $methods; do
+    run=$runs/a${alpha}_s${seed}_$method
+    [[ -f $run/config.resolved.textproto ]] || { echo "no run $run: run bench/pref_methods.sh first" >&2; exit 1; }
+    "$build/tools/tailor" generate --config "$here/../configs/lm_demo.textproto" \
+      --set "$lm_set" --reward_config "$run/config.resolved.textproto" \
+      --all_users --best_of "$n" --groups 8 --max_bytes 160 --sample_seed $((1000 * seed)) \
+      --selection_jsonl "$out/a${alpha}_s${seed}_$method.jsonl" > "$out/a${alpha}_s${seed}_$method.log" 2>&1 \
+      || { cat "$out/a${alpha}_s${seed}_$method.log"; exit 1; }
+    files+=("$out/a${alpha}_s${seed}_$method.jsonl")
+    # Reward-guided decoding (ARGS) with the same reward models, for the personalized methods.
+    if [[ " $guided_methods " == *" $method "* ]]; then
+      "$build/tools/tailor" generate --config "$here/../configs/lm_demo.textproto" \
+        --set "$lm_set" --reward_config "$run/config.resolved.textproto" \
+        --all_users --guidance 2 --best_of "$n" --groups 8 --max_bytes 160 \
+        --sample_seed $((1000 * seed)) --selection_jsonl "$out/a${alpha}_s${seed}_${method}_guided.jsonl" \
+        > "$out/a${alpha}_s${seed}_${method}_guided.log" 2>&1 \
+        || { cat "$out/a${alpha}_s${seed}_${method}_guided.log"; exit 1; }
+      files+=("$out/a${alpha}_s${seed}_${method}_guided.jsonl")
+    fi
+  done
+  # DPO on the generator itself: a personal adapter per user (oppu) and shared + personal
+  # adapters (dual_lora, P-DPO-style), trained on the same users' pairs; each user's own tuned
+  # model samples and its true utility judges (`tailor generate --all_users`).
+  for dpo in oppu dual_lora; do
+    name=a${alpha}_s${seed}_dpo_$dpo
+    adapters=""
+    [[ $dpo == dual_lora ]] && adapters=",model.lora.personal_rank=4"
+    if [[ ! -f $out/$name/report.html ]]; then
+      "$build/tools/tailor" simulate --config "$here/../configs/pref_demo.textproto" --quiet \
+        --set "name=$name,seed=$seed,data.preference.alpha=$alpha,output_dir=$out/$name,rounds=8" \
+        --set "model.architecture=byte_dpo_tiny,model.initial_model=$lm,algorithm.name=$dpo$adapters" \
+        --set "simulation.personal_state_dir=$out/$name/personal" > "$out/$name.train.log" 2>&1 \
+        || { cat "$out/$name.train.log"; exit 1; }
+    fi
+    "$build/tools/tailor" generate --config "$out/$name/config.resolved.textproto" --all_users \
+      --best_of "$n" --groups 8 --max_bytes 160 --sample_seed $((1000 * seed)) \
+      --selection_jsonl "$out/$name.jsonl" > "$out/$name.log" 2>&1 || { cat "$out/$name.log"; exit 1; }
+    files+=("$out/$name.jsonl")
+  done
+done
+/usr/bin/python3 "$here/pref_generation_table.py" "${files[@]}"
