@@ -1,7 +1,7 @@
 #include "client/client_runtime.h"
 
-#include <cmath>
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
