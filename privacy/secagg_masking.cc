@@ -1,0 +1,105 @@
+#include "privacy/secagg_masking.h"
+
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+
+namespace tailor {
+namespace {
+
+uint64_t ModulusMask(const SecAggField& f) {
+  return f.bits >= 64 ? ~uint64_t{0} : (uint64_t{1} << f.bits) - 1;
+}
+
+// The self mask uses stream 1 and pairwise masks stream 0 of their (different) keys; fixed so
+// every party expands the same words.
+constexpr uint64_t kPairStream = 0;
+constexpr uint64_t kSelfStream = 1;
+
+void AddMask(const Key32& key, uint64_t stream, bool subtract, const SecAggField& field,
+             absl::Span<uint64_t> values) {
+  std::vector<uint64_t> mask(values.size());
+  ExpandMask(key, stream, field.bits, absl::MakeSpan(mask));
+  const uint64_t m = ModulusMask(field);
+  for (size_t i = 0; i < values.size(); ++i) {
+    values[i] = (subtract ? values[i] - mask[i] : values[i] + mask[i]) & m;
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<SecAggField> ChooseSecAggField(int64_t max_clients, double clip_norm, double grid) {
+  if (max_clients < 1 || !(clip_norm > 0) || !(grid > 0) || !std::isfinite(clip_norm) ||
+      !std::isfinite(grid)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "secure aggregation needs clients >= 1, a clip norm > 0 and a grid > 0, got ",
+        max_clients, ", ", clip_norm, " and ", grid));
+  }
+  const double bound = static_cast<double>(max_clients) * (clip_norm / grid + 1);
+  const int bits = static_cast<int>(std::ceil(std::log2(bound + 1))) + 1;
+  if (bits > 62) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        max_clients, " clients' updates of norm ", clip_norm, " on a grid of ", grid,
+        " need ", bits, " bits and could wrap a 62-bit sum: use a coarser grid, a smaller clip "
+        "norm or fewer clients"));
+  }
+  return SecAggField{bits, grid};
+}
+
+absl::StatusOr<std::vector<uint64_t>> EncodeOnGrid(absl::Span<const float> values,
+                                                   const SecAggField& field, double clip_norm) {
+  const double limit = clip_norm / field.grid + 1;
+  const uint64_t m = ModulusMask(field);
+  std::vector<uint64_t> out(values.size());
+  for (size_t i = 0; i < values.size(); ++i) {
+    const double steps = std::nearbyint(static_cast<double>(values[i]) / field.grid);
+    if (!std::isfinite(steps) || std::abs(steps) > limit) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "coordinate ", i, " (", values[i], ") is not finite or beyond the clip norm ",
+          clip_norm, " the field was sized for"));
+    }
+    out[i] = static_cast<uint64_t>(static_cast<int64_t>(steps)) & m;
+  }
+  return out;
+}
+
+std::vector<double> DecodeSum(absl::Span<const uint64_t> sum, const SecAggField& field) {
+  std::vector<double> out(sum.size());
+  const uint64_t half = uint64_t{1} << (field.bits - 1);
+  for (size_t i = 0; i < sum.size(); ++i) {
+    // Residues of half or more are negative.
+    const int64_t signed_steps = sum[i] >= half
+                                     ? static_cast<int64_t>(sum[i]) - static_cast<int64_t>(2 * half)
+                                     : static_cast<int64_t>(sum[i]);
+    out[i] = static_cast<double>(signed_steps) * field.grid;
+  }
+  return out;
+}
+
+void AddMasks(int64_t me, const Key32& self_seed, absl::Span<const PeerKey> peers,
+              const SecAggField& field, absl::Span<uint64_t> input) {
+  AddMask(self_seed, kSelfStream, /*subtract=*/false, field, input);
+  for (const PeerKey& p : peers) {
+    AddMask(p.key, kPairStream, /*subtract=*/p.peer < me, field, input);
+  }
+}
+
+void AddModulo(absl::Span<const uint64_t> input, const SecAggField& field,
+               absl::Span<uint64_t> sum) {
+  const uint64_t m = ModulusMask(field);
+  for (size_t i = 0; i < sum.size(); ++i) sum[i] = (sum[i] + input[i]) & m;
+}
+
+void RemoveMasks(absl::Span<const Key32> survivor_self_seeds,
+                 absl::Span<const DroppedPairMask> dropped, const SecAggField& field,
+                 absl::Span<uint64_t> sum) {
+  for (const Key32& seed : survivor_self_seeds) {
+    AddMask(seed, kSelfStream, /*subtract=*/true, field, sum);
+  }
+  // A survivor added +PRG for a higher-id peer and -PRG for a lower one: undo exactly that.
+  for (const DroppedPairMask& d : dropped) {
+    AddMask(d.key, kPairStream, /*subtract=*/d.dropped > d.survivor, field, sum);
+  }
+}
+
+}  // namespace tailor

@@ -1,0 +1,145 @@
+// Secure aggregation's algebra end to end (privacy/secagg_masking.h with the primitives and
+// Shamir sharing): clients mask fixed-point inputs, some drop before sending theirs, some after;
+// from any t helpers' shares the coordinator removes the masks and gets the plain sum exactly;
+// with t - 1 helpers it cannot.
+#include "privacy/secagg_masking.h"
+
+#include <cmath>
+#include <set>
+
+#include "gtest/gtest.h"
+#include "privacy/shamir.h"
+#include "tests/test_util.h"
+
+namespace tailor {
+namespace {
+
+struct Client {
+  AgreementKeyPair keys;
+  Key32 self_seed{};
+  std::vector<ShamirShare> key_shares, seed_shares;  // [holder]
+  std::vector<uint64_t> encoded;
+};
+
+Key32 RandomKey(SecureRandom& r) {
+  Key32 k;
+  for (size_t i = 0; i < k.size(); i += 8) {
+    const uint64_t w = r.NextU64();
+    for (size_t b = 0; b < 8; ++b) k[i + b] = static_cast<uint8_t>(w >> (8 * b));
+  }
+  return k;
+}
+
+// One round with `n` clients, threshold `t`, `dropped_early` clients that shared their keys
+// but never sent a masked input and `dropped_late` that sent it but then left (no help with
+// unmasking). Returns whether unmasking worked; when it did, checks the sum exactly.
+bool RunRound(int n, int t, int dropped_early, int dropped_late, uint64_t seed) {
+  auto r = SecureRandom::FromSeed(seed, 1);
+  const double clip = 1.0, grid = std::ldexp(1.0, -16);
+  const SecAggField field = *ChooseSecAggField(n, clip, grid);
+  const int d = 37;
+  std::vector<Client> clients(static_cast<size_t>(n));
+  std::vector<std::pair<int64_t, Key32>> published;
+  std::vector<uint32_t> xs;
+  for (int i = 0; i < n; ++i) {
+    clients[i].keys = *AgreementKeyPairFromSeed(RandomKey(*r));
+    clients[i].self_seed = RandomKey(*r);
+    published.push_back({i, clients[i].keys.public_key});
+    xs.push_back(static_cast<uint32_t>(i + 1));
+  }
+  const Key32 session = SessionId(9, published);
+  for (Client& c : clients) {
+    c.key_shares = *ShamirSplit(c.keys.secret_key, t, xs, *r);
+    c.seed_shares = *ShamirSplit(c.self_seed, t, xs, *r);
+  }
+  // The last dropped_early clients never send; the dropped_late before them send and leave.
+  const int senders = n - dropped_early, helpers = senders - dropped_late;
+  std::vector<uint64_t> plain(d, 0), masked(d, 0);
+  const uint64_t modulus_mask = (uint64_t{1} << field.bits) - 1;
+  for (int i = 0; i < senders; ++i) {
+    std::vector<float> update(d);
+    double norm = 0;
+    for (float& v : update) norm += (v = static_cast<float>(r->UniformOpen() - 0.5)) * v;
+    for (float& v : update) v = static_cast<float>(v * clip / std::sqrt(norm) * r->UniformOpen());
+    std::vector<uint64_t> x = *EncodeOnGrid(update, field, clip);
+    for (int k = 0; k < d; ++k) plain[k] = (plain[k] + x[k]) & modulus_mask;
+    std::vector<PeerKey> peers;
+    for (int j = 0; j < n; ++j) {
+      if (j != i) {
+        peers.push_back({j, *AgreeSessionKey(clients[i].keys, clients[j].keys.public_key, session)});
+      }
+    }
+    AddMasks(i, clients[i].self_seed, peers, field, absl::MakeSpan(x));
+    AddModulo(x, field, absl::MakeSpan(masked));
+  }
+  // Unmasking from the helpers' shares: self seeds of senders, secret keys of the early drops.
+  auto gather = [&](const std::vector<ShamirShare>& all) {
+    std::vector<ShamirShare> held;
+    for (int h = 0; h < helpers; ++h) held.push_back(all[static_cast<size_t>(h)]);
+    return held;
+  };
+  std::vector<Key32> seeds;
+  for (int i = 0; i < senders; ++i) {
+    absl::StatusOr<std::vector<uint8_t>> seed = ShamirCombine(gather(clients[i].seed_shares), t, 32);
+    if (!seed.ok()) return false;
+    Key32 k;
+    std::copy(seed->begin(), seed->end(), k.begin());
+    EXPECT_EQ(k, clients[i].self_seed);
+    seeds.push_back(k);
+  }
+  std::vector<DroppedPairMask> dropped;
+  for (int e = senders; e < n; ++e) {
+    absl::StatusOr<std::vector<uint8_t>> secret = ShamirCombine(gather(clients[e].key_shares), t, 32);
+    if (!secret.ok()) return false;
+    Key32 k;
+    std::copy(secret->begin(), secret->end(), k.begin());
+    const AgreementKeyPair rebuilt = *AgreementKeyPairFromSeed(k);
+    EXPECT_EQ(rebuilt.public_key, clients[e].keys.public_key);
+    for (int u = 0; u < senders; ++u) {
+      dropped.push_back({u, e, *AgreeSessionKey(rebuilt, clients[u].keys.public_key, session)});
+    }
+  }
+  RemoveMasks(seeds, dropped, field, absl::MakeSpan(masked));
+  EXPECT_EQ(masked, plain) << "n " << n << " t " << t << " early " << dropped_early << " late "
+                           << dropped_late;
+  return true;
+}
+
+TEST(SecAggMasking, TheUnmaskedSumIsThePlainSumExactlyUnderDropoutsAtEachPhase) {
+  auto pick = SecureRandom::FromSeed(11, 1);
+  for (int trial = 0; trial < 40; ++trial) {
+    const int n = 2 + static_cast<int>(pick->UniformBelow(9));
+    const int t = 1 + static_cast<int>(pick->UniformBelow(static_cast<uint128>(n)));
+    // Drops that leave exactly t helpers, at the two phase boundaries in some split.
+    const int drops = n - t;
+    const int early = static_cast<int>(pick->UniformBelow(static_cast<uint128>(drops + 1)));
+    EXPECT_TRUE(RunRound(n, t, early, drops - early, 100 + static_cast<uint64_t>(trial)))
+        << "n " << n << " t " << t << ": " << t << " helpers must suffice";
+    if (t >= 2) {
+      // One more drop: t - 1 helpers cannot unmask, and the round must abort.
+      EXPECT_FALSE(RunRound(n, t, early, drops - early + 1, 500 + static_cast<uint64_t>(trial)))
+          << "n " << n << " t " << t << ": t - 1 helpers unmasked";
+    }
+  }
+}
+
+TEST(SecAggMasking, TheFieldHoldsTheSumAndRefusesWhatCouldWrap) {
+  absl::StatusOr<SecAggField> f = ChooseSecAggField(1000, 1.0, std::ldexp(1.0, -20));
+  ASSERT_OK(f);
+  EXPECT_EQ(f->bits, 31);  // |sum| <= 1000 · (2^20 + 1) < 2^30, and a bit for the sign
+  EXPECT_STATUS(ChooseSecAggField(1 << 20, 1e6, 1e-12), absl::StatusCode::kInvalidArgument,
+                "could wrap");
+  EXPECT_STATUS(ChooseSecAggField(0, 1, 1), absl::StatusCode::kInvalidArgument, "clients >= 1");
+  // Encoding and decoding: negative values and the grid's rounding.
+  const SecAggField g{16, 0.25};
+  absl::StatusOr<std::vector<uint64_t>> x = EncodeOnGrid(std::vector<float>{-1.0f, 0.6f}, g, 2.0);
+  ASSERT_OK(x);
+  EXPECT_EQ(DecodeSum(*x, g), (std::vector<double>{-1.0, 0.5}));
+  EXPECT_STATUS(EncodeOnGrid(std::vector<float>{NAN}, g, 2.0), absl::StatusCode::kInvalidArgument,
+                "not finite");
+  EXPECT_STATUS(EncodeOnGrid(std::vector<float>{9.0f}, g, 2.0), absl::StatusCode::kInvalidArgument,
+                "beyond the clip norm");
+}
+
+}  // namespace
+}  // namespace tailor
