@@ -123,6 +123,27 @@ TEST(SecAggMasking, TheUnmaskedSumIsThePlainSumExactlyUnderDropoutsAtEachPhase) 
   }
 }
 
+// What the coordinator sees of one client is uniform whatever the input: the masked words of an
+// all-zero input and of an input at the clip norm both pass a chi-square test over 16 buckets
+// (15 degrees of freedom; 37.7 is the 0.1% critical value).
+TEST(SecAggMasking, OneMaskedInputLooksUniformWhateverItHolds) {
+  const SecAggField field{20, 1.0 / 1024};
+  auto r = SecureRandom::FromSeed(21, 1);
+  for (float value : {0.0f, 1.0f}) {
+    std::vector<float> update(8192, 0.0f);
+    update[0] = value;  // one coordinate at the clip norm, the rest 0
+    std::vector<uint64_t> x = *EncodeOnGrid(update, field, 1.0);
+    AddMasks(0, RandomKey(*r), {{1, RandomKey(*r)}, {2, RandomKey(*r)}}, field,
+             absl::MakeSpan(x));
+    std::vector<int> buckets(16, 0);
+    for (uint64_t w : x) ++buckets[static_cast<size_t>(w >> (field.bits - 4))];
+    const double expected = x.size() / 16.0;
+    double chi2 = 0;
+    for (int b : buckets) chi2 += (b - expected) * (b - expected) / expected;
+    EXPECT_LT(chi2, 37.7) << "input " << value;
+  }
+}
+
 TEST(SecAggMasking, TheFieldHoldsTheSumAndRefusesWhatCouldWrap) {
   absl::StatusOr<SecAggField> f = ChooseSecAggField(1000, 1.0, std::ldexp(1.0, -20));
   ASSERT_OK(f);
