@@ -7,6 +7,7 @@
 #include "absl/flags/flag.h"
 #include "privacy/pld_accountant.h"
 #include "privacy/rdp_accountant.h"
+#include "privacy/secagg_graph.h"
 #include "tools/commands.h"
 
 ABSL_FLAG(double, q, 0, "privacy: sampling rate per round (expected cohort / population), (0, 1]");
@@ -17,6 +18,12 @@ ABSL_FLAG(double, epsilon, 0, "privacy: target epsilon: print the noise multipli
 ABSL_FLAG(bool, json, false,
           "privacy: one JSON object with full precision instead of text (for scripts); with "
           "--curve, the RDP of one step at every default order");
+ABSL_FLAG(int64_t, secagg_clients, 0,
+          "privacy: print SecAgg+'s neighbours k and threshold t for this many clients "
+          "(with --secagg_dropout and --secagg_corrupt)");
+ABSL_FLAG(double, secagg_dropout, 0.1, "privacy: the fraction of clients that may drop out");
+ABSL_FLAG(double, secagg_corrupt, 0.1,
+          "privacy: the fraction of clients that may collude with the coordinator");
 ABSL_FLAG(bool, curve, false, "privacy: print the RDP curve of one step at (--q, --z)");
 ABSL_FLAG(std::string, accountant, "rdp",
           "privacy: with --z, 'rdp' (Renyi DP, what training budgets use), 'pld' (privacy loss "
@@ -25,6 +32,24 @@ ABSL_FLAG(std::string, accountant, "rdp",
 namespace tailor {
 
 int PrivacyCommand() {
+  if (absl::GetFlag(FLAGS_secagg_clients) > 0) {
+    // SecAgg+'s neighbours and threshold for a cohort (privacy/secagg_graph.h).
+    const int64_t n = absl::GetFlag(FLAGS_secagg_clients);
+    absl::StatusOr<SecAggPlusParams> p = ChooseSecAggPlus(
+        n, absl::GetFlag(FLAGS_secagg_dropout), absl::GetFlag(FLAGS_secagg_corrupt));
+    if (!p.ok()) {
+      std::fprintf(stderr, "tailor privacy: %s\n", std::string(p.status().message()).c_str());
+      return 2;
+    }
+    std::printf("clients %lld, dropout %g, corrupt %g: neighbours k = %d%s, threshold t = %d\n"
+                "P[some client has t corrupt neighbours] <= 2^%.1f, "
+                "P[some client keeps fewer than t] <= 2^%.1f\n",
+                static_cast<long long>(n), absl::GetFlag(FLAGS_secagg_dropout),
+                absl::GetFlag(FLAGS_secagg_corrupt), p->neighbours,
+                p->neighbours == n - 1 ? " (everyone: plain SecAgg)" : "", p->threshold,
+                p->log2_security_failure, p->log2_correctness_failure);
+    return 0;
+  }
   const double q = absl::GetFlag(FLAGS_q), z = absl::GetFlag(FLAGS_z);
   const double delta = absl::GetFlag(FLAGS_delta), target = absl::GetFlag(FLAGS_epsilon);
   const int64_t steps = absl::GetFlag(FLAGS_steps);

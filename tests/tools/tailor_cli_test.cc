@@ -134,6 +134,14 @@ TEST(TailorCli, PrivacyGivesEpsilonOrTheNoiseForATarget) {
   Outcome bad = RunTailor("privacy --q=2 --steps=10 --z=1");
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_NE(bad.output.find("sampling rate q must be in (0, 1]"), std::string::npos) << bad.output;
+  // SecAgg+'s neighbours and threshold (privacy/secagg_graph.h), and a cohort too small for it.
+  Outcome plus = RunTailor("privacy --secagg_clients=1000 --secagg_dropout=0.1");
+  ASSERT_EQ(plus.exit_code, 0) << plus.output;
+  EXPECT_NE(plus.output.find("neighbours k = 50, threshold t = 29"), std::string::npos)
+      << plus.output;
+  Outcome tiny = RunTailor("privacy --secagg_clients=2");
+  EXPECT_EQ(tiny.exit_code, 2);
+  EXPECT_NE(tiny.output.find(">= 3 clients"), std::string::npos) << tiny.output;
 }
 
 TEST(TailorCli, ThePrintedNoiseMultiplierMeetsTheTarget) {
