@@ -21,6 +21,15 @@ void PutU64(uint64_t v, uint8_t* out) {
 
 }  // namespace
 
+Key32 RandomKey32(SecureRandom& random) {
+  Key32 k;
+  for (size_t i = 0; i < k.size(); i += 8) {
+    const uint64_t w = random.NextU64();
+    for (size_t b = 0; b < 8; ++b) k[i + b] = static_cast<uint8_t>(w >> (8 * b));
+  }
+  return k;
+}
+
 AgreementKeyPair::~AgreementKeyPair() { sodium_memzero(secret_key.data(), secret_key.size()); }
 
 absl::StatusOr<AgreementKeyPair> NewAgreementKeyPair() {

@@ -14,6 +14,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "privacy/secure_random.h"
 
 namespace tailor {
 
@@ -28,6 +29,9 @@ struct AgreementKeyPair {
   AgreementKeyPair& operator=(const AgreementKeyPair&) = default;
   ~AgreementKeyPair();
 };
+
+// 32 bytes of `random`'s keystream (a key, a seed).
+Key32 RandomKey32(SecureRandom& random);
 
 // A fresh key pair from the operating system's entropy, or one whose secret is `seed` (a
 // reproducible simulation; whoever knows the seed knows the key). INTERNAL if libsodium cannot

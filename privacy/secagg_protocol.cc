@@ -12,15 +12,6 @@ namespace {
 
 constexpr size_t kSecretBytes = 32;
 
-Key32 RandomKey(SecureRandom& random) {
-  Key32 k;
-  for (size_t i = 0; i < k.size(); i += 8) {
-    const uint64_t w = random.NextU64();
-    for (size_t b = 0; b < 8; ++b) k[i + b] = static_cast<uint8_t>(w >> (8 * b));
-  }
-  return k;
-}
-
 void PutU64(uint64_t v, std::vector<uint8_t>* out) {
   for (int i = 0; i < 8; ++i) out->push_back(static_cast<uint8_t>(v >> (8 * i)));
 }
@@ -96,8 +87,8 @@ SecAggClient::SecAggClient(int64_t id, SecAggRoundConfig config, SecureRandom* r
 
 KeyAdvertisement SecAggClient::Advertise() {
   // Fresh keys every round.
-  cipher_keys_ = *AgreementKeyPairFromSeed(RandomKey(*random_));
-  mask_keys_ = *AgreementKeyPairFromSeed(RandomKey(*random_));
+  cipher_keys_ = *AgreementKeyPairFromSeed(RandomKey32(*random_));
+  mask_keys_ = *AgreementKeyPairFromSeed(RandomKey32(*random_));
   return {id_, cipher_keys_.public_key, mask_keys_.public_key};
 }
 
@@ -121,7 +112,7 @@ absl::StatusOr<std::vector<SealedShares>> SecAggClient::ShareKeys(
         roster_.size(), " clients advertised keys, fewer than the threshold ", config_.threshold));
   }
   session_ = SessionOf(config_.round, roster_);
-  self_seed_ = RandomKey(*random_);
+  self_seed_ = RandomKey32(*random_);
   std::vector<uint32_t> xs;
   for (const auto& [id, ad] : roster_) xs.push_back(PointOf(id));
   TAILOR_ASSIGN_OR_RETURN(std::vector<ShamirShare> key_shares,

@@ -21,15 +21,6 @@ struct Client {
   std::vector<uint64_t> encoded;
 };
 
-Key32 RandomKey(SecureRandom& r) {
-  Key32 k;
-  for (size_t i = 0; i < k.size(); i += 8) {
-    const uint64_t w = r.NextU64();
-    for (size_t b = 0; b < 8; ++b) k[i + b] = static_cast<uint8_t>(w >> (8 * b));
-  }
-  return k;
-}
-
 // One round with `n` clients, threshold `t`, `dropped_early` clients that shared their keys
 // but never sent a masked input and `dropped_late` that sent it but then left (no help with
 // unmasking). Returns whether unmasking worked; when it did, checks the sum exactly.
@@ -42,8 +33,8 @@ bool RunRound(int n, int t, int dropped_early, int dropped_late, uint64_t seed) 
   std::vector<std::pair<int64_t, Key32>> published;
   std::vector<uint32_t> xs;
   for (int i = 0; i < n; ++i) {
-    clients[i].keys = *AgreementKeyPairFromSeed(RandomKey(*r));
-    clients[i].self_seed = RandomKey(*r);
+    clients[i].keys = *AgreementKeyPairFromSeed(RandomKey32(*r));
+    clients[i].self_seed = RandomKey32(*r);
     published.push_back({i, clients[i].keys.public_key});
     xs.push_back(static_cast<uint32_t>(i + 1));
   }
@@ -133,7 +124,7 @@ TEST(SecAggMasking, OneMaskedInputLooksUniformWhateverItHolds) {
     std::vector<float> update(8192, 0.0f);
     update[0] = value;  // one coordinate at the clip norm, the rest 0
     std::vector<uint64_t> x = *EncodeOnGrid(update, field, 1.0);
-    AddMasks(0, RandomKey(*r), {{1, RandomKey(*r)}, {2, RandomKey(*r)}}, field,
+    AddMasks(0, RandomKey32(*r), {{1, RandomKey32(*r)}, {2, RandomKey32(*r)}}, field,
              absl::MakeSpan(x));
     std::vector<int> buckets(16, 0);
     for (uint64_t w : x) ++buckets[static_cast<size_t>(w >> (field.bits - 4))];
