@@ -395,6 +395,9 @@ TEST(GuidedDecoding, TheGuideSteersEachStepAndWeightZeroIsTheModelAlone) {
   };
   EXPECT_STATUS(trainer->GenerateGuided("x", g, broken), absl::StatusCode::kUnavailable,
                 "reward model gone");
+  g.guide_top_k = 0;
+  EXPECT_STATUS(trainer->GenerateGuided("x", g, count_a), absl::StatusCode::kInvalidArgument,
+                "guide_top_k >= 1");
 }
 
 }  // namespace
