@@ -259,6 +259,36 @@ absl::Status WeightedMeanAggregator::FoldNow(const ParameterSet& update, double 
   return absl::OkStatus();
 }
 
+bool WeightedFixedPointTerm(double value, double weight, int64_t* term) {
+  return Quantize(value, weight, term);
+}
+
+int64_t WeightFixedPointTerm(double weight) {
+  return static_cast<int64_t>(std::nearbyint(weight * kScale));
+}
+
+absl::StatusOr<ParameterSet> WeightedMeanFromSums(const ParameterSet& schema,
+                                                  absl::Span<const int64_t> sums,
+                                                  int64_t weight_sum) {
+  if (weight_sum <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat("a weight sum of ", weight_sum));
+  }
+  if (sums.size() != static_cast<size_t>(schema.TotalElements())) {
+    return absl::InvalidArgumentError(absl::StrCat(sums.size(), " sums for a model of ",
+                                                   schema.TotalElements(), " values"));
+  }
+  ParameterSet out = schema;
+  size_t at = 0;
+  for (size_t t = 0; t < out.size(); ++t) {
+    Tensor& dst = out.entry(t).tensor;
+    const size_t n = static_cast<size_t>(dst.numel());
+    // The small path writes the same doubles as a cast for |sum| < 2^51, so a cast serves all.
+    WriteMean(sums.data() + at, n, static_cast<double>(weight_sum), /*small=*/false, &dst, 0);
+    at += n;
+  }
+  return out;
+}
+
 absl::StatusOr<ParameterSet> WeightedMeanAggregator::Finalize() {
   if (!begun_) return absl::FailedPreconditionError("Finalize before Begin");
   if (num_updates_ == 0) {

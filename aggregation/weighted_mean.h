@@ -24,6 +24,7 @@
 #include <memory>
 #include <vector>
 
+#include "absl/types/span.h"
 #include "aggregation/aggregator.h"
 #include "core/buffer_pool.h"
 #include "core/parameter_schema.h"
@@ -81,6 +82,22 @@ class WeightedMeanAggregator : public StreamingAggregator {
   __int128 weight_sum_ = 0;  // fixed point, kFractionBits
   int64_t num_updates_ = 0;
 };
+
+// The same arithmetic outside the aggregator, for secure aggregation: a client computes its own
+// terms, the coordinator learns only their sums (modulo 2^64, which equals the aggregator's
+// int64 sums whenever those do not overflow) and writes the mean from them.
+//
+// A value's term, round(value · (weight · 2^32)), exactly as the aggregator folds it; false
+// when it does not fit in int64 (or is not finite).
+bool WeightedFixedPointTerm(double value, double weight, int64_t* term);
+// A weight's term in the denominator, round(weight · 2^32).
+int64_t WeightFixedPointTerm(double weight);
+// The mean Σ terms / Σ weight terms for each element of `schema` (tensors flattened in order),
+// bit-identical to what Finalize writes for the same updates. INVALID_ARGUMENT for a length
+// that does not match or a weight sum <= 0.
+absl::StatusOr<ParameterSet> WeightedMeanFromSums(const ParameterSet& schema,
+                                                  absl::Span<const int64_t> sums,
+                                                  int64_t weight_sum);
 
 }  // namespace tailor
 

@@ -18,6 +18,15 @@
 
 namespace tailor {
 
+// Secure aggregation's parameters for one round (client/secagg_participant.h): the client
+// uploads its key advertisement instead of its update and then takes part in the protocol.
+struct SecureAggregationTask {
+  int threshold = 0;
+  int neighbours = 0;  // SecAgg+'s k; 0: everyone
+  double clip_norm = 0;
+  int64_t max_weight = 0;
+};
+
 // What the coordinator hands a client for one round.
 struct TrainTask {
   int64_t round = 0;
@@ -26,6 +35,7 @@ struct TrainTask {
   TrainOptions options;
   // Per-round seed; the client mixes in its id for its own shuffling.
   uint64_t seed = 0;
+  std::optional<SecureAggregationTask> secure_aggregation;
 };
 
 // What a client sends back.
@@ -50,6 +60,11 @@ struct UpdateUpload {
   // Under sample-level DP-SGD: the record-level ε this device has spent over all its rounds
   // (at TrainOptions::dp_sgd_delta); -1 without DP-SGD.
   double record_epsilon = -1;
+  // Under secure aggregation: the serialized v1::SecAggAdvertisement sent instead of the update
+  // (payload empty, weight and stats hidden in the masked input), and the bytes the update
+  // would have taken in the clear.
+  std::string secagg_advertisement;
+  int64_t plain_bytes = 0;
 };
 
 struct EvalTask {

@@ -180,6 +180,10 @@ void ApplyDefaults(ExperimentConfig* c) {
                                    ? 1.0
                                    : static_cast<double>(k) / c->data().num_clients());
   }
+  auto* secure = c->mutable_secure_aggregation();
+  if (!secure->has_dropout()) secure->set_dropout(0.1);
+  if (!secure->has_corrupt()) secure->set_corrupt(0);
+  if (secure->max_weight() == 0) secure->set_max_weight(100000);
   auto* adaptive = privacy->mutable_adaptive_clipping();
   if (!adaptive->has_target_quantile()) adaptive->set_target_quantile(0.5);
   if (!adaptive->has_learning_rate()) adaptive->set_learning_rate(0.2);
@@ -240,6 +244,62 @@ absl::Status ValidateKrum(const config::ServerConfig& s, int smallest_round, con
 }
 
 bool FiniteAtLeastZero(double x) { return x >= 0 && std::isfinite(x); }
+
+absl::Status ValidateSecureAggregation(const ExperimentConfig& c, const Checker& check) {
+  const auto& s = c.secure_aggregation();
+  if (!OneOf(s.mode(), {"", "secagg", "secagg_plus"})) {
+    return check.Fail("secure_aggregation.mode",
+                      absl::StrCat("unknown mode '", s.mode(), "' (known: secagg, secagg_plus)"));
+  }
+  if (s.mode().empty()) return absl::OkStatus();
+  if (PrivacyEnabled(c)) {
+    return check.Fail("secure_aggregation.mode",
+                      "secure aggregation with differential privacy is not built yet (issue 17)");
+  }
+  if (c.server().aggregator() != "weighted_mean") {
+    return check.Fail("server.aggregator",
+                      absl::StrCat("secure aggregation sums updates: it needs weighted_mean, not ",
+                                   c.server().aggregator()));
+  }
+  if (!(s.clip_norm() > 0) || !std::isfinite(s.clip_norm())) {
+    return check.Fail("secure_aggregation.clip_norm",
+                      absl::StrCat("must be finite and > 0 (the field is sized from it), got ",
+                                   s.clip_norm()));
+  }
+  if (s.threshold() < 0 || s.threshold() == 1) {
+    return check.Fail("secure_aggregation.threshold",
+                      absl::StrCat("must be 0 (chosen) or >= 2, got ", s.threshold()));
+  }
+  if (s.neighbours() < 0 || s.neighbours() % 2 != 0) {
+    return check.Fail("secure_aggregation.neighbours",
+                      absl::StrCat("must be 0 (chosen) or even and > 0, got ", s.neighbours()));
+  }
+  if (!(s.dropout() >= 0 && s.dropout() < 1)) {
+    return check.Fail("secure_aggregation.dropout", absl::StrCat("must be in [0, 1), got ", s.dropout()));
+  }
+  if (!(s.corrupt() >= 0 && s.corrupt() < 0.5)) {
+    return check.Fail("secure_aggregation.corrupt", absl::StrCat("must be in [0, 0.5), got ", s.corrupt()));
+  }
+  if (s.max_weight() < 1) {
+    return check.Fail("secure_aggregation.max_weight", absl::StrCat("must be >= 1, got ", s.max_weight()));
+  }
+  if (!FiniteAtLeastZero(s.phase_timeout_seconds())) {
+    return check.Fail("secure_aggregation.phase_timeout_seconds",
+                      absl::StrCat("must be finite and >= 0, got ", s.phase_timeout_seconds()));
+  }
+  const auto& d = s.simulated_dropout();
+  for (const auto& [name, value] :
+       {std::pair<const char*, double>{"before_advertise", d.before_advertise()},
+        {"after_advertise", d.after_advertise()},
+        {"after_share", d.after_share()},
+        {"after_input", d.after_input()}}) {
+    if (!(value >= 0 && value <= 1)) {
+      return check.Fail(absl::StrCat("secure_aggregation.simulated_dropout.", name),
+                        absl::StrCat("must be in [0, 1], got ", value));
+    }
+  }
+  return absl::OkStatus();
+}
 
 absl::Status ValidatePrivacy(const ExperimentConfig& c, const Checker& check) {
   const auto& p = c.privacy();
@@ -611,6 +671,7 @@ absl::Status Validate(const ExperimentConfig& c, const Checker& check) {
                       absl::StrCat("must be finite and > 0, got ", attack.scale()));
   }
   TAILOR_RETURN_IF_ERROR(ValidatePrivacy(c, check));
+  TAILOR_RETURN_IF_ERROR(ValidateSecureAggregation(c, check));
   if (c.simulation().workers() < 0) {
     return check.Fail("simulation.workers",
                       absl::StrCat("must be >= 0, got ", c.simulation().workers()));

@@ -51,14 +51,34 @@ absl::StatusOr<SecAggPlusParams> ChooseSecAggPlus(int64_t clients, double dropou
       }
     }
   }
+  absl::StatusOr<SecAggPlusParams> full = ChooseSecAggThreshold(clients, dropout, correctness_bits);
+  if (full.ok()) {
+    full->log2_security_failure = log2_n + Log2BinomialTail(full->neighbours, corrupt, full->threshold);
+  }
+  return full;
+}
+
+absl::StatusOr<SecAggPlusParams> ChooseSecAggThreshold(int64_t clients, double dropout,
+                                                       double correctness_bits) {
+  if (clients < 3 || !(dropout >= 0 && dropout < 1)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "SecAgg needs >= 3 clients and a dropout fraction in [0, 1), got ", clients, " and ",
+        dropout));
+  }
+  const double log2_n = std::log2(static_cast<double>(clients));
   const int k = static_cast<int>(clients - 1);
+  SecAggPlusParams p;
   for (int t = k / 2 + 1; t <= k; ++t) {
-    bounds(k, t, &p);
+    p.neighbours = k;
+    p.threshold = t;
+    p.log2_security_failure = -std::numeric_limits<double>::infinity();  // no corrupt bound
+    p.log2_correctness_failure = log2_n + Log2BinomialTail(k, dropout, k - t + 1);
     if (p.log2_correctness_failure <= -correctness_bits) return p;
   }
   return absl::FailedPreconditionError(absl::StrCat(
       "no threshold keeps ", clients, " clients' rounds alive at a dropout fraction of ",
-      dropout, " with failure probability 2^-", correctness_bits));
+      dropout, " with failure probability 2^-", correctness_bits,
+      ": set the threshold yourself (a majority of the cohort at least)"));
 }
 
 std::vector<std::vector<int64_t>> NeighbourGraph(int64_t clients, int k, uint64_t seed) {

@@ -36,6 +36,12 @@ absl::StatusOr<SecAggPlusParams> ChooseSecAggPlus(int64_t clients, double dropou
                                                   double corrupt, double security_bits = 40,
                                                   double correctness_bits = 20);
 
+// Plain SecAgg (everyone is everyone's neighbour, k = n - 1): the smallest t > (n - 1)/2 that
+// meets the correctness bound above; FAILED_PRECONDITION when none does (small cohorts at high
+// dropout: the caller then sets t).
+absl::StatusOr<SecAggPlusParams> ChooseSecAggThreshold(int64_t clients, double dropout,
+                                                       double correctness_bits = 20);
+
 // log2 P[Binomial(n, p) >= at_least], exact (summed in log space); -infinity when impossible.
 double Log2BinomialTail(int n, double p, int at_least);
 

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/status_macros.h"
+#include "privacy/secagg_graph.h"
 
 namespace tailor {
 namespace {
@@ -80,7 +81,35 @@ Key32 ToKey(const std::vector<uint8_t>& bytes) {
   return k;
 }
 
+std::vector<int64_t> IdsOf(const std::map<int64_t, KeyAdvertisement>& roster) {
+  std::vector<int64_t> ids;
+  for (const auto& [id, ad] : roster) ids.push_back(id);
+  return ids;
+}
+
 }  // namespace
+
+std::map<int64_t, std::set<int64_t>> SecAggNeighbours(const std::vector<int64_t>& roster_ids,
+                                                      int neighbours, const Key32& session) {
+  const int64_t n = static_cast<int64_t>(roster_ids.size());
+  std::map<int64_t, std::set<int64_t>> graph;
+  if (neighbours <= 0 || neighbours >= n - 1) {
+    for (int64_t a : roster_ids) {
+      for (int64_t b : roster_ids) {
+        if (a != b) graph[a].insert(b);
+      }
+    }
+    return graph;
+  }
+  uint64_t seed = 0;
+  for (int i = 0; i < 8; ++i) seed |= static_cast<uint64_t>(session[i]) << (8 * i);
+  const std::vector<std::vector<int64_t>> by_index = NeighbourGraph(n, neighbours, seed);
+  for (int64_t i = 0; i < n; ++i) {
+    std::set<int64_t>& mine = graph[roster_ids[i]];
+    for (int64_t j : by_index[i]) mine.insert(roster_ids[j]);
+  }
+  return graph;
+}
 
 SecAggClient::SecAggClient(int64_t id, SecAggRoundConfig config, SecureRandom* random)
     : id_(id), config_(config), random_(random) {}
@@ -112,9 +141,18 @@ absl::StatusOr<std::vector<SealedShares>> SecAggClient::ShareKeys(
         roster_.size(), " clients advertised keys, fewer than the threshold ", config_.threshold));
   }
   session_ = SessionOf(config_.round, roster_);
+  neighbours_ = SecAggNeighbours(IdsOf(roster_), config_.neighbours, session_)[id_];
+  if (neighbours_.size() + 1 < static_cast<size_t>(config_.threshold)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "this client has ", neighbours_.size(), " neighbours, fewer than the threshold ",
+        config_.threshold, " - 1"));
+  }
   self_seed_ = RandomKey32(*random_);
+  // Shares for the neighbours and one this client keeps, in ascending id order.
+  std::vector<int64_t> holders(neighbours_.begin(), neighbours_.end());
+  holders.insert(std::upper_bound(holders.begin(), holders.end(), id_), id_);
   std::vector<uint32_t> xs;
-  for (const auto& [id, ad] : roster_) xs.push_back(PointOf(id));
+  for (int64_t id : holders) xs.push_back(PointOf(id));
   TAILOR_ASSIGN_OR_RETURN(std::vector<ShamirShare> key_shares,
                           ShamirSplit(mask_keys_.secret_key, config_.threshold, xs, *random_));
   TAILOR_ASSIGN_OR_RETURN(std::vector<ShamirShare> seed_shares,
@@ -122,7 +160,8 @@ absl::StatusOr<std::vector<SealedShares>> SecAggClient::ShareKeys(
   std::vector<SealedShares> out;
   size_t i = 0;
   held_.clear();
-  for (const auto& [peer, ad] : roster_) {
+  for (int64_t peer : holders) {
+    const KeyAdvertisement& ad = roster_[peer];
     if (peer == id_) {
       held_[id_] = {key_shares[i], seed_shares[i]};
       ++i;
@@ -154,9 +193,9 @@ absl::StatusOr<MaskedInput> SecAggClient::MaskInput(absl::Span<const SealedShare
   std::map<int64_t, std::pair<ShamirShare, ShamirShare>> received = {{id_, held_[id_]}};
   for (const SealedShares& s : inbox) {
     auto from = roster_.find(s.from);
-    if (s.to != id_ || from == roster_.end() || s.from == id_) {
+    if (s.to != id_ || from == roster_.end() || !neighbours_.count(s.from)) {
       return absl::InvalidArgumentError(absl::StrCat("shares from ", s.from, " to ", s.to,
-                                                     " are not for this client from a peer"));
+                                                     " are not for this client from a neighbour"));
     }
     TAILOR_ASSIGN_OR_RETURN(Key32 key,
                             AgreeSessionKey(cipher_keys_, from->second.cipher_public, session_));
@@ -211,15 +250,26 @@ absl::StatusOr<UnmaskResponse> SecAggClient::Unmask(const UnmaskRequest& request
     }
     if (d == id_) return absl::InvalidArgumentError("this client is named dropped");
   }
+  // Only this client's neighbours (and itself) are its to answer for; a neighbour it holds no
+  // shares of did not share with it, and cannot be a survivor or a recoverable dropout.
+  auto mine = [&](int64_t c) { return c == id_ || neighbours_.count(c) > 0; };
   for (int64_t c : survivors) {
-    if (!held_.count(c)) return absl::InvalidArgumentError(absl::StrCat("client ", c, " never shared with this one"));
+    if (mine(c) && !held_.count(c)) {
+      return absl::InvalidArgumentError(absl::StrCat("client ", c, " never shared with this one"));
+    }
   }
   for (int64_t d : request.dropped) {
-    if (!held_.count(d)) return absl::InvalidArgumentError(absl::StrCat("client ", d, " never shared with this one"));
+    if (mine(d) && !held_.count(d)) {
+      return absl::InvalidArgumentError(absl::StrCat("client ", d, " never shared with this one"));
+    }
   }
   unmasked_ = true;
-  for (int64_t c : survivors) out.seed_shares[c] = held_[c].second;
-  for (int64_t d : request.dropped) out.key_shares[d] = held_[d].first;
+  for (int64_t c : survivors) {
+    if (mine(c)) out.seed_shares[c] = held_[c].second;
+  }
+  for (int64_t d : request.dropped) {
+    if (mine(d)) out.key_shares[d] = held_[d].first;
+  }
   return out;
 }
 
@@ -238,6 +288,7 @@ absl::StatusOr<std::vector<KeyAdvertisement>> SecAggServer::CollectAdvertisement
         config_.threshold));
   }
   session_ = SessionOf(config_.round, roster_);
+  graph_ = SecAggNeighbours(IdsOf(roster_), config_.neighbours, session_);
   std::vector<KeyAdvertisement> out;
   for (const auto& [id, ad] : roster_) out.push_back(ad);
   return out;
@@ -247,12 +298,12 @@ absl::StatusOr<std::map<int64_t, std::vector<SealedShares>>> SecAggServer::Route
     absl::Span<const SealedShares> shares) {
   std::map<int64_t, std::map<int64_t, const SealedShares*>> by_sender;
   for (const SealedShares& s : shares) {
-    if (roster_.count(s.from) && roster_.count(s.to) && s.from != s.to) by_sender[s.from][s.to] = &s;
+    if (roster_.count(s.from) && graph_[s.from].count(s.to)) by_sender[s.from][s.to] = &s;
   }
   shared_.clear();
   std::map<int64_t, std::vector<SealedShares>> inbox;
   for (const auto& [from, to] : by_sender) {
-    if (to.size() + 1 != roster_.size()) continue;  // not to everyone: left out
+    if (to.size() != graph_[from].size()) continue;  // not to every neighbour: left out
     shared_.insert(from);
     for (const auto& [holder, sealed] : to) inbox[holder].push_back(*sealed);
   }
@@ -312,6 +363,11 @@ absl::StatusOr<std::vector<uint64_t>> SecAggServer::Unmask(absl::Span<const Unma
       auto it = from.find(whose);
       if (it != from.end()) shares.push_back(it->second);
     }
+    if (shares.size() < static_cast<size_t>(config_.threshold)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "round aborted: ", shares.size(), " of client ", whose, "'s neighbours helped unmask ",
+          seed ? "its self mask" : "its pairwise masks", ", the threshold is ", config_.threshold));
+    }
     TAILOR_ASSIGN_OR_RETURN(std::vector<uint8_t> secret,
                             ShamirCombine(shares, config_.threshold, kSecretBytes));
     const Key32 k = ToKey(secret);
@@ -333,6 +389,7 @@ absl::StatusOr<std::vector<uint64_t>> SecAggServer::Unmask(absl::Span<const Unma
                                               "'s mask secret do not rebuild its advertised key"));
     }
     for (int64_t u : request_.survivors) {
+      if (!graph_[d].count(u)) continue;  // never masked with d
       TAILOR_ASSIGN_OR_RETURN(Key32 key, AgreeSessionKey(rebuilt, roster_[u].mask_public, session_));
       dropped.push_back({u, d, key});
     }

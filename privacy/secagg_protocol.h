@@ -3,7 +3,7 @@
 //   0. advertise keys: each client sends two X25519 public keys, for share encryption (c) and
 //      for masks (s); the session id binds the round and every advertised key;
 //   1. share keys: each client Shamir-shares its mask secret s_sk and a fresh self-mask seed b
-//      among the advertisers, each pair of shares encrypted to its holder (XChaCha20-Poly1305
+//      among the advertisers (SecAgg+: among its neighbours), each pair of shares encrypted to its holder (XChaCha20-Poly1305
 //      keyed by their c-agreement, the session and both ids as associated data);
 //   2. masked input: each client that received shares adds b's mask and a pairwise mask per
 //      share sender (+ for a higher id, - for a lower) to its encoded update;
@@ -39,7 +39,16 @@ struct SecAggRoundConfig {
   int threshold = 0;     // t
   SecAggField field;     // where inputs and sums live
   size_t length = 0;     // words per input
+  // SecAgg+ (privacy/secagg_graph.h): each client shares with and masks against only its k
+  // neighbours in the Harary graph seeded by the session id; 0 (or >= the roster size - 1):
+  // everyone, the original protocol. Even.
+  int neighbours = 0;
 };
+
+// The graph of a roster: client id -> its neighbours' ids. Both sides derive it from the session
+// id (which hashes every advertised key), so neither the coordinator nor a client chooses it.
+std::map<int64_t, std::set<int64_t>> SecAggNeighbours(const std::vector<int64_t>& roster_ids,
+                                                      int neighbours, const Key32& session);
 
 struct KeyAdvertisement {
   int64_t client = 0;
@@ -92,6 +101,7 @@ class SecAggClient {
   Key32 self_seed_{};
   Key32 session_{};
   std::map<int64_t, KeyAdvertisement> roster_;
+  std::set<int64_t> neighbours_;  // in the session's graph
   // Decrypted shares held for each peer that shared with this client.
   std::map<int64_t, std::pair<ShamirShare, ShamirShare>> held_;  // peer -> (s_sk share, b share)
   bool unmasked_ = false;
@@ -107,6 +117,8 @@ class SecAggServer {
   // Phase 1 → each holder's inbox. Clients whose shares did not all arrive are left out.
   absl::StatusOr<std::map<int64_t, std::vector<SealedShares>>> RouteShares(
       absl::Span<const SealedShares> shares);
+  // The clients whose shares reached all their neighbours (after RouteShares).
+  const std::set<int64_t>& sharers() const { return shared_; }
   // Phase 2 → the unmasking request.
   absl::StatusOr<UnmaskRequest> CollectMaskedInputs(absl::Span<const MaskedInput> inputs);
   // Phase 3 → the sum of the survivors' inputs modulo 2^bits. FAILED_PRECONDITION with fewer
@@ -117,6 +129,7 @@ class SecAggServer {
   SecAggRoundConfig config_;
   Key32 session_{};
   std::map<int64_t, KeyAdvertisement> roster_;
+  std::map<int64_t, std::set<int64_t>> graph_;
   std::set<int64_t> shared_;  // phase-1 senders
   std::vector<uint64_t> sum_;
   UnmaskRequest request_;

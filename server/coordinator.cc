@@ -7,10 +7,59 @@
 #include "core/log.h"
 #include "core/random.h"
 #include "core/status_macros.h"
+#include "privacy/secagg_graph.h"
+#include "privacy/secagg_input.h"
 #include "server/cohort_selector.h"
 #include "server/metrics_jsonl.h"
 
 namespace tailor {
+
+namespace {
+
+// Checks the options and chooses the threshold (and SecAgg+'s neighbours) left at 0.
+absl::Status ResolveSecureAggregation(CoordinatorOptions& options) {
+  SecureAggregationOptions& sa = *options.secure_aggregation;
+  if (options.privacy) {
+    return absl::UnimplementedError(
+        "secure aggregation together with differential privacy is not built yet (issue 17)");
+  }
+  if (options.aggregator.name != "weighted_mean") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "secure aggregation sums updates, so it needs the weighted_mean aggregator, not ",
+        options.aggregator.name, " (a robust rule must see each update)"));
+  }
+  const int64_t training = options.num_clients - options.new_clients;
+  const int64_t cohort = options.clients_per_round > 0
+                             ? std::min(options.clients_per_round, training)
+                             : training;
+  if (!sa.plus) sa.neighbours = 0;
+  if (sa.threshold == 0 || (sa.plus && sa.neighbours == 0)) {
+    absl::StatusOr<SecAggPlusParams> chosen =
+        sa.plus ? ChooseSecAggPlus(cohort, sa.dropout, sa.corrupt)
+                : ChooseSecAggThreshold(cohort, sa.dropout);
+    if (!chosen.ok()) {
+      return Annotate(chosen.status(), "choosing the secure-aggregation threshold");
+    }
+    if (sa.threshold == 0) sa.threshold = chosen->threshold;
+    if (sa.plus && sa.neighbours == 0) {
+      sa.neighbours = chosen->neighbours >= cohort - 1 ? 0 : chosen->neighbours;
+    }
+  }
+  if (sa.threshold < 2 || sa.threshold > cohort) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the secure-aggregation threshold must be in [2, cohort size ", cohort, "], got ",
+        sa.threshold, " (below 2 any one client could unmask another)"));
+  }
+  if (sa.neighbours < 0 || sa.neighbours % 2 != 0 ||
+      (sa.neighbours > 0 && sa.neighbours + 1 < sa.threshold)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "SecAgg+ needs an even number of neighbours k with k + 1 >= the threshold ",
+        sa.threshold, ", got ", sa.neighbours));
+  }
+  return SecAggFits(cohort, sa.clip_norm, sa.max_weight);
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Create(CoordinatorOptions options) {
   if (options.num_clients < 1) return absl::InvalidArgumentError("num_clients must be >= 1");
@@ -30,6 +79,9 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Create(CoordinatorOpti
   TAILOR_RETURN_IF_ERROR(CreateAggregator(options.aggregator).status());
   TAILOR_ASSIGN_OR_RETURN(std::unique_ptr<ServerOptimizer> optimizer,
                           CreateServerOptimizer(options.server_optimizer));
+  if (options.secure_aggregation) {
+    TAILOR_RETURN_IF_ERROR(ResolveSecureAggregation(options));
+  }
   std::unique_ptr<DpFedAvg> privacy;
   if (options.privacy) {
     options.privacy->population = options.num_clients - options.new_clients;
@@ -99,7 +151,8 @@ Coordinator::Coordinator(CoordinatorOptions options)
       started_(options_.env->Now()) {}
 
 absl::StatusOr<RoundResult> Coordinator::TrainAttempt(
-    int64_t round, int64_t attempt, std::optional<PrivacyRecord>* privacy_record) {
+    int64_t round, int64_t attempt, std::optional<PrivacyRecord>* privacy_record,
+    std::optional<SecureAggregationRecord>* secure_record) {
   const absl::Time start = options_.env->Now();
   RoundOptions ro;
   ro.round = round;
@@ -138,6 +191,16 @@ absl::StatusOr<RoundResult> Coordinator::TrainAttempt(
                                               : static_cast<int64_t>(ro.cohort.size());
     ro.min_updates = std::min<int64_t>(ro.min_updates, static_cast<int64_t>(ro.cohort.size()));
   }
+  if (options_.secure_aggregation) {
+    // Clients clip on the device (the field is sized for it) and upload key advertisements;
+    // the round needs the protocol's threshold of them.
+    const SecureAggregationOptions& sa = *options_.secure_aggregation;
+    task.secure_aggregation = SecureAggregationTask{sa.threshold, sa.neighbours, sa.clip_norm,
+                                                    sa.max_weight};
+    task.options.clip_norm = sa.clip_norm;
+    ro.secure_aggregation = true;
+    ro.min_updates = std::min<int64_t>(sa.threshold, static_cast<int64_t>(ro.cohort.size()));
+  }
   if (!(privacy_ && options_.withhold_unprotected)) {  // the live count is a cohort size
     ro.on_progress = [this, round](int64_t done, int64_t total) {
       for (RoundObserver* o : options_.observers) o->OnClientProgress(round, done, total);
@@ -157,6 +220,39 @@ absl::StatusOr<RoundResult> Coordinator::TrainAttempt(
   state->AwaitAllReportedUntil(start + options_.round_timeout);
   absl::StatusOr<RoundResult> result = state->Close();
   for (int64_t failed : state->FailedClients()) attempt_.excluded.insert(failed);
+  if (result.ok() && options_.secure_aggregation) return SecureAggregate(round, *std::move(result), secure_record);
+  return result;
+}
+
+absl::StatusOr<RoundResult> Coordinator::SecureAggregate(
+    int64_t round, RoundResult result, std::optional<SecureAggregationRecord>* record) {
+  const SecureAggregationOptions& sa = *options_.secure_aggregation;
+  SecureSumOptions so;
+  so.config.round = round;
+  so.config.threshold = sa.threshold;
+  so.config.neighbours = sa.neighbours;
+  so.config.field = SecAggWeightedField();
+  so.config.length = SecAggInputLength(global_->TotalElements());
+  so.transport = options_.transport;
+  so.env = options_.env;
+  so.phase_timeout = sa.phase_timeout;
+  record->emplace();
+  SecureAggregationRecord& r = **record;
+  absl::StatusOr<SecureSum> sum = RunSecureSum(result.secagg_advertisements, so, &r);
+  r.plain_upload_bytes = result.plain_upload_bytes;
+  r.protocol_bytes = result.upload_bytes + r.bytes_to_clients + r.bytes_from_clients;
+  // Too few clients in some phase: a short round (retried or skipped like any other).
+  if (!sum.ok()) return sum.status();
+  TAILOR_ASSIGN_OR_RETURN(SecAggMean mean, DecodeSecAggSum(*global_, sum->words));
+  result.secagg_advertisements.clear();
+  result.mean_delta = std::move(mean.mean_delta);
+  result.train_loss = mean.train_loss;
+  result.train_samples = static_cast<int64_t>(std::llround(mean.weight_sum));
+  // Clients whose inputs are not in the sum did not finish the round.
+  const int64_t lost = result.accepted - static_cast<int64_t>(sum->survivors.size());
+  result.accepted -= lost;
+  result.failed += lost;
+  result.upload_bytes = r.protocol_bytes;
   return result;
 }
 
@@ -171,6 +267,7 @@ absl::StatusOr<RoundRecord> Coordinator::RunRound() {
 
   RoundRecord record;
   std::optional<PrivacyRecord> privacy_record;
+  std::optional<SecureAggregationRecord> secure_record;
   absl::StatusOr<RoundResult> result;
   for (attempt_.round = round;; ++attempt_.attempt) {
     if (options_.checkpoints != nullptr) {
@@ -179,7 +276,7 @@ absl::StatusOr<RoundRecord> Coordinator::RunRound() {
     }
     const int64_t attempt = attempt_.attempt;
     record.attempts = attempt;
-    result = TrainAttempt(round, attempt, &privacy_record);
+    result = TrainAttempt(round, attempt, &privacy_record, &secure_record);
     // Short of min_updates (dropouts, refused uploads, the deadline) is FAILED_PRECONDITION;
     // anything else is a fault of the coordinator itself.
     if (result.ok() || !absl::IsFailedPrecondition(result.status())) break;
@@ -202,6 +299,7 @@ absl::StatusOr<RoundRecord> Coordinator::RunRound() {
   } else {
     TAILOR_RETURN_IF_ERROR(result.status());
     static_cast<RoundStats&>(record) = *result;
+    record.secure_aggregation = secure_record;
     if (privacy_) {
       TAILOR_RETURN_IF_ERROR(privacy_->CompleteRound(round, result->accepted, result->within_clip));
       privacy_record->epsilon = privacy_->Spent().epsilon;

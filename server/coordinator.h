@@ -19,6 +19,7 @@
 #include "server/checkpoint_store.h"
 #include "server/evaluation.h"
 #include "server/round.h"
+#include "server/secure_sum.h"
 #include "server/transport.h"
 
 namespace tailor {
@@ -32,6 +33,28 @@ struct PrivacyRecord {
   double clip_norm = 0;
   double noise_multiplier = 0;
   double expected_cohort = 0;
+};
+
+// What secure aggregation did in a round (server/secure_sum.h).
+struct SecureAggregationRecord : SecureSumStats {
+  // Bytes the summed clients' updates would have taken in the clear, and every byte the
+  // protocol moved (advertisements included), for the comparison in the summary.
+  int64_t plain_upload_bytes = 0;
+  int64_t protocol_bytes = 0;
+};
+
+// Secure aggregation for every round (config.proto SecureAggregationConfig).
+struct SecureAggregationOptions {
+  // SecAgg+ (k neighbours) instead of SecAgg (everyone).
+  bool plus = false;
+  // 0: chosen at Create from the cohort size, `dropout` and `corrupt` (privacy/secagg_graph.h).
+  int threshold = 0;
+  int neighbours = 0;  // SecAgg+'s k
+  double dropout = 0.1;
+  double corrupt = 0;
+  double clip_norm = 0;
+  int64_t max_weight = 100000;
+  absl::Duration phase_timeout = absl::Minutes(10);
 };
 
 struct RoundRecord : RoundStats {
@@ -54,6 +77,8 @@ struct RoundRecord : RoundStats {
   std::optional<EvalSummary> new_client_eval;
   // Present when the run is differentially private.
   std::optional<PrivacyRecord> privacy;
+  // Present under secure aggregation.
+  std::optional<SecureAggregationRecord> secure_aggregation;
   // Wall time of the whole round, of its training phase (dispatch to close) and its evaluation.
   double round_seconds = 0;
   double train_seconds = 0;
@@ -104,6 +129,10 @@ struct CoordinatorOptions {
   // withheld), and no evaluation runs: its accuracies are measured on clients' data without
   // noise. Ignored without privacy.
   bool withhold_unprotected = false;
+  // Secure aggregation (server/secure_sum.h): the coordinator learns only each round's sum of
+  // the cohort's updates. Needs the weighted mean and a transport that carries the protocol;
+  // not combined with `privacy` yet.
+  std::optional<SecureAggregationOptions> secure_aggregation;
   // Evaluate after every this many rounds, and after the last.
   int64_t eval_every = 1;
   // Also evaluate the initial model before round 1 (a record with round 0): what the
@@ -157,6 +186,10 @@ class Coordinator {
   // Why RunAll stopped before options.rounds; empty when it did not.
   const std::string& stop_reason() const { return stop_reason_; }
   // The DP mechanism (its ε, clip norm), or null without privacy.
+  // The secure-aggregation options with the chosen threshold and neighbours, when on.
+  const std::optional<SecureAggregationOptions>& secure_aggregation() const {
+    return options_.secure_aggregation;
+  }
   const DpFedAvg* privacy() const { return privacy_.get(); }
 
   int64_t completed_rounds() const { return completed_rounds_; }
@@ -179,7 +212,12 @@ class Coordinator {
   // One attempt at training round `round`: dispatch, wait, close. FAILED_PRECONDITION when it
   // closed short of its minimum.
   absl::StatusOr<RoundResult> TrainAttempt(int64_t round, int64_t attempt,
-                                           std::optional<PrivacyRecord>* privacy_record);
+                                           std::optional<PrivacyRecord>* privacy_record,
+                                           std::optional<SecureAggregationRecord>* secure_record);
+  // Runs secure aggregation over the advertisements of a closed round and fills its mean,
+  // loss and counts from the sum.
+  absl::StatusOr<RoundResult> SecureAggregate(int64_t round, RoundResult result,
+                                              std::optional<SecureAggregationRecord>* record);
   // Evaluates the committed round of `record` (when due), commits the evaluation, and tells the
   // observers.
   absl::StatusOr<RoundRecord> EvaluateAndReport(RoundRecord record);

@@ -101,6 +101,16 @@ std::string PrivacyToJson(const PrivacyRecord& p) {
                       ",\"expected_cohort\":", Num(p.expected_cohort), "}");
 }
 
+std::string SecureAggregationToJson(const SecureAggregationRecord& s) {
+  return absl::StrCat("{\"advertised\":", s.advertised, ",\"shared\":", s.shared,
+                      ",\"masked_inputs\":", s.masked_inputs, ",\"helpers\":", s.helpers,
+                      ",\"recovered_dropouts\":", s.recovered_dropouts,
+                      ",\"bytes_to_clients\":", s.bytes_to_clients,
+                      ",\"bytes_from_clients\":", s.bytes_from_clients,
+                      ",\"protocol_bytes\":", s.protocol_bytes,
+                      ",\"plain_upload_bytes\":", s.plain_upload_bytes, "}");
+}
+
 }  // namespace
 
 std::string RoundRecordToJson(const RoundRecord& r, const std::string& run_name) {
@@ -136,6 +146,9 @@ std::string RoundRecordToJson(const RoundRecord& r, const std::string& run_name)
     absl::StrAppend(&out, ",\"record_epsilon_max\":", Num(r.record_epsilon_max));
   }
   if (r.privacy) absl::StrAppend(&out, ",\"privacy\":", PrivacyToJson(*r.privacy));
+  if (r.secure_aggregation) {
+    absl::StrAppend(&out, ",\"secure_aggregation\":", SecureAggregationToJson(*r.secure_aggregation));
+  }
   if (r.eval) absl::StrAppend(&out, ",\"eval\":", EvalToJson(*r.eval));
   if (r.new_client_eval) {
     absl::StrAppend(&out, ",\"new_clients\":", EvalToJson(*r.new_client_eval));
@@ -186,6 +199,19 @@ absl::StatusOr<RoundRecord> RoundRecordFromJson(const std::string& line) {
     p.noise_multiplier = it->value("noise_multiplier", 0.0);
     p.expected_cohort = it->value("expected_cohort", 0.0);
     r.privacy = p;
+  }
+  if (auto it = j.find("secure_aggregation"); it != j.end() && it->is_object()) {
+    SecureAggregationRecord s;
+    s.advertised = it->value("advertised", int64_t{0});
+    s.shared = it->value("shared", int64_t{0});
+    s.masked_inputs = it->value("masked_inputs", int64_t{0});
+    s.helpers = it->value("helpers", int64_t{0});
+    s.recovered_dropouts = it->value("recovered_dropouts", int64_t{0});
+    s.bytes_to_clients = it->value("bytes_to_clients", int64_t{0});
+    s.bytes_from_clients = it->value("bytes_from_clients", int64_t{0});
+    s.protocol_bytes = it->value("protocol_bytes", int64_t{0});
+    s.plain_upload_bytes = it->value("plain_upload_bytes", int64_t{0});
+    r.secure_aggregation = s;
   }
   return r;
 }

@@ -43,8 +43,10 @@ absl::Status Round::Reject(absl::Status why) {
 absl::Status Round::OnUpdate(const UpdateUpload& upload) {
   // Decode outside the lock: it is the expensive part and touches no round state.
   std::vector<double> max_abs;  // from the finiteness check, so the mean need not reread
+  const bool secure = options_.secure_aggregation;
   absl::StatusOr<ParameterSet> delta =
-      upload.decoded
+      secure ? absl::StatusOr<ParameterSet>(ParameterSet())
+      : upload.decoded
           ? CheckSharedUpdate(std::move(*upload.decoded), *options_.shared_schema, &max_abs)
           : DecodeSharedUpdate(upload.payload, *options_.shared_schema, &max_abs);
   int64_t done = 0;
@@ -80,7 +82,17 @@ absl::Status Round::OnUpdate(const UpdateUpload& upload) {
                                              " was already refused; it is a failed client of "
                                              "this round"));
     }
-    if (!(upload.weight > 0) || !std::isfinite(upload.weight)) {
+    if (secure) {
+      // Under secure aggregation the round never reads an update: one sent in the clear is
+      // refused (and not looked at), an advertisement is kept for the protocol.
+      if (!upload.payload.empty() || upload.decoded) {
+        result = absl::InvalidArgumentError(
+            absl::StrCat(who, " sent an update in the clear under secure aggregation"));
+      } else if (upload.secagg_advertisement.empty()) {
+        result = absl::InvalidArgumentError(
+            absl::StrCat(who, " sent no key advertisement under secure aggregation"));
+      }
+    } else if (!(upload.weight > 0) || !std::isfinite(upload.weight)) {
       result = absl::InvalidArgumentError(
           absl::StrCat(who, " sent weight ", upload.weight, "; it must be finite and > 0"));
     } else if (!delta.ok()) {
@@ -100,7 +112,12 @@ absl::Status Round::OnUpdate(const UpdateUpload& upload) {
       accepted_.insert(upload.client_id);
       upload_bytes_ +=
           upload.wire_bytes > 0 ? upload.wire_bytes : static_cast<int64_t>(upload.payload.size());
-      train_stats_[upload.client_id] = {upload.weight, upload.stats.mean_loss};
+      if (secure) {
+        advertisements_[upload.client_id] = upload.secagg_advertisement;
+        plain_bytes_ += upload.plain_bytes;
+      } else {
+        train_stats_[upload.client_id] = {upload.weight, upload.stats.mean_loss};
+      }
       within_clip_ += upload.within_clip_norm ? 1 : 0;
       if (std::isfinite(upload.record_epsilon)) {
         record_epsilon_max_ = std::max(record_epsilon_max_, upload.record_epsilon);
@@ -195,6 +212,11 @@ absl::StatusOr<RoundResult> Round::Close() {
   }
   r.train_loss = weight > 0 ? weighted_loss / weight : 0;
   r.train_samples = static_cast<int64_t>(weight);
+  if (options_.secure_aggregation) {
+    r.secagg_advertisements = std::move(advertisements_);
+    r.plain_upload_bytes = plain_bytes_;
+    return r;  // the sum is the protocol's
+  }
   if (options_.shared_schema->empty()) return r;  // nothing shared (local-only training)
   TAILOR_ASSIGN_OR_RETURN(r.mean_delta, options_.aggregator->Finalize());
   return r;

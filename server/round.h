@@ -43,6 +43,10 @@ struct RoundOptions {
   // whose result is defined without any update (DP's noised mean); the cohort may then be
   // empty too.
   int64_t min_updates = 1;
+  // Secure aggregation: an accepted upload is a key advertisement (UpdateUpload::
+  // secagg_advertisement) and never an update in the clear, which is refused; the round keeps
+  // the advertisements for the protocol (server/secure_sum.h) and aggregates nothing itself.
+  bool secure_aggregation = false;
   // Called (outside the lock) each time a cohort member is accounted for: (done, total).
   std::function<void(int64_t, int64_t)> on_progress;
 };
@@ -73,6 +77,10 @@ struct RoundStats {
 struct RoundResult : RoundStats {
   // Weighted mean of the accepted shared deltas. Empty set when nothing is shared.
   ParameterSet mean_delta;
+  // Secure aggregation: client id -> its serialized key advertisement; and the bytes the
+  // accepted clients' updates would have taken in the clear.
+  std::map<int64_t, std::string> secagg_advertisements;
+  int64_t plain_upload_bytes = 0;
 };
 
 class Round : public UpdateSink {
@@ -112,6 +120,8 @@ class Round : public UpdateSink {
   absl::flat_hash_set<int64_t> refused_ ABSL_GUARDED_BY(mu_);
   // client id -> (weight, mean loss) of accepted updates; ordered for a deterministic sum.
   std::map<int64_t, std::pair<double, double>> train_stats_ ABSL_GUARDED_BY(mu_);
+  std::map<int64_t, std::string> advertisements_ ABSL_GUARDED_BY(mu_);
+  int64_t plain_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t rejected_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t upload_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t within_clip_ ABSL_GUARDED_BY(mu_) = 0;

@@ -5,7 +5,9 @@
 #ifndef TAILOR_SERVER_TRANSPORT_H_
 #define TAILOR_SERVER_TRANSPORT_H_
 
+#include <map>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -36,6 +38,15 @@ class EvalSink {
   virtual bool open() const { return true; }
 };
 
+// Receives the replies of one secure-aggregation exchange (server/secure_sum.h).
+class SecAggSink {
+ public:
+  virtual ~SecAggSink() = default;
+  // A serialized v1::SecAggReply.
+  virtual void OnSecAggReply(int64_t client_id, std::string reply) = 0;
+  virtual void OnSecAggFailure(int64_t client_id, const absl::Status& why) = 0;
+};
+
 class ClientTransport {
  public:
   virtual ~ClientTransport() = default;
@@ -47,6 +58,17 @@ class ClientTransport {
   // Asks `clients` to evaluate their personalized model under `task`; same reporting contract.
   virtual void DispatchEval(const EvalTask& task, const std::vector<int64_t>& clients,
                             std::shared_ptr<EvalSink> sink) = 0;
+  // Secure aggregation's exchanges after training: sends each client its serialized
+  // v1::SecAggRequest (client id -> bytes), each answer to `sink`. Default: every client fails
+  // with UNIMPLEMENTED (a transport that cannot carry the protocol).
+  virtual void DispatchSecAgg(int64_t round, const std::map<int64_t, std::string>& requests,
+                              std::shared_ptr<SecAggSink> sink) {
+    (void)round;
+    for (const auto& [id, request] : requests) {
+      sink->OnSecAggFailure(id, absl::UnimplementedError(
+                                    "this transport does not carry secure aggregation"));
+    }
+  }
   // The experiment is over: clients may be told to stop. Default: nothing to do.
   virtual void Finish() {}
 };

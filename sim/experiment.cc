@@ -164,6 +164,18 @@ CoordinatorOptions CoordinatorOptionsFrom(const config::ExperimentConfig& c, con
     co.privacy = dp;
     co.withhold_unprotected = !p.release_unprotected_metrics();
   }
+  if (const auto& s = c.secure_aggregation(); !s.mode().empty()) {
+    SecureAggregationOptions sa;
+    sa.plus = s.mode() == "secagg_plus";
+    sa.threshold = s.threshold();
+    sa.neighbours = s.neighbours();
+    sa.dropout = s.dropout();
+    sa.corrupt = s.corrupt();
+    sa.clip_norm = s.clip_norm();
+    sa.max_weight = s.max_weight();
+    if (s.phase_timeout_seconds() > 0) sa.phase_timeout = absl::Seconds(s.phase_timeout_seconds());
+    co.secure_aggregation = sa;
+  }
   return co;
 }
 

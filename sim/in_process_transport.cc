@@ -2,6 +2,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/log.h"
+#include "core/random.h"
+#include "privacy/secure_random.h"
+#include "tailor/v1/coordinator.pb.h"
 #include "core/status_macros.h"
 
 namespace tailor {
@@ -63,6 +66,12 @@ void InProcessTransport::DispatchTrain(const TrainTask& task, const std::vector<
         absl::Status corrupted = options_.byzantine->Corrupt(&*up);
         if (!corrupted.ok()) up = corrupted;
       }
+      if (up.ok() && task.secure_aggregation) {
+        absl::Status begun = SimulatedDropout(id, task.round, 0)
+                                 ? absl::UnavailableError("simulated dropout before advertising keys")
+                                 : BeginSecAgg(task, &*up);
+        if (!begun.ok()) up = begun;
+      }
       if (!up.ok()) {
         LogFailure("train_failed", id, task.round, up.status());
         sink->OnTrainFailure(id, task.round, up.status());
@@ -70,6 +79,64 @@ void InProcessTransport::DispatchTrain(const TrainTask& task, const std::vector<
       }
       // The decision is the round's; a virtual client has nobody to relay a rejection to.
       (void)sink->OnUpdate(*up);
+    });
+  }
+}
+
+absl::Status InProcessTransport::BeginSecAgg(const TrainTask& task, UpdateUpload* upload) {
+  auto participant = std::make_shared<SecAggParticipant>(upload->client_id);
+  // Reproducible secrets from the task seed: a simulation is a model of the protocol, not a
+  // deployment (a device keys them from the OS).
+  const uint64_t seed = DeriveSeed(task.seed, {static_cast<uint64_t>(upload->client_id),
+                                               0x736563616767ULL /*"secagg"*/});
+  TAILOR_RETURN_IF_ERROR(participant->Begin(task, SecureRandom::FromSeed(seed, 0), upload));
+  absl::MutexLock lock(&participants_mu_);
+  participants_[upload->client_id] = std::move(participant);
+  return absl::OkStatus();
+}
+
+bool InProcessTransport::SimulatedDropout(int64_t client, int64_t round, int boundary) const {
+  const InProcessTransportOptions::SecAggDropout& d = options_.secagg_dropout;
+  const double p[4] = {d.before_advertise, d.after_advertise, d.after_share, d.after_input};
+  if (!(p[boundary] > 0)) return false;
+  const uint64_t h = DeriveSeed(d.seed, {static_cast<uint64_t>(client), static_cast<uint64_t>(round),
+                                         static_cast<uint64_t>(boundary)});
+  return static_cast<double>(h >> 11) * 0x1.0p-53 < p[boundary];
+}
+
+void InProcessTransport::DispatchSecAgg(int64_t round,
+                                        const std::map<int64_t, std::string>& requests,
+                                        std::shared_ptr<SecAggSink> sink) {
+  for (const auto& [id, request] : requests) {
+    pool_->Schedule([this, round, id = id, request = request, sink](int) {
+      std::shared_ptr<SecAggParticipant> participant;
+      {
+        absl::MutexLock lock(&participants_mu_);
+        auto it = participants_.find(id);
+        if (it != participants_.end()) participant = it->second;
+      }
+      if (participant == nullptr) {
+        sink->OnSecAggFailure(id, absl::NotFoundError(absl::StrCat(
+                                      "client ", id, " has no secure-aggregation state")));
+        return;
+      }
+      // The boundary a client drops at is the request it never answers.
+      v1::SecAggRequest parsed;
+      const int boundary = !parsed.ParseFromString(request) ? 0
+                           : parsed.has_roster()            ? 1
+                           : parsed.has_inbox()             ? 2
+                                                            : 3;
+      if (boundary > 0 && SimulatedDropout(id, round, boundary)) {
+        sink->OnSecAggFailure(id, absl::UnavailableError("simulated dropout"));
+        return;
+      }
+      absl::StatusOr<std::string> reply = participant->Handle(request);
+      if (!reply.ok()) {
+        LogFailure("secagg_failed", id, round, reply.status());
+        sink->OnSecAggFailure(id, reply.status());
+        return;
+      }
+      sink->OnSecAggReply(id, *std::move(reply));
     });
   }
 }

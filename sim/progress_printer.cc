@@ -68,6 +68,10 @@ void ProgressPrinter::OnRoundComplete(const RoundRecord& r) {
   if (r.record_epsilon_max >= 0) {
     privacy += absl::StrFormat(" | record eps <= %.3f", r.record_epsilon_max);
   }
+  if (const auto& s = r.secure_aggregation) {
+    privacy += absl::StrFormat(" | secagg %d/%d summed, %d dropouts recovered", s->masked_inputs,
+                               s->advertised, s->recovered_dropouts);
+  }
   // A private run that releases only what ε covers has no counts, loss or accuracy to show.
   const std::string training =
       r.withheld ? "counts and loss withheld (privacy)"

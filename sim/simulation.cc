@@ -13,6 +13,7 @@
 #include "core/status_macros.h"
 #include "sim/pretrain.h"
 #include "google/protobuf/text_format.h"
+#include "core/random.h"
 #include "privacy/pld_accountant.h"
 #include "server/metrics_jsonl.h"
 #include "sim/experiment.h"
@@ -119,6 +120,10 @@ absl::StatusOr<SimulationResult> RunSimulation(const config::ExperimentConfig& c
   to.intra_op_threads = intra_op;
   to.experiment = &experiment;
   to.store = store.get();
+  if (const auto& d = c.secure_aggregation().simulated_dropout(); !c.secure_aggregation().mode().empty()) {
+    to.secagg_dropout = {d.before_advertise(), d.after_advertise(), d.after_share(),
+                         d.after_input(), DeriveSeed(c.seed(), {0x64726f70ULL /*"drop"*/})};
+  }
   TAILOR_ASSIGN_OR_RETURN(std::unique_ptr<InProcessTransport> transport,
                           InProcessTransport::Create(std::move(to)));
 

@@ -117,6 +117,25 @@ TEST(ConfigLoader, EachRangeCheck) {
        "server.byzantine_clients"},
       {"rounds: 1 data { num_clients: 5 } eval { every_rounds: 0 }", "eval.every_rounds"},
       {"rounds: 1 data { num_clients: 5 } privacy { clip_norm: -1 }", "privacy.clip_norm"},
+      {"rounds: 1 data { num_clients: 5 } secure_aggregation { mode: \"secret\" }",
+       "secure_aggregation.mode"},
+      {"rounds: 1 data { num_clients: 5 } secure_aggregation { mode: \"secagg\" }",
+       "secure_aggregation.clip_norm"},
+      {"rounds: 1 data { num_clients: 5 } secure_aggregation { mode: \"secagg\" clip_norm: 1 "
+       "threshold: 1 }",
+       "secure_aggregation.threshold"},
+      {"rounds: 1 data { num_clients: 5 } secure_aggregation { mode: \"secagg_plus\" clip_norm: "
+       "1 neighbours: 3 }",
+       "secure_aggregation.neighbours"},
+      {"rounds: 1 data { num_clients: 5 } secure_aggregation { mode: \"secagg\" clip_norm: 1 "
+       "simulated_dropout { after_share: 2 } }",
+       "secure_aggregation.simulated_dropout.after_share"},
+      {"rounds: 1 data { num_clients: 5 } server { aggregator: \"median\" } "
+       "secure_aggregation { mode: \"secagg\" clip_norm: 1 }",
+       "server.aggregator"},
+      {"rounds: 1 data { num_clients: 5 } privacy { clip_norm: 1 noise_multiplier: 1 } "
+       "secure_aggregation { mode: \"secagg\" clip_norm: 1 }",
+       "secure_aggregation.mode"},
       {"rounds: 1 data { num_clients: 5 } privacy { noise_multiplier: inf }",
        "privacy.noise_multiplier"},
       {"rounds: 1 data { num_clients: 5 } privacy { target_epsilon: -3 }",

@@ -1,0 +1,51 @@
+// What a client feeds secure aggregation and what the coordinator makes of the sum.
+//
+// The input is the weighted mean's own fixed-point arithmetic (aggregation/weighted_mean.h):
+// one word per shared value, round(Δ[i] · w · 2^32), then round(w · 2^32) for the denominator
+// and round(w · loss · 2^16) for the round's mean training loss, all modulo 2^64. Sums modulo
+// 2^64 equal the aggregator's int64 sums when those cannot overflow, which SecAggFits proves
+// from the cohort, the clip norm and the largest weight; so the mean the coordinator writes is
+// bit-identical to the plain weighted mean of the same updates.
+#ifndef TAILOR_PRIVACY_SECAGG_INPUT_H_
+#define TAILOR_PRIVACY_SECAGG_INPUT_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "core/parameter_set.h"
+#include "privacy/secagg_masking.h"
+
+namespace tailor {
+
+// The field every secure-aggregation round sums in: 64 bits, the weighted mean's 2^-32 grid.
+SecAggField SecAggWeightedField();
+
+// Words per input for a shared schema of `values` elements.
+size_t SecAggInputLength(int64_t values);
+
+// OK when `cohort` inputs, each a delta of L2 norm <= clip_norm with a weight <= max_weight, sum
+// without wrapping (cohort · max_weight · clip_norm < 2^31, and the weights' sum < 2^31);
+// INVALID_ARGUMENT naming the numbers and what would fit otherwise.
+absl::Status SecAggFits(int64_t cohort, double clip_norm, int64_t max_weight);
+
+// A client's input. INVALID_ARGUMENT for a weight outside (0, max_weight], a loss that is not
+// finite, or a value beyond clip_norm (the delta must be clipped first).
+absl::StatusOr<std::vector<uint64_t>> EncodeSecAggInput(const ParameterSet& delta, double weight,
+                                                        double loss, double clip_norm,
+                                                        int64_t max_weight);
+
+struct SecAggMean {
+  ParameterSet mean_delta;
+  double weight_sum = 0;
+  double train_loss = 0;  // weighted mean over the summed clients
+};
+
+// The mean from the sum of inputs (`schema`: the shared parameters' names and shapes).
+absl::StatusOr<SecAggMean> DecodeSecAggSum(const ParameterSet& schema,
+                                           absl::Span<const uint64_t> sum);
+
+}  // namespace tailor
+
+#endif  // TAILOR_PRIVACY_SECAGG_INPUT_H_
