@@ -55,6 +55,11 @@ Key32 SessionId(int64_t round, absl::Span<const std::pair<int64_t, Key32>> publi
 // Mask words: ChaCha20 (IETF, 96-bit nonce from `stream`) keyed by `key`, each 64-bit word of
 // keystream reduced modulo 2^bits (1 <= bits <= 64). The same key and stream give the same words.
 void ExpandMask(const Key32& key, uint64_t stream, int bits, absl::Span<uint64_t> out);
+// Words [first, first + out.size()) of the same stream; `first` a multiple of 8 (one ChaCha20
+// block), at most 2^35 words into the stream. Lets a caller add a mask a tile at a time.
+inline constexpr size_t kMaskTileWords = 4096;
+void ExpandMaskRange(const Key32& key, uint64_t stream, int bits, uint64_t first,
+                     absl::Span<uint64_t> out);
 
 // XChaCha20-Poly1305 with a random nonce (prefixed to the ciphertext) and `associated` data
 // that must match on decryption. Decrypt: DATA_LOSS when the ciphertext or the associated data

@@ -1,5 +1,6 @@
 #include "privacy/secagg_masking.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
@@ -18,11 +19,18 @@ constexpr uint64_t kSelfStream = 1;
 
 void AddMask(const Key32& key, uint64_t stream, bool subtract, const SecAggField& field,
              absl::Span<uint64_t> values) {
-  std::vector<uint64_t> mask(values.size());
-  ExpandMask(key, stream, field.bits, absl::MakeSpan(mask));
+  // A tile of mask at a time: it stays in cache between being made and being added.
+  uint64_t mask[kMaskTileWords];
   const uint64_t m = ModulusMask(field);
-  for (size_t i = 0; i < values.size(); ++i) {
-    values[i] = (subtract ? values[i] - mask[i] : values[i] + mask[i]) & m;
+  for (size_t at = 0; at < values.size(); at += kMaskTileWords) {
+    const size_t n = std::min(kMaskTileWords, values.size() - at);
+    ExpandMaskRange(key, stream, field.bits, at, absl::MakeSpan(mask, n));
+    uint64_t* v = values.data() + at;
+    if (subtract) {
+      for (size_t i = 0; i < n; ++i) v[i] = (v[i] - mask[i]) & m;
+    } else {
+      for (size_t i = 0; i < n; ++i) v[i] = (v[i] + mask[i]) & m;
+    }
   }
 }
 

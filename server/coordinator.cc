@@ -220,7 +220,9 @@ absl::StatusOr<RoundResult> Coordinator::TrainAttempt(
   state->AwaitAllReportedUntil(start + options_.round_timeout);
   absl::StatusOr<RoundResult> result = state->Close();
   for (int64_t failed : state->FailedClients()) attempt_.excluded.insert(failed);
-  if (result.ok() && options_.secure_aggregation) return SecureAggregate(round, *std::move(result), secure_record);
+  if (result.ok() && options_.secure_aggregation) {
+    return SecureAggregate(round, *std::move(result), secure_record);
+  }
   return result;
 }
 

@@ -19,11 +19,12 @@ class PhaseCollector : public SecAggSink {
 
   void OnSecAggReply(int64_t client_id, std::string reply) override {
     absl::MutexLock lock(&mu_);
-    if (answered_.insert(client_id).second) replies_[client_id] = std::move(reply);
+    // After the deadline a reply is a dropout's: the phase has moved on without it.
+    if (!closed_ && answered_.insert(client_id).second) replies_[client_id] = std::move(reply);
   }
   void OnSecAggFailure(int64_t client_id, const absl::Status& why) override {
     absl::MutexLock lock(&mu_);
-    if (answered_.insert(client_id).second) {
+    if (!closed_ && answered_.insert(client_id).second) {
       LogEvent(LogLevel::kWarn, "secagg_client_failed",
                {{"client", absl::StrCat(client_id)}, {"msg", std::string(why.message())}});
     }

@@ -126,16 +126,26 @@ void InProcessTransport::DispatchSecAgg(int64_t round,
                            : parsed.has_roster()            ? 1
                            : parsed.has_inbox()             ? 2
                                                             : 3;
+      // A client that leaves, fails, or has answered the last phase keeps nothing for the round
+      // (a masked-input-to-be is 8 bytes per shared value).
+      auto forget = [this, id = id, &participant] {
+        absl::MutexLock lock(&participants_mu_);
+        auto it = participants_.find(id);
+        if (it != participants_.end() && it->second == participant) participants_.erase(it);
+      };
       if (boundary > 0 && SimulatedDropout(id, round, boundary)) {
+        forget();
         sink->OnSecAggFailure(id, absl::UnavailableError("simulated dropout"));
         return;
       }
       absl::StatusOr<std::string> reply = participant->Handle(request);
       if (!reply.ok()) {
         LogFailure("secagg_failed", id, round, reply.status());
+        forget();
         sink->OnSecAggFailure(id, reply.status());
         return;
       }
+      if (boundary == 3) forget();
       sink->OnSecAggReply(id, *std::move(reply));
     });
   }

@@ -3,6 +3,9 @@
 // and pairwise masks that cancel in the sum.
 #include "privacy/secagg_crypto.h"
 
+#include <set>
+#include <vector>
+
 #include "absl/strings/escaping.h"
 #include "gtest/gtest.h"
 #include "tests/test_util.h"
@@ -57,6 +60,16 @@ TEST(SecAggCrypto, MaskExpansionIsTheChaCha20KeystreamOfRfc8439) {
   uint64_t other[16];
   ExpandMask(key, 1, 64, absl::MakeSpan(other));
   EXPECT_NE(other[0], words[0]);
+  // Made a tile at a time, a long mask is the one keystream: no block repeated or skipped at a
+  // tile's edge, and any block-aligned range is that part of it.
+  std::vector<uint64_t> whole(3 * kMaskTileWords + 13), pieces(whole.size());
+  ExpandMask(key, 7, 64, absl::MakeSpan(whole));
+  for (size_t at = 0; at < whole.size(); at += 1000) {
+    const size_t n = std::min<size_t>(1000, whole.size() - at);
+    ExpandMaskRange(key, 7, 64, at, absl::MakeSpan(pieces.data() + at, n));
+  }
+  EXPECT_EQ(whole, pieces);
+  EXPECT_EQ(std::set<uint64_t>(whole.begin(), whole.end()).size(), whole.size());
 }
 
 TEST(SecAggCrypto, SessionKeysAgreeAndDifferPerSession) {
