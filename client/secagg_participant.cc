@@ -35,6 +35,9 @@ absl::Status SecAggParticipant::Begin(const TrainTask& task, std::unique_ptr<Sec
   upload->payload.clear();
   upload->weight = 0;
   upload->stats = TrainStats();
+  // Per-client facts the coordinator could otherwise read beside the advertisement.
+  upload->within_clip_norm = false;
+  upload->record_epsilon = -1;
   upload->secagg_advertisement = ToProto(client_->Advertise()).SerializeAsString();
   upload->wire_bytes = static_cast<int64_t>(upload->secagg_advertisement.size());
   phase_ = Phase::kAdvertised;

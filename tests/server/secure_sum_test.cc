@@ -81,9 +81,15 @@ Outcome RunRound(int n, int t, int k, const std::map<int64_t, int>& drops, uint6
     up.payload = *EncodeSharedUpdate(delta, PersonalizationPolicy());
     updates[c] = {delta, up.weight};
     auto p = std::make_unique<SecAggParticipant>(c);
+    up.within_clip_norm = true;
+    up.record_epsilon = 2.5;
     EXPECT_OK(p->Begin(task, SecureRandom::FromSeed(seed, static_cast<uint64_t>(c)), &up));
+    // Nothing of the client's own is left beside the advertisement.
     EXPECT_TRUE(up.payload.empty());
     EXPECT_EQ(up.weight, 0);
+    EXPECT_EQ(up.stats.mean_loss, 0);
+    EXPECT_FALSE(up.within_clip_norm);
+    EXPECT_EQ(up.record_epsilon, -1);
     transport.participants[c] = std::move(p);
     if (!(drops.count(c) && drops.at(c) == 0)) ads[c] = up.secagg_advertisement;
   }
