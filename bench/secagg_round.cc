@@ -2,7 +2,8 @@
 // (issue 17, acceptance 3). For each cohort size n, mode (SecAgg: everyone is a neighbour;
 // SecAgg+: k from privacy/secagg_graph.h at the row's dropout and a corrupt fraction of 0.1)
 // and dropout fraction, one round of the real protocol (privacy/secagg_protocol.h, libsodium
-// crypto) with P values per client, single-threaded:
+// crypto) with P values per client, on one thread except the coordinator's unmasking
+// (RemoveMasks splits the sum over the cores):
 //   - client compute: the mean over clients of advertise + share keys + mask + unmask;
 //   - coordinator compute: the roster, routing, the running sum and unmasking;
 //   - bytes per client, both ways, as the tailor.v1 messages carry them (privacy/secagg_wire.h);
@@ -171,7 +172,8 @@ int main(int argc, char** argv) {
     for (absl::string_view s : absl::StrSplit(argv[3], ',')) dropouts.push_back(std::atof(std::string(s).c_str()));
   }
   if (argc > 4) modes = absl::StrSplit(argv[4], ',');
-  std::printf("P = %lld values per client, single thread\n", static_cast<long long>(p));
+  std::printf("P = %lld values per client; one thread, unmasking on every core\n",
+              static_cast<long long>(p));
   std::printf("%-12s %5s %7s %5s %5s %7s %10s %10s %10s %10s %9s %6s\n", "mode", "n", "dropout",
               "k", "t", "summed", "client s", "coord s", "plain s", "coord/pl", "bytes x", "exact");
   for (int n : sizes) {

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 
@@ -17,14 +19,16 @@ uint64_t ModulusMask(const SecAggField& f) {
 constexpr uint64_t kPairStream = 0;
 constexpr uint64_t kSelfStream = 1;
 
+// Adds (or subtracts) words [first, first + values.size()) of the mask stream to `values`;
+// `first` a multiple of 8. A tile of mask at a time: it stays in cache between being made and
+// being added.
 void AddMask(const Key32& key, uint64_t stream, bool subtract, const SecAggField& field,
-             absl::Span<uint64_t> values) {
-  // A tile of mask at a time: it stays in cache between being made and being added.
+             absl::Span<uint64_t> values, uint64_t first = 0) {
   uint64_t mask[kMaskTileWords];
   const uint64_t m = ModulusMask(field);
   for (size_t at = 0; at < values.size(); at += kMaskTileWords) {
     const size_t n = std::min(kMaskTileWords, values.size() - at);
-    ExpandMaskRange(key, stream, field.bits, at, absl::MakeSpan(mask, n));
+    ExpandMaskRange(key, stream, field.bits, first + at, absl::MakeSpan(mask, n));
     uint64_t* v = values.data() + at;
     if (subtract) {
       for (size_t i = 0; i < n; ++i) v[i] = (v[i] - mask[i]) & m;
@@ -101,13 +105,34 @@ void AddModulo(absl::Span<const uint64_t> input, const SecAggField& field,
 void RemoveMasks(absl::Span<const Key32> survivor_self_seeds,
                  absl::Span<const DroppedPairMask> dropped, const SecAggField& field,
                  absl::Span<uint64_t> sum) {
-  for (const Key32& seed : survivor_self_seeds) {
-    AddMask(seed, kSelfStream, /*subtract=*/true, field, sum);
+  // Every mask is removed from every word, so the words split into ranges that the cores take
+  // independently (each word is still changed by one thread, in the same order: the result does
+  // not depend on the split). Ranges start on whole tiles, which are whole ChaCha20 blocks.
+  auto remove = [&](size_t begin, size_t end) {
+    absl::Span<uint64_t> part = sum.subspan(begin, end - begin);
+    for (const Key32& seed : survivor_self_seeds) {
+      AddMask(seed, kSelfStream, /*subtract=*/true, field, part, begin);
+    }
+    // A survivor added +PRG for a higher-id peer and -PRG for a lower one: undo exactly that.
+    for (const DroppedPairMask& d : dropped) {
+      AddMask(d.key, kPairStream, /*subtract=*/d.dropped > d.survivor, field, part, begin);
+    }
+  };
+  const size_t tiles = (sum.size() + kMaskTileWords - 1) / kMaskTileWords;
+  const size_t threads = std::max<size_t>(
+      1, std::min<size_t>({std::thread::hardware_concurrency(), tiles / 16, 64}));
+  std::vector<std::thread> workers;
+  size_t begin = 0;
+  for (size_t t = 0; t < threads; ++t) {
+    const size_t end = std::min(sum.size(), (tiles * (t + 1) / threads) * kMaskTileWords);
+    if (t + 1 == threads) {
+      remove(begin, sum.size());
+    } else {
+      workers.emplace_back(remove, begin, end);
+    }
+    begin = end;
   }
-  // A survivor added +PRG for a higher-id peer and -PRG for a lower one: undo exactly that.
-  for (const DroppedPairMask& d : dropped) {
-    AddMask(d.key, kPairStream, /*subtract=*/d.dropped > d.survivor, field, sum);
-  }
+  for (std::thread& w : workers) w.join();
 }
 
 }  // namespace tailor

@@ -63,6 +63,7 @@ struct DroppedPairMask {
 
 // Removes from the sum of the survivors' masked inputs each survivor's self mask and each
 // survivor's pairwise mask with a dropped client; what is left is the plain sum modulo 2^bits.
+// Large sums are split across the cores (the result is the same for any split).
 void RemoveMasks(absl::Span<const Key32> survivor_self_seeds,
                  absl::Span<const DroppedPairMask> dropped, const SecAggField& field,
                  absl::Span<uint64_t> sum);
