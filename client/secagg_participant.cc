@@ -44,6 +44,15 @@ absl::Status SecAggParticipant::Begin(const TrainTask& task, std::unique_ptr<Sec
   return absl::OkStatus();
 }
 
+int SecAggParticipant::next_phase() const {
+  switch (phase_) {
+    case Phase::kAdvertised: return 1;
+    case Phase::kShared: return 2;
+    case Phase::kMasked: return 3;
+    default: return 0;
+  }
+}
+
 absl::StatusOr<std::string> SecAggParticipant::Handle(const std::string& bytes) {
   TAILOR_ASSIGN_OR_RETURN(v1::SecAggRequest request, ParseSecAgg<v1::SecAggRequest>(bytes, "request"));
   if (client_ == nullptr || request.round() != round_) {

@@ -30,6 +30,9 @@ class SecAggParticipant {
   // One phase; INVALID_ARGUMENT / FAILED_PRECONDITION for a request out of turn, of another
   // round, or one the protocol refuses (privacy/secagg_protocol.h).
   absl::StatusOr<std::string> Handle(const std::string& request);
+  // The phase this client answers next: 1 the roster, 2 its inbox, 3 the unmasking request;
+  // 0 when it has none (not begun, or done). A simulation drops clients by it.
+  int next_phase() const;
 
  private:
   enum class Phase { kIdle, kAdvertised, kShared, kMasked, kDone };

@@ -44,11 +44,12 @@ absl::Status Round::OnUpdate(const UpdateUpload& upload) {
   // Decode outside the lock: it is the expensive part and touches no round state.
   std::vector<double> max_abs;  // from the finiteness check, so the mean need not reread
   const bool secure = options_.secure_aggregation;
-  absl::StatusOr<ParameterSet> delta =
-      secure ? absl::StatusOr<ParameterSet>(ParameterSet())
-      : upload.decoded
-          ? CheckSharedUpdate(std::move(*upload.decoded), *options_.shared_schema, &max_abs)
-          : DecodeSharedUpdate(upload.payload, *options_.shared_schema, &max_abs);
+  absl::StatusOr<ParameterSet> delta = ParameterSet();  // never read under secure aggregation
+  if (!secure) {
+    delta = upload.decoded
+                ? CheckSharedUpdate(std::move(*upload.decoded), *options_.shared_schema, &max_abs)
+                : DecodeSharedUpdate(upload.payload, *options_.shared_schema, &max_abs);
+  }
   int64_t done = 0;
   absl::Status result;
   {

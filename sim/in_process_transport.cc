@@ -4,7 +4,6 @@
 #include "core/log.h"
 #include "core/random.h"
 #include "privacy/secure_random.h"
-#include "tailor/v1/coordinator.pb.h"
 #include "core/status_macros.h"
 
 namespace tailor {
@@ -121,11 +120,7 @@ void InProcessTransport::DispatchSecAgg(int64_t round,
         return;
       }
       // The boundary a client drops at is the request it never answers.
-      v1::SecAggRequest parsed;
-      const int boundary = !parsed.ParseFromString(request) ? 0
-                           : parsed.has_roster()            ? 1
-                           : parsed.has_inbox()             ? 2
-                                                            : 3;
+      const int boundary = participant->next_phase();
       // A client that leaves, fails, or has answered the last phase keeps nothing for the round
       // (a masked-input-to-be is 8 bytes per shared value).
       auto forget = [this, id = id, &participant] {
