@@ -10,7 +10,8 @@
 # rows: the same users' pairs tune the generator itself (byte_dpo: a personal adapter, or shared
 # and personal ones), and each user's own model's samples are judged against the base's.
 # Reward-guided decoding (ARGS, `--guidance 2`) rows for GUIDED_METHODS (the reward models
-# steer each byte instead of picking among samples).
+# steer each byte instead of picking among samples). Then Personalized Soups and MOD rows: an
+# expert adapter per archetype, mixed for each user by its archetype weights.
 #   bash bench/pref_generation.sh [BUILD_DIR] [PREF_RUNS] [OUT_DIR] [ALPHA] [SEEDS] [METHODS] [N]
 #                                 [GUIDED_METHODS]
 # e.g. bash bench/pref_generation.sh build runs/pref_methods runs/pref_generation 0.3 "1 2 3"
@@ -58,7 +59,10 @@ for seed in $seeds; do
   done
   # DPO on the generator itself: a personal adapter per user (oppu) and shared + personal
   # adapters (dual_lora, P-DPO-style), trained on the same users' pairs; each user's own tuned
-  # model samples and its true utility judges (`tailor generate --all_users`).
+  # model samples and its true utility judges (`tailor generate --all_users`). Learning rate
+  # 0.01, as for the experts below (configs/pref_experts.textproto): at the reward models' 0.1
+  # (momentum 0.9) the experts' DPO loss climbs (0.66 to 2.7 in 8 rounds), and these users'
+  # adapters fit their 10-50 pairs (loss 0.26) while their texts' utility falls.
   for dpo in oppu dual_lora; do
     name=a${alpha}_s${seed}_dpo_$dpo
     adapters=""
@@ -67,12 +71,33 @@ for seed in $seeds; do
       "$build/tools/tailor" simulate --config "$here/../configs/pref_demo.textproto" --quiet \
         --set "name=$name,seed=$seed,data.preference.alpha=$alpha,output_dir=$out/$name,rounds=8" \
         --set "model.architecture=byte_dpo_tiny,model.initial_model=$lm,algorithm.name=$dpo$adapters" \
+        --set "train.learning_rate=0.01" \
         --set "simulation.personal_state_dir=$out/$name/personal" > "$out/$name.train.log" 2>&1 \
         || { cat "$out/$name.train.log"; exit 1; }
     fi
     "$build/tools/tailor" generate --config "$out/$name/config.resolved.textproto" --all_users \
       --best_of "$n" --groups 8 --max_bytes 160 --sample_seed $((1000 * seed)) \
       --selection_jsonl "$out/$name.jsonl" > "$out/$name.log" 2>&1 || { cat "$out/$name.log"; exit 1; }
+    files+=("$out/$name.jsonl")
+  done
+  # Personalized Soups and MOD: an expert adapter per archetype trained once
+  # (configs/pref_experts.textproto; its users are the archetypes, so one run a seed serves every
+  # alpha), then mixed for each user by the user's archetype weights, with no training for the
+  # user: merged parameters (soup) or mixed log-probabilities at each byte (mod).
+  experts=$out/experts_s$seed
+  if [[ ! -f $experts/report.html ]]; then
+    "$build/tools/tailor" simulate --config "$here/../configs/pref_experts.textproto" --quiet \
+      --set "name=experts_s$seed,seed=$seed,output_dir=$experts,model.initial_model=$lm" \
+      --set "simulation.personal_state_dir=$experts/personal" > "$experts.train.log" 2>&1 \
+      || { cat "$experts.train.log"; exit 1; }
+  fi
+  users=$runs/a${alpha}_s${seed}_${methods%% *}/config.resolved.textproto
+  for mix in soup mod; do
+    name=a${alpha}_s${seed}_$mix
+    "$build/tools/tailor" generate --config "$experts/config.resolved.textproto" \
+      --users_config "$users" --all_users --mix $mix --best_of "$n" --groups 8 --max_bytes 160 \
+      --sample_seed $((1000 * seed)) --selection_jsonl "$out/$name.jsonl" > "$out/$name.log" 2>&1 \
+      || { cat "$out/$name.log"; exit 1; }
     files+=("$out/$name.jsonl")
   done
 done

@@ -164,6 +164,14 @@ class LocalTrainer {
   }
 };
 
+// MOD-style decoding from several loaded language models over the same bytes
+// (models/torch_transformer.h GenerateMixture): each next byte from sum_k weights[k] log p_k.
+// Personalized Soups' experts mixed at decoding time instead of in their parameters.
+absl::StatusOr<std::string> GenerateMixture(absl::Span<LocalTrainer* const> models,
+                                            absl::Span<const double> weights,
+                                            const std::string& prompt,
+                                            const GenerationOptions& options);
+
 // Sets LibTorch's intra-op thread count for the calling thread: OpenMP keeps the count per
 // thread, so each worker thread that trains must call it.
 void SetTorchThreads(int intra_op_threads);

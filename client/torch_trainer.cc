@@ -471,6 +471,8 @@ class TorchTrainer : public LocalTrainer {
     return tailor::Generate(*model_, prompt, options, &guide);
   }
 
+  TorchModel& torch_model() { return *model_; }
+
   absl::StatusOr<std::vector<double>> Reward(const std::string& prompt,
                                              const std::vector<std::string>& texts) override {
     const ModelSpec& spec = model_->spec();
@@ -602,6 +604,21 @@ absl::StatusOr<std::unique_ptr<LocalTrainer>> LocalTrainer::Create(
   absl::StatusOr<ModelSpec> spec = GetModelSpec(architecture);
   if (!spec.ok()) return spec.status();
   return Create(*spec);
+}
+
+absl::StatusOr<std::string> GenerateMixture(absl::Span<LocalTrainer* const> models,
+                                            absl::Span<const double> weights,
+                                            const std::string& prompt,
+                                            const GenerationOptions& options) {
+  std::vector<TorchModel*> torch_models;
+  for (LocalTrainer* m : models) {
+    auto* trainer = dynamic_cast<TorchTrainer*>(m);
+    if (trainer == nullptr) {
+      return absl::InvalidArgumentError("a mixture is decoded from LibTorch trainers only");
+    }
+    torch_models.push_back(&trainer->torch_model());
+  }
+  return tailor::GenerateMixture(torch_models, weights, prompt, options);
 }
 
 void SetTorchThreads(int intra_op_threads) {

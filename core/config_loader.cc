@@ -427,6 +427,10 @@ absl::Status Validate(const ExperimentConfig& c, const Checker& check) {
                                         "user); remove iid/dirichlet/shards and max_samples");
     }
     const auto& p = data.preference();
+    if (p.archetype_users() && data.dataset() != "preference_fortunes") {
+      return check.Fail("data.preference.archetype_users",
+                        "simulates labellers of the fortunes; it needs dataset preference_fortunes");
+    }
     if (p.min_pairs_per_client() < 3) {
       return check.Fail("data.preference.min_pairs_per_client",
                         absl::StrCat("must be >= 3, got ", p.min_pairs_per_client()));

@@ -149,6 +149,7 @@ SimulatedUserOptions SimulatedUserOptionsOf(const config::PreferenceDataConfig& 
   if (p.has_minority_fraction()) o.minority_fraction = p.minority_fraction();
   if (p.has_target_ceiling()) o.target_ceiling = p.target_ceiling();
   o.deterministic_labels = p.deterministic_labels();
+  o.archetype_users = p.archetype_users();
   if (p.has_max_train_pairs()) o.max_train_pairs = p.max_train_pairs();
   if (p.has_test_pairs()) o.test_pairs = p.test_pairs();
   o.num_users = data.num_clients();

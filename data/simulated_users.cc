@@ -68,6 +68,12 @@ absl::Status ValidateSimulatedUserOptions(const SimulatedUserOptions& o) {
   if (!(o.target_ceiling > 0.5 && o.target_ceiling < 1)) {
     return fail("target_ceiling", "in (0.5, 1)", o.target_ceiling);
   }
+  const int archetypes = static_cast<int>(Archetypes().size());
+  if (o.archetype_users && o.num_users > archetypes) {
+    return fail("archetype_users",
+                absl::StrCat("given at most one client per archetype (", archetypes, ")").c_str(),
+                absl::StrCat(o.num_users, " clients"));
+  }
   return absl::OkStatus();
 }
 
@@ -128,8 +134,32 @@ absl::StatusOr<SimulatedPreferences> SimulatePreferences(const TextCorpus& corpu
   const int opposite = axis ^ 1;  // archetypes come in (name, opposite) pairs
   Rng rng(DeriveSeed(o.seed, {0x7573657273ULL /*"users"*/}));
   std::vector<SimulatedUser> users;
+  // Each user's file, or kAllFiles for an archetype user (it judges pairs from every file).
+  constexpr size_t kAllFiles = static_cast<size_t>(-1);
   std::vector<size_t> user_file;
-  for (size_t f = 0; f < files->names.size(); ++f) {
+  auto add_consensus = [&](SimulatedUser& u) {
+    for (const char* shared : {"cheerful", "quoter", "calm"}) {
+      const Archetype& a = archetypes[ArchetypeIndex(shared)];
+      for (int s = 0; s < kNumScorers; ++s) u.weights[s] += o.consensus_weight / 3 * a.weights[s];
+    }
+  };
+  if (o.archetype_users) {
+    // One user per archetype, all of its weight on it (plus the taste everyone shares, so that
+    // a mixture of these users by a real user's archetype weights is that user's taste, less
+    // its noise): the preference dimensions of Personalized Soups, each labelled on its own.
+    for (size_t a = 0; a < archetypes.size(); ++a) {
+      SimulatedUser u;
+      u.name = absl::StrCat("archetype:", archetypes[a].name);
+      u.archetype = static_cast<int>(a);
+      u.archetype_weights.assign(archetypes.size(), 0.0);
+      u.archetype_weights[a] = 1;
+      u.weights = archetypes[a].weights;
+      add_consensus(u);
+      users.push_back(std::move(u));
+      user_file.push_back(kAllFiles);
+    }
+  }
+  for (size_t f = 0; f < files->names.size() && !o.archetype_users; ++f) {
     const int n = o.min_users_per_file +
                   static_cast<int>(rng.UniformInt(o.max_users_per_file - o.min_users_per_file + 1));
     for (int k = 0; k < n; ++k) {
@@ -145,10 +175,7 @@ absl::StatusOr<SimulatedPreferences> SimulatePreferences(const TextCorpus& corpu
           u.weights[s] += u.archetype_weights[a] * archetypes[a].weights[s];
         }
       }
-      for (const char* shared : {"cheerful", "quoter", "calm"}) {
-        const Archetype& a = archetypes[ArchetypeIndex(shared)];
-        for (int s = 0; s < kNumScorers; ++s) u.weights[s] += o.consensus_weight / 3 * a.weights[s];
-      }
+      add_consensus(u);
       for (double& w : u.weights) w += o.weight_noise * rng.Normal();
       users.push_back(std::move(u));
       user_file.push_back(f);
@@ -175,15 +202,22 @@ absl::StatusOr<SimulatedPreferences> SimulatePreferences(const TextCorpus& corpu
   std::vector<Drawn> drawn(users.size());
   std::vector<double> test_diffs;
   std::vector<double> utility(texts.size());
+  ClientSplit every_file;  // the candidates of an archetype user
+  if (o.archetype_users) {
+    for (const ClientSplit& file : files->clients) {
+      every_file.train.insert(every_file.train.end(), file.train.begin(), file.train.end());
+      every_file.test.insert(every_file.test.end(), file.test.begin(), file.test.end());
+    }
+  }
   for (size_t u = 0; u < users.size(); ++u) {
-    const ClientSplit& file = files->clients[user_file[u]];
+    const ClientSplit& file = user_file[u] == kAllFiles ? every_file : files->clients[user_file[u]];
     for (size_t t = 0; t < texts.size(); ++t) utility[t] = Dot(users[u].weights, z[t]);
     Rng pairs_rng(DeriveSeed(o.seed, {0x7061697273ULL /*"pairs"*/, u}));
     size_t train = o.min_train_pairs +
                    pairs_rng.UniformInt(o.max_train_pairs - o.min_train_pairs + 1);
     // A held-out user has the most, so that its few-shot curve (eval.new_client_shots) reaches
     // max_train_pairs; the draw above is made anyway, keeping everyone else's pairs the same.
-    if (held_out[u]) train = static_cast<size_t>(o.max_train_pairs);
+    if (held_out[u] || o.archetype_users) train = static_cast<size_t>(o.max_train_pairs);
     std::set<std::pair<uint32_t, uint32_t>> taken, taken_test;
     drawn[u].train = DrawPairs(file.train, train, utility, &taken, pairs_rng);
     drawn[u].val = DrawPairs(file.train, std::max<size_t>(2, train / 5), utility, &taken, pairs_rng);

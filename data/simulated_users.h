@@ -56,6 +56,11 @@ struct SimulatedUserOptions {
   int min_texts_per_file = 50;
   double target_ceiling = 0.9;
   bool deterministic_labels = false;
+  // Instead of users of the fortune files, one user per archetype (its name
+  // "archetype:<name>", all its weight on that archetype, plus the shared taste; no noise),
+  // judging max_train_pairs pairs drawn from every file: labellers of the preference dimensions
+  // that Personalized Soups (Jang et al. 2023) trains one expert each on.
+  bool archetype_users = false;
   // Users that become clients (0: all), and how many of them are held out (the last ids).
   int num_users = 0;
   int held_out = 0;
@@ -67,6 +72,8 @@ struct SimulatedUser {
   std::vector<double> archetype_weights;  // over Archetypes(), the axis included
   Scores weights{};                       // over the z-scored scorers
   bool minority = false;
+  // The archetype an archetype user (SimulatedUserOptions::archetype_users) labels for, or -1.
+  int archetype = -1;
 };
 
 struct SimulatedPreferences {

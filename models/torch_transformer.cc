@@ -196,8 +196,11 @@ absl::StatusOr<int> GuidedToken(const at::Tensor& logits_row, const std::string&
 
 }  // namespace
 
-absl::StatusOr<std::string> Generate(TorchModel& model, const std::string& prompt,
-                                     const GenerationOptions& options, const TextScorer* guide) {
+namespace {
+
+// The byte transformer of `model`, when `options` and `prompt` suit it.
+absl::StatusOr<TransformerProgram*> GenerationProgram(TorchModel& model, const std::string& prompt,
+                                                      const GenerationOptions& options) {
   auto* program = dynamic_cast<TransformerProgram*>(model.program());
   if (program == nullptr) {
     return absl::InvalidArgumentError(absl::StrCat("architecture '", model.spec().architecture,
@@ -211,24 +214,41 @@ absl::StatusOr<std::string> Generate(TorchModel& model, const std::string& promp
     return absl::InvalidArgumentError(absl::StrCat("top_p must be in (0, 1], got ", options.top_p));
   }
   if (options.max_bytes < 0) return absl::InvalidArgumentError("max_bytes must be >= 0");
-  if (guide != nullptr && (options.guide_top_k < 1 || !std::isfinite(options.guide_weight))) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "guided decoding needs guide_top_k >= 1 and a finite guide_weight, got ",
-        options.guide_top_k, " and ", options.guide_weight));
-  }
   if (static_cast<int64_t>(prompt.size()) + 1 > program->context()) {
     return absl::InvalidArgumentError(absl::StrCat("prompt of ", prompt.size(),
                                                    " bytes does not fit the context of ",
                                                    program->context(), " tokens"));
   }
+  return program;
+}
+
+at::Tensor PromptIds(const std::string& prompt) {
+  std::vector<int64_t> ids = {kBosToken};
+  for (unsigned char c : prompt) ids.push_back(c);
+  return torch::tensor(ids, torch::kInt64).unsqueeze(0);
+}
+
+at::Tensor OneToken(int token) {
+  return torch::tensor({static_cast<int64_t>(token)}, torch::kInt64).unsqueeze(0);
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> Generate(TorchModel& model, const std::string& prompt,
+                                     const GenerationOptions& options, const TextScorer* guide) {
+  absl::StatusOr<TransformerProgram*> found = GenerationProgram(model, prompt, options);
+  if (!found.ok()) return found.status();
+  TransformerProgram* program = *found;
+  if (guide != nullptr && (options.guide_top_k < 1 || !std::isfinite(options.guide_weight))) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "guided decoding needs guide_top_k >= 1 and a finite guide_weight, got ",
+        options.guide_top_k, " and ", options.guide_weight));
+  }
   try {
     torch::InferenceMode guard;
     model.eval();
-    std::vector<int64_t> ids = {kBosToken};
-    for (unsigned char c : prompt) ids.push_back(c);
     TransformerProgram::Cache cache;
-    at::Tensor logits =
-        program->Extend(torch::tensor(ids, torch::kInt64).unsqueeze(0), &cache);
+    at::Tensor logits = program->Extend(PromptIds(prompt), &cache);
     Rng rng(options.seed);
     std::string out;
     while (static_cast<int>(out.size()) < options.max_bytes) {
@@ -244,12 +264,62 @@ absl::StatusOr<std::string> Generate(TorchModel& model, const std::string& promp
       if (token >= 256) break;  // end of text (or a stray BOS)
       out.push_back(static_cast<char>(token));
       if (cache.length >= program->context()) break;
-      logits = program->Extend(torch::tensor({static_cast<int64_t>(token)}, torch::kInt64).unsqueeze(0),
-                               &cache);
+      logits = program->Extend(OneToken(token), &cache);
     }
     return out;
   } catch (const c10::Error& e) {
     return absl::InternalError(absl::StrCat("generation: ", e.what_without_backtrace()));
+  }
+}
+
+absl::StatusOr<std::string> GenerateMixture(absl::Span<TorchModel* const> models,
+                                            absl::Span<const double> weights,
+                                            const std::string& prompt,
+                                            const GenerationOptions& options) {
+  if (models.empty() || models.size() != weights.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("a mixture needs one weight per model, got ",
+                                                   models.size(), " models and ",
+                                                   weights.size(), " weights"));
+  }
+  std::vector<TransformerProgram*> programs;
+  for (size_t k = 0; k < models.size(); ++k) {
+    if (!(weights[k] >= 0) || !std::isfinite(weights[k])) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("mixture weight ", k, " must be finite and >= 0, got ", weights[k]));
+    }
+    absl::StatusOr<TransformerProgram*> found = GenerationProgram(*models[k], prompt, options);
+    if (!found.ok()) return found.status();
+    if (k > 0 && (*found)->context() != programs[0]->context()) {
+      return absl::InvalidArgumentError("the mixture's models have different contexts");
+    }
+    programs.push_back(*found);
+  }
+  try {
+    torch::InferenceMode guard;
+    std::vector<TransformerProgram::Cache> caches(programs.size());
+    auto mixed_next = [&](const at::Tensor& input) {
+      at::Tensor mixed;
+      for (size_t k = 0; k < programs.size(); ++k) {
+        at::Tensor logits = programs[k]->Extend(input, &caches[k]);
+        at::Tensor log_p = torch::log_softmax(logits[0][logits.size(1) - 1], -1) * weights[k];
+        mixed = mixed.defined() ? mixed + log_p : log_p;
+      }
+      return mixed;
+    };
+    for (TorchModel* m : models) m->eval();
+    at::Tensor row = mixed_next(PromptIds(prompt));
+    Rng rng(options.seed);
+    std::string out;
+    while (static_cast<int>(out.size()) < options.max_bytes) {
+      const int token = SampleToken(row, options, rng);
+      if (token >= 256) break;  // end of text (or a stray BOS)
+      out.push_back(static_cast<char>(token));
+      if (caches[0].length >= programs[0]->context()) break;
+      row = mixed_next(OneToken(token));
+    }
+    return out;
+  } catch (const c10::Error& e) {
+    return absl::InternalError(absl::StrCat("mixture generation: ", e.what_without_backtrace()));
   }
 }
 

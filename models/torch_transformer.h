@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "models/generation_options.h"
 #include "models/torch_models.h"
 
@@ -68,6 +69,18 @@ class TransformerProgram : public ForwardProgram {
 absl::StatusOr<std::string> Generate(TorchModel& model, const std::string& prompt,
                                      const GenerationOptions& options,
                                      const TextScorer* guide = nullptr);
+
+// Decoding with a mixture of language models over the same bytes, MOD-style (Shi et al. 2024,
+// "Decoding-Time Language Model Alignment with Multiple Objectives"): each next byte is sampled
+// from the weighted sum of the models' log-probabilities, sum_k w_k log p_k (the tilted
+// mixture prod_k p_k^w_k that is optimal for the w-weighted objectives when each model is
+// aligned to one), every model running its own KV cache. Weights >= 0 (they need not sum to
+// 1: the temperature then scales with their sum). INVALID_ARGUMENT as Generate, and for a
+// weight count that differs from the model count.
+absl::StatusOr<std::string> GenerateMixture(absl::Span<TorchModel* const> models,
+                                            absl::Span<const double> weights,
+                                            const std::string& prompt,
+                                            const GenerationOptions& options);
 
 }  // namespace tailor
 

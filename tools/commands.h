@@ -31,6 +31,11 @@ int BestOfNCommand(LocalTrainer& language_model, const SelectionOptions& options
 int JudgeTunedModelsCommand(const config::ExperimentConfig& config,
                             const SelectionOptions& options);
 
+// `tailor generate --config EXPERTS --users_config USERS --all_users`: Personalized Soups and
+// MOD decoding of archetype experts for each simulated user (tools/expert_mixture_command.cc).
+int JudgeExpertMixturesCommand(const config::ExperimentConfig& experts_run,
+                               const SelectionOptions& options);
+
 // Loads each --config with the --set overrides applied; prints the error and returns it.
 absl::StatusOr<std::vector<config::ExperimentConfig>> LoadConfigsFromFlags(const char* command);
 

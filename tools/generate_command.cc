@@ -4,7 +4,9 @@
 //                   [--samples 3] [--max_bytes 200] [--temperature 0.8] [--top_k 0]
 //                   [--top_p 0.95] [--seed 1]
 // With --reward_config, the best of N samples for a user (tools/best_of_n_command.cc); with
-// --all_users alone, every simulated user's own tuned model (tools/tuned_generation_command.cc).
+// --all_users alone, every simulated user's own tuned model (tools/tuned_generation_command.cc);
+// with --all_users and --users_config, archetype experts mixed for each user
+// (tools/expert_mixture_command.cc).
 #include <cstdio>
 #include <memory>
 
@@ -22,6 +24,7 @@
 ABSL_DECLARE_FLAG(int64_t, client_id);
 ABSL_DECLARE_FLAG(std::string, reward_config);
 ABSL_DECLARE_FLAG(bool, all_users);
+ABSL_DECLARE_FLAG(std::string, users_config);
 ABSL_FLAG(std::string, model, "",
           "generate: the shared parameters to load (a .tlps file); default OUTPUT_DIR/"
           "final_shared.tlps when it exists, else the experiment's initial model.");
@@ -77,7 +80,8 @@ int tailor::GenerateCommand() {
     SelectionOptions o;
     o.prompt = absl::GetFlag(FLAGS_prompt);
     o.generation = GenerationOptionsFromFlags();
-    return JudgeTunedModelsCommand(c, o);
+    return absl::GetFlag(FLAGS_users_config).empty() ? JudgeTunedModelsCommand(c, o)
+                                                     : JudgeExpertMixturesCommand(c, o);
   }
   // With a reward run, --client_id names one of its users (best-of-N picks for that user).
   const bool best_of_n = !absl::GetFlag(FLAGS_reward_config).empty();

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
 #include "core/serialization.h"
 #include "core/status_macros.h"
 
@@ -128,6 +129,53 @@ int FailGenerate(const absl::Status& status) {
                  absl::IsFailedPrecondition(status)
              ? 2
              : 1;
+}
+
+absl::StatusOr<ModelSpec> BaseLanguageModel(const ModelSpec& tuned) {
+  ModelOptions o = tuned.options;
+  o.architecture = absl::StrReplaceAll(o.architecture, {{"byte_dpo", "byte_transformer"}});
+  o.reward = RewardOptions();
+  return BuildModelSpec(o);
+}
+
+absl::StatusOr<std::vector<std::string>> Samples(LocalTrainer& model, const SelectionOptions& base,
+                                                 int count, uint64_t seed) {
+  SelectionOptions o = base;
+  o.n = 1;
+  o.groups = count;
+  o.generation.seed = seed;
+  return SampleCandidates(model, o);
+}
+
+namespace {
+
+double MeanUtility(const SimulatedUser& user, const ScoreNormalizer& z,
+                   const std::vector<std::string>& texts) {
+  double sum = 0;
+  for (const std::string& t : texts) sum += TrueUtility(user, z, t);
+  return texts.empty() ? 0 : sum / static_cast<double>(texts.size());
+}
+
+}  // namespace
+
+absl::StatusOr<JudgedUser> JudgeUserTexts(int64_t client, const SimulatedUser& user,
+                                          const ScoreNormalizer& z,
+                                          const std::vector<std::string>& candidates, int n,
+                                          const std::vector<std::string>& mine,
+                                          const std::vector<std::string>& global_texts,
+                                          LocalTrainer& base_lm) {
+  std::vector<double> utility;
+  for (const std::string& t : candidates) utility.push_back(TrueUtility(user, z, t));
+  JudgedUser j;
+  j.client = client;
+  j.minority = user.minority;
+  // The base's mean candidate and the oracle's pick of each group, as best-of-N judges them.
+  j.outcome = JudgeSelection(utility, utility, utility, n);
+  j.outcome.personal = MeanUtility(user, z, mine);
+  j.outcome.global = MeanUtility(user, z, global_texts);
+  TAILOR_ASSIGN_OR_RETURN(j.bits_per_byte, BitsPerByte(base_lm, mine));
+  j.distinct2 = DistinctNgrams(mine, 2);
+  return j;
 }
 
 }  // namespace tailor

@@ -16,6 +16,8 @@
 #include "client/personal_store.h"
 #include "core/env.h"
 #include "core/parameter_set.h"
+#include "data/simulated_users.h"
+#include "models/model_spec.h"
 #include "sim/aligned_selection.h"
 #include "tailor/config.pb.h"
 
@@ -69,6 +71,24 @@ int FinishSelectionReport(LocalTrainer& language_model, const std::vector<Judged
 absl::StatusOr<ParameterSet> ReadFinalShared(const config::ExperimentConfig& run, Env* env);
 absl::StatusOr<std::unique_ptr<PersonalStore>> PersonalStoreOf(
     const config::ExperimentConfig& run, const ClientAlgorithm& algorithm, Env* env);
+
+// The language model under a preference-tuned one (byte_dpo → byte_transformer, same options,
+// no reward): with the adapters at zero it is the base, and it scores text as a language model.
+absl::StatusOr<ModelSpec> BaseLanguageModel(const ModelSpec& tuned);
+
+// `count` samples of the loaded model, seeds from `seed` on.
+absl::StatusOr<std::vector<std::string>> Samples(LocalTrainer& model, const SelectionOptions& base,
+                                                 int count, uint64_t seed);
+
+// One user's texts (`mine`) judged by its true utility against the texts everyone got
+// (`global_texts`), the base's mean candidate and the best of each group of `n` candidates
+// (best-of-N with an oracle), with the hacking guards under `base_lm`.
+absl::StatusOr<JudgedUser> JudgeUserTexts(int64_t client, const SimulatedUser& user,
+                                          const ScoreNormalizer& z,
+                                          const std::vector<std::string>& candidates, int n,
+                                          const std::vector<std::string>& mine,
+                                          const std::vector<std::string>& global_texts,
+                                          LocalTrainer& base_lm);
 
 // A text on one line for a listing: newlines as '|', at most 100 bytes.
 std::string OneLine(const std::string& text);

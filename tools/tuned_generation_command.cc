@@ -24,35 +24,6 @@ ABSL_DECLARE_FLAG(int, groups);
 ABSL_DECLARE_FLAG(std::string, selection_jsonl);
 
 namespace tailor {
-namespace {
-
-// The language model under a preference-tuned one (byte_dpo → byte_transformer, same options,
-// no reward): with the adapters at zero it is the base, and it scores text as a language model.
-absl::StatusOr<ModelSpec> BaseLanguageModel(const ModelSpec& tuned) {
-  ModelOptions o = tuned.options;
-  o.architecture = absl::StrReplaceAll(o.architecture, {{"byte_dpo", "byte_transformer"}});
-  o.reward = RewardOptions();
-  return BuildModelSpec(o);
-}
-
-// `count` samples of the loaded model, seeds from `seed` on.
-absl::StatusOr<std::vector<std::string>> Samples(LocalTrainer& model, const SelectionOptions& base,
-                                                 int count, uint64_t seed) {
-  SelectionOptions o = base;
-  o.n = 1;
-  o.groups = count;
-  o.generation.seed = seed;
-  return SampleCandidates(model, o);
-}
-
-double MeanUtility(const SimulatedUser& user, const ScoreNormalizer& z,
-                   const std::vector<std::string>& texts) {
-  double sum = 0;
-  for (const std::string& t : texts) sum += TrueUtility(user, z, t);
-  return texts.empty() ? 0 : sum / static_cast<double>(texts.size());
-}
-
-}  // namespace
 
 int JudgeTunedModelsCommand(const config::ExperimentConfig& c, const SelectionOptions& base) {
   Env* env = Env::Default();
@@ -100,21 +71,11 @@ int JudgeTunedModelsCommand(const config::ExperimentConfig& c, const SelectionOp
     absl::StatusOr<std::vector<std::string>> mine =
         Samples(**tuned, o, o.groups, seed + 2000003 + static_cast<uint64_t>(client * o.groups));
     if (!mine.ok()) return FailGenerate(mine.status());
-    const SimulatedUser& user = e->data->simulated_users[static_cast<size_t>(client)];
-    std::vector<double> utility;
-    for (const std::string& t : *candidates) utility.push_back(TrueUtility(user, z, t));
-    // The base's mean candidate and the oracle's pick of each group, as best-of-N judges them.
-    JudgedUser j;
-    j.client = client;
-    j.minority = user.minority;
-    j.outcome = JudgeSelection(utility, utility, utility, o.n);
-    j.outcome.personal = MeanUtility(user, z, *mine);
-    j.outcome.global = MeanUtility(user, z, *global_texts);
-    absl::StatusOr<double> bpb = BitsPerByte(**base_lm, *mine);
-    if (!bpb.ok()) return FailGenerate(bpb.status());
-    j.bits_per_byte = *bpb;
-    j.distinct2 = DistinctNgrams(*mine, 2);
-    results.push_back(j);
+    absl::StatusOr<JudgedUser> j =
+        JudgeUserTexts(client, e->data->simulated_users[static_cast<size_t>(client)], z,
+                       *candidates, o.n, *mine, *global_texts, **base_lm);
+    if (!j.ok()) return FailGenerate(j.status());
+    results.push_back(*std::move(j));
   }
   const SelectionLabels labels{
       absl::StrFormat("%d samples of each of %d users' own models (%s), judged by each user's "

@@ -195,6 +195,13 @@ TEST(ConfigLoader, EachRangeCheck) {
       {"rounds: 1 data { num_clients: 5 dataset: \"preference_fortunes\" } model { architecture: "
        "\"byte_reward_tiny\" reward { head: \"softmax\" } }",
        "model.reward.head"},
+      // Archetype labellers: one per archetype, and only of the fortunes.
+      {"rounds: 1 data { num_clients: 13 dataset: \"preference_fortunes\" preference { "
+       "archetype_users: true } } model { architecture: \"byte_reward_tiny\" }",
+       "data.preference.archetype_users"},
+      {"rounds: 1 data { num_clients: 5 dataset: \"preference_jsonl\" path: \"p.jsonl\" "
+       "preference { archetype_users: true } } model { architecture: \"byte_reward_tiny\" }",
+       "data.preference.archetype_users"},
       // The algorithm registry also judges whether the model can run the algorithm.
       {"rounds: 1 data { num_clients: 5 dataset: \"fortunes\" } model { architecture: "
        "\"byte_transformer_tiny\" } algorithm { name: \"fedsa_lora\" }",

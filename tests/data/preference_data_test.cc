@@ -101,6 +101,53 @@ TEST(SimulatedUsers, AnOracleOfBriefAgreesWithAPurelyBriefUser) {
   for (bool c : sim->controversial) EXPECT_FALSE(c);
 }
 
+TEST(SimulatedUsers, ArchetypeUsersLabelOneArchetypeEachFromEveryFile) {
+  SimulatedUserOptions o;
+  o.archetype_users = true;
+  o.max_train_pairs = 60;
+  o.deterministic_labels = true;
+  const TextCorpus corpus = SyntheticFortunes(4, 80);
+  auto sim = SimulatePreferences(corpus, o);
+  ASSERT_OK(sim);
+  const std::vector<Archetype>& archetypes = Archetypes();
+  ASSERT_EQ(sim->users.size(), archetypes.size());
+  // A plain user's taste for comparison: the shared taste (cheerful, quoter, calm) on top.
+  for (size_t a = 0; a < archetypes.size(); ++a) {
+    const SimulatedUser& u = sim->users[a];
+    EXPECT_EQ(u.name, "archetype:" + archetypes[a].name);
+    EXPECT_EQ(u.archetype, static_cast<int>(a));
+    for (size_t b = 0; b < archetypes.size(); ++b) {
+      EXPECT_EQ(u.archetype_weights[b], a == b ? 1.0 : 0.0);
+    }
+    Scores want = archetypes[a].weights;
+    for (const char* shared : {"cheerful", "quoter", "calm"}) {
+      for (int s = 0; s < kNumScorers; ++s) {
+        want[s] += o.consensus_weight / 3 * archetypes[ArchetypeIndex(shared)].weights[s];
+      }
+    }
+    for (int s = 0; s < kNumScorers; ++s) EXPECT_DOUBLE_EQ(u.weights[s], want[s]) << u.name;
+    // All of max_train_pairs, labelled by the archetype's utility alone.
+    EXPECT_EQ(sim->clients[a].train.size(), 60u);
+    for (uint32_t p : sim->clients[a].train) {
+      const PreferencePair& pair = sim->pool->pairs[p];
+      EXPECT_GT(TrueUtility(u, *sim->normalizer, sim->pool->texts[pair.chosen]),
+                TrueUtility(u, *sim->normalizer, sim->pool->texts[pair.rejected]));
+    }
+  }
+  // Pairs come from every file, not one: 4 files of 80 texts, 60 pairs a user.
+  std::set<uint32_t> texts;
+  for (const ClientSplit& c : sim->clients) {
+    const std::set<uint32_t> mine = TextsOf(*sim->pool, c.train);
+    texts.insert(mine.begin(), mine.end());
+  }
+  EXPECT_GT(texts.size(), 120u);
+  // At most one client per archetype.
+  o.num_users = static_cast<int>(archetypes.size()) + 1;
+  absl::Status too_many = SimulatePreferences(corpus, o).status();
+  EXPECT_EQ(too_many.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(too_many.message().find("archetype_users"), std::string::npos) << too_many;
+}
+
 TEST(SimulatedUsers, LabelsReachTheCeilingTheirBetaWasSetFor) {
   SimulatedUserOptions o;
   o.seed = 3;

@@ -132,6 +132,42 @@ TEST(ByteTransformerModule, KeyValueCacheGivesTheFullForwardsLogits) {
                c10::Error);
 }
 
+TEST(ByteTransformerModule, AMixtureDecodesAsItsWeightsSay) {
+  auto a = Build(Tiny(), 13);
+  auto b = Build(Tiny(), 14);
+  GenerationOptions greedy;
+  greedy.temperature = 0;
+  greedy.max_bytes = 30;
+  const std::string from_a = *Generate(*a, "Hi", greedy);
+  const std::string from_b = *Generate(*b, "Hi", greedy);
+  ASSERT_NE(from_a, from_b);  // two untrained models of different seeds
+  // All weight on one model: that model's text; a model mixed with itself: its own text.
+  std::vector<TorchModel*> both = {a.get(), b.get()};
+  EXPECT_EQ(*GenerateMixture(both, {1.0, 0.0}, "Hi", greedy), from_a);
+  EXPECT_EQ(*GenerateMixture(both, {0.0, 1.0}, "Hi", greedy), from_b);
+  std::vector<TorchModel*> twice = {a.get(), a.get()};
+  EXPECT_EQ(*GenerateMixture(twice, {0.5, 0.5}, "Hi", greedy), from_a);
+  // A real mixture is reproducible by seed.
+  GenerationOptions sampled;
+  sampled.max_bytes = 30;
+  sampled.seed = 5;
+  EXPECT_EQ(*GenerateMixture(both, {0.3, 0.7}, "Hi", sampled),
+            *GenerateMixture(both, {0.3, 0.7}, "Hi", sampled));
+  // Refused: a weight per model, weights >= 0, the same context.
+  EXPECT_EQ(GenerateMixture(both, {1.0}, "Hi", greedy).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(GenerateMixture(both, {1.0, -0.5}, "Hi", greedy).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  ModelSpec longer = Tiny();
+  longer.options.transformer.context *= 2;
+  absl::StatusOr<ModelSpec> rebuilt = BuildModelSpec(longer.options);
+  ASSERT_OK(rebuilt);
+  auto c = Build(*rebuilt, 15);
+  std::vector<TorchModel*> mismatched = {a.get(), c.get()};
+  EXPECT_EQ(GenerateMixture(mismatched, {0.5, 0.5}, "Hi", greedy).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST(ByteTransformerModule, GenerationIsReproducibleAndGreedyIsTopOne) {
   auto model = Build(Tiny(), 13);
   GenerationOptions o;

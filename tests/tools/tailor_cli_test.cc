@@ -6,6 +6,7 @@
 #include <regex>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "core/env.h"
 #include "tests/test_util.h"
@@ -325,6 +326,51 @@ TEST(TailorCli, PersonalDpoTrainsAndEachUsersModelIsJudgedByItsTaste) {
   EXPECT_EQ(unkept.exit_code, 2);
   EXPECT_NE(unkept.output.find("set simulation.personal_state_dir"), std::string::npos)
       << unkept.output;
+}
+
+// Personalized Soups and MOD through the binary: one DPO adapter per archetype (the
+// archetypes' labellers as clients), mixed for each user of another config by its weights.
+TEST(TailorCli, ArchetypeExpertsAreMixedForEachUser) {
+  const std::string dir = testing::MakeTempDir("expertscli");
+  const std::string experts = WriteConfig(
+      "name: \"experts\" seed: 2 rounds: 1 data { dataset: \"preference_fortunes\" "
+      "num_clients: 12 preference { archetype_users: true test_pairs: 10 max_train_pairs: 10 } } "
+      "model { architecture: \"byte_dpo_tiny\" transformer { context: 64 } } "
+      "train { learning_rate: 0.01 batch_size: 8 } algorithm { name: \"oppu\" } "
+      "simulation { personal_state_dir: \"" + dir + "/personal\" } "
+      "output_dir: \"" + dir + "/run\"");
+  Outcome run = RunTailor("simulate --config " + experts);
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_NE(run.output.find("12 clients"), std::string::npos) << run.output;
+  const std::string users = WriteConfig(
+      "name: \"users\" seed: 2 rounds: 1 data { dataset: \"preference_fortunes\" num_clients: 5 "
+      "preference { test_pairs: 20 max_train_pairs: 12 } } "
+      "model { architecture: \"byte_reward_tiny\" transformer { context: 64 } }");
+  const std::string resolved = dir + "/run/config.resolved.textproto";
+  for (const char* mix : {"soup", "mod"}) {
+    SCOPED_TRACE(mix);
+    const std::string jsonl = absl::StrCat(dir, "/", mix, ".jsonl");
+    Outcome mixed = RunTailor(absl::StrCat("generate --config ", resolved, " --users_config ",
+                                           users, " --all_users --mix ", mix,
+                                           " --best_of 3 --groups 2 --max_bytes 20 "
+                                           "--selection_jsonl ", jsonl));
+    ASSERT_EQ(mixed.exit_code, 0) << mixed.output;
+    EXPECT_NE(mixed.output.find("from 12 archetype experts"), std::string::npos) << mixed.output;
+    absl::StatusOr<std::string> lines = Env::Default()->ReadFile(jsonl);
+    ASSERT_OK(lines);
+    EXPECT_EQ(std::vector<std::string>(absl::StrSplit(*lines, '\n', absl::SkipEmpty())).size(),
+              5u);
+  }
+  // Experts must be the archetypes' (not the users' run), and the mix one of the two.
+  Outcome not_experts = RunTailor("generate --config " + users + " --users_config " + users +
+                                  " --all_users");
+  EXPECT_EQ(not_experts.exit_code, 2);
+  EXPECT_NE(not_experts.output.find("archetype_users"), std::string::npos) << not_experts.output;
+  Outcome bad_mix = RunTailor("generate --config " + resolved + " --users_config " + users +
+                              " --all_users --mix average");
+  EXPECT_EQ(bad_mix.exit_code, 2);
+  EXPECT_NE(bad_mix.output.find("--mix must be soup or mod"), std::string::npos)
+      << bad_mix.output;
 }
 
 }  // namespace
