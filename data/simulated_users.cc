@@ -158,27 +158,28 @@ absl::StatusOr<SimulatedPreferences> SimulatePreferences(const TextCorpus& corpu
       users.push_back(std::move(u));
       user_file.push_back(kAllFiles);
     }
-  }
-  for (size_t f = 0; f < files->names.size() && !o.archetype_users; ++f) {
-    const int n = o.min_users_per_file +
-                  static_cast<int>(rng.UniformInt(o.max_users_per_file - o.min_users_per_file + 1));
-    for (int k = 0; k < n; ++k) {
-      SimulatedUser u;
-      u.name = absl::StrCat(files->names[f], "#", k);
-      u.archetype_weights =
-          rng.SymmetricDirichlet(o.alpha, static_cast<int>(archetypes.size()));
-      u.minority = rng.Uniform() < o.minority_fraction;
-      for (double& w : u.archetype_weights) w *= 1 - o.axis_weight;
-      u.archetype_weights[u.minority ? opposite : axis] += o.axis_weight;
-      for (size_t a = 0; a < archetypes.size(); ++a) {
-        for (int s = 0; s < kNumScorers; ++s) {
-          u.weights[s] += u.archetype_weights[a] * archetypes[a].weights[s];
+  } else {
+    for (size_t f = 0; f < files->names.size(); ++f) {
+      const int spread = o.max_users_per_file - o.min_users_per_file + 1;
+      const int n = o.min_users_per_file + static_cast<int>(rng.UniformInt(spread));
+      for (int k = 0; k < n; ++k) {
+        SimulatedUser u;
+        u.name = absl::StrCat(files->names[f], "#", k);
+        u.archetype_weights =
+            rng.SymmetricDirichlet(o.alpha, static_cast<int>(archetypes.size()));
+        u.minority = rng.Uniform() < o.minority_fraction;
+        for (double& w : u.archetype_weights) w *= 1 - o.axis_weight;
+        u.archetype_weights[u.minority ? opposite : axis] += o.axis_weight;
+        for (size_t a = 0; a < archetypes.size(); ++a) {
+          for (int s = 0; s < kNumScorers; ++s) {
+            u.weights[s] += u.archetype_weights[a] * archetypes[a].weights[s];
+          }
         }
+        add_consensus(u);
+        for (double& w : u.weights) w += o.weight_noise * rng.Normal();
+        users.push_back(std::move(u));
+        user_file.push_back(f);
       }
-      add_consensus(u);
-      for (double& w : u.weights) w += o.weight_noise * rng.Normal();
-      users.push_back(std::move(u));
-      user_file.push_back(f);
     }
   }
 

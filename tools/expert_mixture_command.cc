@@ -171,7 +171,9 @@ absl::Status Run(const config::ExperimentConfig& run, const SelectionOptions& ba
   std::vector<double> mean(Archetypes().size(), 0.0);
   for (int64_t client = 0; client < training_clients; ++client) {
     const auto& w = u.data->simulated_users[static_cast<size_t>(client)].archetype_weights;
-    for (size_t a = 0; a < mean.size(); ++a) mean[a] += w[a] / static_cast<double>(training_clients);
+    for (size_t a = 0; a < mean.size(); ++a) {
+      mean[a] += w[a] / static_cast<double>(training_clients);
+    }
   }
   const uint64_t seed = o.generation.seed;
   TAILOR_ASSIGN_OR_RETURN(std::vector<std::string> global_texts,
