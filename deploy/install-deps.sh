@@ -12,7 +12,7 @@ packages=(
   libtorch-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libsodium-dev libssl-dev libsqlite3-dev zlib1g-dev libcpp-httplib-dev nlohmann-json3-dev
-  libopenblas0-openmp
+  libopenblas0-openmp libblas-dev
   dataset-fashion-mnist python3-numpy python3-yaml python3-mpmath systemd iproute2 openssl
   chromium python3-pil
   clang-14 libclang-rt-14-dev libfuzzer-14-dev

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/random.h"
+#include "models/causal_attention.h"
 #include "models/transformer_spec.h"
 
 namespace tailor {
@@ -85,8 +86,9 @@ at::Tensor TransformerProgram::Hidden(const at::Tensor& ids, Cache* cache) {
   const int64_t head_dim = d_model_ / heads_;
   at::Tensor h = torch::embedding(tok_emb_, ids) +
                  pos_emb_.narrow(0, past, n).unsqueeze(0);
-  // Query i (absolute position past + i) sees keys 0..past + i.
-  at::Tensor mask = torch::ones({n, past + n}, torch::kBool).triu(past + 1);
+  // With a cache, query i (absolute position past + i) sees keys 0..past + i.
+  at::Tensor mask;
+  if (cache != nullptr) mask = torch::ones({n, past + n}, torch::kBool).triu(past + 1);
   const double scale = 1.0 / std::sqrt(static_cast<double>(head_dim));
   auto split_heads = [&](const at::Tensor& x) {
     return x.view({batch, n, heads_, head_dim}).transpose(1, 2);
@@ -98,21 +100,26 @@ at::Tensor TransformerProgram::Hidden(const at::Tensor& ids, Cache* cache) {
   for (size_t i = 0; i < blocks_.size(); ++i) {
     const Block& b = blocks_[i];
     at::Tensor a = torch::layer_norm(h, {d_model_}, b.ln1_w, b.ln1_b, 1e-5);
-    at::Tensor q = split_heads(Apply(b.q, a));
-    at::Tensor k = split_heads(Apply(b.k, a));
-    at::Tensor v = split_heads(Apply(b.v, a));
-    if (cache != nullptr) {
+    at::Tensor attended;
+    if (cache == nullptr) {
+      // The whole sequence at once (training, scoring): the fused causal kernel.
+      attended = CausalSelfAttention(Apply(b.q, a), Apply(b.k, a), Apply(b.v, a), heads_);
+    } else {
+      at::Tensor q = split_heads(Apply(b.q, a));
+      at::Tensor k = split_heads(Apply(b.k, a));
+      at::Tensor v = split_heads(Apply(b.v, a));
       if (cache->keys[i].defined()) {
         k = torch::cat({cache->keys[i], k}, 2);
         v = torch::cat({cache->values[i], v}, 2);
       }
       cache->keys[i] = k.detach();
       cache->values[i] = v.detach();
+      at::Tensor scores = torch::matmul(q, k.transpose(-2, -1)) * scale;
+      scores = scores.masked_fill(mask, -std::numeric_limits<float>::infinity());
+      attended = torch::matmul(torch::softmax(scores, -1), v)
+                     .transpose(1, 2)
+                     .reshape({batch, n, d_model_});
     }
-    at::Tensor scores = torch::matmul(q, k.transpose(-2, -1)) * scale;
-    scores = scores.masked_fill(mask, -std::numeric_limits<float>::infinity());
-    at::Tensor attended = torch::matmul(torch::softmax(scores, -1), v);
-    attended = attended.transpose(1, 2).reshape({batch, n, d_model_});
     h = h + Apply(b.o, attended);
     at::Tensor m = torch::layer_norm(h, {d_model_}, b.ln2_w, b.ln2_b, 1e-5);
     h = h + Apply(b.proj, torch::gelu(Apply(b.fc, m)));

@@ -5,9 +5,11 @@
 
 #include <torch/types.h>
 #include <torch/utils.h>
+#include <torch/csrc/autograd/autograd.h>
 
 #include <gtest/gtest.h>
 
+#include "models/causal_attention.h"
 #include "models/torch_transformer.h"
 #include "models/transformer_spec.h"
 #include "tests/test_util.h"
@@ -282,6 +284,58 @@ TEST(RewardModule, HeadsMixTheirDirectionsAsDeclared) {
     user->Find("reward.user").fill_(1.0);
   }
   EXPECT_NE(user->Forward(ids).item<float>(), generic);
+}
+
+// The fused attention against the same attention composed of LibTorch ops, forward and all
+// three gradients, across query-block boundaries (blocks of 64) and in both precisions.
+void ExpectAttentionMatchesComposed(torch::Dtype dtype, int64_t batch, int64_t time,
+                                    int64_t model, int64_t heads, double tolerance) {
+  torch::manual_seed(static_cast<uint64_t>(time * 31 + model));
+  auto leaf = [&] { return torch::randn({batch, time, model}, dtype).requires_grad_(true); };
+  const at::Tensor q = leaf(), k = leaf(), v = leaf();
+  const at::Tensor upstream = torch::randn({batch, time, model}, dtype);
+  const at::Tensor fused = CausalSelfAttention(q, k, v, heads);
+  const auto fused_grads = torch::autograd::grad({fused}, {q, k, v}, {upstream});
+  const at::Tensor composed = ComposedCausalSelfAttention(q, k, v, heads);
+  const auto composed_grads = torch::autograd::grad({composed}, {q, k, v}, {upstream});
+  SCOPED_TRACE(::testing::Message() << "time " << time << ", model " << model << ", heads "
+                                  << heads);
+  EXPECT_LT((fused - composed).abs().max().item<double>(), tolerance);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_LT((fused_grads[i] - composed_grads[i]).abs().max().item<double>(), tolerance)
+        << "gradient of input " << i;
+  }
+}
+
+TEST(CausalAttention, MatchesComposedOpsForwardAndBackwardInDouble) {
+  for (int64_t time : {1, 2, 63, 64, 65, 130}) {
+    ExpectAttentionMatchesComposed(torch::kFloat64, 2, time, 12, 3, 1e-12);
+  }
+}
+
+TEST(CausalAttention, MatchesComposedOpsInFloatAtTheDefaultModelsShape) {
+  ExpectAttentionMatchesComposed(torch::kFloat32, 2, 256, 256, 4, 2e-5);
+  ExpectAttentionMatchesComposed(torch::kFloat32, 3, 100, 32, 2, 2e-5);
+}
+
+TEST(CausalAttention, AnEarlierOutputIgnoresLaterInputs) {
+  torch::manual_seed(3);
+  at::Tensor q = torch::randn({1, 70, 8}), k = torch::randn({1, 70, 8}), v = torch::randn({1, 70, 8});
+  const at::Tensor before = CausalSelfAttention(q, k, v, 2);
+  k.narrow(1, 66, 4).fill_(100.0);
+  v.narrow(1, 66, 4).fill_(-100.0);
+  const at::Tensor after = CausalSelfAttention(q, k, v, 2);
+  EXPECT_TRUE(torch::equal(before.narrow(1, 0, 66), after.narrow(1, 0, 66)));
+  EXPECT_FALSE(torch::equal(before.narrow(1, 66, 4), after.narrow(1, 66, 4)));
+}
+
+TEST(CausalAttention, RejectsMismatchedShapesAndIndivisibleHeads) {
+  const at::Tensor x = torch::randn({1, 4, 6});
+  EXPECT_THROW(CausalSelfAttention(x, torch::randn({1, 5, 6}), x, 2), c10::Error);
+  EXPECT_THROW(CausalSelfAttention(x, x, x, 4), c10::Error);
+  EXPECT_THROW(CausalSelfAttention(torch::randn({4, 6}), torch::randn({4, 6}),
+                                   torch::randn({4, 6}), 2),
+               c10::Error);
 }
 
 }  // namespace
