@@ -6,11 +6,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "client/base_model_cache.h"
+#include "client/secagg_participant.h"
 #include "client/train_options_proto.h"
 #include "core/log.h"
 #include "core/random.h"
 #include "core/serialization.h"
 #include "core/status_macros.h"
+#include "privacy/secure_random.h"
 #include "proto/grpc_status.h"
 #include "tailor/v1/coordinator.grpc.pb.h"
 
@@ -198,6 +200,8 @@ class Daemon {
         return Done(task, Train(task));
       case v1::Task::EVALUATE:
         return Done(task, Evaluate(task));
+      case v1::Task::SECURE_AGGREGATION:
+        return Done(task, SecureAggregation(task));
       default:
         return absl::OkStatus();
     }
@@ -306,10 +310,26 @@ class Daemon {
     t.global_shared = model;
     t.seed = task.seed();
     t.options = TrainOptionsFromProto(task.options());
+    if (task.has_secure_aggregation()) {
+      const v1::SecAggParameters& p = task.secure_aggregation();
+      t.secure_aggregation =
+          SecureAggregationTask{p.threshold(), p.neighbours(), p.clip_norm(), p.max_weight()};
+    }
     // A retried round (after a transient upload failure) must not train twice: reuse the result.
-    if (!pending_upload_ || pending_upload_->round != task.round()) {
+    // A new attempt of the round (another seed) is a new task: under secure aggregation reusing
+    // its keys and input in a second session could reveal the input.
+    if (!pending_upload_ || pending_upload_->round != task.round() ||
+        pending_seed_ != task.seed()) {
       TAILOR_ASSIGN_OR_RETURN(UpdateUpload up, runtime_->Train(t, trainer_));
+      if (t.secure_aggregation) {
+        // The update becomes a key advertisement; its secrets come from the OS and live only
+        // in this process (a restart forgets them, and the coordinator counts a dropout).
+        TAILOR_ASSIGN_OR_RETURN(std::unique_ptr<SecureRandom> random,
+                                SecureRandom::FromOsEntropy());
+        TAILOR_RETURN_IF_ERROR(secagg_.Begin(t, std::move(random), &up));
+      }
       pending_upload_ = std::move(up);
+      pending_seed_ = task.seed();
     }
     absl::Status s = WithRetries([&] { return Upload(*pending_upload_); });
     if (Transient(s) || absl::IsUnauthenticated(s)) {
@@ -333,31 +353,77 @@ class Daemon {
   }
 
   absl::Status Upload(const UpdateUpload& up) {
+    v1::UpdateChunk header;
+    header.set_round(up.round);
+    if (!up.secagg_advertisement.empty()) {
+      header.set_content(v1::UpdateChunk::SECAGG_ADVERTISEMENT);
+      header.set_plain_bytes(up.plain_bytes);
+      return UploadBytes(std::move(header), up.secagg_advertisement);
+    }
+    header.set_weight(up.weight);
+    header.set_train_loss(up.stats.mean_loss);
+    header.set_within_clip_norm(up.within_clip_norm);
+    if (up.record_epsilon >= 0) header.set_record_epsilon(up.record_epsilon);
+    return UploadBytes(std::move(header), up.payload);
+  }
+
+  // Streams `data` in chunks, the first carrying `header` (with the session and size added).
+  absl::Status UploadBytes(v1::UpdateChunk header, const std::string& data) {
     v1::UploadResponse resp;
     auto ctx = Context(options_.rpc_timeout);
     auto writer = stub_->UploadUpdate(ctx.get(), &resp);
+    const int64_t round = header.round();
+    header.set_session(session_);
+    header.set_total_bytes(static_cast<int64_t>(data.size()));
     size_t offset = 0;
     bool first = true;
     do {
       v1::UpdateChunk chunk;
       if (first) {
-        chunk.set_session(session_);
-        chunk.set_round(up.round);
-        chunk.set_weight(up.weight);
-        chunk.set_train_loss(up.stats.mean_loss);
-        chunk.set_within_clip_norm(up.within_clip_norm);
-        if (up.record_epsilon >= 0) chunk.set_record_epsilon(up.record_epsilon);
-        chunk.set_total_bytes(static_cast<int64_t>(up.payload.size()));
+        chunk = std::move(header);
         first = false;
       }
-      const size_t n = std::min(options_.chunk_bytes, up.payload.size() - offset);
-      chunk.set_data(up.payload.data() + offset, n);
+      const size_t n = std::min(options_.chunk_bytes, data.size() - offset);
+      chunk.set_data(data.data() + offset, n);
       offset += n;
       if (!writer->Write(chunk)) break;  // the server ended the call; Finish tells why
-      if (options_.on_upload_progress) options_.on_upload_progress(up.round, offset);
-    } while (offset < up.payload.size());
+      if (options_.on_upload_progress) options_.on_upload_progress(round, offset);
+    } while (offset < data.size());
     writer->WritesDone();
     return FromGrpcStatus(writer->Finish());
+  }
+
+  // One exchange of secure aggregation: the participant's answer to the coordinator's request,
+  // uploaded like an update (a masked input is as large as one). A request this client cannot
+  // answer (out of turn, another round, a restart lost the secrets) fails the task: the
+  // coordinator counts a dropout.
+  absl::Status SecureAggregation(const v1::Task& task) {
+    int phase = secagg_.next_phase();
+    if (!secagg_last_ || secagg_last_->request != task.secagg_request()) {
+      TAILOR_ASSIGN_OR_RETURN(std::string reply, secagg_.Handle(task.secagg_request()));
+      secagg_last_ = SecAggAnswer{task.secagg_request(), std::move(reply), phase};
+    }
+    // The same request again (this client's reply did not get through): the same reply, not a
+    // second answer, which the protocol would refuse.
+    phase = secagg_last_->phase;
+    const std::string& reply = secagg_last_->reply;
+    v1::UpdateChunk header;
+    header.set_round(task.round());
+    header.set_content(v1::UpdateChunk::SECAGG_REPLY);
+    absl::Status s = WithRetries([&] { return UploadBytes(header, reply); });
+    if (Transient(s) || absl::IsUnauthenticated(s)) return s;
+    if (!s.ok()) {
+      // The exchange moved on without this client (its deadline passed): nothing to redo.
+      Log(LogLevel::kWarn, "secagg_reply_refused",
+          {{"round", absl::StrCat(task.round())},
+           {"code", absl::StatusCodeToString(s.code())},
+           {"msg", std::string(s.message())}});
+      return absl::OkStatus();
+    }
+    Log(LogLevel::kInfo, "secagg_replied",
+        {{"round", absl::StrCat(task.round())}, {"phase", absl::StrCat(phase)}});
+    if (options_.on_secagg_reply) options_.on_secagg_reply(task.round(), phase);
+    return absl::OkStatus();
   }
 
   absl::Status Evaluate(const v1::Task& task) {
@@ -437,6 +503,14 @@ class Daemon {
   std::string partial_sha_;
   std::unique_ptr<ParameterSetDecoder> partial_;
   std::optional<UpdateUpload> pending_upload_;
+  uint64_t pending_seed_ = 0;
+  // This client's side of secure aggregation for its current round.
+  SecAggParticipant secagg_{options_.context.client_id};
+  struct SecAggAnswer {
+    std::string request, reply;
+    int phase = 0;
+  };
+  std::optional<SecAggAnswer> secagg_last_;
 };
 
 }  // namespace

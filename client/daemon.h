@@ -61,6 +61,9 @@ struct DaemonOptions {
   // Fault injection for tests: called after each upload chunk is written with the round and the
   // bytes sent so far (a test stalls here to be killed mid-upload). Null in production.
   std::function<void(int64_t round, uint64_t bytes_sent)> on_upload_progress;
+  // Fault injection for tests: called once a secure-aggregation reply of `phase` (1 shares,
+  // 2 masked input, 3 unmasking) was accepted (a test stalls here to be killed mid-protocol).
+  std::function<void(int64_t round, int phase)> on_secagg_reply;
 };
 
 // Runs until the coordinator says the experiment is finished (OK), or a permanent error.

@@ -298,8 +298,33 @@ absl::Status ValidateSecureAggregation(const ExperimentConfig& c, const Checker&
                         absl::StrCat("must be in [0, 1], got ", value));
     }
   }
+  for (const auto& at : d.at()) {
+    if (SecAggBoundaryIndex(at.boundary()) < 0) {
+      return check.Fail("secure_aggregation.simulated_dropout.at.boundary",
+                        absl::StrCat("must be before_advertise, after_advertise, after_share or "
+                                     "after_input, got '", at.boundary(), "'"));
+    }
+    if (at.round() < 1 || at.client() < 0) {
+      return check.Fail("secure_aggregation.simulated_dropout.at",
+                        absl::StrCat("needs a round >= 1 and a client id >= 0, got round ",
+                                     at.round(), " client ", at.client()));
+    }
+  }
   return absl::OkStatus();
 }
+
+}  // namespace
+
+int SecAggBoundaryIndex(absl::string_view boundary) {
+  static constexpr const char* kNames[] = {"before_advertise", "after_advertise", "after_share",
+                                           "after_input"};
+  for (int i = 0; i < 4; ++i) {
+    if (boundary == kNames[i]) return i;
+  }
+  return -1;
+}
+
+namespace {
 
 absl::Status ValidatePrivacy(const ExperimentConfig& c, const Checker& check) {
   const auto& p = c.privacy();

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "core/env.h"
 #include "models/model_spec.h"
 #include "tailor/config.pb.h"
@@ -31,6 +32,10 @@ absl::StatusOr<ConfigOverride> ParseOverride(const std::string& flag);
 // True when the config turns client-level differential privacy on (privacy.clip_norm,
 // noise_multiplier or target_epsilon set).
 bool PrivacyEnabled(const config::ExperimentConfig& config);
+
+// secure_aggregation.simulated_dropout's boundaries by name: 0 before_advertise,
+// 1 after_advertise, 2 after_share, 3 after_input; -1 for any other.
+int SecAggBoundaryIndex(absl::string_view boundary);
 
 // `source_name` is used in error messages (normally the file path).
 absl::StatusOr<config::ExperimentConfig> ParseExperimentConfig(

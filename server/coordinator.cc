@@ -140,7 +140,21 @@ absl::StatusOr<std::unique_ptr<Coordinator>> Coordinator::Create(CoordinatorOpti
   }
   if (c->options_.checkpoints != nullptr) {
     TAILOR_ASSIGN_OR_RETURN(auto attempt, c->options_.checkpoints->LastAttempt());
-    if (attempt && attempt->round == c->completed_rounds_ + 1) c->attempt_ = *attempt;
+    if (attempt && attempt->round == c->completed_rounds_ + 1) {
+      c->attempt_ = *attempt;
+      if (c->options_.secure_aggregation) {
+        // The interrupted attempt may have reached the protocol (keys advertised, shares sent,
+        // inputs masked). Running it again would mask the same updates under new keys, and two
+        // sums over different survivors could reveal one client's update: it is aborted, and
+        // the round goes on as its next attempt (another cohort draw and seed, fresh keys).
+        LogEvent(LogLevel::kWarn, "secagg_attempt_aborted",
+                 {{"round", absl::StrCat(attempt->round)},
+                  {"attempt", absl::StrCat(attempt->attempt)},
+                  {"msg", "the coordinator restarted during this attempt; the round goes on "
+                          "with the next"}});
+        ++c->attempt_.attempt;
+      }
+    }
   }
   return c;
 }

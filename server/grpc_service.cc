@@ -97,12 +97,77 @@ void CoordinatorService::DispatchTrain(const TrainTask& task, const std::vector<
   v1::Task t = NewTask(v1::Task::TRAIN, task.round, task.global_shared);
   t.set_seed(task.seed);
   TrainOptionsToProto(task.options, t.mutable_options());
+  if (task.secure_aggregation) {
+    const SecureAggregationTask& sa = *task.secure_aggregation;
+    v1::SecAggParameters* p = t.mutable_secure_aggregation();
+    p->set_threshold(sa.threshold);
+    p->set_neighbours(sa.neighbours);
+    p->set_clip_norm(sa.clip_norm);
+    p->set_max_weight(sa.max_weight);
+  }
   train_task_ = t;
   for (int64_t id : cohort) {
     auto it = clients_.find(id);
     if (it != clients_.end()) it->second.train = {task.round, task.round, Now()};
     Deliver(id, t);
   }
+}
+
+void CoordinatorService::DispatchSecAgg(int64_t round,
+                                        const std::map<int64_t, std::string>& requests,
+                                        std::shared_ptr<SecAggSink> sink) {
+  std::vector<int64_t> strangers;
+  {
+    absl::MutexLock lock(&mu_);
+    secagg_sink_ = sink;
+    secagg_round_ = round;
+    const int64_t exchange = ++secagg_exchange_;
+    for (auto& [id, slot] : clients_) {
+      // A request of an earlier exchange not yet picked up is void now.
+      if (slot.pending && slot.pending->kind() == v1::Task::SECURE_AGGREGATION) slot.pending.reset();
+      slot.secagg.round = 0;
+    }
+    for (const auto& [id, request] : requests) {
+      auto it = clients_.find(id);
+      v1::SecAggRequest parsed;
+      if (it == clients_.end() || !parsed.ParseFromString(request)) {
+        strangers.push_back(id);
+        continue;
+      }
+      // Each request asks for the reply of the same phase (SecAggRequest's oneof is one field
+      // ahead of SecAggReply's).
+      v1::Task t;
+      t.set_kind(v1::Task::SECURE_AGGREGATION);
+      t.set_round(round);
+      t.set_secagg_request(request);
+      it->second.secagg = {round, exchange, Now()};
+      it->second.secagg_reply = static_cast<int>(parsed.phase_case()) + 1;
+      it->second.secagg_task = t;
+      Deliver(id, std::move(t));
+    }
+  }
+  for (int64_t id : strangers) {
+    sink->OnSecAggFailure(id, absl::NotFoundError(absl::StrCat(
+                                  "client ", id, " is not registered with this coordinator")));
+  }
+}
+
+bool CoordinatorService::HoldsSecAggRequest(const ClientSlot& slot) const {
+  return secagg_sink_ && slot.secagg.round != 0 && slot.secagg.id == secagg_exchange_;
+}
+
+void CoordinatorService::SecAggDropout(int64_t client, const absl::Status& why) {
+  auto it = clients_.find(client);
+  if (it == clients_.end() || !HoldsSecAggRequest(it->second)) return;
+  it->second.secagg.round = 0;
+  std::shared_ptr<SecAggSink> sink = secagg_sink_;
+  log_.Log(LogLevel::kWarn, "secagg_dropout",
+           {{"client", ParticipantId(client)},
+            {"round", absl::StrCat(secagg_round_)},
+            {"msg", std::string(why.message())}});
+  mu_.Unlock();  // the sink takes its own lock
+  sink->OnSecAggFailure(client, why);
+  mu_.Lock();
 }
 
 std::optional<v1::Task> CoordinatorService::LostTaskOf(const ClientSlot& slot) const {
@@ -115,6 +180,10 @@ std::optional<v1::Task> CoordinatorService::LostTaskOf(const ClientSlot& slot) c
   if (eval_sink_ && eval_sink_->open() && slot.eval.round != 0 && slot.eval.id == eval_id_) {
     return eval_task_;
   }
+  // The same request again: a client that still holds its protocol state answers it; one that
+  // restarted has none and reports the task failed (a dropout of the exchange), and one that
+  // already answered refuses a second request of the phase. None can be made to reveal more.
+  if (HoldsSecAggRequest(slot)) return slot.secagg_task;
   return std::nullopt;
 }
 
@@ -331,13 +400,10 @@ CoordinatorService::OpenTrainSinkFor(const std::string& session, int64_t round, 
   return std::make_pair(client, train_sink_);
 }
 
-grpc::Status CoordinatorService::AcceptUpload(const std::string& session, int64_t round,
-                                              double weight, double train_loss,
-                                              UploadPrivacy privacy,
-                                              std::shared_ptr<absl::StatusOr<ParameterSet>> decoded,
-                                              uint64_t bytes) {
+grpc::Status CoordinatorService::AcceptUpload(const std::string& session, UpdateUpload upload) {
   std::shared_ptr<UpdateSink> sink;
-  UpdateUpload upload;
+  const int64_t round = upload.round;
+  const uint64_t bytes = static_cast<uint64_t>(upload.wire_bytes);
   {
     absl::MutexLock lock(&mu_);
     // Not charged again: the upload was charged when it was admitted.
@@ -349,13 +415,6 @@ grpc::Status CoordinatorService::AcceptUpload(const std::string& session, int64_
     upload.client_id = open->first;
     sink = std::move(open->second);
   }
-  upload.round = round;
-  upload.weight = weight;
-  upload.stats.mean_loss = train_loss;
-  upload.within_clip_norm = privacy.within_clip_norm;
-  upload.record_epsilon = privacy.record_epsilon;
-  upload.decoded = std::move(decoded);
-  upload.wire_bytes = static_cast<int64_t>(bytes);
   // Schema checks and aggregation happen in the Round, outside the service lock.
   grpc::Status status = ToGrpcStatus(sink->OnUpdate(upload));
   log_.Log(status.ok() ? LogLevel::kInfo : LogLevel::kWarn,
@@ -377,6 +436,52 @@ grpc::Status CoordinatorService::AcceptUpload(const std::string& session, int64_
     CountRejectedUploadLocked(status.error_code());
   }
   return status;
+}
+
+grpc::Status CoordinatorService::AdmitSecAggReply(const std::string& session, int64_t round) {
+  absl::MutexLock lock(&mu_);
+  absl::StatusOr<int64_t> client = ClientOf(session);
+  if (!client.ok()) return ToGrpcStatus(client.status());
+  if (!HoldsSecAggRequest(clients_[*client]) || round != secagg_round_) {
+    // ABORTED: the exchange moved on (a late answer); the client polls for its next task.
+    return grpc::Status(grpc::StatusCode::ABORTED,
+                        absl::StrCat("client ", *client,
+                                     " holds no open secure-aggregation request of round ", round));
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status CoordinatorService::AcceptSecAggReply(const std::string& session, int64_t round,
+                                                   std::string reply) {
+  std::shared_ptr<SecAggSink> sink;
+  int64_t client = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    absl::StatusOr<int64_t> resolved = ClientOf(session, /*charge=*/false);
+    if (!resolved.ok()) return ToGrpcStatus(resolved.status());
+    client = *resolved;
+    ClientSlot& slot = clients_[client];
+    if (!HoldsSecAggRequest(slot) || round != secagg_round_) {
+      return grpc::Status(grpc::StatusCode::ABORTED,
+                          absl::StrCat("client ", client,
+                                       " holds no open secure-aggregation request of round ",
+                                       round));
+    }
+    // The routing facts the service can check; the protocol checks the contents.
+    v1::SecAggReply header;
+    if (!header.ParseFromString(reply) || header.round() != round ||
+        header.client_id() != client ||
+        static_cast<int>(header.phase_case()) != slot.secagg_reply) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          absl::StrCat("client ", client, "'s secure-aggregation reply does not ",
+                                       "answer its request (round ", round, ", phase ",
+                                       slot.secagg_reply, ")"));
+    }
+    slot.secagg.round = 0;
+    sink = secagg_sink_;
+  }
+  sink->OnSecAggReply(client, std::move(reply));
+  return grpc::Status::OK;
 }
 
 std::string CoordinatorService::ParticipantId(int64_t client) const {

@@ -112,6 +112,12 @@ class CoordinatorService final : public tailor::v1::Coordinator::CallbackService
                      std::shared_ptr<UpdateSink> sink) override;
   void DispatchEval(const EvalTask& task, const std::vector<int64_t>& clients,
                     std::shared_ptr<EvalSink> sink) override;
+  // Each request becomes a SECURE_AGGREGATION task; the answer is an UploadUpdate of content
+  // SECAGG_REPLY. A client that polls while it holds a request it was given (it restarted and
+  // lost its secrets), reports it failed, or goes silent past the heartbeat timeout is that
+  // exchange's dropout.
+  void DispatchSecAgg(int64_t round, const std::map<int64_t, std::string>& requests,
+                      std::shared_ptr<SecAggSink> sink) override;
   void Finish() override;
   // After Finish: waits until every client heard from within two long-poll periods has been
   // told the experiment is over, or `deadline`. True when all were told.
@@ -152,16 +158,14 @@ class CoordinatorService final : public tailor::v1::Coordinator::CallbackService
   // For the model-stream reactor: bytes handed to gRPC.
   void CountModelBytesSent(uint64_t bytes);
   // For the upload reactor only: whether `session` may upload for `round` (checked on the first
-  // chunk), and the complete, decoded upload.
+  // chunk), and the complete upload (its update decoded, or its key advertisement; the client id
+  // is the session's).
   grpc::Status AdmitUpload(const std::string& session, int64_t round);
-  // What an upload's header says about privacy (UpdateUpload's fields of the same names).
-  struct UploadPrivacy {
-    bool within_clip_norm = false;
-    double record_epsilon = -1;
-  };
-  grpc::Status AcceptUpload(const std::string& session, int64_t round, double weight,
-                            double train_loss, UploadPrivacy privacy,
-                            std::shared_ptr<absl::StatusOr<ParameterSet>> decoded, uint64_t bytes);
+  grpc::Status AcceptUpload(const std::string& session, UpdateUpload upload);
+  // The same for a secure-aggregation reply: whether `session` holds an open request of
+  // `round`, and the reply itself (its round, sender and phase must be the request's).
+  grpc::Status AdmitSecAggReply(const std::string& session, int64_t round);
+  grpc::Status AcceptSecAggReply(const std::string& session, int64_t round, std::string reply);
   void CountRejectedUpload(grpc::StatusCode code);
   int64_t max_upload_bytes() const { return options_.max_upload_bytes; }
 
@@ -215,6 +219,11 @@ class CoordinatorService final : public tailor::v1::Coordinator::CallbackService
     // holds one lost its task (it restarted): it gets the same task again.
     Assignment train;
     Assignment eval;
+    // A secure-aggregation request (id: the exchange) and the reply it asks for
+    // (v1::SecAggReply::PhaseCase).
+    Assignment secagg;
+    int secagg_reply = 0;
+    v1::Task secagg_task;
     bool told_finished = false;
   };
 
@@ -250,6 +259,10 @@ class CoordinatorService final : public tailor::v1::Coordinator::CallbackService
   // evaluation (mu_ is released around the sink call).
   void TaskFailed(int64_t client, const v1::TaskFailure& failure)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The client's open secure-aggregation request, if it holds one, ends as a dropout of its
+  // exchange (mu_ is released around the sink call).
+  void SecAggDropout(int64_t client, const absl::Status& why) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool HoldsSecAggRequest(const ClientSlot& slot) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // A client id for log lines about round participation ("withheld" under
   // withhold_participation).
   std::string ParticipantId(int64_t client) const;
@@ -277,6 +290,9 @@ class CoordinatorService final : public tailor::v1::Coordinator::CallbackService
   int64_t eval_round_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t eval_id_ ABSL_GUARDED_BY(mu_) = 0;
   v1::Task eval_task_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<SecAggSink> secagg_sink_ ABSL_GUARDED_BY(mu_);
+  int64_t secagg_round_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t secagg_exchange_ ABSL_GUARDED_BY(mu_) = 0;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   int64_t completed_rounds_ ABSL_GUARDED_BY(mu_) = 0;

@@ -51,8 +51,11 @@ void CoordinatorService::ReportLostClients(absl::Time now) {
            slot.last_seen != absl::InfinitePast() &&
            now - std::max(slot.last_seen, a.at) > options_.heartbeat_timeout;
   };
-  std::vector<int64_t> lost_train, lost_eval;
+  std::vector<int64_t> lost_train, lost_eval, lost_secagg;
   for (auto& [id, slot] : clients_) {
+    if (HoldsSecAggRequest(slot) && silent(slot, slot.secagg, secagg_exchange_)) {
+      lost_secagg.push_back(id);
+    }
     if (train_sink_ && silent(slot, slot.train, train_round_)) {
       lost_train.push_back(id);
       slot.train.round = 0;
@@ -62,13 +65,17 @@ void CoordinatorService::ReportLostClients(absl::Time now) {
       slot.eval.round = 0;
     }
   }
+  const std::string why =
+      absl::StrCat("not heard from for ", absl::FormatDuration(options_.heartbeat_timeout));
+  for (int64_t id : lost_secagg) {
+    ++stats_.clients_lost;
+    SecAggDropout(id, absl::UnavailableError(why));
+  }
   if (lost_train.empty() && lost_eval.empty()) return;
   stats_.clients_lost += static_cast<int64_t>(lost_train.size() + lost_eval.size());
   std::shared_ptr<UpdateSink> train_sink = train_sink_;
   std::shared_ptr<EvalSink> eval_sink = eval_sink_;
   const int64_t train_round = train_round_, eval_round = eval_round_;
-  const std::string why =
-      absl::StrCat("not heard from for ", absl::FormatDuration(options_.heartbeat_timeout));
   mu_.Unlock();  // the sinks take their own locks and call observers
   auto report = [this, &why](int64_t id, const char* task, int64_t round) {
     log_.Log(LogLevel::kWarn, "client_lost",
@@ -105,6 +112,10 @@ void CoordinatorService::TaskFailed(int64_t client, const v1::TaskFailure& failu
   ClientSlot& slot = found->second;
   const absl::Status why = absl::AbortedError(
       absl::StrCat("client ", client, " could not do its task: ", failure.reason().substr(0, 500)));
+  if (failure.kind() == v1::Task::SECURE_AGGREGATION) {
+    if (failure.round() == secagg_round_) SecAggDropout(client, why);
+    return;
+  }
   std::shared_ptr<UpdateSink> train_sink;
   std::shared_ptr<EvalSink> eval_sink;
   if (failure.kind() == v1::Task::TRAIN && train_sink_ && slot.train.round != 0 &&

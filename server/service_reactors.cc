@@ -53,7 +53,8 @@ class FetchReactor : public grpc::ServerWriteReactor<v1::ModelChunk> {
 
 // Decodes an update as its chunks arrive (straight into tensors: no reassembly buffer),
 // enforcing the declared and the configured size. The sender is authenticated and the round
-// checked on the first chunk, before any data is taken.
+// checked on the first chunk, before any data is taken. A secure-aggregation message (a key
+// advertisement, a reply) is kept as bytes instead, under the same limits.
 class UploadReactor : public grpc::ServerReadReactor<v1::UpdateChunk> {
  public:
   UploadReactor(CoordinatorService* service, v1::UploadResponse* response)
@@ -65,7 +66,7 @@ class UploadReactor : public grpc::ServerReadReactor<v1::UpdateChunk> {
       Complete();
       return;
     }
-    if (!decoder_) {
+    if (!started_) {
       session_ = chunk_.session();
       round_ = chunk_.round();
       weight_ = chunk_.weight();
@@ -79,12 +80,24 @@ class UploadReactor : public grpc::ServerReadReactor<v1::UpdateChunk> {
                                          service_->max_upload_bytes())));
         return;
       }
-      grpc::Status admitted = service_->AdmitUpload(session_, round_);
+      content_ = chunk_.content();
+      plain_bytes_ = chunk_.plain_bytes();
+      if (!v1::UpdateChunk::Content_IsValid(content_)) {
+        Refuse(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                            absl::StrCat("unknown upload content ", content_)));
+        return;
+      }
+      grpc::Status admitted = content_ == v1::UpdateChunk::SECAGG_REPLY
+                                  ? service_->AdmitSecAggReply(session_, round_)
+                                  : service_->AdmitUpload(session_, round_);
       if (!admitted.ok()) {
         Refuse(admitted);
         return;
       }
-      decoder_ = std::make_unique<ParameterSetDecoder>(static_cast<uint64_t>(total_));
+      started_ = true;
+      if (content_ == v1::UpdateChunk::UPDATE) {
+        decoder_ = std::make_unique<ParameterSetDecoder>(static_cast<uint64_t>(total_));
+      }
     } else if ((!chunk_.session().empty() && chunk_.session() != session_) ||
                (chunk_.round() != 0 && chunk_.round() != round_) ||
                (chunk_.total_bytes() != 0 && chunk_.total_bytes() != total_)) {
@@ -99,6 +112,11 @@ class UploadReactor : public grpc::ServerReadReactor<v1::UpdateChunk> {
       return;
     }
     received_ += chunk_.data().size();
+    if (!decoder_) {
+      bytes_ += chunk_.data();
+      StartRead(&chunk_);
+      return;
+    }
     absl::Status decoded = decoder_->Append(chunk_.data());
     if (!decoded.ok()) {
       // Bad content (not framing): the round records the rejection like any other.
@@ -121,14 +139,28 @@ class UploadReactor : public grpc::ServerReadReactor<v1::UpdateChunk> {
     Finish(std::move(status));
   }
   void Deliver(std::shared_ptr<absl::StatusOr<ParameterSet>> decoded) {
-    grpc::Status status =
-        service_->AcceptUpload(session_, round_, weight_, loss_,
-                               {within_clip_norm_, record_epsilon_}, std::move(decoded), received_);
+    UpdateUpload upload;
+    upload.round = round_;
+    upload.wire_bytes = static_cast<int64_t>(received_);
+    if (content_ == v1::UpdateChunk::SECAGG_ADVERTISEMENT) {
+      // Weight, loss and the privacy bits are in the masked input, not beside it.
+      upload.secagg_advertisement = std::move(bytes_);
+      upload.plain_bytes = plain_bytes_;
+    } else {
+      upload.weight = weight_;
+      upload.stats.mean_loss = loss_;
+      upload.within_clip_norm = within_clip_norm_;
+      upload.record_epsilon = record_epsilon_;
+      upload.decoded = std::move(decoded);
+    }
+    grpc::Status status = content_ == v1::UpdateChunk::SECAGG_REPLY
+                              ? service_->AcceptSecAggReply(session_, round_, std::move(bytes_))
+                              : service_->AcceptUpload(session_, std::move(upload));
     response_->set_accepted(status.ok());
     Finish(status);
   }
   void Complete() {
-    if (!decoder_) {
+    if (!started_) {
       Refuse(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "empty upload stream"));
       return;
     }
@@ -138,13 +170,18 @@ class UploadReactor : public grpc::ServerReadReactor<v1::UpdateChunk> {
           absl::StrCat("upload truncated: got ", received_, " of ", total_, " bytes")));
       return;
     }
-    Deliver(std::make_shared<absl::StatusOr<ParameterSet>>(decoder_->Finish()));
+    Deliver(decoder_ ? std::make_shared<absl::StatusOr<ParameterSet>>(decoder_->Finish())
+                     : nullptr);
   }
 
   CoordinatorService* service_;
   v1::UploadResponse* response_;
   v1::UpdateChunk chunk_;
-  std::unique_ptr<ParameterSetDecoder> decoder_;
+  bool started_ = false;  // the first chunk was admitted
+  int content_ = v1::UpdateChunk::UPDATE;
+  int64_t plain_bytes_ = 0;
+  std::unique_ptr<ParameterSetDecoder> decoder_;  // an update's
+  std::string bytes_;                             // a secure-aggregation message's
   std::string session_;
   int64_t round_ = 0;
   double weight_ = 0;

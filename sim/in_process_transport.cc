@@ -96,6 +96,7 @@ absl::Status InProcessTransport::BeginSecAgg(const TrainTask& task, UpdateUpload
 
 bool InProcessTransport::SimulatedDropout(int64_t client, int64_t round, int boundary) const {
   const InProcessTransportOptions::SecAggDropout& d = options_.secagg_dropout;
+  if (auto it = d.at.find({round, client}); it != d.at.end() && it->second == boundary) return true;
   const double p[4] = {d.before_advertise, d.after_advertise, d.after_share, d.after_input};
   if (!(p[boundary] > 0)) return false;
   const uint64_t h = DeriveSeed(d.seed, {static_cast<uint64_t>(client), static_cast<uint64_t>(round),

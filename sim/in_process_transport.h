@@ -40,6 +40,8 @@ struct InProcessTransportOptions {
   struct SecAggDropout {
     double before_advertise = 0, after_advertise = 0, after_share = 0, after_input = 0;
     uint64_t seed = 0;
+    // And exactly these: (round, client) -> boundary (0..3, the order above).
+    std::map<std::pair<int64_t, int64_t>, int> at;
   };
   SecAggDropout secagg_dropout;
 };

@@ -9,6 +9,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "client/personal_store.h"
+#include "core/config_loader.h"
 #include "core/serialization.h"
 #include "core/status_macros.h"
 #include "sim/pretrain.h"
@@ -122,7 +123,10 @@ absl::StatusOr<SimulationResult> RunSimulation(const config::ExperimentConfig& c
   to.store = store.get();
   if (const auto& d = c.secure_aggregation().simulated_dropout(); !c.secure_aggregation().mode().empty()) {
     to.secagg_dropout = {d.before_advertise(), d.after_advertise(), d.after_share(),
-                         d.after_input(), DeriveSeed(c.seed(), {0x64726f70ULL /*"drop"*/})};
+                         d.after_input(), DeriveSeed(c.seed(), {0x64726f70ULL /*"drop"*/}), {}};
+    for (const auto& at : d.at()) {
+      to.secagg_dropout.at[{at.round(), at.client()}] = SecAggBoundaryIndex(at.boundary());
+    }
   }
   TAILOR_ASSIGN_OR_RETURN(std::unique_ptr<InProcessTransport> transport,
                           InProcessTransport::Create(std::move(to)));

@@ -28,6 +28,10 @@ ABSL_FLAG(std::string, token_file, "", "File holding this client's token.");
 ABSL_FLAG(int64_t, testing_stall_upload_after_bytes, -1,
           "Testing only: stop for good once this many bytes of an upload are sent (fault tests "
           "kill the client there).");
+ABSL_FLAG(int32_t, testing_stall_after_secagg_phase, 0,
+          "Testing only: stall for good after this client's secure-aggregation reply of this "
+          "phase (1 shares, 2 masked input, 3 unmasking) was accepted, so a test can kill it "
+          "mid-protocol. 0: off");
 ABSL_FLAG(int64_t, testing_stall_upload_in_round, 0,
           "Testing only: with --testing_stall_upload_after_bytes, stall in this round's upload "
           "only (0: the first upload).");
@@ -153,6 +157,16 @@ int ClientCommand() {
       if (static_cast<int64_t>(sent) < stall || (stall_round > 0 && round != stall_round)) return;
       std::fprintf(stderr, "client %lld: stalled mid-upload after %llu bytes (testing)\n",
                    static_cast<long long>(id), static_cast<unsigned long long>(sent));
+      std::fflush(stderr);
+      while (true) absl::SleepFor(absl::Hours(1));
+    };
+  }
+  if (const int stall_phase = absl::GetFlag(FLAGS_testing_stall_after_secagg_phase);
+      stall_phase > 0) {
+    options.on_secagg_reply = [stall_phase, id](int64_t round, int phase) {
+      if (phase != stall_phase) return;
+      std::fprintf(stderr, "client %lld: stalled after secure-aggregation phase %d of round %lld (testing)\n",
+                   static_cast<long long>(id), phase, static_cast<long long>(round));
       std::fflush(stderr);
       while (true) absl::SleepFor(absl::Hours(1));
     };

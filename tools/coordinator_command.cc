@@ -23,6 +23,7 @@
 #include "core/serialization.h"
 #include "core/status_macros.h"
 #include "grpcpp/server_builder.h"
+#include "privacy/secagg_input.h"
 #include "server/checkpoint_store.h"
 #include "server/coordinator.h"
 #include "server/grpc_service.h"
@@ -195,14 +196,6 @@ class StatusUpdater : public RoundObserver {
 
 int Run(const config::ExperimentConfig& c) {
   Env* env = Env::Default();
-  if (!c.secure_aggregation().mode().empty()) {
-    // The protocol runs in `tailor simulate` (virtual clients run it for real); its tailor.v1
-    // phases are not served yet. Refused here rather than failing every client at round 1.
-    std::fprintf(stderr,
-                 "tailor coordinator: secure_aggregation is not served over the network yet "
-                 "(issue 17); it runs in tailor simulate\n");
-    return 2;
-  }
   const std::string address = absl::GetFlag(FLAGS_listen);
   auto credentials = ServerCredentialsFromFlags(address);
   if (!credentials.ok()) {
@@ -266,6 +259,13 @@ int Run(const config::ExperimentConfig& c) {
   const ParameterSet shared = experiment->algorithm->policy().Shared(*experiment->initial_model);
   // An encoded update is the shared parameters plus per-tensor framing and a digest.
   so.max_upload_bytes = static_cast<int64_t>(shared.TotalBytes()) + 64 * (shared.size() + 1) + 4096;
+  if (!c.secure_aggregation().mode().empty()) {
+    // A masked input is one 8-byte word per value (and the weight, loss and clip bits) in a
+    // SecAggReply; key shares and unmasking replies are far smaller.
+    so.max_upload_bytes = std::max<int64_t>(
+        so.max_upload_bytes,
+        8 * static_cast<int64_t>(SecAggInputLength(shared.TotalElements())) + 4096);
+  }
   // Every client starts from this model; one without the pretrained base file fetches it.
   so.base_model = experiment->initial_model;
   CoordinatorService service(so);

@@ -130,6 +130,12 @@ TEST(ConfigLoader, EachRangeCheck) {
       {"rounds: 1 data { num_clients: 5 } secure_aggregation { mode: \"secagg\" clip_norm: 1 "
        "simulated_dropout { after_share: 2 } }",
        "secure_aggregation.simulated_dropout.after_share"},
+      {"rounds: 1 data { num_clients: 5 } secure_aggregation { mode: \"secagg\" clip_norm: 1 "
+       "simulated_dropout { at { round: 1 client: 2 boundary: \"mid_air\" } } }",
+       "secure_aggregation.simulated_dropout.at.boundary"},
+      {"rounds: 1 data { num_clients: 5 } secure_aggregation { mode: \"secagg\" clip_norm: 1 "
+       "simulated_dropout { at { round: 0 client: 2 boundary: \"after_share\" } } }",
+       "secure_aggregation.simulated_dropout.at"},
       {"rounds: 1 data { num_clients: 5 } server { aggregator: \"median\" } "
        "secure_aggregation { mode: \"secagg\" clip_norm: 1 }",
        "server.aggregator"},

@@ -679,5 +679,99 @@ TEST_F(NetworkTest, ARestartedClientKeepsItsPersonalHead) {
   EXPECT_NE(metrics.find("\"round\":3"), std::string::npos) << metrics;
 }
 
+// Secure aggregation over tailor.v1 with real client processes (issue 17). Client 1 is killed
+// after sending its key shares (the survivors' pairwise masks with it must come out of the sum
+// through its shares), client 2 after sending its masked input (its self mask must come out
+// through the others' shares of its seed), both by SIGKILL while the protocol runs. The round
+// completes with the inputs of clients 0, 2 and 3, and the model is, bit for bit, the one a
+// simulation gets with the same two clients dropping at the same boundaries.
+TEST_F(NetworkTest, SecureAggregationCompletesWithTheRightSumWhenTwoClientsAreKilledMidProtocol) {
+  const std::string secagg =
+      ",rounds=1,upload.codec=none,secure_aggregation.mode=secagg,secure_aggregation.threshold=2,"
+      "secure_aggregation.clip_norm=1000,secure_aggregation.phase_timeout_seconds=120";
+  auto coordinator = Coordinator(secagg, {"--round_timeout_s=600", "--heartbeat_timeout_s=3"});
+  std::vector<std::unique_ptr<ChildProcess>> clients;
+  for (int i = 0; i < 4; ++i) {
+    std::vector<std::string> extra;
+    if (i == 1) extra = {"--testing_stall_after_secagg_phase=1"};
+    if (i == 2) extra = {"--testing_stall_after_secagg_phase=2"};
+    clients.push_back(Client(i, extra));
+  }
+  for (int i : {1, 2}) {
+    const std::string stalled = absl::StrCat("stalled after secure-aggregation phase ", i);
+    const std::string log = absl::StrCat("client", i, ".log");
+    for (int t = 0; t < 1200 && Log(log).find(stalled) == std::string::npos; ++t) {
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+    ASSERT_NE(Log(log).find(stalled), std::string::npos) << Log(log) << Log("coordinator.log");
+    clients[i]->Kill(SIGKILL);
+    EXPECT_EQ(clients[i]->Wait(absl::Seconds(5)), 128 + SIGKILL);
+  }
+  ASSERT_EQ(coordinator->Wait(absl::Minutes(3)), 0) << Log("coordinator.log");
+  for (int i : {0, 3}) EXPECT_EQ(clients[i]->Wait(absl::Seconds(30)), 0) << Log(absl::StrCat("client", i, ".log"));
+  const std::string metrics = Log("coord/metrics.jsonl");
+  EXPECT_NE(metrics.find("\"masked_inputs\":3"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("\"recovered_dropouts\":1"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("\"accepted\":3"), std::string::npos) << metrics;
+  // The coordinator never saw an update in the clear: every upload was a key advertisement.
+  EXPECT_EQ(Log("coordinator.log").find("sent an update in the clear"), std::string::npos);
+  ChildProcess sim({TAILOR_BINARY, "simulate", "--config=" + dir_ + "/exp.textproto",
+                    "--set=output_dir=" + dir_ + "/sim" + secagg +
+                        ",secure_aggregation.simulated_dropout.at={round:1 client:1 "
+                        "boundary:\"after_share\"},secure_aggregation.simulated_dropout.at={"
+                        "round:1 client:2 boundary:\"after_input\"}",
+                    "--quiet"},
+                   dir_ + "/sim.log");
+  ASSERT_EQ(sim.Wait(absl::Minutes(2)), 0) << Log("sim.log");
+  EXPECT_NE(Log("sim/metrics.jsonl").find("\"masked_inputs\":3"), std::string::npos)
+      << Log("sim/metrics.jsonl");
+  EXPECT_TRUE(*Env::Default()->ReadFile(dir_ + "/coord/final_shared.tlps") ==
+              *Env::Default()->ReadFile(dir_ + "/sim/final_shared.tlps"))
+      << "the secure sum over the network differs from the simulation's with the same dropouts";
+}
+
+// A coordinator killed while secure aggregation waits for masked inputs aborts that attempt on
+// restart (re-running it would mask the same updates under new keys) and goes on: round 1
+// completes as its second attempt, with fresh keys, and round 2 after it.
+TEST_F(NetworkTest, ACoordinatorKilledMidProtocolAbortsTheAttemptAndTheNextOneWorks) {
+  const std::string secagg =
+      ",rounds=2,upload.codec=none,secure_aggregation.mode=secagg_plus,"
+      "secure_aggregation.threshold=3,secure_aggregation.neighbours=2,"
+      "secure_aggregation.clip_norm=1000,secure_aggregation.phase_timeout_seconds=120";
+  const std::vector<std::string> flags = {"--round_timeout_s=600", "--heartbeat_timeout_s=60"};
+  auto coordinator = Coordinator(secagg, flags);
+  std::vector<std::unique_ptr<ChildProcess>> clients;
+  for (int i = 0; i < 4; ++i) {
+    clients.push_back(i == 1 ? Client(1, {"--testing_stall_after_secagg_phase=1"}) : Client(i));
+  }
+  // Client 1 sent its shares and went quiet: the coordinator waits for its masked input.
+  const std::string stalled = "stalled after secure-aggregation phase 1";
+  for (int t = 0; t < 1200 && Log("client1.log").find(stalled) == std::string::npos; ++t) {
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  ASSERT_NE(Log("client1.log").find(stalled), std::string::npos) << Log("client1.log");
+  coordinator->Kill(SIGKILL);
+  ASSERT_EQ(coordinator->Wait(absl::Seconds(10)), 128 + SIGKILL);
+  clients[1]->Kill(SIGKILL);
+  clients[1]->Wait(absl::Seconds(5));
+  clients[1] = Client(1);
+  auto restarted = Coordinator(secagg, flags);
+  ASSERT_EQ(restarted->Wait(absl::Minutes(3)), 0) << Log("coordinator.log");
+  for (int i = 0; i < 4; ++i) EXPECT_EQ(clients[i]->Wait(absl::Seconds(30)), 0) << i;
+  EXPECT_NE(Log("coordinator.log").find("event=secagg_attempt_aborted round=1 attempt=1"),
+            std::string::npos)
+      << Log("coordinator.log");
+  const std::string metrics = Log("coord/metrics.jsonl");
+  ASSERT_EQ(std::count(metrics.begin(), metrics.end(), '\n'), 2) << metrics;
+  EXPECT_NE(metrics.find("\"round\":1,"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("\"attempts\":2"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("\"round\":2,"), std::string::npos) << metrics;
+  // Every client's input is in both rounds' sums.
+  size_t at = 0;
+  int full = 0;
+  while ((at = metrics.find("\"masked_inputs\":4", at)) != std::string::npos) ++full, ++at;
+  EXPECT_EQ(full, 2) << metrics;
+}
+
 }  // namespace
 }  // namespace tailor

@@ -244,6 +244,124 @@ TEST_F(GrpcServiceTest, AClientThatCannotDoItsTaskSaysSoAndIsCountedAsFailedAtOn
   EXPECT_EQ(result->failed, 1);
 }
 
+// Records what reaches one secure-aggregation exchange.
+class RecordingSecAggSink : public SecAggSink {
+ public:
+  void OnSecAggReply(int64_t client_id, std::string reply) override {
+    absl::MutexLock lock(&mu_);
+    replies[client_id] = std::move(reply);
+  }
+  void OnSecAggFailure(int64_t client_id, const absl::Status& why) override {
+    absl::MutexLock lock(&mu_);
+    failures[client_id] = why;
+  }
+  absl::Mutex mu_;
+  std::map<int64_t, std::string> replies;
+  std::map<int64_t, absl::Status> failures;
+};
+
+// Secure aggregation's exchanges over tailor.v1: a request becomes the client's task, and a
+// reply reaches the exchange only from the client that holds the request, for its round and
+// phase; everything else gets a precise status and reaches nothing.
+TEST_F(GrpcServiceTest, SecureAggregationRepliesReachOnlyTheirOpenRequest) {
+  std::string s0, s1;
+  ASSERT_TRUE(Join(0, "t0", &s0).ok());
+  ASSERT_TRUE(Join(1, "t1", &s1).ok());
+  auto reply_of = [](int64_t client, int64_t round, bool shares) {
+    v1::SecAggReply r;
+    r.set_round(round);
+    r.set_client_id(client);
+    if (shares) {
+      r.mutable_shares()->add_shares()->set_ciphertext("sealed");
+    } else {
+      r.set_masked_input(std::string(16, 'x'));
+    }
+    return r.SerializeAsString();
+  };
+  const std::string good = reply_of(0, 1, true);
+  const int64_t n = static_cast<int64_t>(good.size());
+  EXPECT_EQ(Upload(s0, 1, good, n, 0, v1::UpdateChunk::SECAGG_REPLY).error_code(),
+            grpc::StatusCode::ABORTED)
+      << "no request is open";
+
+  // The protocol starts once the training round closed (its updates were key advertisements).
+  round_->AwaitAllReportedUntil(absl::Now());
+  (void)round_->Close();  // short here (nobody trained): only its being closed matters
+  v1::SecAggRequest request;
+  request.set_round(1);
+  request.mutable_roster()->add_advertisements()->set_client_id(0);
+  auto sink = std::make_shared<RecordingSecAggSink>();
+  service_->DispatchSecAgg(1, {{0, request.SerializeAsString()}, {1, request.SerializeAsString()},
+                               {7, request.SerializeAsString()}},
+                           sink);
+  EXPECT_EQ(sink->failures[7].code(), absl::StatusCode::kNotFound) << "client 7 is not registered";
+  v1::Task task;
+  ASSERT_TRUE(Wait(s0, &task).ok());
+  EXPECT_EQ(task.kind(), v1::Task::SECURE_AGGREGATION);
+  EXPECT_EQ(task.round(), 1);
+  EXPECT_EQ(task.secagg_request(), request.SerializeAsString());
+  // Polling again while holding it (a lost answer, a restart): the same request again.
+  v1::Task again;
+  ASSERT_TRUE(Wait(s0, &again).ok());
+  EXPECT_EQ(again.SerializeAsString(), task.SerializeAsString());
+
+  const std::string wrong_phase = reply_of(0, 1, false);
+  EXPECT_EQ(Upload(s0, 1, wrong_phase, static_cast<int64_t>(wrong_phase.size()), 0,
+                   v1::UpdateChunk::SECAGG_REPLY)
+                .error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT)
+      << "a masked input answering a roster";
+  const std::string someone_else = reply_of(1, 1, true);
+  EXPECT_EQ(Upload(s0, 1, someone_else, static_cast<int64_t>(someone_else.size()), 0,
+                   v1::UpdateChunk::SECAGG_REPLY)
+                .error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT)
+      << "a reply naming another client";
+  const std::string garbage = "not a proto \xff\xff";
+  EXPECT_EQ(Upload(s0, 1, garbage, static_cast<int64_t>(garbage.size()), 0,
+                   v1::UpdateChunk::SECAGG_REPLY)
+                .error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT)
+      << "bytes that do not parse";
+  EXPECT_EQ(Upload(s0, 2, good, n, 0, v1::UpdateChunk::SECAGG_REPLY).error_code(),
+            grpc::StatusCode::ABORTED)
+      << "another round";
+  EXPECT_EQ(Upload(s0, 1, good, n, 0, static_cast<v1::UpdateChunk::Content>(9)).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT)
+      << "unknown content";
+  const std::string huge(static_cast<size_t>(service_->max_upload_bytes()) + 1, 'x');
+  EXPECT_EQ(Upload(s0, 1, huge, static_cast<int64_t>(huge.size()), 0,
+                   v1::UpdateChunk::SECAGG_REPLY)
+                .error_code(),
+            grpc::StatusCode::RESOURCE_EXHAUSTED)
+      << "above the upload limit";
+  {
+    absl::MutexLock lock(&sink->mu_);
+    EXPECT_TRUE(sink->replies.empty()) << "nothing refused reached the exchange";
+  }
+  ASSERT_TRUE(Upload(s0, 1, good, n, 0, v1::UpdateChunk::SECAGG_REPLY).ok());
+  {
+    absl::MutexLock lock(&sink->mu_);
+    EXPECT_EQ(sink->replies[0], good);
+  }
+  EXPECT_EQ(Upload(s0, 1, good, n, 0, v1::UpdateChunk::SECAGG_REPLY).error_code(),
+            grpc::StatusCode::ABORTED)
+      << "a second answer to one request";
+
+  // Client 1 says it cannot answer (its state is gone): the exchange counts it at once.
+  grpc::ClientContext ctx;
+  v1::WaitForTaskRequest poll;
+  poll.set_session(s1);
+  poll.mutable_failed()->set_kind(v1::Task::SECURE_AGGREGATION);
+  poll.mutable_failed()->set_round(1);
+  poll.mutable_failed()->set_reason("no protocol state");
+  v1::Task next;
+  ASSERT_TRUE(stub_->WaitForTask(&ctx, poll, &next).ok());
+  absl::MutexLock lock(&sink->mu_);
+  EXPECT_EQ(sink->failures[1].code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(sink->replies.count(1), 0u);
+}
+
 TEST_F(GrpcServiceTest, FinishTellsWaitingClients) {
   std::string session;
   ASSERT_TRUE(Join(1, "t1", &session).ok());

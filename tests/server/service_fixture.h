@@ -102,7 +102,8 @@ class GrpcServiceTest : public ::testing::Test {
   }
   // Sends `payload` in 7-byte chunks, declaring `declared` bytes.
   grpc::Status Upload(const std::string& session, int64_t round, const std::string& payload,
-                      int64_t declared, double weight = 5) {
+                      int64_t declared, double weight = 5,
+                      v1::UpdateChunk::Content content = v1::UpdateChunk::UPDATE) {
     grpc::ClientContext ctx;
     v1::UploadResponse resp;
     auto writer = stub_->UploadUpdate(&ctx, &resp);
@@ -115,6 +116,7 @@ class GrpcServiceTest : public ::testing::Test {
         c.set_round(round);
         c.set_weight(weight);
         c.set_total_bytes(declared);
+        c.set_content(content);
         first = false;
       }
       const size_t n = std::min<size_t>(7, payload.size() - off);
