@@ -25,6 +25,10 @@ struct SecureAggregationTask {
   int neighbours = 0;  // SecAgg+'s k; 0: everyone
   double clip_norm = 0;
   int64_t max_weight = 0;
+  // Under central DP: the round's grid (privacy/dp_sum.h). The input is then the update in grid
+  // units, unweighted, with the within-clip bit (EncodeSecAggDpInput); 0: no DP.
+  double dp_grid = 0;
+  double dp_effective_clip = 0;
 };
 
 // What the coordinator hands a client for one round.

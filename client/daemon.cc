@@ -313,7 +313,8 @@ class Daemon {
     if (task.has_secure_aggregation()) {
       const v1::SecAggParameters& p = task.secure_aggregation();
       t.secure_aggregation =
-          SecureAggregationTask{p.threshold(), p.neighbours(), p.clip_norm(), p.max_weight()};
+          SecureAggregationTask{p.threshold(),  p.neighbours(), p.clip_norm(),
+                                p.max_weight(), p.dp_grid(),    p.dp_effective_clip()};
     }
     // A retried round (after a transient upload failure) must not train twice: reuse the result.
     // A new attempt of the round (another seed) is a new task: under secure aggregation reusing

@@ -18,10 +18,19 @@ absl::Status SecAggParticipant::Begin(const TrainTask& task, std::unique_ptr<Sec
   input_.clear();
   phase_ = Phase::kIdle;
   TAILOR_ASSIGN_OR_RETURN(ParameterSet delta, DecodeSharedUpdate(upload->payload, *task.global_shared));
-  // The device clamps its claimed weight to what the field was sized for.
-  const double weight = std::min(upload->weight, static_cast<double>(spec.max_weight));
-  TAILOR_ASSIGN_OR_RETURN(input_, EncodeSecAggInput(delta, weight, upload->stats.mean_loss,
-                                                    spec.clip_norm, spec.max_weight));
+  if (spec.dp_grid > 0) {
+    // Central DP: every client counts once, in the round's grid; the coordinator adds the
+    // noise to the unmasked sum.
+    DpSumGrid grid;
+    grid.grid = spec.dp_grid;
+    grid.effective_clip = spec.dp_effective_clip;
+    TAILOR_ASSIGN_OR_RETURN(input_, EncodeSecAggDpInput(delta, upload->within_clip_norm, grid));
+  } else {
+    // The device clamps its claimed weight to what the field was sized for.
+    const double weight = std::min(upload->weight, static_cast<double>(spec.max_weight));
+    TAILOR_ASSIGN_OR_RETURN(input_, EncodeSecAggInput(delta, weight, upload->stats.mean_loss,
+                                                      spec.clip_norm, spec.max_weight));
+  }
   SecAggRoundConfig config;
   config.round = task.round;
   config.threshold = spec.threshold;

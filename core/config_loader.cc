@@ -252,16 +252,20 @@ absl::Status ValidateSecureAggregation(const ExperimentConfig& c, const Checker&
                       absl::StrCat("unknown mode '", s.mode(), "' (known: secagg, secagg_plus)"));
   }
   if (s.mode().empty()) return absl::OkStatus();
-  if (PrivacyEnabled(c)) {
-    return check.Fail("secure_aggregation.mode",
-                      "secure aggregation with differential privacy is not built yet (issue 17)");
-  }
   if (c.server().aggregator() != "weighted_mean") {
     return check.Fail("server.aggregator",
                       absl::StrCat("secure aggregation sums updates: it needs weighted_mean, not ",
                                    c.server().aggregator()));
   }
-  if (!(s.clip_norm() > 0) || !std::isfinite(s.clip_norm())) {
+  if (PrivacyEnabled(c)) {
+    // Central DP on the unmasked sum: clients clip to privacy.clip_norm (adaptive or not) and
+    // round to the DP grid; a second clip norm would only confuse which one bounds an update.
+    if (s.clip_norm() != 0) {
+      return check.Fail("secure_aggregation.clip_norm",
+                        "leave it unset under differential privacy: privacy.clip_norm bounds "
+                        "each update");
+    }
+  } else if (!(s.clip_norm() > 0) || !std::isfinite(s.clip_norm())) {
     return check.Fail("secure_aggregation.clip_norm",
                       absl::StrCat("must be finite and > 0 (the field is sized from it), got ",
                                    s.clip_norm()));

@@ -35,23 +35,40 @@ absl::StatusOr<std::unique_ptr<DpSumAggregator>> DpSumAggregator::Create(
   return std::unique_ptr<DpSumAggregator>(new DpSumAggregator(options));
 }
 
-absl::Status DpSumAggregator::Begin(const ParameterSet& schema) {
-  TAILOR_RETURN_IF_ERROR(CheckFloatingSchema(schema));
-  schema_ = ParameterSchema::Of(schema);
-  const double d = static_cast<double>(schema_.TotalElements());
-  const double z = options_.noise_multiplier, s = options_.clip_norm;
+absl::StatusOr<DpSumGrid> ComputeDpSumGrid(int64_t values, double noise_multiplier,
+                                           double clip_norm) {
+  const double d = static_cast<double>(values);
+  const double z = noise_multiplier, s = clip_norm;
+  if (!FiniteAndPositive(z) || !FiniteAndPositive(s)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("a DP grid needs z > 0 and S > 0, got ", z, " and ", s));
+  }
+  DpSumGrid g;
   const double steps = std::max(kMinNoiseSteps, 500 * z * std::sqrt(d));
-  grid_ = std::exp2(std::floor(std::log2(z * s / steps)));
-  const double sigma = z * s / grid_;  // in [steps, 2·steps)
+  g.grid = std::exp2(std::floor(std::log2(z * s / steps)));
+  const double sigma = z * s / g.grid;  // in [steps, 2·steps)
   const double sigma_squared = std::ceil(sigma * sigma);
   if (sigma_squared > static_cast<double>(DiscreteGaussianSampler::kMaxSigmaSquared)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "DP noise cannot be sampled on a fine enough grid for ", d,
         " parameters at noise multiplier ", z, " (z·sqrt(d) must stay below 2.6e5)"));
   }
-  sigma_squared_ = static_cast<uint64_t>(sigma_squared);
+  g.sigma_squared = static_cast<uint64_t>(sigma_squared);
   // S' = S - g·√d/2, less a relative 1e-9 for the rounding of x·factor/g in double.
-  effective_clip_ = (s - grid_ * std::sqrt(d) / 2) * (1 - 1e-9);
+  g.effective_clip = (s - g.grid * std::sqrt(d) / 2) * (1 - 1e-9);
+  return g;
+}
+
+absl::Status DpSumAggregator::Begin(const ParameterSet& schema) {
+  TAILOR_RETURN_IF_ERROR(CheckFloatingSchema(schema));
+  schema_ = ParameterSchema::Of(schema);
+  const double d = static_cast<double>(schema_.TotalElements());
+  const double s = options_.clip_norm;
+  TAILOR_ASSIGN_OR_RETURN(const DpSumGrid g,
+                          ComputeDpSumGrid(schema_.TotalElements(), options_.noise_multiplier, s));
+  grid_ = g.grid;
+  sigma_squared_ = g.sigma_squared;
+  effective_clip_ = g.effective_clip;
   max_updates_ = static_cast<int64_t>(std::ldexp(1.0, 61) / (s / grid_));
   sums_.assign(static_cast<size_t>(d), 0);
   num_updates_ = 0;
@@ -73,7 +90,7 @@ absl::Status DpSumAggregator::Add(const ParameterSet& update, double weight) {
   }
   const double norm = L2Norm(update);
   if (norm > options_.clip_norm) ++num_clipped_;
-  const double factor = (norm > effective_clip_ ? effective_clip_ / norm : 1.0) / grid_;
+  const double factor = DpGridFactor(norm, grid());
   size_t i = 0;
   for (const auto& e : update.entries()) {
     if (e.tensor.dtype() == DType::kFloat32) {
@@ -83,6 +100,34 @@ absl::Status DpSumAggregator::Add(const ParameterSet& update, double weight) {
     }
   }
   ++num_updates_;
+  return absl::OkStatus();
+}
+
+absl::Status DpSumAggregator::AddGridSum(absl::Span<const int64_t> sums, int64_t count) {
+  if (!begun_) return absl::FailedPreconditionError("DP sum: AddGridSum before Begin");
+  if (num_updates_ != 0) {
+    return absl::FailedPreconditionError("DP sum: a grid sum after other updates");
+  }
+  if (sums.size() != sums_.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("a grid sum of ", sums.size(), " values for ", sums_.size()));
+  }
+  if (count < 0 || count > max_updates_) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "a grid sum of ", count, " updates (at most ", max_updates_, " fit this grid)"));
+  }
+  // Each update is at most S/g in L2 norm, so a sum of `count` is at most count·S/g in every
+  // coordinate: anything beyond is not a sum of clipped updates.
+  const double bound = static_cast<double>(count) * options_.clip_norm / grid_ + 1;
+  for (size_t i = 0; i < sums.size(); ++i) {
+    if (std::fabs(static_cast<double>(sums[i])) > bound) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "grid sum value ", i, " = ", sums[i], " is beyond what ", count,
+          " clipped updates can add up to"));
+    }
+  }
+  sums_.assign(sums.begin(), sums.end());
+  num_updates_ = count;
   return absl::OkStatus();
 }
 

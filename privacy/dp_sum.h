@@ -20,12 +20,31 @@
 #include <memory>
 #include <vector>
 
+#include "absl/types/span.h"
 #include "aggregation/aggregator.h"
 #include "core/parameter_schema.h"
 #include "privacy/discrete_gaussian.h"
 #include "privacy/secure_random.h"
 
 namespace tailor {
+
+// A round's grid: g, the clip norm S' the rounded sum is clipped to, and the noise variance in
+// grid units. A function of the schema size, z and S alone, so that a client can put its own
+// update in grid units exactly as DpSumAggregator::Add would (secure aggregation, where the
+// coordinator only ever sees the sum).
+struct DpSumGrid {
+  double grid = 0;
+  double effective_clip = 0;
+  uint64_t sigma_squared = 0;
+};
+absl::StatusOr<DpSumGrid> ComputeDpSumGrid(int64_t values, double noise_multiplier,
+                                           double clip_norm);
+
+// The factor that takes an update of L2 norm `norm` to grid units: clipped to S', divided by g
+// (each value is then rounded to the nearest integer, llrint(v · factor)).
+inline double DpGridFactor(double norm, const DpSumGrid& grid) {
+  return (norm > grid.effective_clip ? grid.effective_clip / norm : 1.0) / grid.grid;
+}
 
 struct DpSumOptions {
   // S > 0: each update's L2 bound.
@@ -45,6 +64,9 @@ class DpSumAggregator : public StreamingAggregator {
   absl::Status Begin(const ParameterSet& schema) override;
   // `weight` must be finite and > 0 but does not scale the update (see above).
   absl::Status Add(const ParameterSet& update, double weight) override;
+  // Instead of Add: the sum of `count` updates already in grid units (DpGridFactor), as secure
+  // aggregation delivers it. At most once per round, before Finalize.
+  absl::Status AddGridSum(absl::Span<const int64_t> sums, int64_t count);
   // The noised mean; defined with no update at all (noise alone), which a Poisson-sampled round
   // can produce.
   absl::StatusOr<ParameterSet> Finalize() override;
@@ -54,6 +76,8 @@ class DpSumAggregator : public StreamingAggregator {
   int64_t num_clipped() const { return num_clipped_; }
   // The grid step g and the noise variance in grid units of the current round.
   double grid_step() const { return grid_; }
+  // The round's grid (after Begin).
+  DpSumGrid grid() const { return {grid_, effective_clip_, sigma_squared_}; }
   uint64_t noise_sigma_squared() const { return sigma_squared_; }
 
  private:

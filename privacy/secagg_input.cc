@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "aggregation/weighted_mean.h"
+#include "core/parameter_math.h"
 #include "core/status_macros.h"
 
 namespace tailor {
@@ -69,6 +70,44 @@ absl::StatusOr<std::vector<uint64_t>> EncodeSecAggInput(const ParameterSet& delt
   const double clamped = std::max(-kMaxLoss, std::min(kMaxLoss, loss));
   words.push_back(static_cast<uint64_t>(static_cast<int64_t>(std::nearbyint(weight * clamped * kLossScale))));
   return words;
+}
+
+absl::StatusOr<std::vector<uint64_t>> EncodeSecAggDpInput(const ParameterSet& delta,
+                                                          bool within_clip_norm,
+                                                          const DpSumGrid& grid) {
+  TAILOR_RETURN_IF_ERROR(Annotate(delta.CheckFinite(), "the update"));
+  const double factor = DpGridFactor(L2Norm(delta), grid);
+  std::vector<uint64_t> words;
+  words.reserve(SecAggInputLength(delta.TotalElements()));
+  for (const auto& e : delta.entries()) {
+    if (e.tensor.dtype() == DType::kFloat32) {
+      for (float v : e.tensor.f32()) words.push_back(static_cast<uint64_t>(std::llrint(v * factor)));
+    } else {
+      for (double v : e.tensor.f64()) words.push_back(static_cast<uint64_t>(std::llrint(v * factor)));
+    }
+  }
+  words.push_back(1);
+  words.push_back(within_clip_norm ? 1 : 0);
+  return words;
+}
+
+absl::StatusOr<SecAggDpSum> DecodeSecAggDpSum(int64_t values, absl::Span<const uint64_t> sum) {
+  if (sum.size() != SecAggInputLength(values)) {
+    return absl::InvalidArgumentError(absl::StrCat("a sum of ", sum.size(), " words for ", values,
+                                                   " shared values"));
+  }
+  SecAggDpSum out;
+  out.sums.resize(static_cast<size_t>(values));
+  // Two's complement: the words are the int64 sums.
+  for (size_t i = 0; i < out.sums.size(); ++i) out.sums[i] = static_cast<int64_t>(sum[i]);
+  out.count = static_cast<int64_t>(sum[values]);
+  out.within_clip = static_cast<int64_t>(sum[values + 1]);
+  if (out.count < 0 || out.within_clip < 0 || out.within_clip > out.count) {
+    return absl::InvalidArgumentError(absl::StrCat("a sum that counts ", out.count,
+                                                   " clients with ", out.within_clip,
+                                                   " within the clip norm"));
+  }
+  return out;
 }
 
 absl::StatusOr<SecAggMean> DecodeSecAggSum(const ParameterSet& schema,

@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "core/parameter_set.h"
+#include "privacy/dp_sum.h"
 #include "privacy/secagg_masking.h"
 
 namespace tailor {
@@ -35,6 +36,22 @@ absl::Status SecAggFits(int64_t cohort, double clip_norm, int64_t max_weight);
 absl::StatusOr<std::vector<uint64_t>> EncodeSecAggInput(const ParameterSet& delta, double weight,
                                                         double loss, double clip_norm,
                                                         int64_t max_weight);
+
+// Under central DP (privacy/dp_sum.h): the input is the update in the round's grid units, as
+// DpSumAggregator::Add would sum it (clipped to S', divided by g, rounded), then 1 (the client's
+// count: DP-FedAvg's mean is unweighted) and its within-clip-norm bit (adaptive clipping), all
+// modulo 2^64. The coordinator adds the noise to the unmasked sum. INVALID_ARGUMENT for a value
+// that is not finite.
+absl::StatusOr<std::vector<uint64_t>> EncodeSecAggDpInput(const ParameterSet& delta,
+                                                          bool within_clip_norm,
+                                                          const DpSumGrid& grid);
+
+struct SecAggDpSum {
+  std::vector<int64_t> sums;  // grid units, one per shared value
+  int64_t count = 0;          // clients summed
+  int64_t within_clip = 0;    // of them, within the clip norm
+};
+absl::StatusOr<SecAggDpSum> DecodeSecAggDpSum(int64_t values, absl::Span<const uint64_t> sum);
 
 struct SecAggMean {
   ParameterSet mean_delta;

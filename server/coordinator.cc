@@ -19,19 +19,19 @@ namespace {
 // Checks the options and chooses the threshold (and SecAgg+'s neighbours) left at 0.
 absl::Status ResolveSecureAggregation(CoordinatorOptions& options) {
   SecureAggregationOptions& sa = *options.secure_aggregation;
-  if (options.privacy) {
-    return absl::UnimplementedError(
-        "secure aggregation together with differential privacy is not built yet (issue 17)");
-  }
   if (options.aggregator.name != "weighted_mean") {
     return absl::InvalidArgumentError(absl::StrCat(
         "secure aggregation sums updates, so it needs the weighted_mean aggregator, not ",
         options.aggregator.name, " (a robust rule must see each update)"));
   }
   const int64_t training = options.num_clients - options.new_clients;
-  const int64_t cohort = options.clients_per_round > 0
-                             ? std::min(options.clients_per_round, training)
-                             : training;
+  int64_t cohort = options.clients_per_round > 0 ? std::min(options.clients_per_round, training)
+                                                 : training;
+  if (options.privacy) {
+    // Poisson cohorts: the threshold is chosen for the expected size.
+    cohort = std::max<int64_t>(
+        2, std::llround(options.privacy->sampling_rate * static_cast<double>(training)));
+  }
   if (!sa.plus) sa.neighbours = 0;
   if (sa.threshold == 0 || (sa.plus && sa.neighbours == 0)) {
     absl::StatusOr<SecAggPlusParams> chosen =
@@ -56,6 +56,9 @@ absl::Status ResolveSecureAggregation(CoordinatorOptions& options) {
         "SecAgg+ needs an even number of neighbours k with k + 1 >= the threshold ",
         sa.threshold, ", got ", sa.neighbours));
   }
+  // Under DP the inputs are grid units of clipped updates, which DP-FedAvg's grid keeps far
+  // from wrapping (DpSumAggregator::AddGridSum checks the sum).
+  if (options.privacy) return absl::OkStatus();
   return SecAggFits(cohort, sa.clip_norm, sa.max_weight);
 }
 
@@ -173,10 +176,12 @@ absl::StatusOr<RoundResult> Coordinator::TrainAttempt(
   ro.shared_schema = global_;
   TrainTask task;
   task.options = options_.train;
+  DpSumAggregator* dp_sum = nullptr;  // the round's DP sum (owned by the Round), under DP
   if (privacy_) {
     // Poisson sampling, the noised mean, and the clip norm clients apply on the device.
     ro.cohort = privacy_->SampleCohort(round);
     TAILOR_ASSIGN_OR_RETURN(ro.aggregator, privacy_->AggregatorForRound(round));
+    dp_sum = dynamic_cast<DpSumAggregator*>(ro.aggregator.get());
     ro.min_updates = 0;
     task.options.clip_norm = privacy_->clip_norm();
     privacy_record->emplace();
@@ -211,7 +216,7 @@ absl::StatusOr<RoundResult> Coordinator::TrainAttempt(
     const SecureAggregationOptions& sa = *options_.secure_aggregation;
     task.secure_aggregation = SecureAggregationTask{sa.threshold, sa.neighbours, sa.clip_norm,
                                                     sa.max_weight};
-    task.options.clip_norm = sa.clip_norm;
+    if (!privacy_) task.options.clip_norm = sa.clip_norm;
     ro.secure_aggregation = true;
     ro.min_updates = std::min<int64_t>(sa.threshold, static_cast<int64_t>(ro.cohort.size()));
   }
@@ -222,6 +227,14 @@ absl::StatusOr<RoundResult> Coordinator::TrainAttempt(
   }
   const std::vector<int64_t> cohort = ro.cohort;
   TAILOR_ASSIGN_OR_RETURN(std::shared_ptr<Round> state, Round::Create(std::move(ro)));
+  if (task.secure_aggregation && dp_sum != nullptr) {
+    // Clients put their clipped update in the round's grid themselves (the aggregator has begun:
+    // the grid is set); the coordinator noises the unmasked sum.
+    const DpSumGrid grid = dp_sum->grid();
+    task.secure_aggregation->clip_norm = privacy_->clip_norm();
+    task.secure_aggregation->dp_grid = grid.grid;
+    task.secure_aggregation->dp_effective_clip = grid.effective_clip;
+  }
 
   task.round = round;
   task.global_shared = global_;
@@ -235,13 +248,14 @@ absl::StatusOr<RoundResult> Coordinator::TrainAttempt(
   absl::StatusOr<RoundResult> result = state->Close();
   for (int64_t failed : state->FailedClients()) attempt_.excluded.insert(failed);
   if (result.ok() && options_.secure_aggregation) {
-    return SecureAggregate(round, *std::move(result), secure_record);
+    return SecureAggregate(round, *std::move(result), dp_sum, secure_record);
   }
   return result;
 }
 
 absl::StatusOr<RoundResult> Coordinator::SecureAggregate(
-    int64_t round, RoundResult result, std::optional<SecureAggregationRecord>* record) {
+    int64_t round, RoundResult result, DpSumAggregator* dp_sum,
+    std::optional<SecureAggregationRecord>* record) {
   const SecureAggregationOptions& sa = *options_.secure_aggregation;
   SecureSumOptions so;
   so.config.round = round;
@@ -258,12 +272,46 @@ absl::StatusOr<RoundResult> Coordinator::SecureAggregate(
   r.plain_upload_bytes = result.plain_upload_bytes;
   r.protocol_bytes = result.upload_bytes + r.bytes_to_clients + r.bytes_from_clients;
   // Too few clients in some phase: a short round (retried or skipped like any other).
-  if (!sum.ok()) return sum.status();
-  TAILOR_ASSIGN_OR_RETURN(SecAggMean mean, DecodeSecAggSum(*global_, sum->words));
   result.secagg_advertisements.clear();
-  result.mean_delta = std::move(mean.mean_delta);
-  result.train_loss = mean.train_loss;
-  result.train_samples = static_cast<int64_t>(std::llround(mean.weight_sum));
+  if (!sum.ok() && dp_sum != nullptr && absl::IsFailedPrecondition(sum.status())) {
+    // Too few clients to unmask: under DP the round still releases, the noise alone (as a
+    // Poisson round with nobody sampled does). The protocol learnt nothing, and dropping every
+    // contribution cannot raise the sensitivity; a retry would sample the same cohort again.
+    LogEvent(LogLevel::kWarn, "secagg_round_aborted",
+             {{"round", absl::StrCat(round)},
+              {"msg", absl::StrCat(sum.status().message(), "; releasing the noise alone")}});
+    TAILOR_ASSIGN_OR_RETURN(result.mean_delta, dp_sum->Finalize());
+    result.failed += result.accepted;
+    result.accepted = 0;
+    result.within_clip = 0;
+    result.train_loss = 0;
+    result.train_samples = 0;
+    result.upload_bytes = r.protocol_bytes;
+    return result;
+  }
+  if (!sum.ok()) return sum.status();
+  if (dp_sum != nullptr) {
+    // Central DP on the unmasked sum: the same noise, grid and division as without secure
+    // aggregation (privacy/dp_sum.h); the count and the within-clip bits are summed too.
+    TAILOR_ASSIGN_OR_RETURN(SecAggDpSum dp, DecodeSecAggDpSum(global_->TotalElements(), sum->words));
+    if (dp.count != static_cast<int64_t>(sum->survivors.size())) {
+      // A client that counted itself more than once (to sway adaptive clipping or the mean).
+      return absl::FailedPreconditionError(absl::StrCat(
+          "round ", round, ": the secure sum counts ", dp.count, " clients but ",
+          sum->survivors.size(), " inputs were summed; nothing is released"));
+    }
+    TAILOR_RETURN_IF_ERROR(Annotate(dp_sum->AddGridSum(dp.sums, dp.count),
+                                    absl::StrCat("round ", round, "'s secure sum")));
+    TAILOR_ASSIGN_OR_RETURN(result.mean_delta, dp_sum->Finalize());
+    result.within_clip = dp.within_clip;
+    result.train_loss = 0;  // not in the input: DP covers none of it
+    result.train_samples = 0;
+  } else {
+    TAILOR_ASSIGN_OR_RETURN(SecAggMean mean, DecodeSecAggSum(*global_, sum->words));
+    result.mean_delta = std::move(mean.mean_delta);
+    result.train_loss = mean.train_loss;
+    result.train_samples = static_cast<int64_t>(std::llround(mean.weight_sum));
+  }
   // Clients whose inputs are not in the sum did not finish the round.
   const int64_t lost = result.accepted - static_cast<int64_t>(sum->survivors.size());
   result.accepted -= lost;

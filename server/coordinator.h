@@ -16,6 +16,7 @@
 #include "core/env.h"
 #include "aggregation/server_optimizer.h"
 #include "privacy/dp_fedavg.h"
+#include "privacy/dp_sum.h"
 #include "server/checkpoint_store.h"
 #include "server/evaluation.h"
 #include "server/round.h"
@@ -217,6 +218,7 @@ class Coordinator {
   // Runs secure aggregation over the advertisements of a closed round and fills its mean,
   // loss and counts from the sum.
   absl::StatusOr<RoundResult> SecureAggregate(int64_t round, RoundResult result,
+                                              DpSumAggregator* dp_sum,
                                               std::optional<SecureAggregationRecord>* record);
   // Evaluates the committed round of `record` (when due), commits the evaluation, and tells the
   // observers.

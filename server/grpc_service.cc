@@ -104,6 +104,8 @@ void CoordinatorService::DispatchTrain(const TrainTask& task, const std::vector<
     p->set_neighbours(sa.neighbours);
     p->set_clip_norm(sa.clip_norm);
     p->set_max_weight(sa.max_weight);
+    p->set_dp_grid(sa.dp_grid);
+    p->set_dp_effective_clip(sa.dp_effective_clip);
   }
   train_task_ = t;
   for (int64_t id : cohort) {

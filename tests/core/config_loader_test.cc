@@ -141,7 +141,7 @@ TEST(ConfigLoader, EachRangeCheck) {
        "server.aggregator"},
       {"rounds: 1 data { num_clients: 5 } privacy { clip_norm: 1 noise_multiplier: 1 } "
        "secure_aggregation { mode: \"secagg\" clip_norm: 1 }",
-       "secure_aggregation.mode"},
+       "secure_aggregation.clip_norm"},
       {"rounds: 1 data { num_clients: 5 } privacy { noise_multiplier: inf }",
        "privacy.noise_multiplier"},
       {"rounds: 1 data { num_clients: 5 } privacy { target_epsilon: -3 }",

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "core/parameter_math.h"
+#include "privacy/secagg_input.h"
 #include "tests/test_util.h"
 
 namespace tailor {
@@ -125,6 +126,55 @@ TEST(DpSum, RefusesBadInputWithoutCountingIt) {
   auto noisy = DpSumAggregator::Create(Options(rng.get(), 1, 1000)).value();
   EXPECT_STATUS(noisy->Begin(Zeros(1000000)), absl::StatusCode::kInvalidArgument,
                 "fine enough grid");
+}
+
+// Under secure aggregation the clients put their updates in the grid (EncodeSecAggDpInput) and
+// the coordinator only sees the sum modulo 2^64: the release is the same bits as Add's.
+TEST(DpSum, AGridSumFromSecureAggregationReleasesWhatAddsWould) {
+  const ParameterSet schema = testing::RandomSet({{"w", {40}}, {"b", {7}}}, 1);
+  std::vector<ParameterSet> updates;
+  for (uint64_t k = 0; k < 5; ++k) updates.push_back(testing::RandomSet({{"w", {40}}, {"b", {7}}}, 10 + k, 0.4));
+  auto rng_a = SecureRandom::FromSeed(3, 0);
+  auto rng_b = SecureRandom::FromSeed(3, 0);
+  auto by_add = DpSumAggregator::Create(Options(rng_a.get(), 1.0, 1.1, 5)).value();
+  auto by_sum = DpSumAggregator::Create(Options(rng_b.get(), 1.0, 1.1, 5)).value();
+  ASSERT_OK(by_add->Begin(schema));
+  ASSERT_OK(by_sum->Begin(schema));
+  const DpSumGrid grid = by_sum->grid();
+  const DpSumGrid computed = *ComputeDpSumGrid(schema.TotalElements(), 1.1, 1.0);
+  EXPECT_EQ(grid.grid, computed.grid);
+  EXPECT_EQ(grid.effective_clip, computed.effective_clip);
+  std::vector<uint64_t> words(SecAggInputLength(schema.TotalElements()), 0);
+  int64_t within = 0;
+  for (const ParameterSet& u : updates) {
+    ASSERT_OK(by_add->Add(u, 1));
+    const bool inside = L2Norm(u) <= 1.0;
+    within += inside;
+    auto input = EncodeSecAggDpInput(u, inside, grid);
+    ASSERT_OK(input);
+    for (size_t i = 0; i < words.size(); ++i) words[i] += (*input)[i];  // modulo 2^64
+  }
+  auto decoded = DecodeSecAggDpSum(schema.TotalElements(), words);
+  ASSERT_OK(decoded);
+  EXPECT_EQ(decoded->count, 5);
+  EXPECT_EQ(decoded->within_clip, within);
+  EXPECT_LT(within, 5) << "some update must need clipping for this test to mean something";
+  ASSERT_OK(by_sum->AddGridSum(decoded->sums, decoded->count));
+  EXPECT_TRUE(*by_add->Finalize() == *by_sum->Finalize());
+  // A sum no 5 clipped updates can make, a wrong length, or a second sum: refused.
+  auto other = DpSumAggregator::Create(Options(rng_b.get(), 1.0, 1.1, 5)).value();
+  ASSERT_OK(other->Begin(schema));
+  std::vector<int64_t> huge(decoded->sums);
+  huge[0] = static_cast<int64_t>(6 / grid.grid);
+  EXPECT_STATUS(other->AddGridSum(huge, 5), absl::StatusCode::kInvalidArgument, "beyond");
+  EXPECT_STATUS(other->AddGridSum(absl::MakeSpan(decoded->sums).subspan(1), 5),
+                absl::StatusCode::kInvalidArgument, "values");
+  ASSERT_OK(other->AddGridSum(decoded->sums, 5));
+  EXPECT_STATUS(other->AddGridSum(decoded->sums, 5), absl::StatusCode::kFailedPrecondition,
+                "after other updates");
+  words[schema.TotalElements() + 1] = 9;  // more within the norm than clients
+  EXPECT_STATUS(DecodeSecAggDpSum(schema.TotalElements(), words),
+                absl::StatusCode::kInvalidArgument, "within the clip norm");
 }
 
 }  // namespace

@@ -272,11 +272,20 @@ TEST(SecureSum, TheCoordinatorChoosesTheThresholdAndRefusesAFieldThatCouldWrap) 
   sa.threshold = 1;
   EXPECT_STATUS(Coordinator::Create(options(sa)), absl::StatusCode::kInvalidArgument, "threshold");
   sa.threshold = 0;
+  // Under DP the threshold is chosen for the expected Poisson cohort (a quarter of 200), and
+  // the field bound is the DP grid's (the weighted mean's max_weight plays no part).
+  sa.max_weight = 20000;
+  sa.clip_norm = 1000;
   CoordinatorOptions with_dp = options(sa);
   with_dp.privacy = DpFedAvgOptions();
   with_dp.privacy->clip_norm = 1;
   with_dp.privacy->noise_multiplier = 1;
-  EXPECT_STATUS(Coordinator::Create(with_dp), absl::StatusCode::kUnimplemented, "not built yet");
+  with_dp.privacy->sampling_rate = 0.25;
+  auto private_secure = Coordinator::Create(with_dp);
+  ASSERT_OK(private_secure);
+  const SecAggPlusParams for_expected = *ChooseSecAggPlus(50, 0.1, 0);
+  EXPECT_EQ((*private_secure)->secure_aggregation()->threshold, for_expected.threshold);
+  EXPECT_EQ((*private_secure)->secure_aggregation()->neighbours, for_expected.neighbours);
   CoordinatorOptions robust = options(sa);
   robust.aggregator.name = "median";
   EXPECT_STATUS(Coordinator::Create(robust), absl::StatusCode::kInvalidArgument, "weighted_mean");
