@@ -29,6 +29,9 @@ struct SecureAggregationTask {
   // units, unweighted, with the within-clip bit (EncodeSecAggDpInput); 0: no DP.
   double dp_grid = 0;
   double dp_effective_clip = 0;
+  // Distributed DP: the variance (grid units) of the discrete Gaussian noise this client adds
+  // to each value before masking; 0: the coordinator adds the noise.
+  uint64_t dp_noise_sigma_squared = 0;
 };
 
 // What the coordinator hands a client for one round.

@@ -314,7 +314,8 @@ class Daemon {
       const v1::SecAggParameters& p = task.secure_aggregation();
       t.secure_aggregation =
           SecureAggregationTask{p.threshold(),  p.neighbours(), p.clip_norm(),
-                                p.max_weight(), p.dp_grid(),    p.dp_effective_clip()};
+                                p.max_weight(), p.dp_grid(),    p.dp_effective_clip(),
+                                p.dp_noise_sigma_squared()};
     }
     // A retried round (after a transient upload failure) must not train twice: reuse the result.
     // A new attempt of the round (another seed) is a new task: under secure aggregation reusing

@@ -19,12 +19,17 @@ absl::Status SecAggParticipant::Begin(const TrainTask& task, std::unique_ptr<Sec
   phase_ = Phase::kIdle;
   TAILOR_ASSIGN_OR_RETURN(ParameterSet delta, DecodeSharedUpdate(upload->payload, *task.global_shared));
   if (spec.dp_grid > 0) {
-    // Central DP: every client counts once, in the round's grid; the coordinator adds the
-    // noise to the unmasked sum.
+    // DP: every client counts once, in the round's grid; the coordinator adds the noise to the
+    // unmasked sum (central), or each client adds its share (distributed).
     DpSumGrid grid;
     grid.grid = spec.dp_grid;
     grid.effective_clip = spec.dp_effective_clip;
     TAILOR_ASSIGN_OR_RETURN(input_, EncodeSecAggDpInput(delta, upload->within_clip_norm, grid));
+    if (spec.dp_noise_sigma_squared > 0) {
+      // Distributed DP: this client's share of the noise, before anything leaves the device.
+      TAILOR_RETURN_IF_ERROR(AddSecAggDpNoise(delta.TotalElements(), spec.dp_noise_sigma_squared,
+                                              *random, &input_));
+    }
   } else {
     // The device clamps its claimed weight to what the field was sized for.
     const double weight = std::min(upload->weight, static_cast<double>(spec.max_weight));

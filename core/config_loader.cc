@@ -257,6 +257,15 @@ absl::Status ValidateSecureAggregation(const ExperimentConfig& c, const Checker&
                       absl::StrCat("secure aggregation sums updates: it needs weighted_mean, not ",
                                    c.server().aggregator()));
   }
+  if (s.distributed_noise() && !PrivacyEnabled(c)) {
+    return check.Fail("secure_aggregation.distributed_noise",
+                      "needs privacy (it is the clients' share of DP's noise)");
+  }
+  if (s.distributed_noise() && c.privacy().adaptive_clipping().enabled()) {
+    return check.Fail("secure_aggregation.distributed_noise",
+                      "not with privacy.adaptive_clipping: the coordinator would see the exact "
+                      "count of clients within the clip norm");
+  }
   if (PrivacyEnabled(c)) {
     // Central DP on the unmasked sum: clients clip to privacy.clip_norm (adaptive or not) and
     // round to the DP grid; a second clip norm would only confuse which one bounds an update.

@@ -141,13 +141,23 @@ absl::StatusOr<std::unique_ptr<StreamingAggregator>> DpFedAvg::AggregatorForRoun
   return std::unique_ptr<StreamingAggregator>(std::move(aggregator));
 }
 
-absl::Status DpFedAvg::CompleteRound(int64_t round, int64_t accepted, int64_t within_clip) {
+absl::Status DpFedAvg::CompleteRound(int64_t round, int64_t accepted, int64_t within_clip,
+                                     double carried_noise_multiplier) {
   if (accepted < 0 || within_clip < 0 || within_clip > accepted) {
     return absl::InvalidArgumentError(absl::StrCat("round ", round, ": ", within_clip,
                                                    " updates within the clip norm of ", accepted));
   }
-  TAILOR_RETURN_IF_ERROR(
-      accountant_.AddSteps(options_.sampling_rate, options_.noise_multiplier, 1));
+  double z = options_.noise_multiplier;
+  if (carried_noise_multiplier > 0) {
+    if (options_.adaptive_clipping || !(carried_noise_multiplier >= z)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "round ", round, ": a release carrying noise multiplier ", carried_noise_multiplier,
+          " (configured ", z, ", adaptive clipping ",
+          options_.adaptive_clipping ? "on" : "off", ") cannot be accounted"));
+    }
+    z = carried_noise_multiplier;
+  }
+  TAILOR_RETURN_IF_ERROR(accountant_.AddSteps(options_.sampling_rate, z, 1));
   if (!options_.adaptive_clipping) return absl::OkStatus();
   // Σ(bᵢ - 1/2) in steps of 2^-11: +2^10 for a bit of 1, -2^10 for a 0.
   const int64_t centred = (2 * within_clip - accepted) * 1024;

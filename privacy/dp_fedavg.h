@@ -68,7 +68,11 @@ class DpFedAvg {
   // Composes one round into the accountant and, with adaptive clipping, updates the clip norm
   // from the round's `accepted` updates, `within_clip` of whose clients reported a norm within
   // it.
-  absl::Status CompleteRound(int64_t round, int64_t accepted, int64_t within_clip);
+  // `carried_noise_multiplier` > 0: the noise the round's release actually carried relative to
+  // the clip norm (distributed DP, where it grows with the survivors), composed instead of the
+  // configured z; it must not be below z.
+  absl::Status CompleteRound(int64_t round, int64_t accepted, int64_t within_clip,
+                             double carried_noise_multiplier = 0);
 
   // ε spent so far (δ from the options), and what one more round would make it.
   PrivacySpent Spent() const;

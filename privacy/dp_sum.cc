@@ -103,7 +103,8 @@ absl::Status DpSumAggregator::Add(const ParameterSet& update, double weight) {
   return absl::OkStatus();
 }
 
-absl::Status DpSumAggregator::AddGridSum(absl::Span<const int64_t> sums, int64_t count) {
+absl::Status DpSumAggregator::AddGridSum(absl::Span<const int64_t> sums, int64_t count,
+                                         double noise_sigma_squared) {
   if (!begun_) return absl::FailedPreconditionError("DP sum: AddGridSum before Begin");
   if (num_updates_ != 0) {
     return absl::FailedPreconditionError("DP sum: a grid sum after other updates");
@@ -118,7 +119,9 @@ absl::Status DpSumAggregator::AddGridSum(absl::Span<const int64_t> sums, int64_t
   }
   // Each update is at most S/g in L2 norm, so a sum of `count` is at most count·S/g in every
   // coordinate: anything beyond is not a sum of clipped updates.
-  const double bound = static_cast<double>(count) * options_.clip_norm / grid_ + 1;
+  // Noise it carries is allowed 12 standard deviations (a false refusal: < 1e-30 a value).
+  const double bound = static_cast<double>(count) * options_.clip_norm / grid_ + 1 +
+                       12 * std::sqrt(std::max(0.0, noise_sigma_squared));
   for (size_t i = 0; i < sums.size(); ++i) {
     if (std::fabs(static_cast<double>(sums[i])) > bound) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -131,10 +134,15 @@ absl::Status DpSumAggregator::AddGridSum(absl::Span<const int64_t> sums, int64_t
   return absl::OkStatus();
 }
 
-absl::StatusOr<ParameterSet> DpSumAggregator::Finalize() {
+absl::StatusOr<ParameterSet> DpSumAggregator::Finalize() { return Release(true); }
+
+absl::StatusOr<ParameterSet> DpSumAggregator::FinalizeWithoutNoise() { return Release(false); }
+
+absl::StatusOr<ParameterSet> DpSumAggregator::Release(bool add_noise) {
   if (!begun_) return absl::FailedPreconditionError("DP sum: Finalize before Begin");
   TAILOR_ASSIGN_OR_RETURN(DiscreteGaussianSampler noise,
                           DiscreteGaussianSampler::Create(sigma_squared_));
+  auto draw = [&] { return add_noise ? noise.Sample(*options_.rng) : int64_t{0}; };
   ParameterSet out = schema_.UninitializedSet();
   const double scale = grid_ / options_.expected_cohort;
   size_t i = 0;
@@ -142,12 +150,11 @@ absl::StatusOr<ParameterSet> DpSumAggregator::Finalize() {
     Tensor& x = out.entry(t).tensor;
     if (x.dtype() == DType::kFloat32) {
       for (float& v : x.f32()) {
-        v = static_cast<float>(static_cast<double>(sums_[i++] + noise.Sample(*options_.rng)) *
-                               scale);
+        v = static_cast<float>(static_cast<double>(sums_[i++] + draw()) * scale);
       }
     } else {
       for (double& v : x.f64()) {
-        v = static_cast<double>(sums_[i++] + noise.Sample(*options_.rng)) * scale;
+        v = static_cast<double>(sums_[i++] + draw()) * scale;
       }
     }
   }

@@ -66,7 +66,12 @@ class DpSumAggregator : public StreamingAggregator {
   absl::Status Add(const ParameterSet& update, double weight) override;
   // Instead of Add: the sum of `count` updates already in grid units (DpGridFactor), as secure
   // aggregation delivers it. At most once per round, before Finalize.
-  absl::Status AddGridSum(absl::Span<const int64_t> sums, int64_t count);
+  // `noise_sigma_squared`: the variance (grid units) of noise the sum already carries
+  // (distributed DP), widening the check that it is a sum of clipped updates.
+  absl::Status AddGridSum(absl::Span<const int64_t> sums, int64_t count,
+                          double noise_sigma_squared = 0);
+  // The mean of a sum that carries its noise already (distributed DP): no noise is added.
+  absl::StatusOr<ParameterSet> FinalizeWithoutNoise();
   // The noised mean; defined with no update at all (noise alone), which a Poisson-sampled round
   // can produce.
   absl::StatusOr<ParameterSet> Finalize() override;
@@ -82,6 +87,7 @@ class DpSumAggregator : public StreamingAggregator {
 
  private:
   explicit DpSumAggregator(const DpSumOptions& options) : options_(options) {}
+  absl::StatusOr<ParameterSet> Release(bool add_noise);
 
   DpSumOptions options_;
   ParameterSchema schema_;

@@ -91,6 +91,20 @@ absl::StatusOr<std::vector<uint64_t>> EncodeSecAggDpInput(const ParameterSet& de
   return words;
 }
 
+absl::Status AddSecAggDpNoise(int64_t values, uint64_t sigma_squared, SecureRandom& rng,
+                              std::vector<uint64_t>* words) {
+  if (values < 0 || static_cast<size_t>(values) > words->size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("noise for ", values, " values of an input of ", words->size(), " words"));
+  }
+  TAILOR_ASSIGN_OR_RETURN(DiscreteGaussianSampler noise,
+                          DiscreteGaussianSampler::Create(sigma_squared));
+  for (int64_t i = 0; i < values; ++i) {
+    (*words)[static_cast<size_t>(i)] += static_cast<uint64_t>(noise.Sample(rng));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<SecAggDpSum> DecodeSecAggDpSum(int64_t values, absl::Span<const uint64_t> sum) {
   if (sum.size() != SecAggInputLength(values)) {
     return absl::InvalidArgumentError(absl::StrCat("a sum of ", sum.size(), " words for ", values,

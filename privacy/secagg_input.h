@@ -17,6 +17,7 @@
 #include "core/parameter_set.h"
 #include "privacy/dp_sum.h"
 #include "privacy/secagg_masking.h"
+#include "privacy/secure_random.h"
 
 namespace tailor {
 
@@ -45,6 +46,11 @@ absl::StatusOr<std::vector<uint64_t>> EncodeSecAggInput(const ParameterSet& delt
 absl::StatusOr<std::vector<uint64_t>> EncodeSecAggDpInput(const ParameterSet& delta,
                                                           bool within_clip_norm,
                                                           const DpSumGrid& grid);
+
+// Distributed DP: adds discrete Gaussian noise of variance `sigma_squared` (grid units) to each
+// of the first `values` words (modulo 2^64), drawn from `rng` (the device's CSPRNG).
+absl::Status AddSecAggDpNoise(int64_t values, uint64_t sigma_squared, SecureRandom& rng,
+                              std::vector<uint64_t>* words);
 
 struct SecAggDpSum {
   std::vector<int64_t> sums;  // grid units, one per shared value

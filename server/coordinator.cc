@@ -234,6 +234,13 @@ absl::StatusOr<RoundResult> Coordinator::TrainAttempt(
     task.secure_aggregation->clip_norm = privacy_->clip_norm();
     task.secure_aggregation->dp_grid = grid.grid;
     task.secure_aggregation->dp_effective_clip = grid.effective_clip;
+    if (options_.secure_aggregation->distributed_noise) {
+      // Each client's share, so that any `threshold` of them (the fewest a round unmasks with)
+      // carry at least the configured noise.
+      task.secure_aggregation->dp_noise_sigma_squared =
+          (grid.sigma_squared + options_.secure_aggregation->threshold - 1) /
+          static_cast<uint64_t>(options_.secure_aggregation->threshold);
+    }
   }
 
   task.round = round;
@@ -248,13 +255,19 @@ absl::StatusOr<RoundResult> Coordinator::TrainAttempt(
   absl::StatusOr<RoundResult> result = state->Close();
   for (int64_t failed : state->FailedClients()) attempt_.excluded.insert(failed);
   if (result.ok() && options_.secure_aggregation) {
-    return SecureAggregate(round, *std::move(result), dp_sum, secure_record);
+    double carried = 0;
+    const uint64_t share = task.secure_aggregation->dp_noise_sigma_squared;
+    absl::StatusOr<RoundResult> secure =
+        SecureAggregate(round, *std::move(result), dp_sum, share > 0 ? &carried : nullptr,
+                        secure_record);
+    if (secure.ok() && carried > 0) (*privacy_record)->noise_multiplier = carried;
+    return secure;
   }
   return result;
 }
 
 absl::StatusOr<RoundResult> Coordinator::SecureAggregate(
-    int64_t round, RoundResult result, DpSumAggregator* dp_sum,
+    int64_t round, RoundResult result, DpSumAggregator* dp_sum, double* carried_noise_multiplier,
     std::optional<SecureAggregationRecord>* record) {
   const SecureAggregationOptions& sa = *options_.secure_aggregation;
   SecureSumOptions so;
@@ -300,9 +313,25 @@ absl::StatusOr<RoundResult> Coordinator::SecureAggregate(
           "round ", round, ": the secure sum counts ", dp.count, " clients but ",
           sum->survivors.size(), " inputs were summed; nothing is released"));
     }
-    TAILOR_RETURN_IF_ERROR(Annotate(dp_sum->AddGridSum(dp.sums, dp.count),
-                                    absl::StrCat("round ", round, "'s secure sum")));
-    TAILOR_ASSIGN_OR_RETURN(result.mean_delta, dp_sum->Finalize());
+    if (carried_noise_multiplier != nullptr) {
+      // Distributed DP: the survivors' noise is in the sum already, n shares of sigma_c^2 each
+      // (at least the configured sigma^2: n >= threshold); the coordinator adds none.
+      const double share = static_cast<double>(
+          (dp_sum->grid().sigma_squared + options_.secure_aggregation->threshold - 1) /
+          static_cast<uint64_t>(options_.secure_aggregation->threshold));
+      const double carried = share * static_cast<double>(dp.count);
+      TAILOR_RETURN_IF_ERROR(Annotate(dp_sum->AddGridSum(dp.sums, dp.count, carried),
+                                      absl::StrCat("round ", round, "'s secure sum")));
+      TAILOR_ASSIGN_OR_RETURN(result.mean_delta, dp_sum->FinalizeWithoutNoise());
+      // n·sigma_c^2 >= sigma^2 >= (zS/g)^2 exactly; the max only absorbs double rounding.
+      *carried_noise_multiplier =
+          std::max(privacy_->noise_multiplier(),
+                   std::sqrt(carried) * dp_sum->grid().grid / privacy_->clip_norm());
+    } else {
+      TAILOR_RETURN_IF_ERROR(Annotate(dp_sum->AddGridSum(dp.sums, dp.count),
+                                      absl::StrCat("round ", round, "'s secure sum")));
+      TAILOR_ASSIGN_OR_RETURN(result.mean_delta, dp_sum->Finalize());
+    }
     result.within_clip = dp.within_clip;
     result.train_loss = 0;  // not in the input: DP covers none of it
     result.train_samples = 0;
@@ -365,7 +394,12 @@ absl::StatusOr<RoundRecord> Coordinator::RunRound() {
     static_cast<RoundStats&>(record) = *result;
     record.secure_aggregation = secure_record;
     if (privacy_) {
-      TAILOR_RETURN_IF_ERROR(privacy_->CompleteRound(round, result->accepted, result->within_clip));
+      // Under distributed DP the round is accounted at the noise its survivors carried.
+      const bool distributed =
+          options_.secure_aggregation && options_.secure_aggregation->distributed_noise;
+      TAILOR_RETURN_IF_ERROR(privacy_->CompleteRound(
+          round, result->accepted, result->within_clip,
+          distributed ? privacy_record->noise_multiplier : 0));
       privacy_record->epsilon = privacy_->Spent().epsilon;
       privacy_record->delta = privacy_->options().delta;
       record.privacy = privacy_record;

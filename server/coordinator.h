@@ -56,6 +56,9 @@ struct SecureAggregationOptions {
   double clip_norm = 0;
   int64_t max_weight = 100000;
   absl::Duration phase_timeout = absl::Minutes(10);
+  // Under DP: each client adds its share of the noise before masking (distributed DP) instead
+  // of the coordinator adding it to the unmasked sum.
+  bool distributed_noise = false;
 };
 
 struct RoundRecord : RoundStats {
@@ -217,8 +220,10 @@ class Coordinator {
                                            std::optional<SecureAggregationRecord>* secure_record);
   // Runs secure aggregation over the advertisements of a closed round and fills its mean,
   // loss and counts from the sum.
+  // Under distributed DP, sets *carried_noise_multiplier to the noise the survivors added.
   absl::StatusOr<RoundResult> SecureAggregate(int64_t round, RoundResult result,
                                               DpSumAggregator* dp_sum,
+                                              double* carried_noise_multiplier,
                                               std::optional<SecureAggregationRecord>* record);
   // Evaluates the committed round of `record` (when due), commits the evaluation, and tells the
   // observers.

@@ -106,6 +106,7 @@ void CoordinatorService::DispatchTrain(const TrainTask& task, const std::vector<
     p->set_max_weight(sa.max_weight);
     p->set_dp_grid(sa.dp_grid);
     p->set_dp_effective_clip(sa.dp_effective_clip);
+    p->set_dp_noise_sigma_squared(sa.dp_noise_sigma_squared);
   }
   train_task_ = t;
   for (int64_t id : cohort) {

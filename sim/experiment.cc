@@ -173,6 +173,7 @@ CoordinatorOptions CoordinatorOptionsFrom(const config::ExperimentConfig& c, con
     sa.corrupt = s.corrupt();
     sa.clip_norm = s.clip_norm();
     sa.max_weight = s.max_weight();
+    sa.distributed_noise = s.distributed_noise();
     if (s.phase_timeout_seconds() > 0) sa.phase_timeout = absl::Seconds(s.phase_timeout_seconds());
     co.secure_aggregation = sa;
   }

@@ -142,6 +142,13 @@ TEST(ConfigLoader, EachRangeCheck) {
       {"rounds: 1 data { num_clients: 5 } privacy { clip_norm: 1 noise_multiplier: 1 } "
        "secure_aggregation { mode: \"secagg\" clip_norm: 1 }",
        "secure_aggregation.clip_norm"},
+      {"rounds: 1 data { num_clients: 5 } secure_aggregation { mode: \"secagg\" clip_norm: 1 "
+       "distributed_noise: true }",
+       "secure_aggregation.distributed_noise"},
+      {"rounds: 1 data { num_clients: 5 } privacy { clip_norm: 1 noise_multiplier: 1 "
+       "adaptive_clipping { enabled: true } } secure_aggregation { mode: \"secagg\" "
+       "distributed_noise: true }",
+       "secure_aggregation.distributed_noise"},
       {"rounds: 1 data { num_clients: 5 } privacy { noise_multiplier: inf }",
        "privacy.noise_multiplier"},
       {"rounds: 1 data { num_clients: 5 } privacy { target_epsilon: -3 }",

@@ -242,6 +242,40 @@ TEST(Simulation, SecureAggregationUnderCentralDpGivesThePrivateRunsModel) {
   EXPECT_GT(summed, 0) << "no round went through the protocol";
 }
 
+// Distributed DP under secure aggregation: every client adds its share of the noise before
+// masking, so no party sees an un-noised sum; the rounds complete, each is accounted at the
+// noise its survivors carried (never below the configured z, so never more epsilon than
+// central DP spends), and the run repeats for its seed.
+TEST(Simulation, DistributedNoiseUnderSecureAggregationIsAccountedAtTheNoiseCarried) {
+  auto c = TinyConfig("fedper", 2);
+  c.set_rounds(3);
+  c.mutable_privacy()->set_clip_norm(0.05);
+  c.mutable_privacy()->set_noise_multiplier(1.5);
+  c.mutable_privacy()->set_sampling_rate(1.0);
+  c.mutable_privacy()->set_release_unprotected_metrics(true);
+  auto* sa = c.mutable_secure_aggregation();
+  sa->set_mode("secagg");
+  sa->set_threshold(2);
+  SimulationResult central = RunTiny(c);
+  sa->set_distributed_noise(true);
+  SimulationResult distributed = RunTiny(c);
+  SimulationResult again = RunTiny(c);
+  ASSERT_EQ(distributed.rounds.size(), 3u);
+  ASSERT_EQ(central.rounds.size(), 3u);
+  EXPECT_TRUE(*distributed.final_shared == *again.final_shared) << "the same seed, the same run";
+  EXPECT_FALSE(*distributed.final_shared == *central.final_shared)
+      << "the clients' noise is not the coordinator's";
+  for (size_t i = 0; i < 3; ++i) {
+    const RoundRecord& r = distributed.rounds[i];
+    ASSERT_TRUE(r.privacy.has_value());
+    ASSERT_TRUE(r.secure_aggregation.has_value());
+    EXPECT_EQ(r.secure_aggregation->masked_inputs, 4);
+    // 4 survivors of a threshold of 2 carry twice the variance: z·sqrt(2).
+    EXPECT_NEAR(r.privacy->noise_multiplier, 1.5 * std::sqrt(2.0), 1e-3);
+    EXPECT_LT(r.privacy->epsilon, central.rounds[i].privacy->epsilon);
+  }
+}
+
 // DP-FedAvg end to end: the real clients clip on the device (every accepted update reports
 // whether it was within the norm), the run is reproducible for its seed, stops at its budget
 // and says so in the summary, and every metrics line carries the epsilon spent.
