@@ -46,6 +46,16 @@ for seed in $seeds; do
       --selection_jsonl "$out/a${alpha}_s${seed}_$method.jsonl" > "$out/a${alpha}_s${seed}_$method.log" 2>&1 \
       || { cat "$out/a${alpha}_s${seed}_$method.log"; exit 1; }
     files+=("$out/a${alpha}_s${seed}_$method.jsonl")
+    # The ceiling of the comparison, once a seed: the same candidates picked by each user's true
+    # utility and by the population's mean utility (perfect personal and global reward models).
+    if [[ $method == "${methods%% *}" ]]; then
+      "$build/tools/tailor" generate --config "$here/../configs/lm_demo.textproto" \
+        --set "$lm_set" --reward_config "$run/config.resolved.textproto" --oracle_selection \
+        --all_users --best_of "$n" --groups 8 --max_bytes 160 --sample_seed $((1000 * seed)) \
+        --selection_jsonl "$out/a${alpha}_s${seed}_oracle.jsonl" > "$out/a${alpha}_s${seed}_oracle.log" 2>&1 \
+        || { cat "$out/a${alpha}_s${seed}_oracle.log"; exit 1; }
+      files+=("$out/a${alpha}_s${seed}_oracle.jsonl")
+    fi
     # Reward-guided decoding (ARGS) with the same reward models, for the personalized methods.
     if [[ " $guided_methods " == *" $method "* ]]; then
       "$build/tools/tailor" generate --config "$here/../configs/lm_demo.textproto" \

@@ -35,6 +35,11 @@ ABSL_FLAG(double, guidance, 0,
           "generate: with --reward_config, > 0 decodes each text guided by the reward model "
           "(ARGS: logit + guidance x reward of the text with each of the --guide_top_k most "
           "likely next bytes) instead of picking the best of --best_of samples.");
+ABSL_FLAG(bool, oracle_selection, false,
+          "generate: with --all_users, pick by the true utilities themselves (each user's own, and "
+          "the mean over --reward_config's training users for the global pick) instead of reward "
+          "models: what a perfect personal and a perfect global reward model would do with the same "
+          "candidates (a ceiling for the comparison, not a method).");
 ABSL_FLAG(int, guide_top_k, 8, "generate: next bytes rescored at each guided step.");
 ABSL_FLAG(std::string, selection_jsonl, "",
           "generate: write one JSON line per user (utilities of each rule's picks).");
@@ -87,6 +92,26 @@ int BestOfNCommand(LocalTrainer& language_model, const SelectionOptions& base) {
   if (!s.ok()) return FailGenerate(s);
   absl::StatusOr<std::vector<double>> global_scores = (*reward)->Reward(o.prompt, *candidates);
   if (!global_scores.ok()) return FailGenerate(global_scores.status());
+  // The oracle: true utilities instead of reward scores (a benchmark's ceiling).
+  const bool oracle = absl::GetFlag(FLAGS_oracle_selection);
+  if (oracle && (!all || !judged || absl::GetFlag(FLAGS_guidance) > 0)) {
+    return FailGenerate(absl::InvalidArgumentError(
+        "--oracle_selection needs --all_users over simulated users, without --guidance"));
+  }
+  std::vector<std::vector<double>> true_utility;
+  if (oracle) {
+    std::vector<double> mean(candidates->size(), 0.0);
+    for (int64_t client = 0; client < training_clients; ++client) {
+      const SimulatedUser& user = e->data->simulated_users[static_cast<size_t>(client)];
+      std::vector<double> u;
+      for (const std::string& text : *candidates) {
+        u.push_back(TrueUtility(user, *e->data->score_normalizer, text));
+      }
+      for (size_t i = 0; i < u.size(); ++i) mean[i] += u[i] / static_cast<double>(training_clients);
+      true_utility.push_back(std::move(u));
+    }
+    *global_scores = std::move(mean);
+  }
   const std::vector<size_t> global_picks = PickBest(*global_scores, o.n);
   // Reward-guided decoding instead of picking: `groups` texts, each step steered by the loaded
   // reward model; the same seeds for every reward model, so only the guide differs.
@@ -120,7 +145,9 @@ int BestOfNCommand(LocalTrainer& language_model, const SelectionOptions& base) {
     ClientRuntime runtime(ClientContextFor(*e, client, store->get()));
     s = runtime.LoadPersonalizedModel(*global_shared, TrainOptionsFrom(*rc), rc->seed(), **reward);
     if (!s.ok()) return FailGenerate(Annotate(s, absl::StrCat("client ", client)));
-    absl::StatusOr<std::vector<double>> personal = (*reward)->Reward(o.prompt, *candidates);
+    absl::StatusOr<std::vector<double>> personal =
+        oracle ? absl::StatusOr<std::vector<double>>(true_utility[static_cast<size_t>(client)])
+               : (*reward)->Reward(o.prompt, *candidates);
     if (!personal.ok()) return FailGenerate(personal.status());
     const std::vector<size_t> picks = PickBest(*personal, o.n);
     std::vector<std::string> mine;

@@ -269,6 +269,21 @@ TEST(TailorCli, PreferenceRunReportsPairwiseAccuracy) {
     for (int rule = 1; rule <= 3; ++rule) EXPECT_GE(std::stod(m[4]), std::stod(m[rule])) << user;
   }
   EXPECT_EQ(RunTailor(best_of).output, picked.output);
+  // The oracle ceiling: picking by the true utilities themselves, each user's own pick is the
+  // best of its candidates, so it is never below the population's pick.
+  Outcome oracle = RunTailor(best_of + " --oracle_selection");
+  ASSERT_EQ(oracle.exit_code, 0) << oracle.output;
+  lines = Env::Default()->ReadFile(dir + "/selection.jsonl");
+  ASSERT_OK(lines);
+  users = absl::StrSplit(*lines, '\n', absl::SkipEmpty());
+  ASSERT_EQ(users.size(), 5u) << *lines;
+  for (const std::string& user : users) {
+    std::smatch m;
+    ASSERT_TRUE(std::regex_search(user, m, utilities)) << user;
+    EXPECT_EQ(std::stod(m[1]), std::stod(m[4])) << "the user's own pick is its best\n" << user;
+    EXPECT_GE(std::stod(m[1]), std::stod(m[2])) << user;
+  }
+  EXPECT_EQ(RunTailor(best_of + " --oracle_selection --guidance 1").exit_code, 2);
   // Reward-guided decoding instead of picking, the same table.
   Outcome guided = RunTailor("generate --config " + lm + " --reward_config " + path +
                              " --all_users --guidance 1 --guide_top_k 4 --best_of 2 --groups 1"
