@@ -32,6 +32,8 @@ struct SecureAggregationTask {
   // Distributed DP: the variance (grid units) of the discrete Gaussian noise this client adds
   // to each value before masking; 0: the coordinator adds the noise.
   uint64_t dp_noise_sigma_squared = 0;
+  // Under DP: the field's bits (SecAggDpField); 0: the weighted mean's 64-bit field.
+  int field_bits = 0;
 };
 
 // What the coordinator hands a client for one round.

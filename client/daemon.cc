@@ -315,7 +315,7 @@ class Daemon {
       t.secure_aggregation =
           SecureAggregationTask{p.threshold(),  p.neighbours(), p.clip_norm(),
                                 p.max_weight(), p.dp_grid(),    p.dp_effective_clip(),
-                                p.dp_noise_sigma_squared()};
+                                p.dp_noise_sigma_squared(), p.field_bits()};
     }
     // A retried round (after a transient upload failure) must not train twice: reuse the result.
     // A new attempt of the round (another seed) is a new task: under secure aggregation reusing

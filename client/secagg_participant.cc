@@ -41,6 +41,15 @@ absl::Status SecAggParticipant::Begin(const TrainTask& task, std::unique_ptr<Sec
   config.threshold = spec.threshold;
   config.neighbours = spec.neighbours;
   config.field = SecAggWeightedField();
+  if (spec.dp_grid > 0 && spec.field_bits > 0) {
+    // The DP round's compact field: the inputs are its residues.
+    config.field = SecAggField{spec.field_bits, spec.dp_grid};
+    if (spec.field_bits < 64) {
+      const uint64_t mask = (uint64_t{1} << spec.field_bits) - 1;
+      for (uint64_t& w : input_) w &= mask;
+    }
+  }
+  field_bits_ = config.field.bits;
   config.length = input_.size();
   random_ = std::move(random);
   client_ = std::make_unique<SecAggClient>(id_, config, random_.get());
@@ -99,7 +108,7 @@ absl::StatusOr<std::string> SecAggParticipant::Handle(const std::string& bytes) 
       for (const v1::SecAggSealedShares& m : request.inbox().shares()) inbox.push_back(FromProto(m));
       TAILOR_ASSIGN_OR_RETURN(MaskedInput masked, client_->MaskInput(inbox, std::move(input_)));
       input_.clear();
-      reply.set_masked_input(PackWords(masked.words));
+      reply.set_masked_input(PackWords(masked.words, field_bits_));
       phase_ = Phase::kMasked;
       break;
     }

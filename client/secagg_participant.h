@@ -42,6 +42,7 @@ class SecAggParticipant {
   std::unique_ptr<SecureRandom> random_;
   std::unique_ptr<SecAggClient> client_;
   std::vector<uint64_t> input_;
+  int field_bits_ = 64;
 };
 
 }  // namespace tailor

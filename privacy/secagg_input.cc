@@ -105,17 +105,34 @@ absl::Status AddSecAggDpNoise(int64_t values, uint64_t sigma_squared, SecureRand
   return absl::OkStatus();
 }
 
-absl::StatusOr<SecAggDpSum> DecodeSecAggDpSum(int64_t values, absl::Span<const uint64_t> sum) {
+SecAggField SecAggDpField(int64_t max_clients, const DpSumGrid& grid,
+                          uint64_t noise_sigma_squared) {
+  const double per_client = std::ceil(grid.effective_clip / grid.grid) + 1 +
+                            12 * std::sqrt(static_cast<double>(noise_sigma_squared));
+  const double bound = static_cast<double>(std::max<int64_t>(1, max_clients)) * per_client;
+  const int bits = static_cast<int>(std::ceil(std::log2(bound + 1))) + 1;
+  return SecAggField{bits > 62 ? 64 : bits, grid.grid};
+}
+
+absl::StatusOr<SecAggDpSum> DecodeSecAggDpSum(int64_t values, absl::Span<const uint64_t> sum,
+                                              int bits) {
   if (sum.size() != SecAggInputLength(values)) {
     return absl::InvalidArgumentError(absl::StrCat("a sum of ", sum.size(), " words for ", values,
                                                    " shared values"));
   }
   SecAggDpSum out;
   out.sums.resize(static_cast<size_t>(values));
-  // Two's complement: the words are the int64 sums.
-  for (size_t i = 0; i < out.sums.size(); ++i) out.sums[i] = static_cast<int64_t>(sum[i]);
-  out.count = static_cast<int64_t>(sum[values]);
-  out.within_clip = static_cast<int64_t>(sum[values + 1]);
+  // Two's complement modulo 2^bits.
+  auto signed_value = [bits](uint64_t w) {
+    if (bits >= 64) return static_cast<int64_t>(w);
+    const uint64_t modulus = uint64_t{1} << bits;
+    w &= modulus - 1;
+    return w >= modulus / 2 ? static_cast<int64_t>(w) - static_cast<int64_t>(modulus)
+                            : static_cast<int64_t>(w);
+  };
+  for (size_t i = 0; i < out.sums.size(); ++i) out.sums[i] = signed_value(sum[i]);
+  out.count = signed_value(sum[values]);
+  out.within_clip = signed_value(sum[values + 1]);
   if (out.count < 0 || out.within_clip < 0 || out.within_clip > out.count) {
     return absl::InvalidArgumentError(absl::StrCat("a sum that counts ", out.count,
                                                    " clients with ", out.within_clip,

@@ -52,12 +52,23 @@ absl::StatusOr<std::vector<uint64_t>> EncodeSecAggDpInput(const ParameterSet& de
 absl::Status AddSecAggDpNoise(int64_t values, uint64_t sigma_squared, SecureRandom& rng,
                               std::vector<uint64_t>* words);
 
+// The field of a DP round: the grid's, with just enough bits that the sum of `max_clients`
+// inputs cannot wrap — each value within S/g + 1 grid steps, plus 12 standard deviations of a
+// client's noise share (distributed DP; a larger draw has probability below 1e-32), the count
+// and within-clip words at most max_clients — and one bit for the sign. Masked inputs then
+// take ceil(bits/8) bytes a value instead of 8 (SecAggWordBytes). 64 bits when more than 62
+// would be needed.
+SecAggField SecAggDpField(int64_t max_clients, const DpSumGrid& grid,
+                          uint64_t noise_sigma_squared);
+
 struct SecAggDpSum {
   std::vector<int64_t> sums;  // grid units, one per shared value
   int64_t count = 0;          // clients summed
   int64_t within_clip = 0;    // of them, within the clip norm
 };
-absl::StatusOr<SecAggDpSum> DecodeSecAggDpSum(int64_t values, absl::Span<const uint64_t> sum);
+// `bits`: the field's (SecAggDpField); residues of 2^(bits-1) or more are negative.
+absl::StatusOr<SecAggDpSum> DecodeSecAggDpSum(int64_t values, absl::Span<const uint64_t> sum,
+                                              int bits = 64);
 
 struct SecAggMean {
   ParameterSet mean_delta;

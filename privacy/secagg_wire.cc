@@ -108,24 +108,31 @@ absl::StatusOr<UnmaskResponse> FromProto(int64_t client, const v1::SecAggUnmaskR
   return r;
 }
 
-std::string PackWords(absl::Span<const uint64_t> words) {
-  std::string out(words.size() * 8, '\0');
+size_t SecAggWordBytes(int bits) { return static_cast<size_t>(std::min(64, std::max(8, bits)) + 7) / 8; }
+
+std::string PackWords(absl::Span<const uint64_t> words, int bits) {
+  const size_t width = SecAggWordBytes(bits);
+  std::string out(words.size() * width, '\0');
   for (size_t i = 0; i < words.size(); ++i) {
-    for (int b = 0; b < 8; ++b) out[8 * i + b] = static_cast<char>(words[i] >> (8 * b));
+    for (size_t b = 0; b < width; ++b) out[width * i + b] = static_cast<char>(words[i] >> (8 * b));
   }
   return out;
 }
 
-absl::StatusOr<std::vector<uint64_t>> UnpackWords(const std::string& bytes, size_t expected) {
-  if (bytes.size() != expected * 8) {
+absl::StatusOr<std::vector<uint64_t>> UnpackWords(const std::string& bytes, size_t expected,
+                                                  int bits) {
+  const size_t width = SecAggWordBytes(bits);
+  if (bytes.size() != expected * width) {
     return absl::InvalidArgumentError(absl::StrCat("a masked input of ", bytes.size(),
                                                    " bytes, the round sums ", expected,
-                                                   " words of 8"));
+                                                   " words of ", width));
   }
   std::vector<uint64_t> words(expected);
   for (size_t i = 0; i < expected; ++i) {
     uint64_t w = 0;
-    for (int b = 0; b < 8; ++b) w |= static_cast<uint64_t>(static_cast<uint8_t>(bytes[8 * i + b])) << (8 * b);
+    for (size_t b = 0; b < width; ++b) {
+      w |= static_cast<uint64_t>(static_cast<uint8_t>(bytes[width * i + b])) << (8 * b);
+    }
     words[i] = w;
   }
   return words;

@@ -24,10 +24,13 @@ SealedShares FromProto(const v1::SecAggSealedShares& msg);
 v1::SecAggUnmaskResponse ToProto(const UnmaskResponse& r);
 absl::StatusOr<UnmaskResponse> FromProto(int64_t client, const v1::SecAggUnmaskResponse& msg);
 
-// Field words as 8 little-endian bytes each, and back (INVALID_ARGUMENT unless `expected`
-// words arrive).
-std::string PackWords(absl::Span<const uint64_t> words);
-absl::StatusOr<std::vector<uint64_t>> UnpackWords(const std::string& bytes, size_t expected);
+// Field words as little-endian bytes, as many a word as a `bits`-bit field needs (8 for the
+// weighted mean's 64-bit field, 4 for a 32-bit one), and back (INVALID_ARGUMENT unless
+// `expected` words arrive).
+size_t SecAggWordBytes(int bits);
+std::string PackWords(absl::Span<const uint64_t> words, int bits = 64);
+absl::StatusOr<std::vector<uint64_t>> UnpackWords(const std::string& bytes, size_t expected,
+                                                  int bits = 64);
 
 // A serialized message parsed, or INVALID_ARGUMENT naming `what`.
 template <typename Message>

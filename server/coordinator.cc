@@ -234,13 +234,8 @@ absl::StatusOr<RoundResult> Coordinator::TrainAttempt(
     task.secure_aggregation->clip_norm = privacy_->clip_norm();
     task.secure_aggregation->dp_grid = grid.grid;
     task.secure_aggregation->dp_effective_clip = grid.effective_clip;
-    if (options_.secure_aggregation->distributed_noise) {
-      // Each client's share, so that any `threshold` of them (the fewest a round unmasks with)
-      // carry at least the configured noise.
-      task.secure_aggregation->dp_noise_sigma_squared =
-          (grid.sigma_squared + options_.secure_aggregation->threshold - 1) /
-          static_cast<uint64_t>(options_.secure_aggregation->threshold);
-    }
+    task.secure_aggregation->dp_noise_sigma_squared = NoiseShare(grid);
+    task.secure_aggregation->field_bits = DpSecAggField(grid).bits;
   }
 
   task.round = round;
@@ -266,6 +261,19 @@ absl::StatusOr<RoundResult> Coordinator::TrainAttempt(
   return result;
 }
 
+uint64_t Coordinator::NoiseShare(const DpSumGrid& grid) const {
+  if (!options_.secure_aggregation->distributed_noise) return 0;
+  // Each client's share, so that any `threshold` of them (the fewest a round unmasks with)
+  // carry at least the configured noise.
+  const uint64_t t = static_cast<uint64_t>(options_.secure_aggregation->threshold);
+  return (grid.sigma_squared + t - 1) / t;
+}
+
+SecAggField Coordinator::DpSecAggField(const DpSumGrid& grid) const {
+  // No round's roster can outgrow the training population.
+  return SecAggDpField(training_clients(), grid, NoiseShare(grid));
+}
+
 absl::StatusOr<RoundResult> Coordinator::SecureAggregate(
     int64_t round, RoundResult result, DpSumAggregator* dp_sum, double* carried_noise_multiplier,
     std::optional<SecureAggregationRecord>* record) {
@@ -274,7 +282,7 @@ absl::StatusOr<RoundResult> Coordinator::SecureAggregate(
   so.config.round = round;
   so.config.threshold = sa.threshold;
   so.config.neighbours = sa.neighbours;
-  so.config.field = SecAggWeightedField();
+  so.config.field = dp_sum != nullptr ? DpSecAggField(dp_sum->grid()) : SecAggWeightedField();
   so.config.length = SecAggInputLength(global_->TotalElements());
   so.transport = options_.transport;
   so.env = options_.env;
@@ -306,7 +314,8 @@ absl::StatusOr<RoundResult> Coordinator::SecureAggregate(
   if (dp_sum != nullptr) {
     // Central DP on the unmasked sum: the same noise, grid and division as without secure
     // aggregation (privacy/dp_sum.h); the count and the within-clip bits are summed too.
-    TAILOR_ASSIGN_OR_RETURN(SecAggDpSum dp, DecodeSecAggDpSum(global_->TotalElements(), sum->words));
+    TAILOR_ASSIGN_OR_RETURN(SecAggDpSum dp, DecodeSecAggDpSum(global_->TotalElements(), sum->words,
+                                                              so.config.field.bits));
     if (dp.count != static_cast<int64_t>(sum->survivors.size())) {
       // A client that counted itself more than once (to sway adaptive clipping or the mean).
       return absl::FailedPreconditionError(absl::StrCat(
@@ -316,10 +325,8 @@ absl::StatusOr<RoundResult> Coordinator::SecureAggregate(
     if (carried_noise_multiplier != nullptr) {
       // Distributed DP: the survivors' noise is in the sum already, n shares of sigma_c^2 each
       // (at least the configured sigma^2: n >= threshold); the coordinator adds none.
-      const double share = static_cast<double>(
-          (dp_sum->grid().sigma_squared + options_.secure_aggregation->threshold - 1) /
-          static_cast<uint64_t>(options_.secure_aggregation->threshold));
-      const double carried = share * static_cast<double>(dp.count);
+      const double carried =
+          static_cast<double>(NoiseShare(dp_sum->grid())) * static_cast<double>(dp.count);
       TAILOR_RETURN_IF_ERROR(Annotate(dp_sum->AddGridSum(dp.sums, dp.count, carried),
                                       absl::StrCat("round ", round, "'s secure sum")));
       TAILOR_ASSIGN_OR_RETURN(result.mean_delta, dp_sum->FinalizeWithoutNoise());

@@ -220,6 +220,10 @@ class Coordinator {
                                            std::optional<SecureAggregationRecord>* secure_record);
   // Runs secure aggregation over the advertisements of a closed round and fills its mean,
   // loss and counts from the sum.
+  // Under secure aggregation with DP: each client's noise share (grid units; 0 for central DP)
+  // and the round's compact field.
+  uint64_t NoiseShare(const DpSumGrid& grid) const;
+  SecAggField DpSecAggField(const DpSumGrid& grid) const;
   // Under distributed DP, sets *carried_noise_multiplier to the noise the survivors added.
   absl::StatusOr<RoundResult> SecureAggregate(int64_t round, RoundResult result,
                                               DpSumAggregator* dp_sum,

@@ -107,6 +107,7 @@ void CoordinatorService::DispatchTrain(const TrainTask& task, const std::vector<
     p->set_dp_grid(sa.dp_grid);
     p->set_dp_effective_clip(sa.dp_effective_clip);
     p->set_dp_noise_sigma_squared(sa.dp_noise_sigma_squared);
+    p->set_field_bits(sa.field_bits);
   }
   train_task_ = t;
   for (int64_t id : cohort) {

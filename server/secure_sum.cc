@@ -123,7 +123,8 @@ absl::StatusOr<SecureSum> RunSecureSum(const std::map<int64_t, std::string>& adv
   std::vector<MaskedInput> inputs;
   for (auto& [id, reply] : Exchange(requests, options, stats)) {
     if (!reply.has_masked_input()) continue;
-    absl::StatusOr<std::vector<uint64_t>> words = UnpackWords(reply.masked_input(), options.config.length);
+    absl::StatusOr<std::vector<uint64_t>> words = UnpackWords(reply.masked_input(), options.config.length,
+                                                               options.config.field.bits);
     if (!words.ok()) continue;
     inputs.push_back(MaskedInput{id, *std::move(words)});
   }

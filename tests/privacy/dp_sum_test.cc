@@ -7,6 +7,7 @@
 
 #include "core/parameter_math.h"
 #include "privacy/secagg_input.h"
+#include "privacy/secagg_wire.h"
 #include "tests/test_util.h"
 
 namespace tailor {
@@ -156,6 +157,20 @@ TEST(DpSum, AGridSumFromSecureAggregationReleasesWhatAddsWould) {
   }
   auto decoded = DecodeSecAggDpSum(schema.TotalElements(), words);
   ASSERT_OK(decoded);
+  // The same sum in the round's compact field (a few bytes a value on the wire) decodes the same.
+  const SecAggField field = SecAggDpField(5, grid, 0);
+  EXPECT_LT(field.bits, 32) << "5 clients of S/g ~ 2^20 steps need ~24 bits";
+  std::vector<uint64_t> compact(words);
+  for (uint64_t& w : compact) w &= (uint64_t{1} << field.bits) - 1;
+  const std::string packed = PackWords(compact, field.bits);
+  EXPECT_EQ(packed.size(), compact.size() * SecAggWordBytes(field.bits));
+  auto unpacked = UnpackWords(packed, compact.size(), field.bits);
+  ASSERT_OK(unpacked);
+  auto from_compact = DecodeSecAggDpSum(schema.TotalElements(), *unpacked, field.bits);
+  ASSERT_OK(from_compact);
+  EXPECT_EQ(from_compact->sums, decoded->sums);
+  EXPECT_EQ(from_compact->count, decoded->count);
+  EXPECT_EQ(from_compact->within_clip, decoded->within_clip);
   EXPECT_EQ(decoded->count, 5);
   EXPECT_EQ(decoded->within_clip, within);
   EXPECT_LT(within, 5) << "some update must need clipping for this test to mean something";
