@@ -400,14 +400,14 @@ class Daemon {
   // answer (out of turn, another round, a restart lost the secrets) fails the task: the
   // coordinator counts a dropout.
   absl::Status SecureAggregation(const v1::Task& task) {
-    int phase = secagg_.next_phase();
     if (!secagg_last_ || secagg_last_->request != task.secagg_request()) {
+      const int answering = secagg_.next_phase();
       TAILOR_ASSIGN_OR_RETURN(std::string reply, secagg_.Handle(task.secagg_request()));
-      secagg_last_ = SecAggAnswer{task.secagg_request(), std::move(reply), phase};
+      secagg_last_ = SecAggAnswer{task.secagg_request(), std::move(reply), answering};
     }
     // The same request again (this client's reply did not get through): the same reply, not a
     // second answer, which the protocol would refuse.
-    phase = secagg_last_->phase;
+    const int phase = secagg_last_->phase;
     const std::string& reply = secagg_last_->reply;
     v1::UpdateChunk header;
     header.set_round(task.round());

@@ -9,6 +9,7 @@
 #include "core/status_macros.h"
 #include "privacy/secagg_graph.h"
 #include "privacy/secagg_input.h"
+#include "server/secure_dp_release.h"
 #include "server/cohort_selector.h"
 #include "server/metrics_jsonl.h"
 
@@ -218,7 +219,11 @@ absl::StatusOr<RoundResult> Coordinator::TrainAttempt(
                                                     sa.max_weight};
     if (!privacy_) task.options.clip_norm = sa.clip_norm;
     ro.secure_aggregation = true;
-    ro.min_updates = std::min<int64_t>(sa.threshold, static_cast<int64_t>(ro.cohort.size()));
+    // Under DP a round is never short: one the protocol cannot unmask releases the noise
+    // alone (SecureAggregate).
+    if (!privacy_) {
+      ro.min_updates = std::min<int64_t>(sa.threshold, static_cast<int64_t>(ro.cohort.size()));
+    }
   }
   if (!(privacy_ && options_.withhold_unprotected)) {  // the live count is a cohort size
     ro.on_progress = [this, round](int64_t done, int64_t total) {
@@ -292,57 +297,44 @@ absl::StatusOr<RoundResult> Coordinator::SecureAggregate(
   absl::StatusOr<SecureSum> sum = RunSecureSum(result.secagg_advertisements, so, &r);
   r.plain_upload_bytes = result.plain_upload_bytes;
   r.protocol_bytes = result.upload_bytes + r.bytes_to_clients + r.bytes_from_clients;
-  // Too few clients in some phase: a short round (retried or skipped like any other).
   result.secagg_advertisements.clear();
-  if (!sum.ok() && dp_sum != nullptr && absl::IsFailedPrecondition(sum.status())) {
-    // Too few clients to unmask: under DP the round still releases, the noise alone (as a
-    // Poisson round with nobody sampled does). The protocol learnt nothing, and dropping every
-    // contribution cannot raise the sensitivity; a retry would sample the same cohort again.
-    LogEvent(LogLevel::kWarn, "secagg_round_aborted",
-             {{"round", absl::StrCat(round)},
-              {"msg", absl::StrCat(sum.status().message(), "; releasing the noise alone")}});
-    TAILOR_ASSIGN_OR_RETURN(result.mean_delta, dp_sum->Finalize());
-    result.failed += result.accepted;
-    result.accepted = 0;
-    result.within_clip = 0;
-    result.train_loss = 0;
-    result.train_samples = 0;
-    result.upload_bytes = r.protocol_bytes;
-    return result;
-  }
-  if (!sum.ok()) return sum.status();
   if (dp_sum != nullptr) {
-    // Central DP on the unmasked sum: the same noise, grid and division as without secure
-    // aggregation (privacy/dp_sum.h); the count and the within-clip bits are summed too.
-    TAILOR_ASSIGN_OR_RETURN(SecAggDpSum dp, DecodeSecAggDpSum(global_->TotalElements(), sum->words,
-                                                              so.config.field.bits));
-    if (dp.count != static_cast<int64_t>(sum->survivors.size())) {
-      // A client that counted itself more than once (to sway adaptive clipping or the mean).
-      return absl::FailedPreconditionError(absl::StrCat(
-          "round ", round, ": the secure sum counts ", dp.count, " clients but ",
-          sum->survivors.size(), " inputs were summed; nothing is released"));
+    // The DP layer over the secure sum (server/secure_dp_release.h).
+    SecureDpReleaseOptions ro;
+    ro.field_bits = so.config.field.bits;
+    ro.noise_share = NoiseShare(dp_sum->grid());
+    ro.noise_multiplier = privacy_->noise_multiplier();
+    ro.clip_norm = privacy_->clip_norm();
+    absl::StatusOr<SecureDpRelease> release =
+        sum.ok() ? ReleaseSecureDpSum(*sum, global_->TotalElements(), ro, *dp_sum)
+                 : absl::StatusOr<SecureDpRelease>(sum.status());
+    const bool noise_alone = !release.ok() && absl::IsFailedPrecondition(release.status());
+    if (noise_alone) {
+      // Too few clients to unmask, or a sum that cannot be released: under DP the round still
+      // releases, the noise alone (as a Poisson round with nobody sampled does). Dropping every
+      // contribution cannot raise the sensitivity, and a retry would sample the same cohort.
+      LogEvent(LogLevel::kWarn, "secagg_round_aborted",
+               {{"round", absl::StrCat(round)},
+                {"msg", absl::StrCat(release.status().message(), "; releasing the noise alone")}});
+      release = ReleaseNoiseAlone(ro, *dp_sum);
+      result.failed += result.accepted;
+      result.accepted = 0;
     }
-    if (carried_noise_multiplier != nullptr) {
-      // Distributed DP: the survivors' noise is in the sum already, n shares of sigma_c^2 each
-      // (at least the configured sigma^2: n >= threshold); the coordinator adds none.
-      const double carried =
-          static_cast<double>(NoiseShare(dp_sum->grid())) * static_cast<double>(dp.count);
-      TAILOR_RETURN_IF_ERROR(Annotate(dp_sum->AddGridSum(dp.sums, dp.count, carried),
-                                      absl::StrCat("round ", round, "'s secure sum")));
-      TAILOR_ASSIGN_OR_RETURN(result.mean_delta, dp_sum->FinalizeWithoutNoise());
-      // n·sigma_c^2 >= sigma^2 >= (zS/g)^2 exactly; the max only absorbs double rounding.
-      *carried_noise_multiplier =
-          std::max(privacy_->noise_multiplier(),
-                   std::sqrt(carried) * dp_sum->grid().grid / privacy_->clip_norm());
-    } else {
-      TAILOR_RETURN_IF_ERROR(Annotate(dp_sum->AddGridSum(dp.sums, dp.count),
-                                      absl::StrCat("round ", round, "'s secure sum")));
-      TAILOR_ASSIGN_OR_RETURN(result.mean_delta, dp_sum->Finalize());
-    }
-    result.within_clip = dp.within_clip;
+    if (!release.ok()) return release.status();
+    result.mean_delta = std::move(release->mean_delta);
+    result.within_clip = release->within_clip;
     result.train_loss = 0;  // not in the input: DP covers none of it
     result.train_samples = 0;
+    if (carried_noise_multiplier != nullptr) {
+      *carried_noise_multiplier = release->carried_noise_multiplier;
+    }
+    if (noise_alone) {
+      result.upload_bytes = r.protocol_bytes;
+      return result;
+    }
   } else {
+    // Too few clients in some phase: a short round (retried or skipped like any other).
+    if (!sum.ok()) return sum.status();
     TAILOR_ASSIGN_OR_RETURN(SecAggMean mean, DecodeSecAggSum(*global_, sum->words));
     result.mean_delta = std::move(mean.mean_delta);
     result.train_loss = mean.train_loss;

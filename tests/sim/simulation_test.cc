@@ -280,6 +280,33 @@ TEST(Simulation, DistributedNoiseUnderSecureAggregationIsAccountedAtTheNoiseCarr
   }
 }
 
+// Under DP a round the protocol cannot unmask (here: fewer than the threshold advertise) still
+// releases, the noise alone, and is accounted: retrying would sample the same Poisson cohort.
+TEST(Simulation, UnderDpARoundSecureAggregationCannotUnmaskReleasesTheNoiseAlone) {
+  auto c = TinyConfig("fedper", 2);
+  c.set_rounds(3);
+  c.mutable_privacy()->set_clip_norm(0.05);
+  c.mutable_privacy()->set_noise_multiplier(1.5);
+  c.mutable_privacy()->set_sampling_rate(1.0);
+  c.mutable_privacy()->set_release_unprotected_metrics(true);
+  auto* sa = c.mutable_secure_aggregation();
+  sa->set_mode("secagg");
+  sa->set_threshold(4);
+  auto* at = sa->mutable_simulated_dropout()->add_at();
+  at->set_round(2);
+  at->set_client(1);
+  at->set_boundary("before_advertise");
+  SimulationResult r = RunTiny(c);
+  ASSERT_EQ(r.rounds.size(), 3u);
+  EXPECT_EQ(r.rounds[0].accepted, 4);
+  EXPECT_EQ(r.rounds[1].accepted, 0) << "3 advertisers of a threshold of 4: nothing unmasked";
+  EXPECT_FALSE(r.rounds[1].skipped);
+  EXPECT_EQ(r.rounds[1].attempts, 1);
+  EXPECT_EQ(r.rounds[2].accepted, 4);
+  ASSERT_TRUE(r.rounds[1].privacy.has_value() && r.rounds[0].privacy.has_value());
+  EXPECT_GT(r.rounds[1].privacy->epsilon, r.rounds[0].privacy->epsilon) << "the release is accounted";
+}
+
 // DP-FedAvg end to end: the real clients clip on the device (every accepted update reports
 // whether it was within the norm), the run is reproducible for its seed, stops at its budget
 // and says so in the summary, and every metrics line carries the epsilon spent.
