@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 namespace tailor {
@@ -21,22 +22,19 @@ constexpr int64_t kQueryBlock = 64;
 
 // Row-major C[m×n] = alpha·op(A)·op(B) + beta·C. The BLAS is the one LibTorch calls (the
 // libblas.so.3 the system selects: OpenBLAS here); ATen does not export its own wrapper.
-void RowGemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha,
-             const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
-             int64_t ldc) {
-  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
-              trans_b ? CblasTrans : CblasNoTrans, static_cast<int>(m), static_cast<int>(n),
-              static_cast<int>(k), alpha, a, static_cast<int>(lda), b, static_cast<int>(ldb), beta,
-              c, static_cast<int>(ldc));
-}
-
-void RowGemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, double alpha,
-             const double* a, int64_t lda, const double* b, int64_t ldb, double beta, double* c,
-             int64_t ldc) {
-  cblas_dgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
-              trans_b ? CblasTrans : CblasNoTrans, static_cast<int>(m), static_cast<int>(n),
-              static_cast<int>(k), alpha, a, static_cast<int>(lda), b, static_cast<int>(ldb), beta,
-              c, static_cast<int>(ldc));
+template <typename T>
+void RowGemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
+             int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc) {
+  const CBLAS_TRANSPOSE ta = trans_a ? CblasTrans : CblasNoTrans;
+  const CBLAS_TRANSPOSE tb = trans_b ? CblasTrans : CblasNoTrans;
+  const int im = static_cast<int>(m), in = static_cast<int>(n), ik = static_cast<int>(k);
+  if constexpr (std::is_same_v<T, float>) {
+    cblas_sgemm(CblasRowMajor, ta, tb, im, in, ik, alpha, a, static_cast<int>(lda), b,
+                static_cast<int>(ldb), beta, c, static_cast<int>(ldc));
+  } else {
+    cblas_dgemm(CblasRowMajor, ta, tb, im, in, ik, alpha, a, static_cast<int>(lda), b,
+                static_cast<int>(ldb), beta, c, static_cast<int>(ldc));
+  }
 }
 
 // exp(x) for x <= 0 in float, written so the compiler vectorizes the loops that call it
@@ -148,11 +146,11 @@ void Forward(const Shape& s, const T* q, const T* k, const T* v, T* out, T* prob
     T* p = probs + s.Probs(b, h);
     for (int64_t r0 = 0; r0 < t; r0 += kQueryBlock) {
       const int64_t r1 = std::min(r0 + kQueryBlock, t), m = r1 - r0;
-      RowGemm(false, true, m, r1, s.head_dim, scale, q + rows + r0 * ld, ld, k + rows, ld, T(0),
-              p + r0 * t, t);
+      RowGemm<T>(false, true, m, r1, s.head_dim, scale, q + rows + r0 * ld, ld, k + rows, ld, T(0),
+                 p + r0 * t, t);
       for (int64_t r = r0; r < r1; ++r) SoftmaxRow(p + r * t, r + 1, r1);
-      RowGemm(false, false, m, s.head_dim, r1, T(1), p + r0 * t, t, v + rows, ld, T(0),
-              out + rows + r0 * ld, ld);
+      RowGemm<T>(false, false, m, s.head_dim, r1, T(1), p + r0 * t, t, v + rows, ld, T(0),
+                 out + rows + r0 * ld, ld);
     }
   });
 }
@@ -170,19 +168,19 @@ void Backward(const Shape& s, const T* q, const T* k, const T* v, const T* out, 
       for (int64_t r0 = 0; r0 < t; r0 += kQueryBlock) {
         const int64_t r1 = std::min(r0 + kQueryBlock, t), m = r1 - r0;
         // dP = dO·V^T over the block's keys, then dS in place.
-        RowGemm(false, true, m, r1, s.head_dim, T(1), d_out + rows + r0 * ld, ld, v + rows, ld,
-                T(0), ds.data(), r1);
+        RowGemm<T>(false, true, m, r1, s.head_dim, T(1), d_out + rows + r0 * ld, ld, v + rows, ld,
+                   T(0), ds.data(), r1);
         for (int64_t r = r0; r < r1; ++r) {
           SoftmaxBackwardRow(p + r * t, ds.data() + (r - r0) * r1, d_out + rows + r * ld,
                              out + rows + r * ld, r1, s.head_dim);
         }
         // dQ = scale·dS·K; dK += scale·dS^T·Q; dV += P^T·dO.
-        RowGemm(false, false, m, s.head_dim, r1, scale, ds.data(), r1, k + rows, ld, T(0),
-                dq + rows + r0 * ld, ld);
-        RowGemm(true, false, r1, s.head_dim, m, scale, ds.data(), r1, q + rows + r0 * ld, ld, T(1),
-                dk + rows, ld);
-        RowGemm(true, false, r1, s.head_dim, m, T(1), p + r0 * t, t, d_out + rows + r0 * ld, ld,
-                T(1), dv + rows, ld);
+        RowGemm<T>(false, false, m, s.head_dim, r1, scale, ds.data(), r1, k + rows, ld, T(0),
+                   dq + rows + r0 * ld, ld);
+        RowGemm<T>(true, false, r1, s.head_dim, m, scale, ds.data(), r1, q + rows + r0 * ld, ld,
+                   T(1), dk + rows, ld);
+        RowGemm<T>(true, false, r1, s.head_dim, m, T(1), p + r0 * t, t, d_out + rows + r0 * ld, ld,
+                   T(1), dv + rows, ld);
       }
     }
   });

@@ -246,20 +246,27 @@ TEST(Simulation, SecureAggregationUnderCentralDpGivesThePrivateRunsModel) {
   EXPECT_GT(summed, 0) << "no round went through the protocol";
 }
 
-// Distributed DP under secure aggregation: every client adds its share of the noise before
-// masking, so no party sees an un-noised sum; the rounds complete, each is accounted at the
-// noise its survivors carried (never below the configured z, so never more epsilon than
-// central DP spends), and the run repeats for its seed.
-TEST(Simulation, DistributedNoiseUnderSecureAggregationIsAccountedAtTheNoiseCarried) {
+// 3 rounds of DP-FedAvg (every client sampled, z 1.5, counts released for the test) under
+// SecAgg with `threshold`.
+config::ExperimentConfig PrivateSecureConfig(int threshold) {
   auto c = TinyConfig("fedper", 2);
   c.set_rounds(3);
   c.mutable_privacy()->set_clip_norm(0.05);
   c.mutable_privacy()->set_noise_multiplier(1.5);
   c.mutable_privacy()->set_sampling_rate(1.0);
   c.mutable_privacy()->set_release_unprotected_metrics(true);
+  c.mutable_secure_aggregation()->set_mode("secagg");
+  c.mutable_secure_aggregation()->set_threshold(threshold);
+  return c;
+}
+
+// Distributed DP under secure aggregation: every client adds its share of the noise before
+// masking, so no party sees an un-noised sum; the rounds complete, each is accounted at the
+// noise its survivors carried (never below the configured z, so never more epsilon than
+// central DP spends), and the run repeats for its seed.
+TEST(Simulation, DistributedNoiseUnderSecureAggregationIsAccountedAtTheNoiseCarried) {
+  auto c = PrivateSecureConfig(/*threshold=*/2);
   auto* sa = c.mutable_secure_aggregation();
-  sa->set_mode("secagg");
-  sa->set_threshold(2);
   SimulationResult central = RunTiny(c);
   sa->set_distributed_noise(true);
   SimulationResult distributed = RunTiny(c);
@@ -283,16 +290,8 @@ TEST(Simulation, DistributedNoiseUnderSecureAggregationIsAccountedAtTheNoiseCarr
 // Under DP a round the protocol cannot unmask (here: fewer than the threshold advertise) still
 // releases, the noise alone, and is accounted: retrying would sample the same Poisson cohort.
 TEST(Simulation, UnderDpARoundSecureAggregationCannotUnmaskReleasesTheNoiseAlone) {
-  auto c = TinyConfig("fedper", 2);
-  c.set_rounds(3);
-  c.mutable_privacy()->set_clip_norm(0.05);
-  c.mutable_privacy()->set_noise_multiplier(1.5);
-  c.mutable_privacy()->set_sampling_rate(1.0);
-  c.mutable_privacy()->set_release_unprotected_metrics(true);
-  auto* sa = c.mutable_secure_aggregation();
-  sa->set_mode("secagg");
-  sa->set_threshold(4);
-  auto* at = sa->mutable_simulated_dropout()->add_at();
+  auto c = PrivateSecureConfig(/*threshold=*/4);
+  auto* at = c.mutable_secure_aggregation()->mutable_simulated_dropout()->add_at();
   at->set_round(2);
   at->set_client(1);
   at->set_boundary("before_advertise");
