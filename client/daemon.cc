@@ -344,12 +344,7 @@ class Daemon {
     }
     // Accepted; or refused for good (the round moved on, bad content): either way this upload
     // is done, and the daemon goes back to polling.
-    if (!s.ok()) {
-      Log(LogLevel::kWarn, "upload_refused",
-          {{"round", absl::StrCat(task.round())},
-           {"code", absl::StatusCodeToString(s.code())},
-           {"msg", std::string(s.message())}});
-    }
+    if (!s.ok()) LogRefused("upload_refused", task.round(), s);
     pending_upload_.reset();
     return absl::OkStatus();
   }
@@ -416,10 +411,7 @@ class Daemon {
     if (Transient(s) || absl::IsUnauthenticated(s)) return s;
     if (!s.ok()) {
       // The exchange moved on without this client (its deadline passed): nothing to redo.
-      Log(LogLevel::kWarn, "secagg_reply_refused",
-          {{"round", absl::StrCat(task.round())},
-           {"code", absl::StatusCodeToString(s.code())},
-           {"msg", std::string(s.message())}});
+      LogRefused("secagg_reply_refused", task.round(), s);
       return absl::OkStatus();
     }
     Log(LogLevel::kInfo, "secagg_replied",
@@ -466,14 +458,17 @@ class Daemon {
       return FromGrpcStatus(stub_->ReportEvaluation(c.get(), req, &r));
     });
     if (Transient(s) || absl::IsUnauthenticated(s)) return s;
-    if (!s.ok()) {
-      Log(LogLevel::kWarn, "evaluation_refused",
-          {{"round", absl::StrCat(task.round())},
-           {"code", absl::StatusCodeToString(s.code())},
-           {"msg", std::string(s.message())}});
-    }
+    if (!s.ok()) LogRefused("evaluation_refused", task.round(), s);
     if (task.last_round()) experiment_over_ = true;
     return absl::OkStatus();
+  }
+
+  // The coordinator refused something for good (the round moved on, bad content): said once.
+  void LogRefused(absl::string_view event, int64_t round, const absl::Status& why) {
+    Log(LogLevel::kWarn, event,
+        {{"round", absl::StrCat(round)},
+         {"code", absl::StatusCodeToString(why.code())},
+         {"msg", std::string(why.message())}});
   }
 
   void Log(LogLevel level, absl::string_view event, absl::Span<const LogField> fields) {
