@@ -13,7 +13,10 @@
 # steer each byte instead of picking among samples). Then Personalized Soups and MOD rows: an
 # expert adapter per archetype, mixed for each user by its archetype weights.
 #   bash bench/pref_generation.sh [BUILD_DIR] [PREF_RUNS] [OUT_DIR] [ALPHA] [SEEDS] [METHODS] [N]
-#                                 [GUIDED_METHODS]
+#                                 [GUIDED_METHODS] [GROUPS]
+# GROUPS: picks (texts) per user, each from fresh candidates (default 8). Whether a user's own
+# picks beat the global ones is decided on the mean over them: with 8, the two rules often pick
+# the same text in every group (a tie), even for perfect reward models (the oracle rows).
 # e.g. bash bench/pref_generation.sh build runs/pref_methods runs/pref_generation 0.3 "1 2 3"
 set -euo pipefail
 build=${1:-build}
@@ -24,6 +27,7 @@ seeds=${5:-1 2 3}
 methods=${6:-global fedavg_ft pal user rep_user}
 n=${7:-16}
 guided_methods=${8:-fedavg_ft rep_user}
+groups=${9:-8}
 here=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$out"
 # The generator: the LM demo's tiny byte transformer pretrained on its training users'
@@ -42,7 +46,7 @@ for seed in $seeds; do
     [[ -f $run/config.resolved.textproto ]] || { echo "no run $run: run bench/pref_methods.sh first" >&2; exit 1; }
     "$build/tools/tailor" generate --config "$here/../configs/lm_demo.textproto" \
       --set "$lm_set" --reward_config "$run/config.resolved.textproto" \
-      --all_users --best_of "$n" --groups 8 --max_bytes 160 --sample_seed $((1000 * seed)) \
+      --all_users --best_of "$n" --groups "$groups" --max_bytes 160 --sample_seed $((1000 * seed)) \
       --selection_jsonl "$out/a${alpha}_s${seed}_$method.jsonl" > "$out/a${alpha}_s${seed}_$method.log" 2>&1 \
       || { cat "$out/a${alpha}_s${seed}_$method.log"; exit 1; }
     files+=("$out/a${alpha}_s${seed}_$method.jsonl")
@@ -51,7 +55,7 @@ for seed in $seeds; do
     if [[ $method == "${methods%% *}" ]]; then
       "$build/tools/tailor" generate --config "$here/../configs/lm_demo.textproto" \
         --set "$lm_set" --reward_config "$run/config.resolved.textproto" --oracle_selection \
-        --all_users --best_of "$n" --groups 8 --max_bytes 160 --sample_seed $((1000 * seed)) \
+        --all_users --best_of "$n" --groups "$groups" --max_bytes 160 --sample_seed $((1000 * seed)) \
         --selection_jsonl "$out/a${alpha}_s${seed}_oracle.jsonl" > "$out/a${alpha}_s${seed}_oracle.log" 2>&1 \
         || { cat "$out/a${alpha}_s${seed}_oracle.log"; exit 1; }
       files+=("$out/a${alpha}_s${seed}_oracle.jsonl")
@@ -60,7 +64,7 @@ for seed in $seeds; do
     if [[ " $guided_methods " == *" $method "* ]]; then
       "$build/tools/tailor" generate --config "$here/../configs/lm_demo.textproto" \
         --set "$lm_set" --reward_config "$run/config.resolved.textproto" \
-        --all_users --guidance 2 --best_of "$n" --groups 8 --max_bytes 160 \
+        --all_users --guidance 2 --best_of "$n" --groups "$groups" --max_bytes 160 \
         --sample_seed $((1000 * seed)) --selection_jsonl "$out/a${alpha}_s${seed}_${method}_guided.jsonl" \
         > "$out/a${alpha}_s${seed}_${method}_guided.log" 2>&1 \
         || { cat "$out/a${alpha}_s${seed}_${method}_guided.log"; exit 1; }
@@ -86,7 +90,7 @@ for seed in $seeds; do
         || { cat "$out/$name.train.log"; exit 1; }
     fi
     "$build/tools/tailor" generate --config "$out/$name/config.resolved.textproto" --all_users \
-      --best_of "$n" --groups 8 --max_bytes 160 --sample_seed $((1000 * seed)) \
+      --best_of "$n" --groups "$groups" --max_bytes 160 --sample_seed $((1000 * seed)) \
       --selection_jsonl "$out/$name.jsonl" > "$out/$name.log" 2>&1 || { cat "$out/$name.log"; exit 1; }
     files+=("$out/$name.jsonl")
   done
@@ -105,7 +109,7 @@ for seed in $seeds; do
   for mix in soup mod; do
     name=a${alpha}_s${seed}_$mix
     "$build/tools/tailor" generate --config "$experts/config.resolved.textproto" \
-      --users_config "$users" --all_users --mix $mix --best_of "$n" --groups 8 --max_bytes 160 \
+      --users_config "$users" --all_users --mix $mix --best_of "$n" --groups "$groups" --max_bytes 160 \
       --sample_seed $((1000 * seed)) --selection_jsonl "$out/$name.jsonl" > "$out/$name.log" 2>&1 \
       || { cat "$out/$name.log"; exit 1; }
     files+=("$out/$name.jsonl")

@@ -4,7 +4,9 @@
 --selection_jsonl`). Per method, over every seed's users pooled: the mean true utility of the
 user's own reward model's picks, of the global reward model's and of a random candidate; the
 normalized gain (pick - random) / (oracle - random); the share of users whose own picks beat the
-global ones and the random candidate; with bootstrap 95% intervals over users (2000 resamples,
+global ones, than FedAvg's reward model's picks (the `global` method's file of the same alpha and
+seed: the issue's global Bradley-Terry reward model, judged on the same candidates for best-of-N
+rows) and than the random candidate; with bootstrap 95% intervals over users (2000 resamples,
 seeded); and the hacking guards: bits per byte of the picks under the language model and
 distinct word bigrams among one user's picks.
   bench/pref_generation_table.py FILE.jsonl [FILE.jsonl...]"""
@@ -29,24 +31,31 @@ def cell(values, rng, scale=1.0, digits=3):
 
 def main():
     groups = {}
+    fedavg = {}  # (alpha, seed, client) -> the utility of FedAvg's reward model's picks
     for path in sys.argv[1:]:
         alpha, seed, method = re.match(r".*a([0-9.]+)_s([0-9]+)_(.+)\.jsonl$", path).groups()
-        users = [json.loads(l) for l in open(path) if l.strip()]
+        users = [dict(json.loads(l), seed=seed) for l in open(path) if l.strip()]
         groups.setdefault((alpha, method), []).extend(users)
+        if method == "global":
+            fedavg.update({(alpha, seed, u["client"]): u["global"] for u in users})
     rng = random.Random(1)
     print("| alpha | method | users | own picks | global picks | random | gain (own) |"
-          " gain (global) | own beats global | own beats random | bpb own / global / all |"
+          " gain (global) | own beats global | own beats FedAvg | own beats random | bpb own / global / all |"
           " distinct-2 own / global |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for (alpha, method), users in groups.items():
         get = lambda key: [u[key] for u in users]
         beats_global = [1.0 if u["personal"] > u["global"] else 0.0 for u in users]
+        versus = [(u["personal"], fedavg.get((alpha, u["seed"], u["client"]))) for u in users]
+        beats_fedavg = [1.0 if own > other else 0.0 for own, other in versus if other is not None]
+        fedavg_cell = (f"{cell(beats_fedavg, rng, 100, 0)}%" if len(beats_fedavg) == len(users)
+                       else "-")
         beats_random = [1.0 if u["personal"] > u["random"] else 0.0 for u in users]
         print(f"| {alpha} | {method} | {len(users)} | {cell(get('personal'), rng)} | "
               f"{cell(get('global'), rng)} | {statistics.mean(get('random')):.3f} | "
               f"{cell(get('normalized_gain'), rng, digits=2)} | "
               f"{statistics.mean(get('global_normalized_gain')):.2f} | "
-              f"{cell(beats_global, rng, 100, 0)}% | {cell(beats_random, rng, 100, 0)}% | "
+              f"{cell(beats_global, rng, 100, 0)}% | {fedavg_cell} | {cell(beats_random, rng, 100, 0)}% | "
               f"{statistics.mean(get('bpb')):.2f} / {statistics.mean(get('global_bpb')):.2f} / "
               f"{statistics.mean(get('candidates_bpb')):.2f} | "
               f"{statistics.mean(get('distinct2')):.2f} / "

@@ -4,15 +4,17 @@
 # per user on all test pairs and on the controversial ones, the worst decile, majority and
 # minority users, log-loss, and the labels' ceiling, with bootstrap 95% intervals over users.
 # Each run keeps its users' personal parts (OUT_DIR/<run>/personal) for bench/pref_generation.sh.
-#   bash bench/pref_methods.sh [BUILD_DIR] [OUT_DIR] [ALPHAS] [SEEDS] [OVERRIDES]
+#   bash bench/pref_methods.sh [BUILD_DIR] [OUT_DIR] [ALPHAS] [SEEDS] [OVERRIDES] [METHODS]
 # e.g. bash bench/pref_methods.sh build runs/pref_methods "0.05 0.3 1" "1 2 3"
 # OVERRIDES: more --set fields for every run, e.g. "model.reward.pool=mean".
+# METHODS: a subset of the methods below (default: all of them).
 set -euo pipefail
 build=${1:-build}
 out=${2:-runs/pref_methods}
 alphas=${3:-0.05 0.3 1}
 seeds=${4:-1 2 3}
 extra=${5:-}
+method_list=${6:-global local fedavg_ft pal lore user rep_lore rep_user}
 here=$(cd "$(dirname "$0")" && pwd)
 declare -A methods=(
   [global]="algorithm.name=fedavg"
@@ -28,7 +30,8 @@ declare -A methods=(
 runs=()
 for alpha in $alphas; do
   for seed in $seeds; do
-    for method in global local fedavg_ft pal lore user rep_lore rep_user; do
+    for method in $method_list; do
+      [[ -n ${methods[$method]:-} ]] || { echo "unknown method $method" >&2; exit 1; }
       name="a${alpha}_s${seed}_$method"
       # Finished runs already there are kept (the report is written last; remove OUT_DIR to
       # rerun them).

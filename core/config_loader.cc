@@ -469,6 +469,11 @@ absl::Status Validate(const ExperimentConfig& c, const Checker& check) {
       return check.Fail("data.preference.archetype_users",
                         "simulates labellers of the fortunes; it needs dataset preference_fortunes");
     }
+    if (!p.candidates_path().empty() && data.dataset() != "preference_fortunes") {
+      return check.Fail("data.preference.candidates_path",
+                        "replaces the fortunes simulated users judge; it needs dataset "
+                        "preference_fortunes");
+    }
     if (p.min_pairs_per_client() < 3) {
       return check.Fail("data.preference.min_pairs_per_client",
                         absl::StrCat("must be >= 3, got ", p.min_pairs_per_client()));

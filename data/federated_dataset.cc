@@ -1,11 +1,13 @@
 #include "data/federated_dataset.h"
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "core/random.h"
 #include "data/dataset_registry.h"
 #include "data/preference_dataset.h"
 #include "data/text_dataset.h"
+#include "data/user_jsonl.h"
 #include "data/pfllib_partition.h"
 #include "core/status_macros.h"
 
@@ -96,6 +98,22 @@ absl::StatusOr<FederatedDataset> BuildTextDataset(const config::DataConfig& conf
   return out;
 }
 
+// data.preference.candidates_path's texts, in file order, without duplicates or empty ones.
+absl::StatusOr<std::vector<std::string>> LoadCandidateTexts(const std::string& path, Env* env) {
+  absl::StatusOr<std::vector<UserJsonlRecord>> records = ReadUserJsonl(path, env, {"text"});
+  if (!records.ok()) {
+    return Annotate(records.status(), "data.preference.candidates_path");
+  }
+  std::vector<std::string> texts;
+  absl::flat_hash_set<std::string> seen;
+  for (UserJsonlRecord& r : *records) {
+    if (!r.values[0].empty() && seen.insert(r.values[0]).second) {
+      texts.push_back(std::move(r.values[0]));
+    }
+  }
+  return texts;
+}
+
 // Pairwise preferences: simulated users on the fortunes, or users' own pairs from JSONL.
 absl::StatusOr<FederatedDataset> BuildPreferenceDataset(const config::DataConfig& config,
                                                         int held_out, uint64_t experiment_seed,
@@ -122,9 +140,11 @@ absl::StatusOr<FederatedDataset> BuildPreferenceDataset(const config::DataConfig
     return out;
   }
   TAILOR_ASSIGN_OR_RETURN(TextCorpus corpus, LoadFortunes(config.path(), env));
-  TAILOR_ASSIGN_OR_RETURN(SimulatedPreferences sim,
-                          SimulatePreferences(corpus, SimulatedUserOptionsOf(p, config, held_out,
-                                                                             seed)));
+  SimulatedUserOptions options = SimulatedUserOptionsOf(p, config, held_out, seed);
+  if (!p.candidates_path().empty()) {
+    TAILOR_ASSIGN_OR_RETURN(options.candidate_texts, LoadCandidateTexts(p.candidates_path(), env));
+  }
+  TAILOR_ASSIGN_OR_RETURN(SimulatedPreferences sim, SimulatePreferences(corpus, options));
   out.pool = sim.pool;
   out.clients = std::move(sim.clients);
   for (const SimulatedUser& u : sim.users) {
@@ -148,6 +168,7 @@ SimulatedUserOptions SimulatedUserOptionsOf(const config::PreferenceDataConfig& 
   if (!p.axis().empty()) o.axis = p.axis();
   if (p.has_minority_fraction()) o.minority_fraction = p.minority_fraction();
   if (p.has_target_ceiling()) o.target_ceiling = p.target_ceiling();
+  if (p.has_consensus_weight()) o.consensus_weight = p.consensus_weight();
   o.deterministic_labels = p.deterministic_labels();
   o.archetype_users = p.archetype_users();
   if (p.has_max_train_pairs()) o.max_train_pairs = p.max_train_pairs();

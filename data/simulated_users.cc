@@ -68,6 +68,10 @@ absl::Status ValidateSimulatedUserOptions(const SimulatedUserOptions& o) {
   if (!(o.target_ceiling > 0.5 && o.target_ceiling < 1)) {
     return fail("target_ceiling", "in (0.5, 1)", o.target_ceiling);
   }
+  if (!o.candidate_texts.empty() && o.candidate_texts.size() < kMinCandidateTexts) {
+    return fail("candidates_path", absl::StrCat(">= ", kMinCandidateTexts, " texts").c_str(),
+                absl::StrCat(o.candidate_texts.size(), " texts"));
+  }
   const int archetypes = static_cast<int>(Archetypes().size());
   if (o.archetype_users && o.num_users > archetypes) {
     return fail("archetype_users",
@@ -118,13 +122,27 @@ absl::StatusOr<SimulatedPreferences> SimulatePreferences(const TextCorpus& corpu
   split.seed = DeriveSeed(o.seed, {0x66696c6573ULL /*"files"*/});
   absl::StatusOr<TextFederation> files = FederateTexts(corpus, split);
   if (!files.ok()) return files.status();
-  const std::vector<std::string>& texts = files->pool->texts;
+  std::vector<std::string> texts = files->pool->texts;
   std::vector<Scores> raw(texts.size());
   for (size_t i = 0; i < texts.size(); ++i) raw[i] = ScoreText(texts[i]);
   SimulatedPreferences out;
+  // The z-scoring is the fortunes' alone, with or without candidate texts: a text's utility
+  // does not depend on what else is judged.
   auto normalizer = std::make_shared<ScoreNormalizer>(raw);
+  // Candidate texts instead of the files' fortunes: after them in the pool, the first half for
+  // every user's train and val pairs, the second for test pairs.
+  ClientSplit candidates;
+  for (const std::string& text : o.candidate_texts) {
+    const uint32_t index = static_cast<uint32_t>(texts.size());
+    (index - files->pool->texts.size() < o.candidate_texts.size() / 2 ? candidates.train
+                                                                       : candidates.test)
+        .push_back(index);
+    texts.push_back(text);
+  }
   std::vector<Scores> z(texts.size());
-  for (size_t i = 0; i < texts.size(); ++i) z[i] = normalizer->Normalize(raw[i]);
+  for (size_t i = 0; i < texts.size(); ++i) {
+    z[i] = normalizer->Normalize(i < raw.size() ? raw[i] : ScoreText(texts[i]));
+  }
   out.normalizer = normalizer;
   out.notes = files->dropped;
 
@@ -211,7 +229,9 @@ absl::StatusOr<SimulatedPreferences> SimulatePreferences(const TextCorpus& corpu
     }
   }
   for (size_t u = 0; u < users.size(); ++u) {
-    const ClientSplit& file = user_file[u] == kAllFiles ? every_file : files->clients[user_file[u]];
+    const ClientSplit& file = !o.candidate_texts.empty() ? candidates
+                              : user_file[u] == kAllFiles ? every_file
+                                                          : files->clients[user_file[u]];
     for (size_t t = 0; t < texts.size(); ++t) utility[t] = Dot(users[u].weights, z[t]);
     Rng pairs_rng(DeriveSeed(o.seed, {0x7061697273ULL /*"pairs"*/, u}));
     size_t train = o.min_train_pairs +

@@ -27,6 +27,8 @@
 
 namespace tailor {
 
+inline constexpr size_t kMinCandidateTexts = 100;
+
 struct SimulatedUserOptions {
   // Dirichlet concentration of a user's archetype weights (0.05: nearly one archetype each; 1:
   // broad mixtures).
@@ -61,6 +63,12 @@ struct SimulatedUserOptions {
   // judging max_train_pairs pairs drawn from every file: labellers of the preference dimensions
   // that Personalized Soups (Jang et al. 2023) trains one expert each on.
   bool archetype_users = false;
+  // When not empty, every user's pairs are drawn from these texts instead of its fortune
+  // file's (the first half for training and validation pairs, the second for test pairs): e.g.
+  // a language model's own samples, so that reward models learn to judge what a generator
+  // writes, as labellers compare a policy's samples in RLHF. The users, their tastes and the
+  // z-scoring stay the fortunes'. At least kMinCandidateTexts distinct texts.
+  std::vector<std::string> candidate_texts;
   // Users that become clients (0: all), and how many of them are held out (the last ids).
   int num_users = 0;
   int held_out = 0;

@@ -3,8 +3,11 @@
 // reward run R's global reward model and each user's own (its personal part, adapted as its
 // algorithm does before an evaluation) each pick one. With simulated users
 // (preference_fortunes) every pick is judged by the user's true utility, which no model sees.
+// With --global_reward_config G the global pick is G's global reward model instead (e.g. the
+// FedAvg Bradley-Terry run of the same users: the baseline a personal method has to beat).
 //   tailor generate --config LM --reward_config R [--client_id N | --all_users]
-//                   [--best_of 16] [--groups 8] [--selection_jsonl FILE]
+//                   [--global_reward_config G] [--best_of 16] [--groups 8]
+//                   [--selection_jsonl FILE]
 #include <cstdio>
 #include <fstream>
 #include <memory>
@@ -26,6 +29,9 @@ ABSL_DECLARE_FLAG(int64_t, client_id);
 ABSL_FLAG(std::string, reward_config, "",
           "generate: a reward-model experiment (a preference dataset) whose final run picks the "
           "best of --best_of samples: its global reward model and the user's own.");
+ABSL_FLAG(std::string, global_reward_config, "",
+          "generate: with --reward_config, the global pick is this run's global reward model "
+          "(e.g. the FedAvg run of the same simulated users) instead of --reward_config's own.");
 ABSL_FLAG(int, best_of, 16, "generate: candidates per pick (with --reward_config).");
 ABSL_FLAG(int, groups, 8, "generate: picks per user, each from fresh candidates.");
 ABSL_FLAG(bool, all_users, false,
@@ -46,6 +52,36 @@ ABSL_FLAG(std::string, selection_jsonl, "",
 
 namespace tailor {
 namespace {
+
+// A run's global reward model: its final shared parameters over its initial model, loaded into
+// a trainer of its own architecture.
+absl::StatusOr<std::unique_ptr<LocalTrainer>> LoadGlobalReward(const config::ExperimentConfig& run,
+                                                               const Experiment& e, Env* env) {
+  TAILOR_ASSIGN_OR_RETURN(std::unique_ptr<LocalTrainer> trainer, LocalTrainer::Create(e.spec));
+  TAILOR_ASSIGN_OR_RETURN(ParameterSet shared, ReadFinalShared(run, env));
+  TAILOR_RETURN_IF_ERROR(trainer->Load(*e.initial_model));
+  TAILOR_RETURN_IF_ERROR(trainer->Load(shared));
+  return trainer;
+}
+
+// The global baseline run of --global_reward_config: a reward model judged by the same
+// simulated users (the same data options and seed, hence the same users and pairs).
+absl::StatusOr<std::unique_ptr<LocalTrainer>> LoadBaselineReward(
+    const std::string& path, const config::ExperimentConfig& personal_run, Env* env) {
+  TAILOR_ASSIGN_OR_RETURN(config::ExperimentConfig run, LoadExperimentConfig(path, env, {}));
+  if (run.seed() != personal_run.seed() ||
+      run.data().SerializeAsString() != personal_run.data().SerializeAsString()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--global_reward_config ", path, " simulates other users than --reward_config (its "
+        "seed or data options differ): the two picks would be judged by different tastes"));
+  }
+  TAILOR_ASSIGN_OR_RETURN(Experiment e, BuildExperiment(run, env, /*load_data=*/false));
+  if (e.spec.task != TaskKind::kPairwisePreference) {
+    return absl::InvalidArgumentError(absl::StrCat("--global_reward_config's model ",
+                                                   e.spec.architecture, " is not a reward model"));
+  }
+  return LoadGlobalReward(run, e, env);
+}
 
 }  // namespace
 
@@ -82,21 +118,28 @@ int BestOfNCommand(LocalTrainer& language_model, const SelectionOptions& base) {
   absl::StatusOr<std::vector<std::string>> candidates = SampleCandidates(language_model, o);
   if (!candidates.ok()) return FailGenerate(candidates.status());
 
-  absl::StatusOr<std::unique_ptr<LocalTrainer>> reward = LocalTrainer::Create(e->spec);
-  if (!reward.ok()) return FailGenerate(reward.status());
-  // The reward run's global model: its final shared parameters over the initial model.
+  // The reward run's global model: its final shared parameters over the initial model; each
+  // user's model is this one with the user's personal part.
   absl::StatusOr<ParameterSet> global_shared = ReadFinalShared(*rc, env);
   if (!global_shared.ok()) return FailGenerate(global_shared.status());
-  absl::Status s = (*reward)->Load(*e->initial_model);
-  if (s.ok()) s = (*reward)->Load(*global_shared);
-  if (!s.ok()) return FailGenerate(s);
-  absl::StatusOr<std::vector<double>> global_scores = (*reward)->Reward(o.prompt, *candidates);
+  absl::StatusOr<std::unique_ptr<LocalTrainer>> reward = LoadGlobalReward(*rc, *e, env);
+  if (!reward.ok()) return FailGenerate(reward.status());
+  // The global pick's model: that one, or the baseline run's.
+  const std::string baseline_path = absl::GetFlag(FLAGS_global_reward_config);
+  absl::StatusOr<std::unique_ptr<LocalTrainer>> baseline =
+      baseline_path.empty() ? absl::StatusOr<std::unique_ptr<LocalTrainer>>(nullptr)
+                            : LoadBaselineReward(baseline_path, *rc, env);
+  if (!baseline.ok()) return FailGenerate(baseline.status());
+  LocalTrainer& global_reward = *baseline != nullptr ? **baseline : **reward;
+  absl::StatusOr<std::vector<double>> global_scores = global_reward.Reward(o.prompt, *candidates);
   if (!global_scores.ok()) return FailGenerate(global_scores.status());
+  absl::Status s;
   // The oracle: true utilities instead of reward scores (a benchmark's ceiling).
   const bool oracle = absl::GetFlag(FLAGS_oracle_selection);
-  if (oracle && (!all || !judged || absl::GetFlag(FLAGS_guidance) > 0)) {
+  if (oracle && (!all || !judged || absl::GetFlag(FLAGS_guidance) > 0 || !baseline_path.empty())) {
     return FailGenerate(absl::InvalidArgumentError(
-        "--oracle_selection needs --all_users over simulated users, without --guidance"));
+        "--oracle_selection needs --all_users over simulated users, without --guidance or "
+        "--global_reward_config"));
   }
   std::vector<std::vector<double>> true_utility;
   if (oracle) {
@@ -133,7 +176,7 @@ int BestOfNCommand(LocalTrainer& language_model, const SelectionOptions& base) {
   };
   std::vector<std::string> global_texts;
   if (guidance > 0) {
-    absl::StatusOr<std::vector<std::string>> texts = guided_texts(**reward);
+    absl::StatusOr<std::vector<std::string>> texts = guided_texts(global_reward);
     if (!texts.ok()) return FailGenerate(texts.status());
     global_texts = *std::move(texts);
   } else {
@@ -202,16 +245,18 @@ int BestOfNCommand(LocalTrainer& language_model, const SelectionOptions& base) {
   }
   if (!judged) return 0;
 
+  const std::string global_source =
+      baseline_path.empty() ? "" : absl::StrCat(" (global model: ", baseline_path, ")");
   const SelectionLabels labels{
       guidance > 0
           ? absl::StrFormat("reward-guided decoding (weight %g, %d next bytes rescored a step), "
                             "%d texts for each of %d users, judged by each user's true utility; "
-                            "the oracle picks the best of %d base samples:",
+                            "the oracle picks the best of %d base samples%s:",
                             guidance, absl::GetFlag(FLAGS_guide_top_k), o.groups, results.size(),
-                            o.n)
+                            o.n, global_source)
           : absl::StrFormat("best of %d, %d picks for each of %d users, judged by each user's "
-                            "true utility:",
-                            o.n, o.groups, results.size()),
+                            "true utility%s:",
+                            o.n, o.groups, results.size(), global_source),
       guidance > 0 ? "guided by the user's model" : "the user's reward model",
       guidance > 0 ? "guided by the global model" : "the global reward model"};
   return FinishSelectionReport(language_model, results, global_texts, *candidates, labels,

@@ -2,7 +2,9 @@
 // model beside it, so a user can see what personalization did.
 //   tailor generate --config FILE [--model FILE] [--client_id N] [--prompt TEXT]
 //                   [--samples 3] [--max_bytes 200] [--temperature 0.8] [--top_k 0]
-//                   [--top_p 0.95] [--seed 1]
+//                   [--top_p 0.95] [--seed 1] [--samples_jsonl FILE]
+// --samples_jsonl writes the model's samples as JSON Lines ({"user", "text"}) instead of printing
+// them: e.g. the candidates simulated users judge (data.preference.candidates_path).
 // With --reward_config, the best of N samples for a user (tools/best_of_n_command.cc); with
 // --all_users alone, every simulated user's own tuned model (tools/tuned_generation_command.cc);
 // with --all_users and --users_config, archetype experts mixed for each user
@@ -10,10 +12,13 @@
 #include <cstdio>
 #include <memory>
 
+#include <nlohmann/json.hpp>
+
 #include "absl/flags/declare.h"
 #include "absl/flags/flag.h"
 #include "absl/strings/str_cat.h"
 #include "client/client_runtime.h"
+#include "core/env.h"
 #include "client/personal_store.h"
 #include "core/serialization.h"
 #include "core/status_macros.h"
@@ -35,6 +40,9 @@ ABSL_FLAG(double, temperature, 0.8, "generate: sampling temperature (0: greedy).
 ABSL_FLAG(int, top_k, 0, "generate: sample among the k most likely bytes (0: all).");
 ABSL_FLAG(double, top_p, 0.95, "generate: nucleus sampling mass (1: all).");
 ABSL_FLAG(uint64_t, sample_seed, 1, "generate: seed of the first sample (the next add 1).");
+ABSL_FLAG(std::string, samples_jsonl, "",
+          "generate: write the global model's --samples as JSON Lines ({\"user\": \"samples\", "
+          "\"text\": ...}, data.preference.candidates_path's format) instead of printing them.");
 
 namespace tailor {
 namespace {
@@ -52,6 +60,25 @@ GenerationOptions GenerationOptionsFromFlags() {
   o.max_bytes = absl::GetFlag(FLAGS_max_bytes);
   o.seed = absl::GetFlag(FLAGS_sample_seed);
   return o;
+}
+
+// --samples of the loaded model into a JSON Lines file, one {"user", "text"} object a line.
+absl::Status WriteSamples(LocalTrainer& trainer, const std::string& path) {
+  GenerationOptions o = GenerationOptionsFromFlags();
+  const std::string prompt = absl::GetFlag(FLAGS_prompt);
+  std::string lines;
+  const int samples = absl::GetFlag(FLAGS_samples);
+  for (int i = 0; i < samples; ++i) {
+    o.seed = absl::GetFlag(FLAGS_sample_seed) + static_cast<uint64_t>(i);
+    TAILOR_ASSIGN_OR_RETURN(std::string text, trainer.Generate(prompt, o));
+    // A byte model may write bytes that are not UTF-8; JSON holds text, so those become U+FFFD.
+    lines += nlohmann::json{{"user", "samples"}, {"text", prompt + text}}.dump(
+        -1, ' ', false, nlohmann::json::error_handler_t::replace);
+    lines += '\n';
+  }
+  TAILOR_RETURN_IF_ERROR(Env::Default()->WriteFileAtomically(path, lines));
+  std::printf("wrote %d samples to %s\n", samples, path.c_str());
+  return absl::OkStatus();
 }
 
 absl::Status PrintSamples(LocalTrainer& trainer, const std::string& heading) {
@@ -114,7 +141,14 @@ int tailor::GenerateCommand() {
     o.generation = GenerationOptionsFromFlags();
     return BestOfNCommand(**trainer, o);
   }
-  if (s.ok()) {
+  const std::string samples_jsonl = absl::GetFlag(FLAGS_samples_jsonl);
+  if (s.ok() && !samples_jsonl.empty()) {
+    if (client >= 0) {
+      return Fail(absl::InvalidArgumentError(
+          "--samples_jsonl writes the global model's samples; leave out --client_id"));
+    }
+    s = WriteSamples(**trainer, samples_jsonl);
+  } else if (s.ok()) {
     s = PrintSamples(**trainer,
                      absl::StrCat("global model (", source.empty() ? "initial model" : source, ")"));
   }

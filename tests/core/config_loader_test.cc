@@ -194,6 +194,9 @@ TEST(ConfigLoader, EachRangeCheck) {
        "\"grumpy\" } } model { architecture: \"byte_reward_tiny\" }",
        "data.preference.axis"},
       {"rounds: 1 data { num_clients: 5 dataset: \"preference_fortunes\" preference { "
+       "consensus_weight: -0.5 } } model { architecture: \"byte_reward_tiny\" }",
+       "data.preference.consensus_weight"},
+      {"rounds: 1 data { num_clients: 5 dataset: \"preference_fortunes\" preference { "
        "max_train_pairs: 5 } } model { architecture: \"byte_reward_tiny\" }",
        "data.preference.max_train_pairs"},
       {"rounds: 1 data { num_clients: 5 dataset: \"preference_jsonl\" } model { architecture: "

@@ -221,6 +221,55 @@ TEST(SimulatedUsers, AModelSeesTextsAndChoicesOnly) {
   for (const std::string& t : sim->pool->texts) EXPECT_EQ(fortunes.count(t), 1u) << t;
 }
 
+// Candidate texts (e.g. a generator's samples) replace the fortunes in every user's pairs: the
+// train and val pairs come from the first half, the test pairs from the second, and the labels
+// follow the same tastes under the fortunes' z-scoring (a text's utility is the same with or
+// without candidates).
+TEST(SimulatedUsers, CandidateTextsReplaceTheFortunesInEveryPair) {
+  const TextCorpus corpus = SyntheticFortunes(3, 60);
+  SimulatedUserOptions o;
+  o.deterministic_labels = true;
+  auto plain = SimulatePreferences(corpus, o);
+  ASSERT_OK(plain);
+  std::vector<std::string> candidates;
+  for (int i = 0; i < 160; ++i) {
+    candidates.push_back(std::string(1 + i % 37, 'a' + i % 26) + (i % 3 == 0 ? "!" : ".") +
+                         (i % 5 == 0 ? "\n\t\t-- Anon" : ""));
+  }
+  o.candidate_texts = candidates;
+  auto sim = SimulatePreferences(corpus, o);
+  ASSERT_OK(sim);
+  const std::set<std::string> first(candidates.begin(), candidates.begin() + 80);
+  const std::set<std::string> second(candidates.begin() + 80, candidates.end());
+  ASSERT_EQ(sim->users.size(), plain->users.size());
+  for (size_t u = 0; u < sim->clients.size(); ++u) {
+    const ClientSplit& c = sim->clients[u];
+    ASSERT_GT(c.train.size(), 0u);
+    ASSERT_GT(c.test.size(), 0u);
+    for (const auto* split : {&c.train, &c.val, &c.test}) {
+      for (uint32_t p : *split) {
+        const PreferencePair& pair = sim->pool->pairs[p];
+        const std::set<std::string>& half = split == &c.test ? second : first;
+        EXPECT_EQ(half.count(sim->pool->texts[pair.chosen]), 1u);
+        EXPECT_EQ(half.count(sim->pool->texts[pair.rejected]), 1u);
+        // Deterministic labels: the user's true utility decides.
+        EXPECT_GT(TrueUtility(sim->users[u], *sim->normalizer, sim->pool->texts[pair.chosen]),
+                  TrueUtility(sim->users[u], *sim->normalizer, sim->pool->texts[pair.rejected]));
+      }
+    }
+    // The same users, and the same utility of any text as without candidates.
+    EXPECT_EQ(sim->users[u].name, plain->users[u].name);
+    for (const std::string& text : {candidates[0], corpus.users[0].texts[0]}) {
+      EXPECT_EQ(TrueUtility(sim->users[u], *sim->normalizer, text),
+                TrueUtility(plain->users[u], *plain->normalizer, text));
+    }
+  }
+  // Too few candidates to draw from are refused, naming the option.
+  o.candidate_texts.resize(kMinCandidateTexts - 1);
+  EXPECT_STATUS(SimulatePreferences(corpus, o), absl::StatusCode::kInvalidArgument,
+                "candidates_path");
+}
+
 TEST(SimulatedUsers, OptionsOutOfRangeAreNamed) {
   SimulatedUserOptions o;
   o.alpha = 0;

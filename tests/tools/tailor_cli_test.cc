@@ -2,11 +2,13 @@
 // configs, and a real (tiny) run.
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <regex>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "core/env.h"
 #include "tests/test_util.h"
@@ -284,6 +286,73 @@ TEST(TailorCli, PreferenceRunReportsPairwiseAccuracy) {
     EXPECT_GE(std::stod(m[1]), std::stod(m[2])) << user;
   }
   EXPECT_EQ(RunTailor(best_of + " --oracle_selection --guidance 1").exit_code, 2);
+  // The global pick from another run of the same users: a FedAvg reward model's picks are the
+  // same whether it is the run judged or the baseline of the PAL run; a run of other users is
+  // refused, naming why.
+  const std::string config = *Env::Default()->ReadFile(path);
+  const std::string fedavg = WriteConfig(absl::StrReplaceAll(
+      config, {{"reward { head: \"pal\" prototypes: 2 } ", ""},
+               {"name: \"fedper\"", "name: \"fedavg\""},
+               {dir + "/personal", dir + "/fedavg_personal"},
+               {dir + "/run", dir + "/fedavg"}}));
+  Outcome fedavg_run = RunTailor("simulate --quiet --config " + fedavg);
+  ASSERT_EQ(fedavg_run.exit_code, 0) << fedavg_run.output;
+  const std::string global_utility_of = "\"global\":([-0-9.]+)";
+  auto global_utilities = [&](const std::string& jsonl) {
+    std::vector<std::string> out;
+    const std::regex global(global_utility_of);
+    for (std::sregex_iterator it(jsonl.begin(), jsonl.end(), global), end; it != end; ++it) {
+      out.push_back((*it)[1]);
+    }
+    return out;
+  };
+  ASSERT_EQ(RunTailor("generate --config " + lm + " --reward_config " + fedavg +
+                      " --all_users --best_of 4 --groups 2 --max_bytes 40 --selection_jsonl " +
+                      dir + "/fedavg.jsonl").exit_code, 0);
+  Outcome against_fedavg = RunTailor(best_of + " --global_reward_config " + fedavg);
+  ASSERT_EQ(against_fedavg.exit_code, 0) << against_fedavg.output;
+  EXPECT_NE(against_fedavg.output.find("(global model: " + fedavg + ")"), std::string::npos)
+      << against_fedavg.output;
+  const std::vector<std::string> fedavg_picks =
+      global_utilities(*Env::Default()->ReadFile(dir + "/fedavg.jsonl"));
+  ASSERT_EQ(fedavg_picks.size(), 5u);
+  EXPECT_EQ(global_utilities(*Env::Default()->ReadFile(dir + "/selection.jsonl")), fedavg_picks);
+  const std::string other_users = WriteConfig(
+      absl::StrReplaceAll(config, {{"seed: 2", "seed: 3"}}));
+  Outcome refused = RunTailor(best_of + " --global_reward_config " + other_users);
+  EXPECT_EQ(refused.exit_code, 2) << refused.output;
+  EXPECT_NE(refused.output.find("simulates other users than --reward_config"), std::string::npos)
+      << refused.output;
+  // On-policy pairs: the language model's own samples written as JSON Lines become the texts
+  // the simulated users judge (data.preference.candidates_path); a damaged file is refused
+  // naming the option and the line.
+  Outcome samples = RunTailor("generate --config " + lm + " --samples 120 --max_bytes 24 "
+                              "--samples_jsonl " + dir + "/candidates.jsonl");
+  ASSERT_EQ(samples.exit_code, 0) << samples.output;
+  EXPECT_NE(samples.output.find("wrote 120 samples to " + dir + "/candidates.jsonl"),
+            std::string::npos) << samples.output;
+  absl::StatusOr<std::string> written = Env::Default()->ReadFile(dir + "/candidates.jsonl");
+  ASSERT_OK(written);
+  EXPECT_EQ(std::count(written->begin(), written->end(), '\n'), 120);
+  const std::string on_policy =
+      " --set data.preference.candidates_path=" + dir + "/candidates.jsonl,rounds=1,output_dir=" +
+      dir + "/on_policy,simulation.personal_state_dir=" + dir + "/on_policy_personal";
+  Outcome judged_samples = RunTailor("simulate --quiet --config " + path + on_policy);
+  ASSERT_EQ(judged_samples.exit_code, 0) << judged_samples.output;
+  absl::StatusOr<std::string> on_policy_metrics =
+      Env::Default()->ReadFile(dir + "/on_policy/metrics.jsonl");
+  ASSERT_OK(on_policy_metrics);
+  EXPECT_NE(on_policy_metrics->find("\"test_samples\":150"), std::string::npos)
+      << *on_policy_metrics;
+  size_t cut = 0;  // just after the 60th line's end: line 61 is cut short
+  for (int line = 0; line < 60; ++line) cut = written->find('\n', cut) + 1;
+  ASSERT_OK(Env::Default()->WriteFileAtomically(dir + "/candidates.jsonl",
+                                                written->substr(0, cut + 5)));
+  Outcome damaged = RunTailor("simulate --quiet --config " + path + on_policy + "2");
+  EXPECT_NE(damaged.exit_code, 0);
+  EXPECT_NE(damaged.output.find("data.preference.candidates_path"), std::string::npos)
+      << damaged.output;
+  EXPECT_NE(damaged.output.find("/candidates.jsonl:61"), std::string::npos) << damaged.output;
   // Reward-guided decoding instead of picking, the same table.
   Outcome guided = RunTailor("generate --config " + lm + " --reward_config " + path +
                              " --all_users --guidance 1 --guide_top_k 4 --best_of 2 --groups 1"
