@@ -13,10 +13,12 @@
 # steer each byte instead of picking among samples). Then Personalized Soups and MOD rows: an
 # expert adapter per archetype, mixed for each user by its archetype weights.
 #   bash bench/pref_generation.sh [BUILD_DIR] [PREF_RUNS] [OUT_DIR] [ALPHA] [SEEDS] [METHODS] [N]
-#                                 [GUIDED_METHODS] [GROUPS]
+#                                 [GUIDED_METHODS] [GROUPS] [USERS_SET]
 # GROUPS: picks (texts) per user, each from fresh candidates (default 8). Whether a user's own
 # picks beat the global ones is decided on the mean over them: with 8, the two rules often pick
 # the same text in every group (a tie), even for perfect reward models (the oracle rows).
+# USERS_SET: --set fields that made PREF_RUNS' users (e.g. data.preference.consensus_weight=0),
+# given to the DPO and expert runs too so that they tune for the same users.
 # e.g. bash bench/pref_generation.sh build runs/pref_methods runs/pref_generation 0.3 "1 2 3"
 set -euo pipefail
 build=${1:-build}
@@ -26,8 +28,9 @@ alpha=${4:-0.3}
 seeds=${5:-1 2 3}
 methods=${6:-global fedavg_ft pal user rep_user}
 n=${7:-16}
-guided_methods=${8:-fedavg_ft rep_user}
+guided_methods=${8-fedavg_ft rep_user}
 groups=${9:-8}
+users_set=${10:-}
 here=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$out"
 # The generator: the LM demo's tiny byte transformer pretrained on its training users'
@@ -86,7 +89,8 @@ for seed in $seeds; do
         --set "name=$name,seed=$seed,data.preference.alpha=$alpha,output_dir=$out/$name,rounds=8" \
         --set "model.architecture=byte_dpo_tiny,model.initial_model=$lm,algorithm.name=$dpo$adapters" \
         --set "train.learning_rate=0.01" \
-        --set "simulation.personal_state_dir=$out/$name/personal" > "$out/$name.train.log" 2>&1 \
+        --set "simulation.personal_state_dir=$out/$name/personal${users_set:+,$users_set}" \
+        > "$out/$name.train.log" 2>&1 \
         || { cat "$out/$name.train.log"; exit 1; }
     fi
     "$build/tools/tailor" generate --config "$out/$name/config.resolved.textproto" --all_users \
@@ -102,7 +106,8 @@ for seed in $seeds; do
   if [[ ! -f $experts/report.html ]]; then
     "$build/tools/tailor" simulate --config "$here/../configs/pref_experts.textproto" --quiet \
       --set "name=experts_s$seed,seed=$seed,output_dir=$experts,model.initial_model=$lm" \
-      --set "simulation.personal_state_dir=$experts/personal" > "$experts.train.log" 2>&1 \
+      --set "simulation.personal_state_dir=$experts/personal${users_set:+,$users_set}" \
+      > "$experts.train.log" 2>&1 \
       || { cat "$experts.train.log"; exit 1; }
   fi
   users=$runs/a${alpha}_s${seed}_${methods%% *}/config.resolved.textproto

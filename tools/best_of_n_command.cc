@@ -65,15 +65,18 @@ absl::StatusOr<std::unique_ptr<LocalTrainer>> LoadGlobalReward(const config::Exp
 }
 
 // The global baseline run of --global_reward_config: a reward model judged by the same
-// simulated users (the same data options and seed, hence the same users and pairs).
+// simulated users (the same data options, seed and held-out users, hence the same users in the
+// same client order).
 absl::StatusOr<std::unique_ptr<LocalTrainer>> LoadBaselineReward(
     const std::string& path, const config::ExperimentConfig& personal_run, Env* env) {
   TAILOR_ASSIGN_OR_RETURN(config::ExperimentConfig run, LoadExperimentConfig(path, env, {}));
   if (run.seed() != personal_run.seed() ||
+      run.eval().new_clients() != personal_run.eval().new_clients() ||
       run.data().SerializeAsString() != personal_run.data().SerializeAsString()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "--global_reward_config ", path, " simulates other users than --reward_config (its "
-        "seed or data options differ): the two picks would be judged by different tastes"));
+        "seed, data options or eval.new_clients differ): the two picks would be judged by "
+        "different tastes"));
   }
   TAILOR_ASSIGN_OR_RETURN(Experiment e, BuildExperiment(run, env, /*load_data=*/false));
   if (e.spec.task != TaskKind::kPairwisePreference) {
