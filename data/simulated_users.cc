@@ -132,12 +132,11 @@ absl::StatusOr<SimulatedPreferences> SimulatePreferences(const TextCorpus& corpu
   // Candidate texts instead of the files' fortunes: after them in the pool, the first half for
   // every user's train and val pairs, the second for test pairs.
   ClientSplit candidates;
-  for (const std::string& text : o.candidate_texts) {
-    const uint32_t index = static_cast<uint32_t>(texts.size());
-    (index - files->pool->texts.size() < o.candidate_texts.size() / 2 ? candidates.train
-                                                                       : candidates.test)
-        .push_back(index);
-    texts.push_back(text);
+  for (size_t k = 0; k < o.candidate_texts.size(); ++k) {
+    std::vector<uint32_t>& half =
+        k < o.candidate_texts.size() / 2 ? candidates.train : candidates.test;
+    half.push_back(static_cast<uint32_t>(texts.size()));
+    texts.push_back(o.candidate_texts[k]);
   }
   std::vector<Scores> z(texts.size());
   for (size_t i = 0; i < texts.size(); ++i) {

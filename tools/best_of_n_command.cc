@@ -55,12 +55,11 @@ namespace {
 
 // A run's global reward model: its final shared parameters over its initial model, loaded into
 // a trainer of its own architecture.
-absl::StatusOr<std::unique_ptr<LocalTrainer>> LoadGlobalReward(const config::ExperimentConfig& run,
-                                                               const Experiment& e, Env* env) {
+absl::StatusOr<std::unique_ptr<LocalTrainer>> LoadGlobalReward(const Experiment& e,
+                                                               const ParameterSet& final_shared) {
   TAILOR_ASSIGN_OR_RETURN(std::unique_ptr<LocalTrainer> trainer, LocalTrainer::Create(e.spec));
-  TAILOR_ASSIGN_OR_RETURN(ParameterSet shared, ReadFinalShared(run, env));
   TAILOR_RETURN_IF_ERROR(trainer->Load(*e.initial_model));
-  TAILOR_RETURN_IF_ERROR(trainer->Load(shared));
+  TAILOR_RETURN_IF_ERROR(trainer->Load(final_shared));
   return trainer;
 }
 
@@ -83,7 +82,8 @@ absl::StatusOr<std::unique_ptr<LocalTrainer>> LoadBaselineReward(
     return absl::InvalidArgumentError(absl::StrCat("--global_reward_config's model ",
                                                    e.spec.architecture, " is not a reward model"));
   }
-  return LoadGlobalReward(run, e, env);
+  TAILOR_ASSIGN_OR_RETURN(ParameterSet final_shared, ReadFinalShared(run, env));
+  return LoadGlobalReward(e, final_shared);
 }
 
 }  // namespace
@@ -125,7 +125,7 @@ int BestOfNCommand(LocalTrainer& language_model, const SelectionOptions& base) {
   // user's model is this one with the user's personal part.
   absl::StatusOr<ParameterSet> global_shared = ReadFinalShared(*rc, env);
   if (!global_shared.ok()) return FailGenerate(global_shared.status());
-  absl::StatusOr<std::unique_ptr<LocalTrainer>> reward = LoadGlobalReward(*rc, *e, env);
+  absl::StatusOr<std::unique_ptr<LocalTrainer>> reward = LoadGlobalReward(*e, *global_shared);
   if (!reward.ok()) return FailGenerate(reward.status());
   // The global pick's model: that one, or the baseline run's.
   const std::string baseline_path = absl::GetFlag(FLAGS_global_reward_config);
