@@ -323,6 +323,13 @@ TEST(TailorCli, PreferenceRunReportsPairwiseAccuracy) {
   EXPECT_EQ(refused.exit_code, 2) << refused.output;
   EXPECT_NE(refused.output.find("simulates other users than --reward_config"), std::string::npos)
       << refused.output;
+  // The oracle picks by true utilities: a baseline reward model has nothing to do there.
+  Outcome oracle_with_baseline =
+      RunTailor(best_of + " --oracle_selection --global_reward_config " + fedavg);
+  EXPECT_EQ(oracle_with_baseline.exit_code, 2) << oracle_with_baseline.output;
+  EXPECT_NE(oracle_with_baseline.output.find("without --guidance or --global_reward_config"),
+            std::string::npos)
+      << oracle_with_baseline.output;
   // On-policy pairs: the language model's own samples written as JSON Lines become the texts
   // the simulated users judge (data.preference.candidates_path); a damaged file is refused
   // naming the option and the line.
@@ -331,6 +338,13 @@ TEST(TailorCli, PreferenceRunReportsPairwiseAccuracy) {
   ASSERT_EQ(samples.exit_code, 0) << samples.output;
   EXPECT_NE(samples.output.find("wrote 120 samples to " + dir + "/candidates.jsonl"),
             std::string::npos) << samples.output;
+  // Samples of one client's personalized model are not what the option writes.
+  Outcome one_client = RunTailor("generate --config " + lm + " --client_id 0 --samples 2 "
+                                 "--samples_jsonl " + dir + "/one_client.jsonl");
+  EXPECT_EQ(one_client.exit_code, 2) << one_client.output;
+  EXPECT_NE(one_client.output.find("leave out --client_id"), std::string::npos)
+      << one_client.output;
+  EXPECT_FALSE(Env::Default()->FileExists(dir + "/one_client.jsonl"));
   absl::StatusOr<std::string> written = Env::Default()->ReadFile(dir + "/candidates.jsonl");
   ASSERT_OK(written);
   EXPECT_EQ(std::count(written->begin(), written->end(), '\n'), 120);
