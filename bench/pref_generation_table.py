@@ -7,8 +7,9 @@ normalized gain (pick - random) / (oracle - random); the share of users whose ow
 global ones, than FedAvg's reward model's picks (the `global` method's file of the same alpha and
 seed: the issue's global Bradley-Terry reward model, judged on the same candidates for best-of-N
 rows) and than the random candidate; with bootstrap 95% intervals over users (2000 resamples,
-seeded); and the hacking guards: bits per byte of the picks under the language model and
-distinct word bigrams among one user's picks.
+seeded); the hacking guards: bits per byte of the picks under the language model and
+distinct word bigrams among one user's picks; and the compute behind each of a user's texts
+(transformer positions, from files that record it).
   bench/pref_generation_table.py FILE.jsonl [FILE.jsonl...]"""
 import json
 import random
@@ -41,8 +42,8 @@ def main():
     rng = random.Random(1)
     print("| alpha | method | users | own picks | global picks | random | gain (own) |"
           " gain (global) | own beats global | own beats FedAvg | own beats random | bpb own / global / all |"
-          " distinct-2 own / global |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          " distinct-2 own / global | positions / text |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for (alpha, method), users in groups.items():
         get = lambda key: [u[key] for u in users]
         beats_global = [1.0 if u["personal"] > u["global"] else 0.0 for u in users]
@@ -51,6 +52,8 @@ def main():
         fedavg_cell = (f"{cell(beats_fedavg, rng, 100, 0)}%" if len(beats_fedavg) == len(users)
                        else "-")
         beats_random = [1.0 if u["personal"] > u["random"] else 0.0 for u in users]
+        positions = [u["positions_per_text"] for u in users if "positions_per_text" in u]
+        compute = f"{statistics.mean(positions):.0f}" if len(positions) == len(users) else "-"
         print(f"| {alpha} | {method} | {len(users)} | {cell(get('personal'), rng)} | "
               f"{cell(get('global'), rng)} | {statistics.mean(get('random')):.3f} | "
               f"{cell(get('normalized_gain'), rng, digits=2)} | "
@@ -59,7 +62,7 @@ def main():
               f"{statistics.mean(get('bpb')):.2f} / {statistics.mean(get('global_bpb')):.2f} / "
               f"{statistics.mean(get('candidates_bpb')):.2f} | "
               f"{statistics.mean(get('distinct2')):.2f} / "
-              f"{statistics.mean(get('global_distinct2')):.2f} |")
+              f"{statistics.mean(get('global_distinct2')):.2f} | {compute} |")
 
 
 if __name__ == "__main__":

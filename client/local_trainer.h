@@ -137,10 +137,11 @@ class LocalTrainer {
                                                const GenerationOptions& options) {
     return absl::UnimplementedError("this trainer does not generate text");
   }
-  // The same, each step reward-guided by `guide` (GenerationOptions::guide_weight; ARGS).
+  // The same, each step reward-guided by `guide` (GenerationOptions::guide_weight; ARGS), a
+  // fresh guide (its text so far empty) that follows the text as it grows.
   virtual absl::StatusOr<std::string> GenerateGuided(const std::string& prompt,
                                                      const GenerationOptions& options,
-                                                     const TextScorer& guide) {
+                                                     TextGuide& guide) {
     return absl::UnimplementedError("this trainer does not generate text");
   }
 
@@ -149,6 +150,15 @@ class LocalTrainer {
   // model.
   virtual absl::StatusOr<std::vector<double>> Reward(const std::string& prompt,
                                                      const std::vector<std::string>& texts) {
+    return absl::UnimplementedError("this trainer does not score text");
+  }
+
+  // The loaded reward model as a guide for reward-guided decoding of an answer to `prompt`:
+  // the same rewards as Reward(prompt, text so far + next byte), from a key/value cache of the
+  // text so far (about two positions per next byte scored instead of the whole text). The
+  // guide reads this trainer's model: use it before the next Load. INVALID_ARGUMENT for a model
+  // that is not a reward model.
+  virtual absl::StatusOr<std::unique_ptr<TextGuide>> RewardGuide(const std::string& prompt) {
     return absl::UnimplementedError("this trainer does not score text");
   }
 

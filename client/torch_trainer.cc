@@ -12,6 +12,7 @@
 #include "data/preference_dataset.h"
 #include "data/text_dataset.h"
 #include "models/torch_models.h"
+#include "models/torch_reward.h"
 #include "models/torch_transformer.h"
 #include "models/transformer_spec.h"
 
@@ -254,6 +255,43 @@ std::vector<uint32_t> Iota(size_t n) {
   return out;
 }
 
+// A reward model's TextGuide (LocalTrainer::RewardGuide): one RewardProgram stream.
+class CachedRewardGuide : public TextGuide {
+ public:
+  explicit CachedRewardGuide(RewardProgram& program) : program_(program) {}
+
+  absl::StatusOr<std::vector<double>> ScoreNext(const std::vector<int>& tokens) override {
+    try {
+      torch::InferenceMode guard;
+      const at::Tensor r =
+          program_.ScoreNext(&stream, std::vector<int64_t>(tokens.begin(), tokens.end())).contiguous();
+      return std::vector<double>(r.data_ptr<double>(), r.data_ptr<double>() + r.numel());
+    } catch (const c10::Error& e) {
+      return FromTorch(e, "RewardGuide::ScoreNext");
+    }
+  }
+
+  absl::Status Append(int byte) override {
+    if (byte < 0 || byte >= 256) {
+      return absl::InvalidArgumentError(absl::StrCat("only bytes extend a text, got token ", byte));
+    }
+    try {
+      torch::InferenceMode guard;
+      program_.Append(byte, &stream);
+      return absl::OkStatus();
+    } catch (const c10::Error& e) {
+      return FromTorch(e, "RewardGuide::Append");
+    }
+  }
+
+  int64_t positions() const override { return stream.positions; }
+
+  RewardProgram::Stream stream;
+
+ private:
+  RewardProgram& program_;
+};
+
 class TorchTrainer : public LocalTrainer {
  public:
   explicit TorchTrainer(std::shared_ptr<TorchModel> model) : model_(std::move(model)) {}
@@ -467,8 +505,28 @@ class TorchTrainer : public LocalTrainer {
 
   absl::StatusOr<std::string> GenerateGuided(const std::string& prompt,
                                              const GenerationOptions& options,
-                                             const TextScorer& guide) override {
+                                             TextGuide& guide) override {
     return tailor::Generate(*model_, prompt, options, &guide);
+  }
+
+  absl::StatusOr<std::unique_ptr<TextGuide>> RewardGuide(const std::string& prompt) override {
+    auto* program = dynamic_cast<RewardProgram*>(model_->program());
+    if (program == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat("model ", model_->spec().architecture,
+                                                     " is not a reward model that can guide"));
+    }
+    try {
+      torch::InferenceMode guard;
+      model_->eval();
+      // The tokens before the text, as RewardTokens lays them out.
+      std::vector<int64_t> prefix = RewardTokens(prompt, "", model_->spec().options.transformer.context);
+      prefix.pop_back();  // its EOS
+      auto guide = std::make_unique<CachedRewardGuide>(*program);
+      program->Start(torch::tensor(prefix, torch::kInt64).unsqueeze(0), &guide->stream);
+      return std::unique_ptr<TextGuide>(std::move(guide));
+    } catch (const c10::Error& e) {
+      return FromTorch(e, "RewardGuide");
+    }
   }
 
   TorchModel& torch_model() { return *model_; }

@@ -5,6 +5,7 @@
 #define TAILOR_MODELS_TORCH_REWARD_H_
 
 #include <string>
+#include <vector>
 
 #include "models/torch_transformer.h"
 
@@ -17,7 +18,30 @@ class RewardProgram : public ForwardProgram {
   // attention is causal) → [B] rewards.
   at::Tensor Forward(const at::Tensor& ids) override;
 
+  // A text growing one token at a time, read as Forward reads it (the same numbers), from one
+  // key/value cache: reward-guided decoding scores k next bytes with about 2k positions
+  // instead of k whole texts.
+  struct Stream {
+    TransformerProgram::Cache cache;  // the tokens so far, at most context - 1 of them
+    at::Tensor hidden_sum;            // [d] their final hidden states summed (mean pooling)
+    int64_t positions = 0;            // positions evaluated (the stream's compute)
+  };
+  // Starts a stream at `prefix` ([1, n] ids: BOS, and the prompt with its closing BOS when there
+  // is one); a prefix longer than context - 1 is cut as Forward's callers cut a row.
+  void Start(const at::Tensor& prefix, Stream* stream);
+  // Appends a byte; once the stream holds context - 1 tokens further bytes are cut (the reward
+  // of a longer text reads its first context - 1 tokens and an EOS).
+  void Append(int64_t byte, Stream* stream);
+  // [k] rewards of the stream's text followed by each token (a byte; any other token: the text
+  // as it stands, read at an EOS right after it).
+  at::Tensor ScoreNext(Stream* stream, const std::vector<int64_t>& tokens);
+
  private:
+  // [B, d] pooled states → [B] rewards.
+  at::Tensor Head(const at::Tensor& pooled) const;
+  // Rewards of `rows` ([k, n] ids, each ending in EOS) read after the stream's cache.
+  at::Tensor ScoreAfter(Stream* stream, const at::Tensor& rows);
+
   TransformerProgram body_;
   std::string head_;
   bool mean_pool_;

@@ -161,8 +161,8 @@ int SampleToken(const at::Tensor& logits_row, const GenerationOptions& o, Rng& r
 }
 
 // Reward-guided choice of the next token (GenerationOptions::guide_weight).
-absl::StatusOr<int> GuidedToken(const at::Tensor& logits_row, const std::string& so_far,
-                                const GenerationOptions& o, const TextScorer& guide, Rng& rng) {
+absl::StatusOr<int> GuidedToken(const at::Tensor& logits_row, const GenerationOptions& o,
+                                TextGuide& guide, Rng& rng) {
   at::Tensor row = logits_row.to(torch::kFloat64).contiguous();
   const double* l = row.data_ptr<double>();
   const int v = static_cast<int>(row.numel());
@@ -171,16 +171,14 @@ absl::StatusOr<int> GuidedToken(const at::Tensor& logits_row, const std::string&
   std::sort(order.begin(), order.end(), [l](int a, int b) { return l[a] > l[b] || (l[a] == l[b] && a < b); });
   // The candidates: the most likely bytes and the end token (a stray BOS is never one).
   std::vector<int> tokens;
-  std::vector<std::string> texts;
   for (int t : order) {
     if (static_cast<int>(tokens.size()) == o.guide_top_k) break;
     if (t == kBosToken) continue;
     tokens.push_back(t);
-    texts.push_back(t < 256 ? so_far + static_cast<char>(t) : so_far);
   }
-  absl::StatusOr<std::vector<double>> rewards = guide(texts);
+  absl::StatusOr<std::vector<double>> rewards = guide.ScoreNext(tokens);
   if (!rewards.ok()) return rewards.status();
-  if (rewards->size() != texts.size()) {
+  if (rewards->size() != tokens.size()) {
     return absl::InternalError("the guide scored a different number of texts");
   }
   std::vector<double> score(tokens.size());
@@ -242,7 +240,7 @@ at::Tensor OneToken(int token) {
 }  // namespace
 
 absl::StatusOr<std::string> Generate(TorchModel& model, const std::string& prompt,
-                                     const GenerationOptions& options, const TextScorer* guide) {
+                                     const GenerationOptions& options, TextGuide* guide) {
   absl::StatusOr<TransformerProgram*> found = GenerationProgram(model, prompt, options);
   if (!found.ok()) return found.status();
   TransformerProgram* program = *found;
@@ -261,10 +259,13 @@ absl::StatusOr<std::string> Generate(TorchModel& model, const std::string& promp
     while (static_cast<int>(out.size()) < options.max_bytes) {
       int token;
       if (guide != nullptr) {
-        absl::StatusOr<int> guided =
-            GuidedToken(logits[0][logits.size(1) - 1], out, options, *guide, rng);
+        absl::StatusOr<int> guided = GuidedToken(logits[0][logits.size(1) - 1], options, *guide, rng);
         if (!guided.ok()) return guided.status();
         token = *guided;
+        if (token < 256) {
+          absl::Status grown = guide->Append(token);
+          if (!grown.ok()) return grown;
+        }
       } else {
         token = SampleToken(logits[0][logits.size(1) - 1], options, rng);
       }

@@ -5,8 +5,12 @@
 // (preference_fortunes) every pick is judged by the user's true utility, which no model sees.
 // With --global_reward_config G the global pick is G's global reward model instead (e.g. the
 // FedAvg Bradley-Terry run of the same users: the baseline a personal method has to beat).
+// With --guidance W the reward models steer each byte instead (ARGS), reading only the next
+// bytes after a key/value cache of the text so far. Each user's line records the compute
+// behind a text (transformer positions).
 //   tailor generate --config LM --reward_config R [--client_id N | --all_users]
 //                   [--global_reward_config G] [--best_of 16] [--groups 8]
+//                   [--guidance W [--guide_top_k 8] [--guide_cache=false]]
 //                   [--selection_jsonl FILE]
 #include <cstdio>
 #include <fstream>
@@ -23,6 +27,7 @@
 #include "sim/aligned_selection.h"
 #include "sim/experiment.h"
 #include "tools/commands.h"
+#include "tools/reward_picker.h"
 #include "tools/selection_report.h"
 
 ABSL_DECLARE_FLAG(int64_t, client_id);
@@ -47,21 +52,15 @@ ABSL_FLAG(bool, oracle_selection, false,
           "models: what a perfect personal and a perfect global reward model would do with the same "
           "candidates (a ceiling for the comparison, not a method).");
 ABSL_FLAG(int, guide_top_k, 8, "generate: next bytes rescored at each guided step.");
+ABSL_FLAG(bool, guide_cache, true,
+          "generate: with --guidance, the reward model keeps a key/value cache of the text so "
+          "far and reads only each next byte and an end token (the same rewards); false rescores "
+          "whole texts at every step (slower; for comparison).");
 ABSL_FLAG(std::string, selection_jsonl, "",
           "generate: write one JSON line per user (utilities of each rule's picks).");
 
 namespace tailor {
 namespace {
-
-// A run's global reward model: its final shared parameters over its initial model, loaded into
-// a trainer of its own architecture.
-absl::StatusOr<std::unique_ptr<LocalTrainer>> LoadGlobalReward(const Experiment& e,
-                                                               const ParameterSet& final_shared) {
-  TAILOR_ASSIGN_OR_RETURN(std::unique_ptr<LocalTrainer> trainer, LocalTrainer::Create(e.spec));
-  TAILOR_RETURN_IF_ERROR(trainer->Load(*e.initial_model));
-  TAILOR_RETURN_IF_ERROR(trainer->Load(final_shared));
-  return trainer;
-}
 
 // The global baseline run of --global_reward_config: a reward model judged by the same
 // simulated users (the same data options, seed and held-out users, hence the same users in the
@@ -69,14 +68,8 @@ absl::StatusOr<std::unique_ptr<LocalTrainer>> LoadGlobalReward(const Experiment&
 absl::StatusOr<std::unique_ptr<LocalTrainer>> LoadBaselineReward(
     const std::string& path, const config::ExperimentConfig& personal_run, Env* env) {
   TAILOR_ASSIGN_OR_RETURN(config::ExperimentConfig run, LoadExperimentConfig(path, env, {}));
-  if (run.seed() != personal_run.seed() ||
-      run.eval().new_clients() != personal_run.eval().new_clients() ||
-      run.data().SerializeAsString() != personal_run.data().SerializeAsString()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--global_reward_config ", path, " simulates other users than --reward_config (its "
-        "seed, data options or eval.new_clients differ): the two picks would be judged by "
-        "different tastes"));
-  }
+  TAILOR_RETURN_IF_ERROR(
+      CheckSameUsers(run, personal_run, "--global_reward_config", path, "--reward_config"));
   TAILOR_ASSIGN_OR_RETURN(Experiment e, BuildExperiment(run, env, /*load_data=*/false));
   if (e.spec.task != TaskKind::kPairwisePreference) {
     return absl::InvalidArgumentError(absl::StrCat("--global_reward_config's model ",
@@ -160,26 +153,40 @@ int BestOfNCommand(LocalTrainer& language_model, const SelectionOptions& base) {
   }
   const std::vector<size_t> global_picks = PickBest(*global_scores, o.n);
   // Reward-guided decoding instead of picking: `groups` texts, each step steered by the loaded
-  // reward model; the same seeds for every reward model, so only the guide differs.
+  // reward model; the same seeds for every reward model, so only the guide differs. Adds the
+  // guide's positions to *guide_positions.
   const double guidance = absl::GetFlag(FLAGS_guidance);
-  auto guided_texts = [&](LocalTrainer& guide_model) -> absl::StatusOr<std::vector<std::string>> {
+  auto guided_texts = [&](LocalTrainer& guide_model,
+                          int64_t* guide_positions) -> absl::StatusOr<std::vector<std::string>> {
     std::vector<std::string> texts;
-    const TextScorer guide = [&](const std::vector<std::string>& t) {
-      return guide_model.Reward(o.prompt, t);
-    };
     for (int g = 0; g < o.groups; ++g) {
+      std::unique_ptr<TextGuide> guide;
+      if (absl::GetFlag(FLAGS_guide_cache)) {
+        TAILOR_ASSIGN_OR_RETURN(guide, guide_model.RewardGuide(o.prompt));
+      } else {
+        guide = WholeTextGuide(
+            [&](const std::vector<std::string>& t) { return guide_model.Reward(o.prompt, t); },
+            ScoringPositions(o.prompt, ""));
+      }
       GenerationOptions gen = o.generation;
       gen.seed = o.generation.seed + 7000003 + static_cast<uint64_t>(g);
       gen.guide_weight = guidance;
       gen.guide_top_k = absl::GetFlag(FLAGS_guide_top_k);
-      TAILOR_ASSIGN_OR_RETURN(std::string text, language_model.GenerateGuided(o.prompt, gen, guide));
+      TAILOR_ASSIGN_OR_RETURN(std::string text, language_model.GenerateGuided(o.prompt, gen, *guide));
+      *guide_positions += guide->positions();
       texts.push_back(std::move(text));
     }
     return texts;
   };
+  // Best-of-N's compute per pick: every candidate sampled, and scored by the user's model.
+  int64_t candidate_positions = 0;
+  for (const std::string& c : *candidates) {
+    candidate_positions += SamplingPositions(o.prompt, c) + ScoringPositions(o.prompt, c);
+  }
   std::vector<std::string> global_texts;
   if (guidance > 0) {
-    absl::StatusOr<std::vector<std::string>> texts = guided_texts(global_reward);
+    int64_t unused = 0;
+    absl::StatusOr<std::vector<std::string>> texts = guided_texts(global_reward, &unused);
     if (!texts.ok()) return FailGenerate(texts.status());
     global_texts = *std::move(texts);
   } else {
@@ -197,10 +204,13 @@ int BestOfNCommand(LocalTrainer& language_model, const SelectionOptions& base) {
     if (!personal.ok()) return FailGenerate(personal.status());
     const std::vector<size_t> picks = PickBest(*personal, o.n);
     std::vector<std::string> mine;
+    int64_t positions = candidate_positions;
     if (guidance > 0) {
-      absl::StatusOr<std::vector<std::string>> texts = guided_texts(**reward);
+      positions = 0;
+      absl::StatusOr<std::vector<std::string>> texts = guided_texts(**reward, &positions);
       if (!texts.ok()) return FailGenerate(texts.status());
       mine = *std::move(texts);
+      for (const std::string& t : mine) positions += SamplingPositions(o.prompt, t);
     } else {
       for (size_t pick : picks) mine.push_back((*candidates)[pick]);
     }
@@ -224,6 +234,7 @@ int BestOfNCommand(LocalTrainer& language_model, const SelectionOptions& base) {
       if (!bpb.ok()) return FailGenerate(bpb.status());
       j.bits_per_byte = *bpb;
       j.distinct2 = DistinctNgrams(mine, 2);
+      j.positions_per_text = static_cast<double>(positions) / static_cast<double>(mine.size());
       results.push_back(std::move(j));
     }
     if (all) continue;

@@ -28,6 +28,7 @@
 #include "sim/aligned_selection.h"
 #include "sim/experiment.h"
 #include "tools/commands.h"
+#include "tools/reward_picker.h"
 #include "tools/selection_report.h"
 
 ABSL_DECLARE_FLAG(int, best_of);
@@ -175,31 +176,52 @@ absl::Status Run(const config::ExperimentConfig& run, const SelectionOptions& ba
       mean[a] += w[a] / static_cast<double>(training_clients);
     }
   }
+  // With --pick_with, best of m of the mixture's samples by the reward run's models.
+  TAILOR_ASSIGN_OR_RETURN(std::unique_ptr<RewardPicker> picker,
+                          PickerFromFlags(users_run, "--users_config", env));
+  const int m = SamplesPerPick();
+  // Language models each sampled byte runs: one soup, or MOD's experts with weight.
+  auto models_per_byte = [&](const std::vector<double>& w) {
+    int used = 0;
+    for (double v : w) used += v > 0;
+    return mix == "soup" ? 1 : used;
+  };
   const uint64_t seed = o.generation.seed;
-  TAILOR_ASSIGN_OR_RETURN(std::vector<std::string> global_texts,
-                          MixtureSamples(mix, experts, Renormalized(mean), *soup_model, o,
-                                         o.groups, seed + 1000003));
+  const std::vector<double> population = Renormalized(mean);
+  TAILOR_ASSIGN_OR_RETURN(std::vector<std::string> global_samples,
+                          MixtureSamples(mix, experts, population, *soup_model, o, o.groups * m,
+                                         seed + 1000003));
+  TAILOR_ASSIGN_OR_RETURN(PickedTexts global_texts,
+                          PickOrKeep(picker.get(), -1, o.prompt, global_samples, m,
+                                     models_per_byte(population)));
   // Z-scoring by the users' own candidate pool (the experts' is the same fortunes).
   const ScoreNormalizer& z = *u.data->score_normalizer;
   std::vector<JudgedUser> results;
   for (int64_t client = 0; client < training_clients; ++client) {
     const SimulatedUser& user = u.data->simulated_users[static_cast<size_t>(client)];
+    const std::vector<double> weights = Renormalized(user.archetype_weights);
     TAILOR_ASSIGN_OR_RETURN(
-        std::vector<std::string> mine,
-        MixtureSamples(mix, experts, Renormalized(user.archetype_weights), *soup_model, o,
-                       o.groups, seed + 2000003 + static_cast<uint64_t>(client * o.groups)));
-    TAILOR_ASSIGN_OR_RETURN(JudgedUser j, JudgeUserTexts(client, user, z, candidates, o.n, mine,
-                                                         global_texts, *base_lm));
+        std::vector<std::string> samples,
+        MixtureSamples(mix, experts, weights, *soup_model, o, o.groups * m,
+                       seed + 2000003 + static_cast<uint64_t>(client * o.groups * m)));
+    TAILOR_ASSIGN_OR_RETURN(PickedTexts mine, PickOrKeep(picker.get(), client, o.prompt, samples,
+                                                         m, models_per_byte(weights)));
+    TAILOR_ASSIGN_OR_RETURN(JudgedUser j, JudgeUserTexts(client, user, z, candidates, o.n,
+                                                         mine.texts, global_texts.texts, *base_lm));
+    j.positions_per_text = mine.positions_per_text;
     results.push_back(std::move(j));
   }
   const SelectionLabels labels{
-      absl::StrFormat("%d samples for each of %d users from %d archetype experts (%s) mixed by "
+      absl::StrFormat("%d %s for each of %d users from %d archetype experts (%s) mixed by "
                       "the user's weights, judged by each user's true utility; the oracle picks "
                       "the best of %d base samples:",
-                      o.groups, results.size(), experts.models.size(),
+                      o.groups,
+                      m > 1 ? absl::StrFormat("picks (best of %d by --pick_with's reward models)", m)
+                            : std::string("samples"),
+                      results.size(), experts.models.size(),
                       mix == "soup" ? "Personalized Soups" : "MOD decoding", o.n),
       "the user's mixture", "the population's mixture"};
-  const int code = FinishSelectionReport(*base_lm, results, global_texts, candidates, labels,
+  const int code = FinishSelectionReport(*base_lm, results, global_texts.texts, candidates, labels,
                                          absl::GetFlag(FLAGS_selection_jsonl), env);
   return code == 0 ? absl::OkStatus() : absl::InternalError("the report failed");
 }

@@ -8,7 +8,8 @@
 // With --reward_config, the best of N samples for a user (tools/best_of_n_command.cc); with
 // --all_users alone, every simulated user's own tuned model (tools/tuned_generation_command.cc);
 // with --all_users and --users_config, archetype experts mixed for each user
-// (tools/expert_mixture_command.cc).
+// (tools/expert_mixture_command.cc); either with --pick_with RUN --pick_from m, the best of m
+// samples by RUN's reward models (tools/reward_picker.h).
 #include <cstdio>
 #include <memory>
 

@@ -10,6 +10,15 @@
 
 namespace tailor {
 
+int64_t SamplingPositions(const std::string& prompt, const std::string& text) {
+  return 1 + static_cast<int64_t>(prompt.size() + text.size());
+}
+
+int64_t ScoringPositions(const std::string& prompt, const std::string& text) {
+  return 2 + static_cast<int64_t>(text.size()) +
+         (prompt.empty() ? 0 : static_cast<int64_t>(prompt.size()) + 1);
+}
+
 absl::Status WriteSelectionJsonl(const std::string& path, const std::vector<JudgedUser>& users,
                                  const TextGuards& global, const TextGuards& candidates,
                                  Env* env) {
@@ -21,10 +30,11 @@ absl::Status WriteSelectionJsonl(const std::string& path, const std::vector<Judg
         "{\"client\":%d,\"minority\":%s,\"personal\":%.6f,\"global\":%.6f,\"random\":%.6f,"
         "\"best\":%.6f,\"normalized_gain\":%.6f,\"global_normalized_gain\":%.6f,"
         "\"bpb\":%.4f,\"distinct2\":%.4f,\"global_bpb\":%.4f,\"global_distinct2\":%.4f,"
-        "\"candidates_bpb\":%.4f,\"candidates_distinct2\":%.4f}\n",
+        "\"candidates_bpb\":%.4f,\"candidates_distinct2\":%.4f,\"positions_per_text\":%.1f}\n",
         j.client, j.minority ? "true" : "false", o.personal, o.global, o.random, o.best,
         o.normalized_gain(), o.global_normalized_gain(), j.bits_per_byte, j.distinct2,
-        global.bits_per_byte, global.distinct2, candidates.bits_per_byte, candidates.distinct2);
+        global.bits_per_byte, global.distinct2, candidates.bits_per_byte, candidates.distinct2,
+        j.positions_per_text);
   }
   return env->WriteFileAtomically(path, lines);
 }
@@ -34,7 +44,9 @@ std::string FormatSelectionSummary(const SelectionLabels& labels,
                                    const TextGuards& candidates) {
   std::vector<UserSelection> outcomes;
   TextGuards personal;
+  double positions = 0;
   for (const JudgedUser& j : users) {
+    positions += j.positions_per_text / static_cast<double>(users.size());
     outcomes.push_back(j.outcome);
     personal.bits_per_byte += j.bits_per_byte / static_cast<double>(users.size());
     personal.distinct2 += j.distinct2 / static_cast<double>(users.size());
@@ -66,6 +78,12 @@ std::string FormatSelectionSummary(const SelectionLabels& labels,
       "users whose own texts have a higher mean utility than the global rule's. LM bpb: bits per "
       "byte of the texts under the base language model. distinct-2: distinct word bigrams over "
       "all, among one user's texts (random: among all candidates).\n");
+  if (positions > 0) {
+    absl::StrAppendFormat(&out,
+                          "compute: %.0f transformer positions per text of %s (generator and "
+                          "reward model)\n",
+                          positions, labels.personal);
+  }
   return out;
 }
 

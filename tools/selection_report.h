@@ -31,7 +31,18 @@ struct JudgedUser {
   // and distinct word bigrams among them.
   double bits_per_byte = 0;
   double distinct2 = 0;
+  // The compute behind each of the user's texts: transformer positions evaluated by the
+  // generator(s) and any reward model, per text (SamplingPositions, ScoringPositions). The
+  // models are the same tiny byte transformer, so a position costs about the same in each.
+  double positions_per_text = 0;
 };
+
+// Transformer positions a language model evaluates to sample `text` after `prompt` with its
+// key/value cache: BOS, the prompt, and each byte fed back.
+int64_t SamplingPositions(const std::string& prompt, const std::string& text);
+// Positions a reward model reads to score `text` as an answer to `prompt` (BOS, the prompt and
+// its BOS, the text, EOS).
+int64_t ScoringPositions(const std::string& prompt, const std::string& text);
 
 // The same guards for a set of texts every user shares (the global rule's, all candidates).
 struct TextGuards {
@@ -48,7 +59,7 @@ struct SelectionLabels {
 
 // One JSON line per user (keys: client, minority, personal, global, random, best,
 // normalized_gain, global_normalized_gain, bpb, distinct2, global_bpb, global_distinct2,
-// candidates_bpb, candidates_distinct2), written atomically.
+// candidates_bpb, candidates_distinct2, positions_per_text), written atomically.
 absl::Status WriteSelectionJsonl(const std::string& path, const std::vector<JudgedUser>& users,
                                  const TextGuards& global, const TextGuards& candidates, Env* env);
 

@@ -17,6 +17,7 @@
 #include "sim/aligned_selection.h"
 #include "sim/experiment.h"
 #include "tools/commands.h"
+#include "tools/reward_picker.h"
 #include "tools/selection_report.h"
 
 ABSL_DECLARE_FLAG(int, best_of);
@@ -56,9 +57,16 @@ int JudgeTunedModelsCommand(const config::ExperimentConfig& c, const SelectionOp
   s = (*tuned)->Load(*e->initial_model);
   if (s.ok()) s = (*tuned)->Load(*global_shared);
   if (!s.ok()) return FailGenerate(s);
+  // With --pick_with, best of m of the tuned model's samples by the reward run's models.
+  absl::StatusOr<std::unique_ptr<RewardPicker>> picker = PickerFromFlags(c, "--config", env);
+  if (!picker.ok()) return FailGenerate(picker.status());
+  const int m = SamplesPerPick();
   const uint64_t seed = o.generation.seed;
-  absl::StatusOr<std::vector<std::string>> global_texts =
-      Samples(**tuned, o, o.groups, seed + 1000003);
+  absl::StatusOr<std::vector<std::string>> global_samples =
+      Samples(**tuned, o, o.groups * m, seed + 1000003);
+  if (!global_samples.ok()) return FailGenerate(global_samples.status());
+  absl::StatusOr<PickedTexts> global_texts =
+      PickOrKeep(picker->get(), -1, o.prompt, *global_samples, m, 1);
   if (!global_texts.ok()) return FailGenerate(global_texts.status());
 
   const ScoreNormalizer& z = *e->data->score_normalizer;
@@ -68,21 +76,27 @@ int JudgeTunedModelsCommand(const config::ExperimentConfig& c, const SelectionOp
     ClientRuntime runtime(ClientContextFor(*e, client, store->get()));
     s = runtime.LoadPersonalizedModel(*global_shared, TrainOptionsFrom(c), c.seed(), **tuned);
     if (!s.ok()) return FailGenerate(Annotate(s, absl::StrCat("client ", client)));
-    absl::StatusOr<std::vector<std::string>> mine =
-        Samples(**tuned, o, o.groups, seed + 2000003 + static_cast<uint64_t>(client * o.groups));
+    absl::StatusOr<std::vector<std::string>> samples = Samples(
+        **tuned, o, o.groups * m, seed + 2000003 + static_cast<uint64_t>(client * o.groups * m));
+    if (!samples.ok()) return FailGenerate(samples.status());
+    absl::StatusOr<PickedTexts> mine = PickOrKeep(picker->get(), client, o.prompt, *samples, m, 1);
     if (!mine.ok()) return FailGenerate(mine.status());
     absl::StatusOr<JudgedUser> j =
         JudgeUserTexts(client, e->data->simulated_users[static_cast<size_t>(client)], z,
-                       *candidates, o.n, *mine, *global_texts, **base_lm);
+                       *candidates, o.n, mine->texts, global_texts->texts, **base_lm);
     if (!j.ok()) return FailGenerate(j.status());
+    j->positions_per_text = mine->positions_per_text;
     results.push_back(*std::move(j));
   }
   const SelectionLabels labels{
-      absl::StrFormat("%d samples of each of %d users' own models (%s), judged by each user's "
+      absl::StrFormat("%d %s of each of %d users' own models (%s), judged by each user's "
                       "true utility; the oracle picks the best of %d base samples:",
-                      o.groups, results.size(), e->algorithm->name(), o.n),
+                      o.groups,
+                      m > 1 ? absl::StrFormat("picks (best of %d by --pick_with's reward models)", m)
+                            : std::string("samples"),
+                      results.size(), e->algorithm->name(), o.n),
       "the user's own model", "the global model"};
-  return FinishSelectionReport(**base_lm, results, *global_texts, *candidates, labels,
+  return FinishSelectionReport(**base_lm, results, global_texts->texts, *candidates, labels,
                                absl::GetFlag(FLAGS_selection_jsonl), env);
 }
 

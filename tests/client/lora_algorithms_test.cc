@@ -10,6 +10,7 @@
 #include "data/image_dataset.h"
 #include "data/preference_dataset.h"
 #include "data/text_dataset.h"
+#include "models/transformer_spec.h"
 #include "tests/test_util.h"
 
 namespace tailor {
@@ -383,21 +384,110 @@ TEST(GuidedDecoding, TheGuideSteersEachStepAndWeightZeroIsTheModelAlone) {
   ASSERT_OK(plain);
   g.guide_top_k = 300;  // every token a candidate, so 'a' is always among them
   g.guide_weight = 0;
-  absl::StatusOr<std::string> unguided = trainer->GenerateGuided("x", g, count_a);
+  absl::StatusOr<std::string> unguided = trainer->GenerateGuided("x", g, *WholeTextGuide(count_a, 0));
   ASSERT_OK(unguided);
   EXPECT_EQ(*unguided, *plain);
   g.guide_weight = 1000;
-  absl::StatusOr<std::string> steered = trainer->GenerateGuided("x", g, count_a);
+  absl::StatusOr<std::string> steered = trainer->GenerateGuided("x", g, *WholeTextGuide(count_a, 0));
   ASSERT_OK(steered);
   EXPECT_EQ(*steered, std::string(12, 'a'));
   const TextScorer broken = [](const std::vector<std::string>&) {
     return absl::StatusOr<std::vector<double>>(absl::UnavailableError("reward model gone"));
   };
-  EXPECT_STATUS(trainer->GenerateGuided("x", g, broken), absl::StatusCode::kUnavailable,
+  EXPECT_STATUS(trainer->GenerateGuided("x", g, *WholeTextGuide(broken, 0)), absl::StatusCode::kUnavailable,
                 "reward model gone");
   g.guide_top_k = 0;
-  EXPECT_STATUS(trainer->GenerateGuided("x", g, count_a), absl::StatusCode::kInvalidArgument,
+  EXPECT_STATUS(trainer->GenerateGuided("x", g, *WholeTextGuide(count_a, 0)), absl::StatusCode::kInvalidArgument,
                 "guide_top_k >= 1");
+}
+
+}  // namespace
+}  // namespace tailor
+
+namespace tailor {
+namespace {
+
+std::unique_ptr<LocalTrainer> RandomRewardModel(const std::string& head, const std::string& pool,
+                                                int context, uint64_t seed) {
+  ModelOptions o;
+  o.architecture = "byte_reward_tiny";
+  o.reward.head = head;
+  o.reward.pool = pool;
+  o.transformer.context = context;
+  const ModelSpec spec = *BuildModelSpec(o);
+  auto trainer = *LocalTrainer::Create(spec);
+  ParameterSet p = InitialParameters(spec, seed);
+  // A user who is not the generic one, so the user head's personal term counts.
+  if (Tensor* user = p.FindMutable("reward.user"); user != nullptr) {
+    Rng rng(seed);
+    for (float& v : user->f32()) v = static_cast<float>(rng.Uniform() - 0.5);
+  }
+  EXPECT_OK(trainer->Load(p));
+  return trainer;
+}
+
+// The reward model's cached guide gives, at every step, the rewards Reward() gives the whole
+// texts (each head, both poolings, with and without a prompt, and past the context where both
+// cut the text), reading about two positions per next byte instead of the whole text.
+TEST(RewardGuide, ScoresEachNextByteAsTheWholeTextIsScored) {
+  const std::string text = "a cached reward reads only the next byte";  // 40 bytes > context
+  for (const std::string head : {"linear", "user", "pal", "lore"}) {
+    for (const std::string pool : {"end", "mean"}) {
+      for (const std::string prompt : {"", "q?"}) {
+        SCOPED_TRACE(head + "/" + pool + "/'" + prompt + "'");
+        auto model = RandomRewardModel(head, pool, /*context=*/24, 7);
+        absl::StatusOr<std::unique_ptr<TextGuide>> guide = model->RewardGuide(prompt);
+        ASSERT_OK(guide);
+        std::string so_far;
+        for (char next : text) {
+          absl::StatusOr<std::vector<double>> cached = (*guide)->ScoreNext({'x', next, kEosToken});
+          ASSERT_OK(cached);
+          absl::StatusOr<std::vector<double>> whole =
+              model->Reward(prompt, {so_far + 'x', so_far + next, so_far});
+          ASSERT_OK(whole);
+          ASSERT_EQ(cached->size(), 3u);
+          for (size_t i = 0; i < 3; ++i) {
+            ASSERT_NEAR((*cached)[i], (*whole)[i], 1e-4) << "after " << so_far.size() << " bytes";
+          }
+          ASSERT_OK((*guide)->Append(static_cast<unsigned char>(next)));
+          so_far.push_back(next);
+        }
+        // Whole texts would have read every text again at each step.
+        EXPECT_LT((*guide)->positions(), 7 * static_cast<int64_t>(text.size()) + 4);
+      }
+    }
+  }
+  auto model = RandomRewardModel("linear", "end", 24, 7);
+  std::unique_ptr<TextGuide> guide = *model->RewardGuide("");
+  EXPECT_STATUS(guide->Append(kEosToken), absl::StatusCode::kInvalidArgument, "only bytes");
+  auto lm = *LocalTrainer::Create("byte_transformer_tiny");
+  EXPECT_STATUS(lm->RewardGuide(""), absl::StatusCode::kInvalidArgument, "not a reward model");
+}
+
+// Guided decoding with the cached guide writes the same text as with whole texts rescored at
+// every step, and costs a fraction of the positions.
+TEST(RewardGuide, GuidedDecodingWritesTheSameTextAsWholeTexts) {
+  auto lm = *LocalTrainer::Create("byte_transformer_tiny");
+  ASSERT_OK(lm->Load(InitialParameters(*GetModelSpec("byte_transformer_tiny"), 5)));
+  auto reward = RandomRewardModel("user", "end", 128, 9);
+  GenerationOptions g;
+  g.max_bytes = 60;
+  g.seed = 3;
+  g.guide_weight = 20;
+  g.guide_top_k = 6;
+  std::unique_ptr<TextGuide> cached = *reward->RewardGuide("");
+  std::unique_ptr<TextGuide> whole = WholeTextGuide(
+      [&](const std::vector<std::string>& t) { return reward->Reward("", t); }, 2);
+  absl::StatusOr<std::string> a = lm->GenerateGuided("", g, *cached);
+  absl::StatusOr<std::string> b = lm->GenerateGuided("", g, *whole);
+  ASSERT_OK(a);
+  ASSERT_OK(b);
+  EXPECT_EQ(*a, *b);
+  EXPECT_GT(a->size(), 20u);
+  // The weight matters: the unguided sample differs.
+  g.guide_weight = 0;
+  EXPECT_NE(*lm->GenerateGuided("", g, **reward->RewardGuide("")), *a);
+  EXPECT_LT(cached->positions() * 5, whole->positions());
 }
 
 }  // namespace

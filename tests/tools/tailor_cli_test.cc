@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <regex>
 #include <vector>
 
@@ -38,6 +39,20 @@ std::string WriteConfig(const std::string& text) {
   const std::string path = testing::MakeTempDir("cli") + "/exp.textproto";
   EXPECT_OK(Env::Default()->WriteFileAtomically(path, text));
   return path;
+}
+
+// The mean of a numeric field over JSON lines (-1 when a line lacks it).
+double MeanField(const std::string& jsonl, const std::string& field) {
+  double sum = 0;
+  int count = 0;
+  for (absl::string_view line : absl::StrSplit(jsonl, '\n', absl::SkipEmpty())) {
+    const std::string key = "\"" + field + "\":";
+    const size_t at = line.find(key);
+    if (at == absl::string_view::npos) return -1;
+    sum += std::strtod(std::string(line.substr(at + key.size())).c_str(), nullptr);
+    ++count;
+  }
+  return count == 0 ? -1 : sum / count;
 }
 
 TEST(TailorCli, NoCommandPrintsUsageAndFails) {
@@ -376,6 +391,7 @@ TEST(TailorCli, PreferenceRunReportsPairwiseAccuracy) {
             std::string::npos)
       << guided.output;
   EXPECT_NE(guided.output.find("guided by the user's model"), std::string::npos) << guided.output;
+  EXPECT_NE(guided.output.find("compute: "), std::string::npos) << guided.output;
   // One user's picks, printed with their utilities.
   Outcome one = RunTailor("generate --config " + lm + " --reward_config " + path +
                           " --client_id 2 --best_of 3 --groups 1 --max_bytes 20");
@@ -418,6 +434,36 @@ TEST(TailorCli, PersonalDpoTrainsAndEachUsersModelIsJudgedByItsTaste) {
   absl::StatusOr<std::string> lines = Env::Default()->ReadFile(dir + "/tuned.jsonl");
   ASSERT_OK(lines);
   EXPECT_EQ(std::vector<std::string>(absl::StrSplit(*lines, '\n', absl::SkipEmpty())).size(), 5u);
+  // Best of 2 of each user's tuned model's samples by a reward run of the same users: twice
+  // the samples and a reward pass each, so more compute per text than the plain samples.
+  const std::string reward = WriteConfig(
+      "name: \"rm\" seed: 2 rounds: 1 data { dataset: \"preference_fortunes\" num_clients: 5 "
+      "preference { test_pairs: 20 max_train_pairs: 12 } } "
+      "model { architecture: \"byte_reward_tiny\" transformer { context: 64 } } "
+      "train { learning_rate: 0.1 batch_size: 8 } output_dir: \"" + dir + "/rm\"");
+  ASSERT_EQ(RunTailor("simulate --quiet --config " + reward).exit_code, 0);
+  Outcome picked = RunTailor("generate --config " + dir + "/run/config.resolved.textproto" +
+                             " --all_users --best_of 3 --groups 2 --max_bytes 20 --pick_with " +
+                             dir + "/rm/config.resolved.textproto --pick_from 2 "
+                             "--selection_jsonl " + dir + "/picked.jsonl");
+  ASSERT_EQ(picked.exit_code, 0) << picked.output;
+  EXPECT_NE(picked.output.find("2 picks (best of 2 by --pick_with's reward models) of each of 5"),
+            std::string::npos)
+      << picked.output;
+  absl::StatusOr<std::string> picked_lines = Env::Default()->ReadFile(dir + "/picked.jsonl");
+  ASSERT_OK(picked_lines);
+  EXPECT_GT(MeanField(*picked_lines, "positions_per_text"), 2 * MeanField(*lines, "positions_per_text"));
+  // Picking needs a reward run of the same users, and a count to pick from.
+  Outcome lonely = RunTailor("generate --config " + dir + "/run/config.resolved.textproto" +
+                             " --all_users --pick_from 2");
+  EXPECT_EQ(lonely.exit_code, 2);
+  EXPECT_NE(lonely.output.find("--pick_with to pick with"), std::string::npos) << lonely.output;
+  Outcome others = RunTailor("generate --config " + dir + "/run/config.resolved.textproto" +
+                             " --all_users --pick_with " + reward + " --set seed=3");
+  EXPECT_EQ(others.exit_code, 2);
+  EXPECT_NE(others.output.find("--pick_with"), std::string::npos) << others.output;
+  EXPECT_NE(others.output.find("simulates other users than --config"), std::string::npos)
+      << others.output;
   // A run whose personal parts were not kept cannot be judged by them.
   Outcome unkept = RunTailor("generate --config " + path +
                              " --set simulation.personal_state_dir= --all_users");
@@ -459,6 +505,35 @@ TEST(TailorCli, ArchetypeExpertsAreMixedForEachUser) {
     EXPECT_EQ(std::vector<std::string>(absl::StrSplit(*lines, '\n', absl::SkipEmpty())).size(),
               5u);
   }
+  // MOD's best of 2 by a reward run of the users: the experts' positions for each sample, and
+  // a reward pass each. The experts' run simulates other users than --users_config.
+  const std::string users_run = dir + "/users/config.resolved.textproto";
+  ASSERT_EQ(RunTailor("simulate --quiet --config " + users + " --set output_dir=" + dir + "/users")
+                .exit_code,
+            0);
+  Outcome picked = RunTailor(absl::StrCat(
+      "generate --config ", resolved, " --users_config ", users_run, " --all_users --mix mod",
+      " --best_of 3 --groups 2 --max_bytes 20 --pick_with ", users_run, " --pick_from 2",
+      " --selection_jsonl ", dir, "/mod_picked.jsonl"));
+  ASSERT_EQ(picked.exit_code, 0) << picked.output;
+  EXPECT_NE(picked.output.find("2 picks (best of 2 by --pick_with's reward models) for each of 5"),
+            std::string::npos)
+      << picked.output;
+  absl::StatusOr<std::string> soup = Env::Default()->ReadFile(dir + "/soup.jsonl");
+  absl::StatusOr<std::string> plain_mod = Env::Default()->ReadFile(dir + "/mod.jsonl");
+  absl::StatusOr<std::string> picked_mod = Env::Default()->ReadFile(dir + "/mod_picked.jsonl");
+  ASSERT_OK(soup);
+  ASSERT_OK(plain_mod);
+  ASSERT_OK(picked_mod);
+  // MOD runs several experts a byte, the soup one merged model.
+  EXPECT_GT(MeanField(*plain_mod, "positions_per_text"), MeanField(*soup, "positions_per_text"));
+  EXPECT_GT(MeanField(*picked_mod, "positions_per_text"), 2 * MeanField(*plain_mod, "positions_per_text"));
+  Outcome wrong_users = RunTailor("generate --config " + resolved + " --users_config " + users +
+                                  " --all_users --mix mod --pick_with " + resolved);
+  EXPECT_EQ(wrong_users.exit_code, 2);
+  EXPECT_NE(wrong_users.output.find("simulates other users than --users_config"),
+            std::string::npos)
+      << wrong_users.output;
   // Experts must be the archetypes' (not the users' run), and the mix one of the two.
   Outcome not_experts = RunTailor("generate --config " + users + " --users_config " + users +
                                   " --all_users");
