@@ -65,12 +65,29 @@ void RewardProgram::Start(const at::Tensor& prefix, Stream* stream) {
 void RewardProgram::Append(int64_t byte, Stream* stream) {
   TORCH_CHECK(byte >= 0 && byte < 256, "only bytes extend a text, got token ", byte);
   if (stream->cache.length >= body_.context() - 1) return;  // cut, as a long row is
-  const at::Tensor one = torch::full({1, 1}, byte, torch::kInt64);
-  stream->hidden_sum = stream->hidden_sum + body_.Hidden(one, &stream->cache)[0][0];
-  stream->positions += 1;
+  const auto row = std::find(stream->scored_bytes.begin(), stream->scored_bytes.end(), byte);
+  if (row != stream->scored_bytes.end()) {
+    // The byte was just read as the first token of a scored row: keep that row's state.
+    const int64_t r = row - stream->scored_bytes.begin();
+    const int64_t length = stream->cache.length + 1;
+    for (size_t i = 0; i < stream->cache.keys.size(); ++i) {
+      stream->cache.keys[i] = stream->scored.keys[i].narrow(0, r, 1).narrow(2, 0, length);
+      stream->cache.values[i] = stream->scored.values[i].narrow(0, r, 1).narrow(2, 0, length);
+    }
+    stream->cache.length = length;
+    stream->hidden_sum = stream->hidden_sum + stream->scored_hidden[r][0];
+  } else {
+    const at::Tensor one = torch::full({1, 1}, byte, torch::kInt64);
+    stream->hidden_sum = stream->hidden_sum + body_.Hidden(one, &stream->cache)[0][0];
+    stream->positions += 1;
+  }
+  stream->scored_bytes.clear();
+  stream->scored = TransformerProgram::Cache();
+  stream->scored_hidden = at::Tensor();
 }
 
-at::Tensor RewardProgram::ScoreAfter(Stream* stream, const at::Tensor& rows) {
+at::Tensor RewardProgram::ScoreAfter(Stream* stream, const at::Tensor& rows,
+                                     const at::Tensor& read_at) {
   const int64_t k = rows.size(0), n = rows.size(1);
   // The cache holds one sequence; each row reads it (broadcast, not copied) and the stream
   // keeps its own (Hidden replaces a copy's tensors, never the original's).
@@ -81,39 +98,39 @@ at::Tensor RewardProgram::ScoreAfter(Stream* stream, const at::Tensor& rows) {
   }
   const at::Tensor hidden = body_.Hidden(rows, &shared);  // [k, n, d]
   stream->positions += k * n;
+  stream->scored = std::move(shared);
+  stream->scored_hidden = hidden;
+  const at::Tensor row = torch::arange(k, torch::kInt64);
   at::Tensor pooled;
   if (mean_pool_) {
-    pooled = (stream->hidden_sum.unsqueeze(0) + hidden.sum(1)) /
-             static_cast<double>(stream->cache.length + n);
+    // Through each row's end token only (what follows it is padding).
+    const at::Tensor through = torch::cumsum(hidden, 1).index({row, read_at});
+    pooled = (stream->hidden_sum.unsqueeze(0) + through) /
+             (read_at + (stream->cache.length + 1)).to(hidden.scalar_type()).unsqueeze(1);
   } else {
-    pooled = hidden.select(1, n - 1);
+    pooled = hidden.index({row, read_at});
   }
   return Head(pooled);
 }
 
 at::Tensor RewardProgram::ScoreNext(Stream* stream, const std::vector<int64_t>& tokens) {
-  // A byte that still fits is read as [byte, EOS]; the end token, or any byte once the text is
-  // cut, as [EOS] (the text as it stands).
+  // One batch a step: a byte that still fits is read as [byte, EOS] (reward at position 1);
+  // the end token, or any byte once the text is cut, as [EOS, padding] (reward at 0: the text
+  // as it stands). A full cache leaves room for the end token only.
   const bool room = stream->cache.length < body_.context() - 1;
-  std::vector<int64_t> grown, as_is;
-  for (size_t i = 0; i < tokens.size(); ++i) {
-    const bool is_byte = tokens[i] >= 0 && tokens[i] < 256;
-    (is_byte && room ? grown : as_is).push_back(static_cast<int64_t>(i));
+  const int64_t k = static_cast<int64_t>(tokens.size());
+  std::vector<int64_t> rows, read_at;
+  stream->scored_bytes.clear();
+  for (int64_t t : tokens) {
+    const bool grows = room && t >= 0 && t < 256;
+    rows.push_back(grows ? t : kEosToken);
+    if (room) rows.push_back(kEosToken);
+    read_at.push_back(grows ? 1 : 0);
+    stream->scored_bytes.push_back(grows ? t : -1);
   }
-  at::Tensor rewards = torch::empty({static_cast<int64_t>(tokens.size())}, torch::kFloat64);
-  if (!grown.empty()) {
-    std::vector<int64_t> rows;
-    for (int64_t i : grown) rows.insert(rows.end(), {tokens[static_cast<size_t>(i)], kEosToken});
-    rewards.index_put_({torch::tensor(grown, torch::kInt64)},
-                       ScoreAfter(stream, torch::tensor(rows, torch::kInt64).view({-1, 2}))
-                           .to(torch::kFloat64));
-  }
-  if (!as_is.empty()) {
-    const at::Tensor end = torch::full({1, 1}, kEosToken, torch::kInt64);
-    rewards.index_put_({torch::tensor(as_is, torch::kInt64)},
-                       ScoreAfter(stream, end).to(torch::kFloat64).expand({static_cast<int64_t>(as_is.size())}));
-  }
-  return rewards;
+  return ScoreAfter(stream, torch::tensor(rows, torch::kInt64).view({k, room ? 2 : 1}),
+                    torch::tensor(read_at, torch::kInt64))
+      .to(torch::kFloat64);
 }
 
 DpoProgram::DpoProgram(const TorchModel& m)

@@ -25,6 +25,11 @@ class RewardProgram : public ForwardProgram {
     TransformerProgram::Cache cache;  // the tokens so far, at most context - 1 of them
     at::Tensor hidden_sum;            // [d] their final hidden states summed (mean pooling)
     int64_t positions = 0;            // positions evaluated (the stream's compute)
+    // The last ScoreNext's rows: appending one of their bytes reuses its keys, values and
+    // hidden state instead of reading the byte again.
+    std::vector<int64_t> scored_bytes;  // per row, its byte (-1: an end-token row)
+    TransformerProgram::Cache scored;   // [rows, heads, length + n, head_dim]
+    at::Tensor scored_hidden;           // [rows, n, d]
   };
   // Starts a stream at `prefix` ([1, n] ids: BOS, and the prompt with its closing BOS when there
   // is one); a prefix longer than context - 1 is cut as Forward's callers cut a row.
@@ -39,8 +44,9 @@ class RewardProgram : public ForwardProgram {
  private:
   // [B, d] pooled states → [B] rewards.
   at::Tensor Head(const at::Tensor& pooled) const;
-  // Rewards of `rows` ([k, n] ids, each ending in EOS) read after the stream's cache.
-  at::Tensor ScoreAfter(Stream* stream, const at::Tensor& rows);
+  // Rewards of `rows` ([k, n] ids) read after the stream's cache, each at its end token's
+  // position `read_at` ([k], < n).
+  at::Tensor ScoreAfter(Stream* stream, const at::Tensor& rows, const at::Tensor& read_at);
 
   TransformerProgram body_;
   std::string head_;

@@ -428,7 +428,8 @@ std::unique_ptr<LocalTrainer> RandomRewardModel(const std::string& head, const s
 
 // The reward model's cached guide gives, at every step, the rewards Reward() gives the whole
 // texts (each head, both poolings, with and without a prompt, and past the context where both
-// cut the text), reading about two positions per next byte instead of the whole text.
+// cut the text), whether the appended byte was just scored (its row reused) or not, reading
+// about two positions per next byte instead of the whole text.
 TEST(RewardGuide, ScoresEachNextByteAsTheWholeTextIsScored) {
   const std::string text = "a cached reward reads only the next byte";  // 40 bytes > context
   for (const std::string head : {"linear", "user", "pal", "lore"}) {
@@ -440,6 +441,12 @@ TEST(RewardGuide, ScoresEachNextByteAsTheWholeTextIsScored) {
         ASSERT_OK(guide);
         std::string so_far;
         for (char next : text) {
+          // Every third byte is appended unscored (read on its own, not reused from a row).
+          if (so_far.size() % 3 == 2) {
+            ASSERT_OK((*guide)->Append(static_cast<unsigned char>(next)));
+            so_far.push_back(next);
+            continue;
+          }
           absl::StatusOr<std::vector<double>> cached = (*guide)->ScoreNext({'x', next, kEosToken});
           ASSERT_OK(cached);
           absl::StatusOr<std::vector<double>> whole =
